@@ -1,0 +1,98 @@
+import { z } from "zod";
+
+const url = (what: string) =>
+  z.url({ error: `expected a URL (${what})` });
+const optionalUrl = (what: string) => url(what).optional();
+const secret = z.string().min(1, { error: "expected a non-empty secret" }).optional();
+
+/** Every setting Tandem reads. Nothing else in the codebase looks at process.env. */
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  PUBLIC_URL: url("the address people open, e.g. https://tandem.example.com").default("http://localhost:3000"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DATA_DIR: z.string().min(1).default("./.data"),
+  DATABASE_URL: url("postgres://user:pass@host:5432/db").optional(),
+  REDIS_URL: url("redis://host:6379").optional(),
+  REDIS_PREFIX: z.string().regex(/^[\w-]+$/, { error: "expected letters, digits, - or _" }).default("tandem"),
+  ADMIN_TOKEN: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
+  DEFAULT_ORG_NAME: z.string().min(1).default("Default"),
+  SESSION_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).default(4),
+  INBOX_SWEEP_INTERVAL_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(100).default(30_000),
+
+  SANDBOX_PROVIDER: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),
+  SANDBOX_IMAGE: z.string().min(1).default("tandem/sandbox:latest"),
+  SANDBOX_CONTROL_URL: optionalUrl("the control plane as the sandbox reaches it"),
+  DOCKER_HOST: z.string().optional(),
+
+  MODEL_UPSTREAM_URL: url("an OpenAI-compatible base URL").default("https://api.openai.com/v1"),
+  MODEL_UPSTREAM_API_KEY: secret,
+  AGENT_MODEL: z.string().min(1).default("gpt-5-codex"),
+
+  SLACK_API_URL: url("Slack Web API base").default("https://slack.com/api/"),
+  SLACK_BOT_TOKEN: secret,
+  SLACK_SIGNING_SECRET: secret,
+  SLACK_APP_TOKEN: secret,
+  SLACK_CLIENT_ID: z.string().optional(),
+  SLACK_CLIENT_SECRET: secret,
+  GITHUB_API_URL: url("GitHub REST API base").default("https://api.github.com"),
+  GITHUB_APP_ID: z.string().optional(),
+  GITHUB_PRIVATE_KEY: secret,
+  GITHUB_WEBHOOK_SECRET: secret,
+  LINEAR_API_URL: url("Linear GraphQL endpoint").default("https://api.linear.app/graphql"),
+  LINEAR_API_KEY: secret,
+  LINEAR_WEBHOOK_SECRET: secret,
+  JIRA_BASE_URL: optionalUrl("your Jira site, e.g. https://acme.atlassian.net"),
+  JIRA_EMAIL: z.string().optional(),
+  JIRA_API_TOKEN: secret,
+  JIRA_WEBHOOK_SECRET: secret,
+  DISCORD_API_URL: url("Discord REST API base").default("https://discord.com/api"),
+  DISCORD_BOT_TOKEN: secret,
+  DISCORD_PUBLIC_KEY: z.string().optional(),
+
+  ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=]{43,}$/, { error: "expected 32 random bytes, base64 (openssl rand -base64 32)" })
+    .optional(),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Settings that only make sense together: naming one without the other is a mistake. */
+const pairs: Array<[string, string]> = [
+  ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"],
+  ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"],
+  ["GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"],
+  ["JIRA_API_TOKEN", "JIRA_BASE_URL"],
+];
+
+/** Embedded defaults are for one machine; a production deployment names its own address. */
+const requiredInProduction = ["PUBLIC_URL", "DATABASE_URL", "REDIS_URL"];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parse the environment once; every bad variable is reported, one line each. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "not set": docker-compose and .env files produce them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(cleaned);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join(".")} is invalid: ${issue.message}`);
+  for (const [a, b] of pairs) {
+    if (cleaned[a] && !cleaned[b]) problems.push(`${b} is required: ${a} is set, and it needs ${b} too`);
+  }
+  if (cleaned.NODE_ENV === "production") {
+    for (const name of requiredInProduction) {
+      if (!cleaned[name]) problems.push(`${name} is required: NODE_ENV=production has no embedded default`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  return parsed.data;
+}

@@ -1,0 +1,202 @@
+import { sql } from "drizzle-orm";
+import {
+  bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+} from "drizzle-orm/pg-core";
+import { SESSION_STATUSES } from "../sessions/state.ts";
+
+const id = () => uuid("id").primaryKey().defaultRandom();
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+const ts = (name: string) => timestamp(name, { withTimezone: true });
+
+export const roleEnum = pgEnum("member_role", ["owner", "admin", "member"]);
+export const sessionStatusEnum = pgEnum("session_status", SESSION_STATUSES);
+export const snapshotStatusEnum = pgEnum("snapshot_status", ["queued", "running", "ready", "failed"]);
+export const profileVersionStatusEnum = pgEnum("profile_version_status", ["draft", "published"]);
+export const tokenKindEnum = pgEnum("token_kind", ["api", "login", "browser"]);
+
+export const organizations = pgTable("organizations", {
+  id: id(),
+  name: text("name").notNull(),
+  slug: text("slug").notNull().unique(),
+  isDefault: boolean("is_default").notNull().default(false),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("organizations_one_default").on(t.isDefault).where(sql`${t.isDefault}`)]);
+
+export const users = pgTable("users", {
+  id: id(),
+  email: text("email").unique(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+
+export const memberships = pgTable("memberships", {
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  role: roleEnum("role").notNull().default("member"),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.orgId, t.userId] }), index("memberships_user").on(t.userId)]);
+
+export const orgSettings = pgTable("org_settings", {
+  orgId: uuid("org_id").primaryKey().references(() => organizations.id, { onDelete: "cascade" }),
+  allowPersistentSandboxes: boolean("allow_persistent_sandboxes").notNull().default(false),
+  concurrencyLimit: integer("concurrency_limit").notNull().default(4),
+});
+
+/** Bearer tokens, one-time login links and browser sessions; only a hash is stored. */
+export const apiTokens = pgTable("api_tokens", {
+  id: id(),
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  kind: tokenKindEnum("kind").notNull(),
+  name: text("name").notNull().default(""),
+  tokenHash: text("token_hash").notNull().unique(),
+  expiresAt: ts("expires_at"),
+  usedAt: ts("used_at"),
+  createdAt: createdAt(),
+});
+
+export const installations = pgTable("installations", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  provider: text("provider").notNull(),
+  externalId: text("external_id").notNull(),
+  data: jsonb("data").notNull().default({}),
+  credentialsEncrypted: text("credentials_encrypted"),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("installations_provider_external").on(t.provider, t.externalId)]);
+
+export const repositories = pgTable("repositories", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  cloneUrl: text("clone_url").notNull(),
+  defaultBranch: text("default_branch").notNull().default("main"),
+  installationId: uuid("installation_id").references(() => installations.id, { onDelete: "set null" }),
+  credentialEncrypted: text("credential_encrypted"),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("repositories_org_name").on(t.orgId, t.name)]);
+
+export const sandboxProfiles = pgTable("sandbox_profiles", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("sandbox_profiles_org_name").on(t.orgId, t.name)]);
+
+export const sandboxProfileVersions = pgTable("sandbox_profile_versions", {
+  id: id(),
+  profileId: uuid("profile_id").notNull().references(() => sandboxProfiles.id, { onDelete: "cascade" }),
+  version: integer("version").notNull(),
+  status: profileVersionStatusEnum("status").notNull().default("draft"),
+  spec: jsonb("spec").notNull().default({}),
+  publishedAt: ts("published_at"),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("profile_versions_profile_version").on(t.profileId, t.version)]);
+
+export const snapshots = pgTable("snapshots", {
+  id: id(),
+  profileVersionId: uuid("profile_version_id").notNull()
+    .references(() => sandboxProfileVersions.id, { onDelete: "cascade" }),
+  status: snapshotStatusEnum("status").notNull().default("queued"),
+  imageRef: text("image_ref"),
+  log: text("log").notNull().default(""),
+  createdAt: createdAt(),
+  finishedAt: ts("finished_at"),
+});
+
+export const sessions = pgTable("sessions", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+  repositoryId: uuid("repository_id").notNull().references(() => repositories.id),
+  profileVersionId: uuid("profile_version_id").references(() => sandboxProfileVersions.id),
+  status: sessionStatusEnum("status").notNull().default("queued"),
+  prompt: text("prompt").notNull(),
+  source: text("source").notNull().default("api"),
+  agent: text("agent").notNull().default("codex"),
+  branch: text("branch"),
+  error: text("error"),
+  createdAt: createdAt(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+  endedAt: ts("ended_at"),
+}, (t) => [index("sessions_org_created").on(t.orgId, t.createdAt), index("sessions_status").on(t.status)]);
+
+export const sessionBindings = pgTable("session_bindings", {
+  id: id(),
+  sessionId: uuid("session_id").notNull().references(() => sessions.id, { onDelete: "cascade" }),
+  provider: text("provider").notNull(),
+  threadKey: text("thread_key").notNull(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("session_bindings_thread").on(t.provider, t.threadKey)]);
+
+export const sessionMessages = pgTable("session_messages", {
+  id: id(),
+  sessionId: uuid("session_id").notNull().references(() => sessions.id, { onDelete: "cascade" }),
+  authorUserId: uuid("author_user_id").references(() => users.id, { onDelete: "set null" }),
+  source: text("source").notNull(),
+  text: text("text").notNull(),
+  createdAt: createdAt(),
+  consumedAt: ts("consumed_at"),
+}, (t) => [index("session_messages_session").on(t.sessionId, t.createdAt)]);
+
+/** The session's event log; `seq` numbers each session's events 1, 2, 3… for SSE replay. */
+export const sessionEvents = pgTable("session_events", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  sessionId: uuid("session_id").notNull().references(() => sessions.id, { onDelete: "cascade" }),
+  seq: integer("seq").notNull(),
+  type: text("type").notNull(),
+  data: jsonb("data").notNull().default({}),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("session_events_session_seq").on(t.sessionId, t.seq)]);
+
+export const sandboxes = pgTable("sandboxes", {
+  id: id(),
+  sessionId: uuid("session_id").references(() => sessions.id, { onDelete: "set null" }),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  provider: text("provider").notNull(),
+  externalId: text("external_id"),
+  status: text("status").notNull().default("creating"),
+  persistent: boolean("persistent").notNull().default(false),
+  createdAt: createdAt(),
+  removedAt: ts("removed_at"),
+});
+
+export const automations = pgTable("automations", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  trigger: jsonb("trigger").notNull(),
+  prompt: text("prompt").notNull(),
+  repositoryId: uuid("repository_id").references(() => repositories.id, { onDelete: "cascade" }),
+  profileId: uuid("profile_id").references(() => sandboxProfiles.id, { onDelete: "set null" }),
+  enabled: boolean("enabled").notNull().default(true),
+  createdAt: createdAt(),
+});
+
+/** The inbox: a provider delivery is committed here before it is acknowledged. */
+export const inboundEvents = pgTable("inbound_events", {
+  id: id(),
+  provider: text("provider").notNull(),
+  deliveryId: text("delivery_id").notNull(),
+  orgId: uuid("org_id").references(() => organizations.id, { onDelete: "set null" }),
+  payload: jsonb("payload").notNull(),
+  receivedAt: ts("received_at").notNull().defaultNow(),
+  enqueuedAt: ts("enqueued_at"),
+  processedAt: ts("processed_at"),
+  attempts: integer("attempts").notNull().default(0),
+  error: text("error"),
+}, (t) => [
+  uniqueIndex("inbound_events_delivery").on(t.provider, t.deliveryId),
+  index("inbound_events_unprocessed").on(t.receivedAt).where(sql`${t.processedAt} is null`),
+]);
+
+/** Messages Tandem posted to a provider, so the reporter can edit them in place. */
+export const outboundMessages = pgTable("outbound_messages", {
+  id: id(),
+  sessionId: uuid("session_id").notNull().references(() => sessions.id, { onDelete: "cascade" }),
+  provider: text("provider").notNull(),
+  kind: text("kind").notNull(),
+  target: text("target").notNull(),
+  externalId: text("external_id"),
+  createdAt: createdAt(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+}, (t) => [uniqueIndex("outbound_messages_session_kind_target").on(t.sessionId, t.provider, t.kind, t.target)]);

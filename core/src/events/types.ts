@@ -1,0 +1,21 @@
+import { z } from "zod";
+
+/** The normalised events a session's log holds; agent adapters produce them. */
+export const sessionEventBody = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("status"), status: z.string(), reason: z.string().optional() }),
+  z.object({ type: z.literal("message"), role: z.enum(["user", "assistant", "system"]), text: z.string() }),
+  z.object({
+    type: z.literal("command"), command: z.string(), output: z.string().optional(), exitCode: z.number().nullable().optional(),
+  }),
+  z.object({ type: z.literal("file_change"), path: z.string(), kind: z.enum(["add", "update", "delete"]) }),
+  z.object({ type: z.literal("plan"), steps: z.array(z.object({ text: z.string(), done: z.boolean() })) }),
+  z.object({ type: z.literal("error"), message: z.string() }),
+]);
+export type SessionEventBody = z.infer<typeof sessionEventBody>;
+
+export interface SessionEvent {
+  sessionId: string;
+  seq: number;
+  createdAt: string;
+  body: SessionEventBody;
+}

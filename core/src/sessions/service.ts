@@ -1,0 +1,134 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/client.ts";
+import { repositories, sandboxProfiles, sandboxProfileVersions, sessionMessages, sessions } from "../db/schema.ts";
+import { conflict, notFound } from "../errors.ts";
+import type { EventBus } from "../events/bus.ts";
+import { appendEvent } from "../events/log.ts";
+import type { Logger } from "../logger.ts";
+import { enqueueWithin, type Queues } from "../queue/queues.ts";
+import { findRepositoryByNameOrThrow } from "../repositories/service.ts";
+import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
+
+export type Session = typeof sessions.$inferSelect;
+
+export interface SessionDeps {
+  db: Db;
+  bus: EventBus;
+  queues: Queues;
+  logger: Logger;
+  clock: Clock;
+  publicUrl: string;
+}
+
+export const sessionUrl = (publicUrl: string, id: string) => `${publicUrl.replace(/\/$/, "")}/sessions/${id}`;
+
+export async function createSession(
+  deps: SessionDeps,
+  input: { orgId: string; userId?: string; repository: string; prompt: string; profile?: string; source?: string },
+): Promise<Session> {
+  const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, input.repository);
+  const profileVersionId = input.profile ? await publishedProfileVersionOrThrow(deps.db, input.orgId, input.profile) : null;
+  const [session] = await deps.db.transaction(async (tx) => {
+    const created = await tx
+      .insert(sessions)
+      .values({
+        orgId: input.orgId,
+        createdBy: input.userId,
+        repositoryId: repo.id,
+        profileVersionId,
+        prompt: input.prompt,
+        source: input.source ?? "api",
+      })
+      .returning();
+    await tx.insert(sessionMessages).values({
+      sessionId: created[0]!.id, authorUserId: input.userId, source: input.source ?? "api", text: input.prompt,
+    });
+    return created;
+  });
+  const log = deps.logger.child({ sessionId: session!.id, orgId: input.orgId });
+  await appendEvent({ ...deps, logger: log }, session!.id, { type: "message", role: "user", text: input.prompt });
+  await appendEvent({ ...deps, logger: log }, session!.id, { type: "status", status: "queued" });
+  await requestTurn(deps, session!.id);
+  log.info({ repository: repo.name }, "session.created");
+  return session!;
+}
+
+async function publishedProfileVersionOrThrow(db: Db, orgId: string, name: string): Promise<string> {
+  const [row] = await db
+    .select({ id: sandboxProfileVersions.id })
+    .from(sandboxProfileVersions)
+    .innerJoin(sandboxProfiles, eq(sandboxProfiles.id, sandboxProfileVersions.profileId))
+    .where(and(
+      eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name), eq(sandboxProfileVersions.status, "published"),
+    ))
+    .orderBy(desc(sandboxProfileVersions.version))
+    .limit(1);
+  if (!row) throw notFound(`published sandbox profile ${name}`);
+  return row.id;
+}
+
+/**
+ * Asks a worker to run the session's next turn. The message is already committed (unconsumed),
+ * so a failed enqueue is logged and the message waits for the session's next turn.
+ */
+async function requestTurn(deps: SessionDeps, sessionId: string): Promise<void> {
+  await enqueueWithin(deps.queues.sessionTurns, "turn", { sessionId }, `turn-${sessionId}-${deps.clock.now().getTime()}`)
+    .catch((err) => deps.logger.warn({ err, sessionId }, "session.enqueue_failed"));
+}
+
+export async function getSessionOrThrow(db: Db, orgId: string, id: string): Promise<Session> {
+  const row = await db.query.sessions.findFirst({ where: and(eq(sessions.id, id), eq(sessions.orgId, orgId)) });
+  if (!row) throw notFound("session");
+  return row;
+}
+
+export async function listSessions(db: Db, orgId: string, opts: { limit: number; before?: Date }) {
+  return db
+    .select({ session: sessions, repository: repositories.name })
+    .from(sessions)
+    .innerJoin(repositories, eq(repositories.id, sessions.repositoryId))
+    .where(and(eq(sessions.orgId, orgId), opts.before ? lt(sessions.createdAt, opts.before) : undefined))
+    .orderBy(desc(sessions.createdAt))
+    .limit(opts.limit);
+}
+
+/** Moves a session to `to` if its state allows it; a concurrent change makes this fail, not overwrite. */
+export async function transitionSession(
+  deps: Omit<SessionDeps, "queues" | "publicUrl">,
+  session: Pick<Session, "id" | "status">,
+  to: SessionStatus,
+  reason?: string,
+): Promise<Session> {
+  assertTransition(session.status, to);
+  const now = deps.clock.now();
+  const [row] = await deps.db
+    .update(sessions)
+    .set({ status: to, updatedAt: now, ...(isTerminal(to) ? { endedAt: now, error: reason ?? null } : {}) })
+    .where(and(eq(sessions.id, session.id), eq(sessions.status, session.status)))
+    .returning();
+  if (!row) throw conflict(`session ${session.id} changed state meanwhile; try again`);
+  await appendEvent(deps, session.id, { type: "status", status: to, ...(reason ? { reason } : {}) });
+  return row;
+}
+
+export async function addMessage(
+  deps: SessionDeps,
+  input: { orgId: string; sessionId: string; userId?: string; text: string; source: string },
+) {
+  const session = await getSessionOrThrow(deps.db, input.orgId, input.sessionId);
+  if (isTerminal(session.status)) throw conflict(`session is ${session.status}; start a new session to continue`);
+  const [message] = await deps.db
+    .insert(sessionMessages)
+    .values({ sessionId: session.id, authorUserId: input.userId, source: input.source, text: input.text })
+    .returning();
+  await appendEvent(deps, session.id, { type: "message", role: "user", text: input.text });
+  await requestTurn(deps, session.id);
+  return message!;
+}
+
+export async function stopSession(deps: SessionDeps, orgId: string, id: string, reason = "stopped by user") {
+  const session = await getSessionOrThrow(deps.db, orgId, id);
+  if (session.status === "stopped") return session;
+  return transitionSession(deps, session, "stopped", reason);
+}

@@ -1,0 +1,34 @@
+/**
+ * `npm start`: web, worker and bot in one process on one port, with embedded defaults
+ * (PGlite under ./.data when DATABASE_URL is unset, a private redis-server when REDIS_URL is unset).
+ */
+import {
+  createLogger, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
+} from "@tandem/core";
+import { startBot } from "@tandem/bot";
+import { buildApp } from "@tandem/web";
+import { listen } from "@tandem/web/server";
+import { startWorker } from "@tandem/worker";
+
+runMain(async () => {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.LOG_LEVEL, service: "tandem" });
+  const rt = await openRuntime(config, logger, { embeddedRedis: true });
+  const { ownerId } = await ensureDefaultOrganization(rt.database.db, config.DEFAULT_ORG_NAME);
+  const app = await buildApp(rt);
+  const worker = startWorker(rt);
+  const bot = await startBot(rt);
+  await listen(app, config);
+
+  const base = config.PUBLIC_URL.replace(/\/$/, "");
+  const login = await issueToken(rt.database.db, rt.clock, { userId: ownerId, kind: "login", ttlMs: LOGIN_LINK_TTL_MS });
+  // Printed, not logged: the link is for the person at this terminal, and it works once.
+  process.stdout.write(`\nTandem is running at ${base}\nOwner login link (one-time, 24 h): ${base}/login/${login.token}\n\n`);
+
+  return async () => {
+    await app.close();
+    await bot.close();
+    await worker.close();
+    await rt.close();
+  };
+});

@@ -1,0 +1,69 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import {
+  createLogger, ensureDefaultOrganization, loadConfig, openRuntime, type Config, type Runtime,
+} from "@tandem/core";
+
+export type DbKind = "postgres" | "pglite";
+export const DB_KINDS: DbKind[] = ["postgres", "pglite"];
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export const randomSuffix = () => randomBytes(6).toString("hex");
+
+/** A new, empty Postgres database on the machine's server; dropped by the returned function. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tandem_test_${randomSuffix()}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export interface TestRuntime extends Runtime {
+  ownerId: string;
+  defaultOrgId: string;
+}
+
+/**
+ * The real runtime on a fresh database (Postgres or PGlite in a temp dir), the machine's Redis
+ * under a unique key prefix, and a silent logger.
+ */
+export async function startTestRuntime(kind: DbKind, env: Record<string, string> = {}): Promise<TestRuntime> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-test-"));
+  const database = kind === "postgres" ? await createTestDatabase() : null;
+  const config: Config = loadConfig({
+    DATA_DIR: dataDir,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: `test-${randomSuffix()}`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    PUBLIC_URL: "http://tandem.test",
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...env,
+  });
+  const rt = await openRuntime(config, createLogger({ level: config.LOG_LEVEL, service: "test" }));
+  const { org, ownerId } = await ensureDefaultOrganization(rt.database.db, "Default");
+  return {
+    ...rt,
+    ownerId,
+    defaultOrgId: org.id,
+    close: async () => {
+      await rt.close();
+      await database?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

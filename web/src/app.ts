@@ -1,0 +1,63 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AppError } from "@tandem/core";
+import type { WebDeps } from "./deps.ts";
+import { OpenApiRegistry } from "./openapi.ts";
+import { routeDeclarer } from "./routes/declare.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { loginRoutes } from "./routes/login.ts";
+import { orgRoutes } from "./routes/orgs.ts";
+import { repositoryRoutes } from "./routes/repositories.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
+
+/** The whole HTTP surface as one Fastify app; `server.ts` only listens. */
+export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: (req) => (typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : randomUUID()),
+    bodyLimit: 2 * 1024 * 1024,
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({
+    name: "tandem_http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: [metrics],
+  });
+  const duration = new Histogram({
+    name: "tandem_http_request_duration_seconds", help: "HTTP request duration", labelNames: ["method", "route"], registers: [metrics],
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    requests.inc({ method: req.method, route, status: reply.statusCode });
+    duration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) req.log.error({ err }, "request.failed");
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      return reply.code(status).send({ error: { code: "bad_request", message: err.message } });
+    }
+    req.log.error({ err }, "request.failed");
+    return reply.code(500).send({ error: { code: "internal", message: "internal error; see the server log for request " + req.id } });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: "not_found", message: `no route for ${req.method} ${req.url.split("?")[0]}` } }));
+
+  const registry = new OpenApiRegistry();
+  const declare = routeDeclarer(app, registry);
+  healthRoutes(app, deps, metrics);
+  loginRoutes(app, deps);
+  orgRoutes(declare, deps);
+  repositoryRoutes(declare, deps);
+  sessionRoutes(declare, deps);
+  app.get("/api/openapi.json", async () => registry.document(deps.config.PUBLIC_URL));
+  app.get("/", async (_req, reply) =>
+    reply.type("text/html").send(`<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a href="/api/openapi.json">/api/openapi.json</a></p>`));
+
+  return app;
+}

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from "fastify";
+import { BROWSER_SESSION_TTL_MS, consumeLoginToken, issueToken } from "@tandem/core";
+import { SESSION_COOKIE } from "../auth.ts";
+import type { WebDeps } from "../deps.ts";
+
+/** One-time login links (printed by `npm start`, returned when a member is added) become a browser session. */
+export function loginRoutes(app: FastifyInstance, deps: WebDeps) {
+  app.get<{ Params: { token: string } }>("/login/:token", async (req, reply) => {
+    const login = await consumeLoginToken(deps.database.db, deps.clock, req.params.token);
+    if (!login) {
+      return reply.code(401).type("text/plain").send("This login link was already used or has expired. Ask an admin for a new one.");
+    }
+    const { token } = await issueToken(deps.database.db, deps.clock, {
+      userId: login.userId, kind: "browser", ttlMs: BROWSER_SESSION_TTL_MS,
+    });
+    const secure = deps.config.PUBLIC_URL.startsWith("https:") ? "; Secure" : "";
+    reply.header(
+      "set-cookie",
+      `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${BROWSER_SESSION_TTL_MS / 1000}${secure}`,
+    );
+    return reply.redirect("/", 303);
+  });
+}

@@ -1,0 +1,97 @@
+import { z } from "zod";
+import {
+  addMessage, createSession, getSessionOrThrow, listSessions, sessionUrl, stopSession,
+  type Session, type SessionDeps,
+} from "@tandem/core";
+import { requireActor } from "../auth.ts";
+import type { WebDeps } from "../deps.ts";
+import { parse, requestLogger } from "../http.ts";
+import type { Declare } from "./declare.ts";
+import { streamSessionEvents } from "./session-events.ts";
+
+const createBody = z.strictObject({
+  repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "repository must look like owner/repo" }),
+  prompt: z.string().trim().min(1, { error: "prompt must not be empty" }).max(100_000),
+  profile: z.string().trim().min(1).optional(),
+});
+const messageBody = z.strictObject({ text: z.string().trim().min(1, { error: "text must not be empty" }).max(100_000) });
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.iso.datetime({ error: "before must be an ISO date-time" }).optional(),
+});
+export const sessionParams = z.object({ id: z.uuid({ error: "session id must be a UUID" }) });
+
+export function sessionRoutes(declare: Declare, deps: WebDeps) {
+  const { db } = deps.database;
+  const sessionDeps: SessionDeps = {
+    db, bus: deps.bus, queues: deps.queues, logger: deps.logger, clock: deps.clock, publicUrl: deps.config.PUBLIC_URL,
+  };
+  const view = (s: Session, repository: string) => ({
+    id: s.id,
+    status: s.status,
+    repository,
+    url: sessionUrl(deps.config.PUBLIC_URL, s.id),
+    prompt: s.prompt,
+    source: s.source,
+    agent: s.agent,
+    branch: s.branch,
+    error: s.error,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+    endedAt: s.endedAt?.toISOString() ?? null,
+  });
+
+  declare({ method: "POST", url: "/api/sessions", tag: "sessions", summary: "Start a session on a registered repository", body: createBody, responses: { 201: "created", 400: "invalid body", 404: "unknown repository or profile" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      const body = parse(createBody, req.body);
+      const session = await createSession({ ...sessionDeps, logger: requestLogger(req) }, {
+        orgId: actor.orgId, userId: actor.userId, repository: body.repository, prompt: body.prompt, profile: body.profile,
+      });
+      return reply.code(201).send({ id: session.id, status: session.status, url: sessionUrl(deps.config.PUBLIC_URL, session.id) });
+    });
+
+  declare({ method: "GET", url: "/api/sessions", tag: "sessions", summary: "Sessions of the organization, newest first", query: listQuery, responses: { 200: "ok" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      const query = parse(listQuery, req.query, "query");
+      const rows = await listSessions(db, actor.orgId, { limit: query.limit, before: query.before ? new Date(query.before) : undefined });
+      return { sessions: rows.map((r) => view(r.session, r.repository)) };
+    });
+
+  declare({ method: "GET", url: "/api/sessions/:id", tag: "sessions", summary: "One session", responses: { 200: "ok", 404: "not found in your organization" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      const { id } = parse(sessionParams, req.params, "path");
+      const session = await getSessionOrThrow(db, actor.orgId, id);
+      const repo = await db.query.repositories.findFirst({ where: (r, { eq }) => eq(r.id, session.repositoryId) });
+      return view(session, repo!.name);
+    });
+
+  declare({ method: "POST", url: "/api/sessions/:id/messages", tag: "sessions", summary: "Send a follow-up message to the agent", body: messageBody, responses: { 202: "queued for the next turn", 409: "session has ended" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      const { id } = parse(sessionParams, req.params, "path");
+      const body = parse(messageBody, req.body);
+      const message = await addMessage({ ...sessionDeps, logger: requestLogger(req, { sessionId: id }) }, {
+        orgId: actor.orgId, sessionId: id, userId: actor.userId, text: body.text, source: "api",
+      });
+      return reply.code(202).send({ id: message.id, createdAt: message.createdAt.toISOString() });
+    });
+
+  declare({ method: "POST", url: "/api/sessions/:id/stop", tag: "sessions", summary: "Stop the session", responses: { 200: "stopped", 409: "already ended" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      const { id } = parse(sessionParams, req.params, "path");
+      const session = await stopSession({ ...sessionDeps, logger: requestLogger(req, { sessionId: id }) }, actor.orgId, id);
+      return { id: session.id, status: session.status };
+    });
+
+  declare({ method: "GET", url: "/api/sessions/:id/events", tag: "sessions", summary: "The session's events as Server-Sent Events; replays after Last-Event-ID", responses: { 200: "event stream", 404: "not found in your organization" }, produces: "text/event-stream" },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      const { id } = parse(sessionParams, req.params, "path");
+      await getSessionOrThrow(db, actor.orgId, id);
+      await streamSessionEvents(deps, req, reply, id);
+    });
+}

@@ -1,0 +1,7 @@
+import type { FastifyInstance } from "fastify";
+import type { Config } from "@tandem/core";
+
+/** Listens; returns the address actually bound (PORT=0 picks a free port). */
+export async function listen(app: FastifyInstance, config: Config): Promise<string> {
+  return app.listen({ port: config.PORT, host: config.HOST });
+}
