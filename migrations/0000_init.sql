@@ -163,6 +163,7 @@ CREATE TABLE "sessions" (
 	"agent" text DEFAULT 'codex' NOT NULL,
 	"branch" text,
 	"error" text,
+	"last_event_seq" integer DEFAULT 0 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"ended_at" timestamp with time zone

@@ -21,14 +21,14 @@ describe.each(DB_KINDS)("data layer on %s", (kind) => {
     expect(rt.database.kind).toBe(kind);
     const tables = await rt.database.db.execute<{ table_name: string }>(
       sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`);
-    const names = rowsOf(tables).map((r) => r.table_name);
+    const names = rowsOf<{ table_name: string }>(tables).map((r) => r.table_name);
     for (const t of [
       "organizations", "users", "memberships", "org_settings", "installations", "repositories", "sandbox_profiles",
       "sandbox_profile_versions", "snapshots", "sessions", "session_bindings", "session_messages", "session_events",
       "sandboxes", "automations", "inbound_events", "outbound_messages", "api_tokens",
     ]) expect(names).toContain(t);
     const migrationFiles = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith(".sql"));
-    const applied = rowsOf(await rt.database.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`));
+    const applied = rowsOf<{ n: number }>(await rt.database.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`));
     expect(applied[0]!.n).toBe(migrationFiles.length);
   });
 

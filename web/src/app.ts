@@ -17,6 +17,8 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (req) => (typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : randomUUID()),
     bodyLimit: 2 * 1024 * 1024,
+    // Event streams never go idle; on shutdown they are cut and clients resume with Last-Event-ID.
+    forceCloseConnections: true,
   });
 
   const metrics = new Registry();

@@ -115,6 +115,8 @@ export const sessions = pgTable("sessions", {
   agent: text("agent").notNull().default("codex"),
   branch: text("branch"),
   error: text("error"),
+  /** The last `seq` given to one of its events; bumping it locks the row, so seqs commit in order. */
+  lastEventSeq: integer("last_event_seq").notNull().default(0),
   createdAt: createdAt(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
   endedAt: ts("ended_at"),

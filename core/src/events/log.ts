@@ -1,11 +1,10 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { sessionEvents } from "../db/schema.ts";
+import { sessionEvents, sessions } from "../db/schema.ts";
+import { notFound } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { EventBus } from "./bus.ts";
 import type { SessionEvent, SessionEventBody } from "./types.ts";
-
-const UNIQUE_VIOLATION = "23505";
 
 const toEvent = (row: typeof sessionEvents.$inferSelect): SessionEvent => ({
   sessionId: row.sessionId,
@@ -15,8 +14,8 @@ const toEvent = (row: typeof sessionEvents.$inferSelect): SessionEvent => ({
 });
 
 /**
- * Appends to the session's log with the next `seq`, then publishes it live.
- * Two writers racing for one seq: the loser retries with the next number.
+ * Appends to the session's log with the next `seq`, then publishes it live. The seq comes from
+ * the session row, whose lock is held until commit: a reader never sees seq n+1 before n.
  */
 export async function appendEvent(
   deps: { db: Db; bus: EventBus; logger: Logger },
@@ -24,26 +23,20 @@ export async function appendEvent(
   body: SessionEventBody,
 ): Promise<SessionEvent> {
   const { type, ...data } = body;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const [row] = await deps.db
-        .insert(sessionEvents)
-        .values({
-          sessionId,
-          type,
-          data,
-          seq: sql`(select coalesce(max(${sessionEvents.seq}), 0) + 1 from ${sessionEvents} where ${sessionEvents.sessionId} = ${sessionId})`,
-        })
-        .returning();
-      const event = toEvent(row!);
-      // The log is committed; a lost live publish is recovered by SSE replay.
-      await deps.bus.publish(event).catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
-      return event;
-    } catch (err) {
-      if (attempt < 5 && pgCode(err) === UNIQUE_VIOLATION) continue;
-      throw err;
-    }
-  }
+  const row = await deps.db.transaction(async (tx) => {
+    const [counter] = await tx
+      .update(sessions)
+      .set({ lastEventSeq: sql`${sessions.lastEventSeq} + 1` })
+      .where(eq(sessions.id, sessionId))
+      .returning({ seq: sessions.lastEventSeq });
+    if (!counter) throw notFound("session");
+    const [inserted] = await tx.insert(sessionEvents).values({ sessionId, type, data, seq: counter.seq }).returning();
+    return inserted!;
+  });
+  const event = toEvent(row);
+  // The log is committed; a lost live publish is recovered by SSE replay.
+  await deps.bus.publish(event).catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
+  return event;
 }
 
 export async function listEventsAfter(db: Db, sessionId: string, afterSeq: number, limit = 500): Promise<SessionEvent[]> {
@@ -54,15 +47,4 @@ export async function listEventsAfter(db: Db, sessionId: string, afterSeq: numbe
     .orderBy(asc(sessionEvents.seq))
     .limit(limit);
   return rows.map(toEvent);
-}
-
-function pgCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  // drizzle wraps driver errors; the code sits on the cause.
-  for (let i = 0; i < 3 && e && typeof e === "object"; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

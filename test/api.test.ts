@@ -1,0 +1,201 @@
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, buildTestApp, otherOrganization, ownerToken, type ApiClient } from "./helpers/api.ts";
+import { DB_KINDS, startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
+
+const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
+
+describe.each(DB_KINDS)("API on %s", (kind) => {
+  let rt: TestRuntime;
+  let app: FastifyInstance;
+  let owner: ApiClient;
+  beforeAll(async () => {
+    rt = await startTestRuntime(kind, { ADMIN_TOKEN });
+    app = await buildTestApp(rt);
+    owner = apiClient(app, await ownerToken(rt));
+    const created = await owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: "https://git.example.test/acme/app.git", defaultBranch: "main" });
+    expect(created.status).toBe(201);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await rt?.close();
+  });
+
+  describe("authentication", () => {
+    it("answers 401 without a token, with a bad token, and with a malformed header", async () => {
+      for (const headers of [{}, { authorization: "Bearer tdm_not-a-real-token" }, { authorization: "Basic abc" }]) {
+        const res = await app.inject({ method: "GET", url: "/api/sessions", headers });
+        expect(res.statusCode).toBe(401);
+        expect(res.json().error.code).toBe("unauthorized");
+      }
+    });
+
+    it("accepts ADMIN_TOKEN as the default organization's owner", async () => {
+      const res = await apiClient(app, ADMIN_TOKEN).request("GET", "/api/me");
+      expect(res.status).toBe(200);
+      expect(res.body.userId).toBe(rt.ownerId);
+      expect(res.body.organizations).toEqual([expect.objectContaining({ id: rt.defaultOrgId, role: "owner" })]);
+    });
+  });
+
+  describe("repositories", () => {
+    it("registers https, ssh, scp-like and file remotes and lists them", async () => {
+      const remotes = {
+        "acme/ssh": "ssh://git@git.example.test/acme/ssh.git",
+        "acme/scp": "git@git.example.test:acme/scp.git",
+        "acme/local": "file:///srv/git/local.git",
+      };
+      for (const [name, cloneUrl] of Object.entries(remotes)) {
+        const res = await owner.request("POST", "/api/repositories", { name, cloneUrl });
+        expect(res.status).toBe(201);
+        expect(res.body).toEqual({ id: expect.any(String), name });
+      }
+      const list = await owner.request("GET", "/api/repositories");
+      expect(list.body.repositories.map((r: { name: string }) => r.name)).toEqual(["acme/app", "acme/local", "acme/scp", "acme/ssh"]);
+      expect(list.body.repositories.find((r: { name: string }) => r.name === "acme/local").defaultBranch).toBe("main");
+    });
+
+    it("answers 409 for a name registered twice", async () => {
+      const res = await owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: "https://git.example.test/x.git" });
+      expect(res.status).toBe(409);
+    });
+  });
+
+  describe("validation", () => {
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ["POST", "/api/repositories", { name: "not a repo", cloneUrl: "https://x.test/a.git" }, /name must look like owner\/repo/],
+      ["POST", "/api/repositories", { name: "a/b", cloneUrl: "ftp://x.test/a.git" }, /cloneUrl must be/],
+      ["POST", "/api/repositories", { name: "a/b", cloneUrl: "https://x.test/a.git", extra: 1 }, /unknown field extra/],
+      ["POST", "/api/sessions", { repository: "acme/app" }, /prompt/],
+      ["POST", "/api/sessions", { repository: "acme/app", prompt: "   " }, /prompt must not be empty/],
+      ["POST", "/api/sessions", { repository: "acme/app", prompt: "x", model: "y" }, /unknown field model/],
+      ["POST", "/api/sessions", "{not json", /JSON/i],
+      ["POST", "/api/sessions", [1, 2], /expected object/i],
+      ["GET", "/api/sessions/not-a-uuid", undefined, /session id must be a UUID/],
+      ["GET", "/api/sessions?limit=0", undefined, /limit/],
+      ["POST", "/api/orgs", { name: "" }, /name/],
+    ];
+    it.each(cases)("%s %s %j → 400 with a message", async (method, url, body, message) => {
+      const res = await owner.request(method, url, body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(message);
+    });
+
+    it("answers 404 with a message for an unknown repository", async () => {
+      const res = await owner.request("POST", "/api/sessions", { repository: "acme/nope", prompt: "hi" });
+      expect(res.status).toBe(404);
+      expect(res.body.error.message).toBe("repository acme/nope not found");
+    });
+  });
+
+  describe("sessions", () => {
+    it("creates a queued session with its URL, shows and lists it, takes messages, stops", async () => {
+      const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "Fix the flaky test" });
+      expect(created.status).toBe(201);
+      expect(created.body).toEqual({ id: expect.any(String), status: "queued", url: `http://tandem.test/sessions/${created.body.id}` });
+      const id = created.body.id;
+
+      const shown = await owner.request("GET", `/api/sessions/${id}`);
+      expect(shown.body).toMatchObject({ id, status: "queued", repository: "acme/app", url: created.body.url, prompt: "Fix the flaky test" });
+      const list = await owner.request("GET", "/api/sessions");
+      expect(list.body.sessions.map((s: { id: string }) => s.id)).toContain(id);
+
+      const msg = await owner.request("POST", `/api/sessions/${id}/messages`, { text: "Also update the changelog" });
+      expect(msg.status).toBe(202);
+      const stopped = await owner.request("POST", `/api/sessions/${id}/stop`);
+      expect(stopped.body).toEqual({ id, status: "stopped" });
+      const afterStop = await owner.request("POST", `/api/sessions/${id}/messages`, { text: "more" });
+      expect(afterStop.status).toBe(409);
+      expect(afterStop.body.error.message).toMatch(/session is stopped/);
+    });
+
+    it("hides another organization's session behind 404 on every route", async () => {
+      const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "secret work" });
+      const mallory = apiClient(app, (await otherOrganization(rt)).token);
+      const id = created.body.id;
+      for (const [method, url, body] of [
+        ["GET", `/api/sessions/${id}`, undefined],
+        ["POST", `/api/sessions/${id}/messages`, { text: "hi" }],
+        ["POST", `/api/sessions/${id}/stop`, undefined],
+        ["GET", `/api/sessions/${id}/events`, undefined],
+      ] as const) {
+        const res = await mallory.request(method, url, body);
+        expect(res.status, `${method} ${url}`).toBe(404);
+        expect(res.body.error.message).toBe("session not found");
+      }
+      expect((await mallory.request("GET", "/api/sessions")).body.sessions).toEqual([]);
+      expect((await mallory.request("GET", "/api/repositories")).body.repositories).toEqual([]);
+      // Naming the other org explicitly does not help either.
+      const asOwnerOrg = await mallory.request("GET", "/api/sessions", undefined, { "x-tandem-org": rt.defaultOrgId });
+      expect(asOwnerOrg.status).toBe(404);
+      expect((await owner.request("GET", `/api/sessions/${id}`)).body.status).toBe("queued");
+    });
+  });
+
+  describe("organizations and members", () => {
+    it("adds a member with a one-time login link that becomes a browser session", async () => {
+      const added = await owner.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, { email: "Dana@Example.test", role: "member" });
+      expect(added.status).toBe(201);
+      expect(added.body).toMatchObject({ email: "dana@example.test", role: "member", loginUrl: expect.stringMatching(/^http:\/\/tandem\.test\/login\/tdm_/) });
+
+      const path = new URL(added.body.loginUrl).pathname;
+      const login = await app.inject({ method: "GET", url: path });
+      expect(login.statusCode).toBe(303);
+      const cookie = String(login.headers["set-cookie"]).split(";")[0]!;
+      expect(cookie).toMatch(/^tandem_session=tdm_/);
+      const me = await app.inject({ method: "GET", url: "/api/me", headers: { cookie } });
+      expect(me.json().userId).toBe(added.body.userId);
+      expect((await app.inject({ method: "GET", url: path })).statusCode).toBe(401); // used once
+
+      // A member cannot manage members or register repositories.
+      const memberToken = await app.inject({ method: "POST", url: "/api/tokens", headers: { cookie }, payload: { name: "cli" } });
+      expect(memberToken.statusCode).toBe(201);
+      const dana = apiClient(app, memberToken.json().token);
+      expect((await dana.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, { email: "eve@example.test" })).status).toBe(403);
+      expect((await dana.request("POST", "/api/repositories", { name: "d/x", cloneUrl: "https://x.test/x.git" })).status).toBe(403);
+      // …but can start sessions in the org.
+      expect((await dana.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" })).status).toBe(201);
+    });
+
+    it("changes roles and refuses to remove the last owner", async () => {
+      const added = await owner.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, { email: "frank@example.test", role: "admin" });
+      const patched = await owner.request("PATCH", `/api/orgs/${rt.defaultOrgId}/members/${added.body.userId}`, { role: "member" });
+      expect(patched.body).toEqual({ userId: added.body.userId, role: "member" });
+      const last = await owner.request("DELETE", `/api/orgs/${rt.defaultOrgId}/members/${rt.ownerId}`);
+      expect(last.status).toBe(400);
+      expect(last.body.error.message).toMatch(/at least one owner/);
+      expect((await owner.request("DELETE", `/api/orgs/${rt.defaultOrgId}/members/${added.body.userId}`)).status).toBe(204);
+      const members = await owner.request("GET", `/api/orgs/${rt.defaultOrgId}/members`);
+      expect(members.body.members.map((m: { userId: string }) => m.userId)).not.toContain(added.body.userId);
+    });
+
+    it("creates an organization owned by the caller, invisible to others", async () => {
+      const created = await owner.request("POST", "/api/orgs", { name: "Acme Labs" });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ name: "Acme Labs", slug: "acme-labs" });
+      const mine = await owner.request("GET", "/api/orgs");
+      expect(mine.body.organizations.map((o: { id: string }) => o.id)).toContain(created.body.id);
+      const mallory = apiClient(app, (await otherOrganization(rt)).token);
+      expect((await mallory.request("GET", `/api/orgs/${created.body.id}/members`)).status).toBe(404);
+    });
+  });
+
+  it("documents every /api route in /api/openapi.json", async () => {
+    const res = await app.inject({ method: "GET", url: "/api/openapi.json" });
+    const doc = res.json();
+    expect(doc.openapi).toBe("3.1.0");
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(documented.sort()).toEqual([
+      "DELETE /api/orgs/{orgId}/members/{userId}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
+      "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
+      "PATCH /api/orgs/{orgId}/members/{userId}", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
+      "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
+      "POST /api/tokens",
+    ]);
+    for (const route of documented) {
+      const [method, path] = route.split(" ") as [string, string];
+      expect(app.hasRoute({ method: method as "GET", url: path.replace(/\{(\w+)\}/g, ":$1") }), route).toBe(true);
+    }
+    expect(doc.paths["/api/sessions"].post.requestBody.content["application/json"].schema.required).toEqual(["repository", "prompt"]);
+  });
+});

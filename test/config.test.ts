@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "@tandem/core";
+import { runEntry } from "./helpers/spawn.ts";
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe("configuration", () => {
+  it("runs with embedded defaults when nothing is set", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ PORT: 3000, PUBLIC_URL: "http://localhost:3000", SANDBOX_PROVIDER: "docker", DATA_DIR: "./.data" });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.MODEL_UPSTREAM_API_KEY).toBeUndefined();
+  });
+
+  it("treats an empty variable as unset", () => {
+    expect(loadConfig({ DATABASE_URL: "", PORT: "" }).PORT).toBe(3000);
+  });
+
+  it("reports every malformed variable at once, one line each, naming it and what is expected", () => {
+    const problems = problemsOf({ PORT: "eighty", PUBLIC_URL: "not a url", SANDBOX_PROVIDER: "vm", ADMIN_TOKEN: "short" });
+    expect(problems).toHaveLength(4);
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^PORT is invalid: expected a port number/),
+      expect.stringMatching(/^PUBLIC_URL is invalid: expected a URL/),
+      expect.stringMatching(/^SANDBOX_PROVIDER is invalid: expected docker or local/),
+      expect.stringMatching(/^ADMIN_TOKEN is invalid: expected at least 16 characters/),
+    ]));
+  });
+
+  it("names a missing variable that another one needs, and production's required ones", () => {
+    expect(problemsOf({ SLACK_BOT_TOKEN: "xoxb-test" })).toEqual([
+      "SLACK_SIGNING_SECRET is required: SLACK_BOT_TOKEN is set, and it needs SLACK_SIGNING_SECRET too",
+    ]);
+    expect(problemsOf({ NODE_ENV: "production", PUBLIC_URL: "https://tandem.example.test" })).toEqual([
+      "DATABASE_URL is required: NODE_ENV=production has no embedded default",
+      "REDIS_URL is required: NODE_ENV=production has no embedded default",
+    ]);
+  });
+
+  it("stops an entry point with one clear line per bad variable and exit code 1", async () => {
+    const { code, stderr } = await runEntry("web/src/main.ts", { PATH: process.env.PATH!, PORT: "99999", REDIS_URL: "redis//nope" });
+    expect(code).toBe(1);
+    expect(stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^tandem: PORT is invalid: /),
+      expect.stringMatching(/^tandem: REDIS_URL is invalid: expected a URL/),
+    ]);
+  });
+});

@@ -1,0 +1,63 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, runEntry } from "./helpers/spawn.ts";
+
+const freePort = () => new Promise<number>((resolve) => {
+  const srv = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = srv.address() as { port: number };
+    srv.close(() => resolve(port));
+  });
+});
+
+describe("npm start (all in one process, embedded defaults)", () => {
+  it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL and a login link", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
+    const port = await freePort();
+    const started = Date.now();
+    const child = spawn("npm", ["start", "--silent"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    try {
+      let ready: Response | undefined;
+      while (Date.now() - started < 15_000) {
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        if (ready?.status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(ready?.status).toBe(200);
+      expect(await ready!.json()).toEqual({ ok: true, postgres: "ok", redis: "ok" });
+      expect(stdout).toContain(`Tandem is running at http://127.0.0.1:${port}`);
+      const link = stdout.match(/Owner login link \(one-time, 24 h\): (\S+)/)?.[1];
+      expect(link).toBeDefined();
+      const login = await fetch(link!, { redirect: "manual" });
+      expect(login.status).toBe(303);
+      const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+      const me = await fetch(`http://127.0.0.1:${port}/api/me`, { headers: { cookie } });
+      expect((await me.json()).organizations[0]).toMatchObject({ name: "Default", role: "owner" });
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("exits naming the package to install when REDIS_URL is unset and redis-server is not on PATH", async () => {
+    const bin = mkdtempSync(path.join(tmpdir(), "tandem-bin-"));
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(process.execPath, path.join(bin, "node")); // node, and nothing else
+    const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
+    const { code, stderr } = await runEntry("src/start.ts", { PATH: bin, DATA_DIR: dataDir, PORT: "0" });
+    rmSync(bin, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/install the `redis-server` package/);
+  });
+});
