@@ -1,0 +1,22 @@
+# Tandem app image: one image for web, bot and worker (docker-compose.yml picks the command);
+# the default command runs everything in one process.
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+
+# Manifests first, so dependencies are reinstalled only when they change.
+# Keep this list in step with "workspaces" in package.json.
+COPY package.json package-lock.json ./
+COPY core/package.json core/
+COPY bot/package.json bot/
+COPY worker/package.json worker/
+COPY web/package.json web/
+# Full install, not --omit=dev: the app runs TypeScript through tsx and ships no build step.
+RUN npm ci --no-audit --no-fund && npm cache clean --force
+
+COPY . .
+
+# Set after `npm ci`, which would otherwise skip devDependencies.
+ENV NODE_ENV=production
+EXPOSE 3000
+CMD ["npm", "start"]
