@@ -19,3 +19,6 @@ export * from "./auth/service.ts";
 export * from "./repositories/service.ts";
 export * from "./runtime.ts";
 export * from "./boot.ts";
+export * from "./sandbox/index.ts";
+export { DockerSandboxProvider } from "./sandbox/docker/provider.ts";
+export { LocalSandboxProvider } from "./sandbox/local/provider.ts";

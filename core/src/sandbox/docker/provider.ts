@@ -1,0 +1,141 @@
+import { PassThrough } from "node:stream";
+import Docker from "dockerode";
+import type { Logger } from "../../logger.ts";
+import type { ExecOptions, ExecProcess, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec } from "../types.ts";
+
+const LAYOUT: SandboxLayout = { workspace: "/workspace", home: "/home/agent", state: "/home/agent/.tandem" };
+
+/**
+ * PID 1 of every sandbox: waits forever but exits at once on SIGTERM, so `stop` is immediate
+ * (a plain `sleep infinity` as PID 1 ignores SIGTERM and every stop would wait for the kill).
+ */
+const KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"];
+
+/** `unix:///var/run/docker.sock`, `tcp://host:2375`, `ssh://user@host`, or unset for the local socket. */
+export function dockerOptions(dockerHost: string | undefined): Docker.DockerOptions {
+  if (!dockerHost) return { socketPath: "/var/run/docker.sock" };
+  const url = new URL(dockerHost);
+  if (url.protocol === "unix:") return { socketPath: url.pathname };
+  if (url.protocol === "ssh:") {
+    return { protocol: "ssh", host: url.hostname, port: url.port ? Number(url.port) : 22, username: url.username || undefined };
+  }
+  return { protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375) };
+}
+
+const isStatus = (err: unknown, ...codes: number[]) => codes.includes((err as { statusCode?: number })?.statusCode ?? 0);
+
+export class DockerSandboxProvider implements SandboxProvider {
+  readonly kind = "docker" as const;
+  private readonly docker: Docker;
+
+  constructor(opts: { dockerHost?: string; logger: Logger }) {
+    this.docker = new Docker(dockerOptions(opts.dockerHost));
+  }
+
+  layout(): SandboxLayout {
+    return LAYOUT;
+  }
+
+  async create(spec: SandboxSpec): Promise<string> {
+    const container = await this.docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Entrypoint: KEEPALIVE,
+      Cmd: [],
+      Labels: { "tandem.managed": "true", ...spec.labels },
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: LAYOUT.workspace,
+      HostConfig: {
+        NetworkMode: spec.network,
+        NanoCpus: spec.limits?.cpus ? Math.round(spec.limits.cpus * 1e9) : undefined,
+        Memory: spec.limits?.memoryBytes,
+        PidsLimit: spec.limits?.pids,
+        // Unprivileged, nothing extra: the sandbox is only the agent's workspace.
+        CapDrop: ["NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP"],
+        SecurityOpt: ["no-new-privileges"],
+      },
+    });
+    return container.id;
+  }
+
+  async start(id: string): Promise<void> {
+    await this.docker.getContainer(id).start().catch((err) => {
+      if (!isStatus(err, 304)) throw err; // already running
+    });
+  }
+
+  async stop(id: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await this.docker.getContainer(id).stop({ t: Math.ceil((opts.timeoutMs ?? 5_000) / 1000) }).catch((err) => {
+      if (!isStatus(err, 304, 404)) throw err; // already stopped, or gone
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.docker.getContainer(id).remove({ force: true, v: true }).catch((err) => {
+      if (!isStatus(err, 404)) throw err;
+    });
+  }
+
+  async exec(id: string, argv: string[], opts: ExecOptions = {}): Promise<ExecProcess> {
+    // Engines before API 1.42 ignore ConsoleSize, so the command sets its own initial size.
+    const cmd = opts.tty && opts.size
+      ? ["/bin/sh", "-c", `stty cols ${opts.size.cols} rows ${opts.size.rows}; exec "$@"`, "sh", ...argv]
+      : argv;
+    const exec = await this.docker.getContainer(id).exec({
+      Cmd: cmd,
+      AttachStdin: Boolean(opts.stdin),
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: Boolean(opts.tty),
+      WorkingDir: opts.cwd,
+      Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    });
+    const stream = await exec.start({ hijack: true, stdin: Boolean(opts.stdin), Tty: Boolean(opts.tty) });
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    if (opts.tty) stream.pipe(stdout);
+    else this.docker.modem.demuxStream(stream, stdout, stderr);
+    const ended = new Promise<void>((resolve) => {
+      const done = () => {
+        stdout.end();
+        stderr.end();
+        resolve();
+      };
+      stream.once("end", done);
+      stream.once("close", done);
+      stream.once("error", done);
+    });
+    return {
+      stdout,
+      stderr,
+      stdin: opts.stdin ? stream : null,
+      wait: async () => {
+        await ended;
+        for (;;) {
+          const info = await exec.inspect();
+          if (!info.Running) return { exitCode: info.ExitCode ?? -1 };
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+      resize: async ({ cols, rows }) => {
+        await exec.resize({ w: cols, h: rows });
+      },
+    };
+  }
+
+  async commit(id: string, image: string): Promise<string> {
+    const [repo, tag = "latest"] = image.split(/:(?=[^:/]+$)/);
+    await this.docker.getContainer(id).commit({ repo, tag });
+    return `${repo}:${tag}`;
+  }
+
+  async inspect(id: string): Promise<SandboxInfo> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return { id, state: info.State.Running ? "running" : "stopped", image: info.Config.Image, labels: info.Config.Labels ?? {} };
+    } catch (err) {
+      if (isStatus(err, 404)) return { id, state: "missing", image: "", labels: {} };
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import type { Config } from "../config.ts";
+import type { Logger } from "../logger.ts";
+import { DockerSandboxProvider } from "./docker/provider.ts";
+import { LocalSandboxProvider } from "./local/provider.ts";
+import type { SandboxProvider } from "./types.ts";
+
+export * from "./types.ts";
+
+export function createSandboxProvider(config: Config, logger: Logger): SandboxProvider {
+  return config.SANDBOX_PROVIDER === "docker"
+    ? new DockerSandboxProvider({ dockerHost: config.DOCKER_HOST, logger })
+    : new LocalSandboxProvider({ baseDir: config.DATA_DIR, logger });
+}

@@ -1,0 +1,82 @@
+import type { Readable, Writable } from "node:stream";
+
+/** Where things live inside a sandbox; the local provider maps them into its directory. */
+export interface SandboxLayout {
+  /** Repositories are checked out under `<workspace>/<owner>/<repo>`. */
+  workspace: string;
+  /** The agent user's home (agent config, caches). */
+  home: string;
+  /** Tandem's own files: turn output logs, exit codes, the git credential helper. */
+  state: string;
+}
+
+export interface SandboxSpec {
+  name: string;
+  image: string;
+  /** Labels identify the owner: org, session and profile version. */
+  labels: Record<string, string>;
+  /** Non-secret environment only; secrets never enter a sandbox. */
+  env: Record<string, string>;
+  limits?: { cpus?: number; memoryBytes?: number; pids?: number };
+  /** `host`, `none`, or a Docker network name. */
+  network: string;
+}
+
+export interface ExecOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  tty?: boolean;
+  /** Keep stdin open so the caller can write to it. */
+  stdin?: boolean;
+  /** Initial terminal size with `tty`. */
+  size?: { cols: number; rows: number };
+}
+
+export interface ExecProcess {
+  /** With `tty`, stdout carries the terminal's output and stderr stays empty. */
+  stdout: Readable;
+  stderr: Readable;
+  stdin: Writable | null;
+  wait(): Promise<{ exitCode: number }>;
+  resize(size: { cols: number; rows: number }): Promise<void>;
+}
+
+export type SandboxState = "running" | "stopped" | "missing";
+
+export interface SandboxInfo {
+  id: string;
+  state: SandboxState;
+  image: string;
+  labels: Record<string, string>;
+}
+
+/** One sandbox backend. Ids are the provider's own (a container id, a directory name). */
+export interface SandboxProvider {
+  readonly kind: "docker" | "local";
+  layout(id: string): SandboxLayout;
+  create(spec: SandboxSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  stop(id: string, opts?: { timeoutMs?: number }): Promise<void>;
+  remove(id: string): Promise<void>;
+  exec(id: string, argv: string[], opts?: ExecOptions): Promise<ExecProcess>;
+  /** Saves the sandbox's filesystem as an image that `create` can start from. */
+  commit(id: string, image: string): Promise<string>;
+  inspect(id: string): Promise<SandboxInfo>;
+}
+
+/** Runs a command to completion and collects its output (for short commands only). */
+export async function execCollect(
+  provider: SandboxProvider,
+  id: string,
+  argv: string[],
+  opts: Omit<ExecOptions, "tty"> & { input?: string } = {},
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const proc = await provider.exec(id, argv, { ...opts, stdin: opts.input !== undefined });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  if (opts.input !== undefined) proc.stdin?.end(opts.input);
+  const { exitCode } = await proc.wait();
+  return { exitCode, stdout, stderr };
+}

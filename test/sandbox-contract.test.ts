@@ -1,0 +1,116 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  createLogger, DockerSandboxProvider, execCollect, LocalSandboxProvider, type SandboxProvider,
+} from "@tandem/core";
+import { dockerAvailable, SANDBOX_IMAGE } from "./helpers/docker.ts";
+import { randomSuffix } from "./helpers/runtime.ts";
+
+const logger = createLogger({ level: "silent", service: "test" });
+const baseDir = mkdtempSync(path.join(tmpdir(), "tandem-local-"));
+const providers: Array<[string, () => SandboxProvider, boolean]> = [
+  ["docker", () => new DockerSandboxProvider({ logger }), !dockerAvailable()],
+  ["local", () => new LocalSandboxProvider({ baseDir, logger }), false],
+];
+afterAll(() => rmSync(baseDir, { recursive: true, force: true }));
+
+const spec = (name: string) => ({
+  name: `tandem-test-${name}-${randomSuffix()}`,
+  image: SANDBOX_IMAGE,
+  labels: { "tandem.org": "org-1", "tandem.session": name, "tandem.profile_version": "pv-1" },
+  env: { GREETING: "hello" },
+  network: "none",
+  limits: { cpus: 1, memoryBytes: 512 * 1024 * 1024, pids: 256 },
+});
+
+describe.each(providers)("SandboxProvider contract: %s", (_kind, make, skip) => {
+  const created: string[] = [];
+  let provider: SandboxProvider;
+  afterAll(async () => {
+    for (const id of created) await provider.remove(id).catch(() => {});
+  });
+  const newSandbox = async (name: string) => {
+    provider ??= make();
+    const id = await provider.create(spec(name));
+    created.push(id);
+    await provider.start(id);
+    return id;
+  };
+
+  it.skipIf(skip)("creates, labels, runs commands with cwd, env and stdin, and reports exit codes", async () => {
+    const id = await newSandbox("exec");
+    const info = await provider.inspect(id);
+    expect(info).toMatchObject({ id, state: "running", labels: expect.objectContaining({ "tandem.session": "exec", "tandem.org": "org-1" }) });
+    const { workspace } = provider.layout(id);
+    const r = await execCollect(provider, id, ["sh", "-c", 'pwd; echo "$GREETING $EXTRA"; echo oops >&2; exit 3'], { env: { EXTRA: "world" } });
+    expect(r).toEqual({ exitCode: 3, stdout: `${workspace}\nhello world\n`, stderr: "oops\n" });
+    const cat = await execCollect(provider, id, ["cat"], { input: "piped in" });
+    expect(cat.stdout).toBe("piped in");
+    const sub = `${workspace}/acme/app`;
+    await execCollect(provider, id, ["mkdir", "-p", sub]);
+    expect((await execCollect(provider, id, ["pwd"], { cwd: sub })).stdout.trim()).toBe(sub);
+  });
+
+  it.skipIf(skip)("gives a TTY that can be resized", async () => {
+    const id = await newSandbox("tty");
+    const proc = await provider.exec(id, ["sh", "-c", "stty size; read line; stty size"], { tty: true, stdin: true, size: { cols: 80, rows: 24 } });
+    let out = "";
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 50 && !out.includes("24 80"); i++) await new Promise((r) => setTimeout(r, 50));
+    await proc.resize({ cols: 132, rows: 40 });
+    proc.stdin!.write("\n");
+    expect((await proc.wait()).exitCode).toBe(0);
+    expect(out).toMatch(/24 80[\s\S]*40 132/);
+  });
+
+  it.skipIf(skip)("stops, keeps the filesystem across a restart, and refuses exec while stopped", async () => {
+    const id = await newSandbox("restart");
+    const file = `${provider.layout(id).workspace}/kept.txt`;
+    await execCollect(provider, id, ["sh", "-c", `echo kept > ${file}`]);
+    const started = Date.now();
+    await provider.stop(id);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await provider.inspect(id)).state).toBe("stopped");
+    await expect(provider.exec(id, ["true"])).rejects.toThrow();
+    await provider.start(id);
+    expect((await execCollect(provider, id, ["cat", file])).stdout).toBe("kept\n");
+  });
+
+  it.skipIf(skip)("commits a sandbox to an image that new sandboxes start from", async () => {
+    const id = await newSandbox("commit");
+    await execCollect(provider, id, ["sh", "-c", `echo baked > ${provider.layout(id).home}/baked.txt`]);
+    const image = await provider.commit(id, `tandem-test/commit-${randomSuffix()}:v1`);
+    provider = make();
+    const child = await provider.create({ ...spec("from-image"), image });
+    created.push(child);
+    await provider.start(child);
+    expect((await execCollect(provider, child, ["cat", `${provider.layout(child).home}/baked.txt`])).stdout).toBe("baked\n");
+    if (provider.kind === "docker") spawnSync("docker", ["rmi", "-f", image]);
+  });
+
+  it.skipIf(skip)("removes a sandbox, after which it is missing", async () => {
+    const id = await newSandbox("remove");
+    await provider.remove(id);
+    expect((await provider.inspect(id)).state).toBe("missing");
+  });
+});
+
+describe.skipIf(!dockerAvailable())("docker provider specifics", () => {
+  it("applies the profile's limits and network mode", async () => {
+    const provider = new DockerSandboxProvider({ logger });
+    const id = await provider.create(spec("limits"));
+    try {
+      await provider.start(id);
+      const inspect = JSON.parse(spawnSync("docker", ["inspect", id]).stdout.toString())[0];
+      expect(inspect.HostConfig).toMatchObject({ NanoCpus: 1e9, Memory: 512 * 1024 * 1024, PidsLimit: 256, NetworkMode: "none" });
+      expect(inspect.Config.Labels["tandem.profile_version"]).toBe("pv-1");
+      const user = await execCollect(provider, id, ["id", "-un"]);
+      expect(user.stdout.trim()).toBe("agent");
+    } finally {
+      await provider.remove(id);
+    }
+  });
+});
