@@ -180,6 +180,16 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
   });
 
+  it("serves health, readiness and Prometheus metrics by route and status", async () => {
+    expect((await app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ ok: true });
+    expect((await app.inject({ method: "GET", url: "/readyz" })).json()).toEqual({ ok: true, postgres: "ok", redis: "ok" });
+    await app.inject({ method: "GET", url: "/api/sessions" }); // a 401
+    const metrics = await app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.headers["content-type"]).toMatch(/^text\/plain/);
+    expect(metrics.body).toMatch(/tandem_http_requests_total\{method="GET",route="\/api\/sessions",status="401"\} \d+/);
+    expect(metrics.body).toContain("process_cpu_seconds_total");
+  });
+
   it("documents every /api route in /api/openapi.json", async () => {
     const res = await app.inject({ method: "GET", url: "/api/openapi.json" });
     const doc = res.json();

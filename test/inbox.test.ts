@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acceptInbound, schema, type InboundEvent } from "@tandem/core";
+import { buildApp } from "@tandem/web";
 import { startWorker, type RunningWorker } from "@tandem/worker";
 import { privateRedis } from "./helpers/private-redis.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
@@ -56,6 +57,11 @@ describe("the inbox survives a Redis outage", () => {
 
     await new Promise((r) => setTimeout(r, 500)); // sweeps during the outage find Redis away
     expect(handled).not.toContain("during-outage");
+    const app = await buildApp(rt);
+    const ready = await app.inject({ method: "GET", url: "/readyz" });
+    await app.close();
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ ok: false, postgres: "ok", redis: expect.stringMatching(/^error: /) });
 
     await redis.start();
     await until("processing after Redis returns", async () => (await row("during-outage")).processedAt);
