@@ -23,7 +23,11 @@ const schema = z.object({
 
   SANDBOX_PROVIDER: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),
   SANDBOX_IMAGE: z.string().min(1).default("tandem/sandbox:latest"),
+  /** How a sandbox reaches Tandem (model proxy, git credentials); unset → http://127.0.0.1:$PORT. */
   SANDBOX_CONTROL_URL: optionalUrl("the control plane as the sandbox reaches it"),
+  SANDBOX_NETWORK: z.string().regex(/^[\w.-]+$/, { error: "expected host, none or a Docker network name" }).default("host"),
+  SANDBOX_IDLE_MINUTES: z.coerce.number({ error: "expected minutes" }).positive().default(30),
+  AGENT: z.enum(["codex", "claude-code"], { error: "expected codex or claude-code" }).default("codex"),
   DOCKER_HOST: z.string().optional(),
 
   MODEL_UPSTREAM_URL: url("an OpenAI-compatible base URL").default("https://api.openai.com/v1"),
@@ -76,6 +80,10 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** How a sandbox reaches this control plane (model proxy, git credentials). */
+export const sandboxControlUrl = (config: Config) =>
+  (config.SANDBOX_CONTROL_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, "");
 
 /** Parse the environment once; every bad variable is reported, one line each. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

@@ -22,3 +22,5 @@ export * from "./boot.ts";
 export * from "./sandbox/index.ts";
 export { DockerSandboxProvider } from "./sandbox/docker/provider.ts";
 export { LocalSandboxProvider } from "./sandbox/local/provider.ts";
+export * from "./sessions/sandbox-token.ts";
+export * from "./crypto.ts";

@@ -117,6 +117,12 @@ export const sessions = pgTable("sessions", {
   error: text("error"),
   /** The last `seq` given to one of its events; bumping it locks the row, so seqs commit in order. */
   lastEventSeq: integer("last_event_seq").notNull().default(0),
+  /** Hash of the per-session token the sandbox uses for the model proxy and git credentials. */
+  sandboxTokenHash: text("sandbox_token_hash").unique(),
+  /** The agent's own conversation id, for resuming it on follow-ups. */
+  agentThreadId: text("agent_thread_id"),
+  inputTokens: integer("input_tokens").notNull().default(0),
+  outputTokens: integer("output_tokens").notNull().default(0),
   createdAt: createdAt(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
   endedAt: ts("ended_at"),
@@ -149,6 +155,23 @@ export const sessionEvents = pgTable("session_events", {
   data: jsonb("data").notNull().default({}),
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("session_events_session_seq").on(t.sessionId, t.seq)]);
+
+/**
+ * One agent run. Its output is a file in the sandbox; `outputOffset` is how far the worker has
+ * turned it into events, committed together with those events, so a new worker resumes exactly.
+ */
+export const sessionTurns = pgTable("session_turns", {
+  id: id(),
+  sessionId: uuid("session_id").notNull().references(() => sessions.id, { onDelete: "cascade" }),
+  number: integer("number").notNull(),
+  messageId: uuid("message_id").references(() => sessionMessages.id, { onDelete: "set null" }),
+  status: text("status", { enum: ["running", "completed", "failed", "interrupted"] }).notNull().default("running"),
+  outputPath: text("output_path").notNull(),
+  outputOffset: integer("output_offset").notNull().default(0),
+  exitCode: integer("exit_code"),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  endedAt: ts("ended_at"),
+}, (t) => [uniqueIndex("session_turns_session_number").on(t.sessionId, t.number)]);
 
 export const sandboxes = pgTable("sandboxes", {
   id: id(),
