@@ -28,6 +28,7 @@ export interface AgentCommand {
 export type AgentOutput =
   | { kind: "event"; body: SessionEventBody }
   | { kind: "thread"; id: string }
+  /** As the agent reports it at the end of a turn; after a resume Codex reports the thread's running total. */
   | { kind: "usage"; inputTokens: number; outputTokens: number }
   | { kind: "turn_completed" }
   | { kind: "turn_failed"; message: string };
