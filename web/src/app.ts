@@ -7,8 +7,10 @@ import { OpenApiRegistry } from "./openapi.ts";
 import { routeDeclarer } from "./routes/declare.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { loginRoutes } from "./routes/login.ts";
+import { modelProxyRoutes } from "./routes/model-proxy.ts";
 import { orgRoutes } from "./routes/orgs.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
+import { sandboxGitRoutes } from "./routes/sandbox-git.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 
 /** The whole HTTP surface as one Fastify app; `server.ts` only listens. */
@@ -57,6 +59,9 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   orgRoutes(declare, deps);
   repositoryRoutes(declare, deps);
   sessionRoutes(declare, deps);
+  // For sandboxes only, with the sandbox token; kept out of the OpenAPI document.
+  modelProxyRoutes(app, deps);
+  sandboxGitRoutes(app, deps);
   app.get("/api/openapi.json", async () => registry.document(deps.config.PUBLIC_URL));
   app.get("/", async (_req, reply) =>
     reply.type("text/html").send(`<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a href="/api/openapi.json">/api/openapi.json</a></p>`));

@@ -1,8 +1,9 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
+import { decryptSecret, encryptSecret } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
 import { repositories } from "../db/schema.ts";
-import { conflict, notFound } from "../errors.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
 
 /** https, ssh and file remotes, and the scp-like `git@host:owner/repo.git` form. */
 const CLONE_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|git:\/\/[^\s]+|file:\/\/\/[^\s]*|[\w.-]+@[\w.-]+:[^\s]+)$/;
@@ -11,14 +12,36 @@ export const repositoryInput = z.strictObject({
   name: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "name must look like owner/repo" }),
   cloneUrl: z.string().regex(CLONE_URL, { error: "cloneUrl must be an https, ssh, git or file:// remote" }),
   defaultBranch: z.string().regex(/^[\w./-]+$/, { error: "defaultBranch must be a branch name" }).default("main"),
+  /** Basic-auth credential the sandbox gets through the git credential helper; stored encrypted, never shown. */
+  credential: z.strictObject({
+    username: credentialPart("username"),
+    password: credentialPart("password"),
+  }).optional(),
 });
 export type RepositoryInput = z.infer<typeof repositoryInput>;
 export type Repository = typeof repositories.$inferSelect;
+export type RepositoryCredential = NonNullable<RepositoryInput["credential"]>;
 
-export async function registerRepository(db: Db, orgId: string, input: RepositoryInput): Promise<Repository> {
+/** Line breaks or NUL would let a value smuggle extra fields into git's credential protocol. */
+function credentialPart(name: string) {
+  return z.string().min(1, { error: `${name} must not be empty` }).max(4096)
+    .regex(/^[^\r\n\0]*$/, { error: `${name} must not contain line breaks` });
+}
+
+export async function registerRepository(
+  db: Db, orgId: string, input: RepositoryInput, encryptionKey?: string,
+): Promise<Repository> {
+  const { credential, ...fields } = input;
+  if (credential && !/^https?:\/\//.test(fields.cloneUrl)) {
+    throw badRequest("a credential is only used for http(s) remotes; an ssh or file remote cannot take one");
+  }
+  if (credential && !encryptionKey) {
+    throw badRequest("a repository credential is stored encrypted: set ENCRYPTION_KEY on the server first (openssl rand -base64 32)");
+  }
+  const credentialEncrypted = credential ? encryptSecret(encryptionKey, JSON.stringify(credential)) : null;
   const [row] = await db
     .insert(repositories)
-    .values({ orgId, ...input })
+    .values({ orgId, ...fields, credentialEncrypted })
     .onConflictDoNothing()
     .returning();
   if (!row) throw conflict(`repository ${input.name} is already registered`);
@@ -43,5 +66,22 @@ export const repositoryView = (r: Repository) => ({
   name: r.name,
   cloneUrl: r.cloneUrl,
   defaultBranch: r.defaultBranch,
+  hasCredential: r.credentialEncrypted !== null,
   createdAt: r.createdAt.toISOString(),
 });
+
+/** The repositories a session may reach: today only its own; later every repository it was given. */
+export async function repositoriesForSession(
+  db: Db, session: { orgId: string; repositoryId: string },
+): Promise<Repository[]> {
+  const ids = [session.repositoryId];
+  return db.select().from(repositories)
+    .where(and(eq(repositories.orgId, session.orgId), inArray(repositories.id, ids)))
+    .orderBy(asc(repositories.name));
+}
+
+/** The stored credential in plain text; null when the repository has none. */
+export function repositoryCredential(encryptionKey: string | undefined, repo: Repository): RepositoryCredential | null {
+  if (!repo.credentialEncrypted) return null;
+  return JSON.parse(decryptSecret(encryptionKey, repo.credentialEncrypted)) as RepositoryCredential;
+}

@@ -11,7 +11,7 @@ export function repositoryRoutes(declare: Declare, deps: WebDeps) {
     async (req, reply) => {
       const actor = await requireActor(deps, req);
       requireAdmin(actor);
-      const repo = await registerRepository(db, actor.orgId, parse(repositoryInput, req.body));
+      const repo = await registerRepository(db, actor.orgId, parse(repositoryInput, req.body), deps.config.ENCRYPTION_KEY);
       return reply.code(201).send({ id: repo.id, name: repo.name });
     });
 
