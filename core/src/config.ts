@@ -18,6 +18,8 @@ const schema = z.object({
   REDIS_PREFIX: z.string().regex(/^[\w-]+$/, { error: "expected letters, digits, - or _" }).default("tandem"),
   ADMIN_TOKEN: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
   DEFAULT_ORG_NAME: z.string().min(1).default("Default"),
+  /** After this long without a heartbeat, another worker takes over a dead worker's session. */
+  SESSION_LOCK_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(1_000).default(30_000),
   SESSION_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).default(4),
   INBOX_SWEEP_INTERVAL_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(100).default(30_000),
 

@@ -24,3 +24,6 @@ export { DockerSandboxProvider } from "./sandbox/docker/provider.ts";
 export { LocalSandboxProvider } from "./sandbox/local/provider.ts";
 export * from "./sessions/sandbox-token.ts";
 export * from "./crypto.ts";
+export * from "./agents/index.ts";
+export * from "./sessions/usage.ts";
+export * from "./sandbox/git-credential-helper.ts";

@@ -1,14 +1,24 @@
 import { Worker, type Job } from "bullmq";
 import {
-  QUEUE_NAMES, redisOptions, sweepInbox, type Runtime,
+  createSandboxProvider, getAgentAdapter, QUEUE_NAMES, redisOptions, sweepInbox,
+  type AgentAdapter, type Runtime, type SandboxProvider,
 } from "@tandem/core";
 import { processInbound, type InboundHandler } from "./processors/inbound.ts";
+import type { RunnerDeps } from "./sessions/deps.ts";
+import { runSession } from "./sessions/runner.ts";
+import { sweepSessions } from "./sessions/sweeper.ts";
 
 export interface WorkerOptions {
   handlers?: Record<string, InboundHandler>;
   sweepIntervalMs?: number;
   /** How long an enqueued-but-unprocessed event waits before the sweeper enqueues it again. */
   staleAfterMs?: number;
+  /** Defaults come from the config (SANDBOX_PROVIDER, AGENT). */
+  sandboxes?: SandboxProvider;
+  agent?: AgentAdapter;
+  pollMs?: number;
+  /** How long a job stays claimed by a worker that stopped answering (BullMQ's lock). */
+  lockDurationMs?: number;
 }
 
 export interface RunningWorker {
@@ -27,8 +37,21 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const staleMs = opts.staleAfterMs ?? 5 * 60_000;
   const sweepNow = () => sweepInbox(inboxDeps, { staleMs });
 
+  const runner: RunnerDeps = {
+    rt,
+    sandboxes: opts.sandboxes ?? createSandboxProvider(rt.config, log),
+    agent: opts.agent ?? getAgentAdapter(rt.config.AGENT),
+    pollMs: opts.pollMs ?? 250,
+  };
+  const lockDuration = opts.lockDurationMs ?? rt.config.SESSION_LOCK_MS;
   const connection = () => redisOptions(rt.redisTarget, "worker");
   const workers = [
+    // A dead worker's session job is retried by another one after `lockDuration`, which then
+    // reattaches to the agent still running in the sandbox.
+    new Worker(QUEUE_NAMES.sessionTurns, (job: Job<{ sessionId: string }>) => runSession(runner, job.data.sessionId), {
+      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: rt.config.SESSION_CONCURRENCY,
+      lockDuration, stalledInterval: lockDuration, maxStalledCount: 10,
+    }),
     new Worker(QUEUE_NAMES.inbound, (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId), {
       connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 4,
     }),
@@ -46,7 +69,10 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")).finally(() => { sweeping = false; });
+    Promise.all([
+      sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
+      sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
+    ]).finally(() => { sweeping = false; });
   }, opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS);
 
   return {

@@ -22,21 +22,43 @@ export async function appendEvent(
   sessionId: string,
   body: SessionEventBody,
 ): Promise<SessionEvent> {
-  const { type, ...data } = body;
-  const row = await deps.db.transaction(async (tx) => {
-    const [counter] = await tx
-      .update(sessions)
-      .set({ lastEventSeq: sql`${sessions.lastEventSeq} + 1` })
-      .where(eq(sessions.id, sessionId))
-      .returning({ seq: sessions.lastEventSeq });
-    if (!counter) throw notFound("session");
-    const [inserted] = await tx.insert(sessionEvents).values({ sessionId, type, data, seq: counter.seq }).returning();
-    return inserted!;
+  const [event] = await appendEvents(deps, sessionId, [body]);
+  return event!;
+}
+
+/**
+ * Appends several events in one transaction; `alsoInTx` commits other writes with them (the
+ * worker stores how far it has read the agent's output, so a crash neither loses nor repeats).
+ */
+export async function appendEvents(
+  deps: { db: Db; bus: EventBus; logger: Logger },
+  sessionId: string,
+  bodies: SessionEventBody[],
+  alsoInTx?: (tx: Db) => Promise<void>,
+): Promise<SessionEvent[]> {
+  const rows = await deps.db.transaction(async (tx) => {
+    const inserted: Array<typeof sessionEvents.$inferSelect> = [];
+    if (bodies.length > 0) {
+      const [counter] = await tx
+        .update(sessions)
+        .set({ lastEventSeq: sql`${sessions.lastEventSeq} + ${bodies.length}` })
+        .where(eq(sessions.id, sessionId))
+        .returning({ last: sessions.lastEventSeq });
+      if (!counter) throw notFound("session");
+      const first = counter.last - bodies.length + 1;
+      inserted.push(...await tx.insert(sessionEvents).values(bodies.map(({ type, ...data }, i) => ({
+        sessionId, type, data, seq: first + i,
+      }))).returning());
+    }
+    await alsoInTx?.(tx as unknown as Db);
+    return inserted;
   });
-  const event = toEvent(row);
+  const events = rows.sort((a, b) => a.seq - b.seq).map(toEvent);
   // The log is committed; a lost live publish is recovered by SSE replay.
-  await deps.bus.publish(event).catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
-  return event;
+  for (const event of events) {
+    await deps.bus.publish(event).catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
+  }
+  return events;
 }
 
 export async function listEventsAfter(db: Db, sessionId: string, afterSeq: number, limit = 500): Promise<SessionEvent[]> {

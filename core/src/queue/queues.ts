@@ -36,13 +36,16 @@ export async function closeQueues(queues: Queues): Promise<void> {
 }
 
 /** Adds a job but gives up after `timeoutMs`, so a Redis outage never stalls a request. */
-export async function enqueueWithin<T>(queue: Queue, name: string, data: T, jobId: string, timeoutMs = 2_000) {
+export async function enqueueWithin<T>(
+  queue: Queue, name: string, data: T, jobId: string, opts: { timeoutMs?: number; removeWhenDone?: boolean } = {},
+) {
   let timer: NodeJS.Timeout | undefined;
+  const remove = opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {};
   try {
     return await Promise.race([
-      queue.add(name, data, { jobId }),
+      queue.add(name, data, { jobId, ...remove }),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`enqueue to ${queue.name} timed out`)), timeoutMs);
+        timer = setTimeout(() => reject(new Error(`enqueue to ${queue.name} timed out`)), opts.timeoutMs ?? 2_000);
       }),
     ]);
   } finally {

@@ -72,11 +72,12 @@ export async function execCollect(
   opts: Omit<ExecOptions, "tty"> & { input?: string } = {},
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const proc = await provider.exec(id, argv, { ...opts, stdin: opts.input !== undefined });
-  let stdout = "";
-  let stderr = "";
-  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  // Decoded once at the end: a chunk boundary may fall inside a multi-byte character.
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  proc.stdout.on("data", (d: Buffer) => stdout.push(d));
+  proc.stderr.on("data", (d: Buffer) => stderr.push(d));
   if (opts.input !== undefined) proc.stdin?.end(opts.input);
   const { exitCode } = await proc.wait();
-  return { exitCode, stdout, stderr };
+  return { exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") };
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, count, desc, eq, lt } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { repositories, sandboxProfiles, sandboxProfileVersions, sessionMessages, sessions } from "../db/schema.ts";
@@ -49,7 +49,7 @@ export async function createSession(
   const log = deps.logger.child({ sessionId: session!.id, orgId: input.orgId });
   await appendEvent({ ...deps, logger: log }, session!.id, { type: "message", role: "user", text: input.prompt });
   await appendEvent({ ...deps, logger: log }, session!.id, { type: "status", status: "queued" });
-  await requestTurn(deps, session!.id);
+  await requestSessionRun(deps, session!.id);
   log.info({ repository: repo.name }, "session.created");
   return session!;
 }
@@ -69,11 +69,13 @@ async function publishedProfileVersionOrThrow(db: Db, orgId: string, name: strin
 }
 
 /**
- * Asks a worker to run the session's next turn. The message is already committed (unconsumed),
- * so a failed enqueue is logged and the message waits for the session's next turn.
+ * Asks a worker to look at the session (answer new messages, or clean up after a stop). One job
+ * per session at a time: the job id is the session's, and a job already waiting or running covers
+ * this request. The message is committed first, so a failed enqueue only delays it: the worker's
+ * sweep finds sessions with unconsumed messages.
  */
-async function requestTurn(deps: SessionDeps, sessionId: string): Promise<void> {
-  await enqueueWithin(deps.queues.sessionTurns, "turn", { sessionId }, `turn-${sessionId}-${deps.clock.now().getTime()}`)
+export async function requestSessionRun(deps: Pick<SessionDeps, "queues" | "logger">, sessionId: string): Promise<void> {
+  await enqueueWithin(deps.queues.sessionTurns, "session", { sessionId }, `session-${sessionId}`, { removeWhenDone: true })
     .catch((err) => deps.logger.warn({ err, sessionId }, "session.enqueue_failed"));
 }
 
@@ -81,6 +83,15 @@ export async function getSessionOrThrow(db: Db, orgId: string, id: string): Prom
   const row = await db.query.sessions.findFirst({ where: and(eq(sessions.id, id), eq(sessions.orgId, orgId)) });
   if (!row) throw notFound("session");
   return row;
+}
+
+/** 1 for the next queued session of its org to start, 2 for the one after, …; null when not queued. */
+export async function queuePosition(db: Db, session: Pick<Session, "id" | "orgId" | "status" | "createdAt">): Promise<number | null> {
+  if (session.status !== "queued") return null;
+  const [row] = await db.select({ ahead: count() }).from(sessions).where(and(
+    eq(sessions.orgId, session.orgId), eq(sessions.status, "queued"), lt(sessions.createdAt, session.createdAt),
+  ));
+  return (row?.ahead ?? 0) + 1;
 }
 
 export async function listSessions(db: Db, orgId: string, opts: { limit: number; before?: Date }) {
@@ -123,12 +134,14 @@ export async function addMessage(
     .values({ sessionId: session.id, authorUserId: input.userId, source: input.source, text: input.text })
     .returning();
   await appendEvent(deps, session.id, { type: "message", role: "user", text: input.text });
-  await requestTurn(deps, session.id);
+  await requestSessionRun(deps, session.id);
   return message!;
 }
 
 export async function stopSession(deps: SessionDeps, orgId: string, id: string, reason = "stopped by user") {
   const session = await getSessionOrThrow(deps.db, orgId, id);
   if (session.status === "stopped") return session;
-  return transitionSession(deps, session, "stopped", reason);
+  const stopped = await transitionSession(deps, session, "stopped", reason);
+  await requestSessionRun(deps, id); // a running turn notices by itself; an idle sandbox needs a worker
+  return stopped;
 }

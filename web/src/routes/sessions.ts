@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  addMessage, createSession, getSessionOrThrow, listSessions, sessionUrl, stopSession,
+  addMessage, createSession, getSessionOrThrow, listSessions, queuePosition, sessionUrl, stopSession,
   type Session, type SessionDeps,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
@@ -34,6 +34,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     prompt: s.prompt,
     source: s.source,
     agent: s.agent,
+    usage: { inputTokens: s.inputTokens, outputTokens: s.outputTokens },
     branch: s.branch,
     error: s.error,
     createdAt: s.createdAt.toISOString(),
@@ -65,7 +66,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const { id } = parse(sessionParams, req.params, "path");
       const session = await getSessionOrThrow(db, actor.orgId, id);
       const repo = await db.query.repositories.findFirst({ where: (r, { eq }) => eq(r.id, session.repositoryId) });
-      return view(session, repo!.name);
+      return { ...view(session, repo!.name), queuePosition: await queuePosition(db, session) };
     });
 
   declare({ method: "POST", url: "/api/sessions/:id/messages", tag: "sessions", summary: "Send a follow-up message to the agent", body: messageBody, responses: { 202: "queued for the next turn", 409: "session has ended" } },

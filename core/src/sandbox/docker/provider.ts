@@ -72,7 +72,7 @@ export class DockerSandboxProvider implements SandboxProvider {
 
   async remove(id: string): Promise<void> {
     await this.docker.getContainer(id).remove({ force: true, v: true }).catch((err) => {
-      if (!isStatus(err, 404)) throw err;
+      if (!isStatus(err, 404, 409)) throw err; // gone, or another caller is removing it
     });
   }
 

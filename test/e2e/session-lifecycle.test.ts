@@ -1,0 +1,153 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { schema, type Config } from "@tandem/core";
+import { startGitHttpServer } from "../fixtures/git-http-server.ts";
+import { ModelServer, type ModelStep } from "../fixtures/model-server.ts";
+import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { ROOT } from "../helpers/spawn.ts";
+import { openSse } from "../helpers/sse.ts";
+import { startStack, until, type Stack } from "../helpers/stack.ts";
+
+const skip = !dockerAvailable();
+
+/** The config as environment variables, to start another process on the same database and Redis. */
+const configEnv = (config: Config) => Object.fromEntries(
+  Object.entries(config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
+);
+
+describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let model: ModelServer | undefined;
+  let script: ModelStep[];
+  let stack: Stack | undefined;
+  let cloneUrl: string;
+
+  beforeAll(async () => {
+    git = await startGitHttpServer({ username: "u", password: "test-git-password" });
+    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    cloneUrl = git.url("acme/app");
+  });
+  afterEach(async () => {
+    await stack?.close();
+    await model?.close();
+    stack = undefined;
+  });
+  afterAll(async () => {
+    await git?.close();
+  });
+
+  /** Each test has its own stack and its own scripted model (`script`, set before calling). */
+  async function start(env: Record<string, string> = {}, opts: { none?: boolean } = {}) {
+    model = await new ModelServer(script).listen();
+    stack = await startStack("postgres", {
+      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+      AGENT_MODEL: "test-model", ...env,
+    }, opts);
+    await stack.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl, credential: { username: "u", password: "test-git-password" } });
+    return stack;
+  }
+  const newSession = async (s: Stack, prompt = "work") => (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt })).body.id as string;
+  const sessionRow = async (s: Stack, id: string) => (await s.rt.database.db.select().from(schema.sessions).where(eq(schema.sessions.id, id)))[0]!;
+  const sandboxOf = async (s: Stack, id: string) =>
+    (await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id)))[0];
+
+  it("reattaches after the worker is killed with SIGKILL mid-turn: no event lost or repeated", async () => {
+    script = [{ shell: "echo step-one" }, { shell: "sleep 4 && echo step-two" }, { message: "all done" }];
+    const s = await start({ SESSION_LOCK_MS: "2000", INBOX_SWEEP_INTERVAL_MS: "500" }, { none: true });
+    const spawnWorker = (): ChildProcess => spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "worker/src/main.ts"], {
+      cwd: ROOT, env: { ...configEnv(s.rt.config), PATH: process.env.PATH! }, stdio: "ignore",
+    });
+    const first = spawnWorker();
+    let second: ChildProcess | undefined;
+    try {
+      const id = await newSession(s);
+      const events = await openSse(`${s.base}/api/sessions/${id}/events`, { authorization: `Bearer ${s.owner.token}` });
+      await until("the first command", async () => events.frames.some((f) => f.data.type === "command"), 60_000);
+      first.kill("SIGKILL");
+      await new Promise((r) => first.once("exit", r));
+      second = spawnWorker();
+      await until("the turn to finish under the new worker", async () => events.frames.some((f) => f.data.status === "idle"), 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await events.close();
+      const seqs = events.frames.map((f) => f.data.seq);
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      const commands = events.frames.filter((f) => f.data.type === "command").map((f) => f.data.output.trim());
+      expect(commands).toEqual(["step-one", "step-two"]);
+      expect(events.frames.filter((f) => f.data.type === "message" && f.data.role === "assistant").map((f) => f.data.text)).toEqual(["all done"]);
+      const turns = await s.rt.database.db.select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, id));
+      expect(turns).toEqual([expect.objectContaining({ number: 1, status: "completed", exitCode: 0 })]);
+    } finally {
+      first.kill("SIGKILL");
+      second?.kill("SIGTERM");
+      if (second) await new Promise((r) => second!.once("exit", r));
+    }
+  }, 150_000);
+
+  it("stops a running turn within 5 s and removes its sandbox", async () => {
+    script = [{ shell: "sleep 120" }, { message: "never" }];
+    const s = await start();
+    const id = await newSession(s);
+    await until("the agent to run", async () => {
+      const turn = (await s.rt.database.db.select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, id)))[0];
+      return turn?.status === "running" && model!.responseRequests.length > 0;
+    }, 60_000);
+    const sandbox = (await sandboxOf(s, id))!;
+    const started = Date.now();
+    expect((await s.owner.request("POST", `/api/sessions/${id}/stop`)).body.status).toBe("stopped");
+    await until("the sandbox to be gone", async () => (await s.sandboxes.inspect(sandbox.externalId!)).state === "missing", 5_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const turn = (await s.rt.database.db.select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, id)))[0]!;
+    expect(turn.status).toBe("interrupted");
+  }, 120_000);
+
+  it("fails a session whose sandbox vanished, with a readable reason", async () => {
+    script = [{ shell: "sleep 120" }, { message: "never" }];
+    const s = await start();
+    const id = await newSession(s);
+    await until("the sandbox", async () => (await sandboxOf(s, id))?.status === "running", 60_000);
+    spawnSync("docker", ["rm", "-f", (await sandboxOf(s, id))!.externalId!]);
+    const failed = await until("the session to fail", async () => {
+      const row = await sessionRow(s, id);
+      return row.status === "failed" ? row : null;
+    }, 15_000);
+    expect(failed.error).toMatch(/sandbox (stopped or disappeared|no longer exists)/);
+    const shown = await s.owner.request("GET", `/api/sessions/${id}`);
+    expect(shown.body).toMatchObject({ status: "failed", error: failed.error });
+  }, 120_000);
+
+  it("stops an idle sandbox and restarts it transparently on the next message", async () => {
+    script = [{ message: "first" }, { shell: "cat README.md" }, { message: "second" }];
+    const s = await start({ SANDBOX_IDLE_MINUTES: "0.01" });
+    const id = await newSession(s);
+    await until("idle", async () => (await sessionRow(s, id)).status === "idle", 60_000);
+    await until("the idle sandbox to stop", async () => (await sandboxOf(s, id))?.status === "stopped", 15_000);
+    expect((await s.sandboxes.inspect((await sandboxOf(s, id))!.externalId!)).state).toBe("stopped");
+    await s.owner.request("POST", `/api/sessions/${id}/messages`, { text: "again" });
+    await until("the second answer", async () => {
+      const msgs = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+      return msgs.some((m) => m.type === "message" && (m.data as { text?: string }).text === "second");
+    }, 60_000);
+    const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+    expect(events.find((e) => e.type === "command")!.data).toMatchObject({ output: "# app\n", exitCode: 0 });
+  }, 120_000);
+
+  it("keeps sessions over the org's concurrency limit queued, with their position", async () => {
+    script = Array.from({ length: 4 }, () => ({ shell: "sleep 120" })); // every session that starts keeps its slot
+    const s = await start();
+    await s.rt.database.db.update(schema.orgSettings).set({ concurrencyLimit: 1 }).where(eq(schema.orgSettings.orgId, s.rt.defaultOrgId));
+    const a = await newSession(s, "a");
+    await until("a to run", async () => (await sessionRow(s, a)).status === "running", 60_000);
+    const b = await newSession(s, "b");
+    const c = await newSession(s, "c");
+    await new Promise((r) => setTimeout(r, 1_500)); // workers and sweeps had their chance
+    expect((await s.owner.request("GET", `/api/sessions/${b}`)).body).toMatchObject({ status: "queued", queuePosition: 1 });
+    expect((await s.owner.request("GET", `/api/sessions/${c}`)).body).toMatchObject({ status: "queued", queuePosition: 2 });
+    expect((await s.owner.request("GET", `/api/sessions/${a}`)).body.queuePosition).toBeNull();
+    await s.owner.request("POST", `/api/sessions/${a}/stop`);
+    await until("b to start when a's slot frees", async () => (await sessionRow(s, b)).status !== "queued", 15_000);
+    expect((await s.owner.request("GET", `/api/sessions/${c}`)).body).toMatchObject({ status: "queued", queuePosition: 1 });
+    for (const id of [b, c]) await s.owner.request("POST", `/api/sessions/${id}/stop`);
+  }, 120_000);
+});

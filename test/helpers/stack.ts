@@ -1,0 +1,62 @@
+import type { FastifyInstance } from "fastify";
+import { createServer } from "node:net";
+import { createSandboxProvider, type SandboxProvider } from "@tandem/core";
+import { buildApp } from "@tandem/web";
+import { startWorker, type RunningWorker, type WorkerOptions } from "@tandem/worker";
+import { apiClient, ownerToken, type ApiClient } from "./api.ts";
+import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
+
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
+
+export const freePort = () => new Promise<number>((resolve) => {
+  const srv = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = srv.address() as { port: number };
+    srv.close(() => resolve(port));
+  });
+});
+
+export interface Stack {
+  rt: TestRuntime;
+  app: FastifyInstance;
+  worker: RunningWorker;
+  sandboxes: SandboxProvider;
+  owner: ApiClient;
+  base: string;
+  close(): Promise<void>;
+}
+
+/** Web and worker on a real port, as `npm start` runs them, against a fresh database. */
+export async function startStack(
+  kind: DbKind, env: Record<string, string>, workerOptions: WorkerOptions & { none?: boolean } = {},
+): Promise<Stack> {
+  const port = await freePort();
+  const rt = await startTestRuntime(kind, {
+    PORT: String(port), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, SANDBOX_NETWORK: "host", ...env,
+  });
+  const app = await buildApp(rt);
+  const base = await app.listen({ port, host: "127.0.0.1" });
+  const sandboxes = workerOptions.sandboxes ?? createSandboxProvider(rt.config, rt.logger);
+  const worker = workerOptions.none
+    ? { sweepNow: async () => 0, close: async () => {} }
+    : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });
+  const owner = apiClient(app, await ownerToken(rt));
+  return {
+    rt, app, worker, owner, base, sandboxes,
+    async close() {
+      await worker.close();
+      await app.close();
+      await rt.close();
+    },
+  };
+}
+
+/** Polls until `fn` returns something truthy. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

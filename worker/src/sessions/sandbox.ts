@@ -1,0 +1,106 @@
+import { and, eq, isNull } from "drizzle-orm";
+import {
+  AppError, execCollect, issueSandboxToken, sandboxControlUrl, schema,
+  type Repository, type SandboxLayout, type Session,
+} from "@tandem/core";
+import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
+import type { RunnerDeps } from "./deps.ts";
+
+export interface ActiveSandbox {
+  rowId: string;
+  id: string;
+  layout: SandboxLayout;
+  workdir: string;
+  token: string;
+}
+
+export const branchFor = (sessionId: string) => `tandem/${sessionId.slice(0, 8)}`;
+export const repoDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) => `${layout.workspace}/${repo.name}`;
+
+/** The session's sandbox, running: created and checked out on first use, restarted when it was stopped. */
+export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Repository): Promise<ActiveSandbox> {
+  const { db } = deps.rt.database;
+  const row = await db.query.sandboxes.findFirst({
+    where: and(eq(schema.sandboxes.sessionId, session.id), isNull(schema.sandboxes.removedAt)),
+  });
+  // A fresh token for every (re)start: whatever an earlier sandbox held is dead.
+  const token = await issueSandboxToken(db, session.id);
+  if (row?.externalId) {
+    const info = await deps.sandboxes.inspect(row.externalId);
+    if (info.state === "missing") {
+      throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
+    }
+    if (info.state === "stopped") await deps.sandboxes.start(row.externalId);
+    await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
+    const layout = deps.sandboxes.layout(row.externalId);
+    await writeToken(deps, row.externalId, layout, token);
+    return { rowId: row.id, id: row.externalId, layout, workdir: repoDir(layout, repo), token };
+  }
+
+  const [created] = await db.insert(schema.sandboxes).values({
+    sessionId: session.id, orgId: session.orgId, provider: deps.sandboxes.kind, status: "creating",
+  }).returning();
+  const id = await deps.sandboxes.create({
+    name: `tandem-${session.id}`,
+    image: deps.rt.config.SANDBOX_IMAGE,
+    labels: {
+      "tandem.org": session.orgId,
+      "tandem.session": session.id,
+      "tandem.profile_version": session.profileVersionId ?? "default",
+    },
+    env: {},
+    network: deps.rt.config.SANDBOX_NETWORK,
+    limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024 },
+  });
+  await db.update(schema.sandboxes).set({ externalId: id }).where(eq(schema.sandboxes.id, created!.id));
+  await deps.sandboxes.start(id);
+  const layout = deps.sandboxes.layout(id);
+  await writeToken(deps, id, layout, token);
+  await checkout(deps, id, layout, session, repo);
+  await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
+  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
+}
+
+/** Environment every Tandem command in the sandbox gets: where the control plane is, and the token file. */
+export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) => ({
+  HOME: layout.home,
+  TANDEM_CONTROL_URL: sandboxControlUrl(deps.rt.config),
+  TANDEM_TOKEN_FILE: `${layout.state}/token`,
+  GIT_TERMINAL_PROMPT: "0",
+});
+
+async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, token: string) {
+  await writeFile(deps, id, `${layout.state}/token`, token, 0o600);
+}
+
+export async function writeFile(deps: RunnerDeps, id: string, path: string, content: string, mode = 0o644) {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const r = await execCollect(deps.sandboxes, id, [
+    "sh", "-c", `mkdir -p "$1" && cat > "$2" && chmod ${mode.toString(8)} "$2"`, "sh", dir, path,
+  ], { input: content });
+  if (r.exitCode !== 0) throw new AppError("sandbox_write_failed", `could not write ${path} in the sandbox: ${r.stderr.trim()}`);
+}
+
+/** Clones the repository under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>. */
+async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
+  const env = sandboxEnv(deps, layout);
+  const helper = `${layout.state}/git-credential-tandem`;
+  await writeFile(deps, id, helper, GIT_CREDENTIAL_HELPER_SCRIPT, 0o755);
+  const setup = [
+    ...gitCredentialConfig(helper),
+    ["git", "config", "--global", "user.name", "Tandem"],
+    ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
+  ];
+  for (const argv of setup) await run(deps, id, argv, env);
+  const dir = repoDir(layout, repo);
+  await run(deps, id, ["git", "clone", "--branch", repo.defaultBranch, "--", repo.cloneUrl, dir], env, "git clone");
+  await run(deps, id, ["git", "-C", dir, "checkout", "-b", branchFor(session.id)], env);
+  await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
+}
+
+async function run(deps: RunnerDeps, id: string, argv: string[], env: Record<string, string>, what = argv.join(" ")) {
+  const r = await execCollect(deps.sandboxes, id, argv, { env });
+  if (r.exitCode !== 0) {
+    throw new AppError("checkout_failed", `${what} failed (exit ${r.exitCode}): ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
+}

@@ -1,0 +1,131 @@
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import {
+  appendEvents, execCollect, schema, sandboxControlUrl, type AgentOutput, type Session, type SessionEventBody,
+} from "@tandem/core";
+import type { RunnerDeps } from "./deps.ts";
+import { sandboxEnv, writeFile, type ActiveSandbox } from "./sandbox.ts";
+
+export type Turn = typeof schema.sessionTurns.$inferSelect;
+export type TurnEnd = "completed" | "failed" | "interrupted" | "vanished";
+
+const READ_CHUNK_BYTES = 256 * 1024;
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Starts the agent for the session's oldest unconsumed message, detached inside the sandbox:
+ * its output goes to a file there, so the agent outlives this worker. Returns null when there
+ * is no message to answer.
+ */
+export async function startTurn(deps: RunnerDeps, session: Session, sandbox: ActiveSandbox): Promise<Turn | null> {
+  const { db } = deps.rt.database;
+  const message = await db.query.sessionMessages.findFirst({
+    where: and(eq(schema.sessionMessages.sessionId, session.id), isNull(schema.sessionMessages.consumedAt)),
+    orderBy: asc(schema.sessionMessages.createdAt),
+  });
+  if (!message) return null;
+  const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(schema.sessionTurns)
+    .where(eq(schema.sessionTurns.sessionId, session.id))) as [{ n: number }];
+  const number = n + 1;
+  const base = `${sandbox.layout.state}/turns/${number}`;
+  const command = deps.agent.buildTurn({
+    sessionId: session.id,
+    prompt: message.text,
+    resumeId: session.agentThreadId ?? undefined,
+    model: deps.rt.config.AGENT_MODEL,
+    workdir: sandbox.workdir,
+    homeDir: `${sandbox.layout.state}/agent-home`,
+    modelBaseUrl: `${sandboxControlUrl(deps.rt.config)}/proxy/model/v1`,
+    modelToken: sandbox.token,
+  });
+  for (const file of command.files) await writeFile(deps, sandbox.id, file.path, file.content, file.mode);
+  await writeFile(deps, sandbox.id, `${base}.stdin`, command.stdin ?? "");
+
+  const [turn] = await db.transaction(async (tx) => {
+    await tx.update(schema.sessionMessages).set({ consumedAt: deps.rt.clock.now() }).where(eq(schema.sessionMessages.id, message.id));
+    return tx.insert(schema.sessionTurns).values({
+      sessionId: session.id, number, messageId: message.id, outputPath: `${base}.jsonl`,
+    }).returning();
+  });
+  // `setsid` detaches the agent from this exec; `.exit` appears only once the output is complete.
+  const script = `cd ${shellQuote(sandbox.workdir)} && ${command.argv.map(shellQuote).join(" ")} `
+    + `< ${shellQuote(`${base}.stdin`)} > ${shellQuote(`${base}.jsonl`)} 2> ${shellQuote(`${base}.stderr`)}; `
+    + `echo $? > ${shellQuote(`${base}.exit.tmp`)} && mv ${shellQuote(`${base}.exit.tmp`)} ${shellQuote(`${base}.exit`)}`;
+  const launched = await execCollect(deps.sandboxes, sandbox.id, [
+    "sh", "-c", `setsid sh -c ${shellQuote(script)} > /dev/null 2>&1 < /dev/null &`,
+  ], { env: { ...sandboxEnv(deps, sandbox.layout), ...command.env } });
+  if (launched.exitCode !== 0) throw new Error(`could not start the agent: ${launched.stderr.trim()}`);
+  return turn!;
+}
+
+/**
+ * Follows a running turn from its stored offset until the agent exits, the session is stopped,
+ * or the sandbox disappears. Events and the new offset are committed together.
+ */
+export async function followTurn(deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn): Promise<TurnEnd> {
+  const { db } = deps.rt.database;
+  const parser = deps.agent.createParser();
+  const log = deps.rt.logger.child({ sessionId, turn: turn.number });
+  let offset = turn.outputOffset;
+  let failure: string | undefined;
+  for (let polls = 0; ; polls++) {
+    const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
+    if (!session || session.status === "stopped" || session.status === "failed") {
+      await finishTurn(deps, turn, "interrupted", null);
+      return "interrupted";
+    }
+    const info = await deps.sandboxes.inspect(sandboxId);
+    if (info.state !== "running") {
+      await finishTurn(deps, turn, "failed", null);
+      return "vanished";
+    }
+    const exited = await readExit(deps, sandboxId, turn);
+    const chunk = await execCollect(deps.sandboxes, sandboxId, [
+      "sh", "-c", `tail -c +${offset + 1} "$1" 2>/dev/null | head -c ${READ_CHUNK_BYTES}`, "sh", turn.outputPath,
+    ]);
+    const bytes = Buffer.from(chunk.stdout, "utf8");
+    const end = bytes.lastIndexOf(0x0a) + 1; // only whole lines; a partial one waits for the next read
+    if (end > 0) {
+      const outputs = bytes.subarray(0, end).toString("utf8").split("\n").flatMap((line) => parser.push(line));
+      const next = offset + end;
+      failure = outputs.find((o): o is Extract<AgentOutput, { kind: "turn_failed" }> => o.kind === "turn_failed")?.message ?? failure;
+      await commitOutput(deps, turn, outputs, next);
+      offset = next;
+      log.debug({ offset, outputs: outputs.length }, "turn.output");
+      if (bytes.length === READ_CHUNK_BYTES) continue; // more is waiting
+    }
+    if (exited !== null && end === 0) {
+      const status = exited === 0 && !failure ? "completed" : "failed";
+      if (status === "failed" && !failure) await reportStderr(deps, sessionId, sandboxId, turn, exited);
+      await finishTurn(deps, turn, status, exited);
+      return status;
+    }
+    await new Promise((r) => setTimeout(r, deps.pollMs));
+  }
+}
+
+async function commitOutput(deps: RunnerDeps, turn: Turn, outputs: AgentOutput[], offset: number) {
+  const bodies: SessionEventBody[] = outputs.flatMap((o) => (o.kind === "event" ? [o.body] : []));
+  const thread = outputs.find((o): o is Extract<AgentOutput, { kind: "thread" }> => o.kind === "thread");
+  const { db, ...rest } = { db: deps.rt.database.db, bus: deps.rt.bus, logger: deps.rt.logger };
+  await appendEvents({ db, ...rest }, turn.sessionId, bodies, async (tx) => {
+    await tx.update(schema.sessionTurns).set({ outputOffset: offset }).where(eq(schema.sessionTurns.id, turn.id));
+    if (thread) await tx.update(schema.sessions).set({ agentThreadId: thread.id }).where(eq(schema.sessions.id, turn.sessionId));
+  });
+}
+
+async function readExit(deps: RunnerDeps, sandboxId: string, turn: Turn): Promise<number | null> {
+  const r = await execCollect(deps.sandboxes, sandboxId, ["cat", turn.outputPath.replace(/\.jsonl$/, ".exit")]);
+  return r.exitCode === 0 && /^\d+\s*$/.test(r.stdout) ? Number(r.stdout) : null;
+}
+
+async function reportStderr(deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn, exitCode: number) {
+  const r = await execCollect(deps.sandboxes, sandboxId, ["tail", "-c", "2000", turn.outputPath.replace(/\.jsonl$/, ".stderr")]);
+  const message = `the agent exited with code ${exitCode}${r.stdout.trim() ? `: ${r.stdout.trim().split("\n").slice(-5).join("\n")}` : ""}`;
+  await appendEvents({ db: deps.rt.database.db, bus: deps.rt.bus, logger: deps.rt.logger }, sessionId, [{ type: "error", message }]);
+}
+
+async function finishTurn(deps: RunnerDeps, turn: Turn, status: Turn["status"], exitCode: number | null) {
+  await deps.rt.database.db.update(schema.sessionTurns)
+    .set({ status, exitCode, endedAt: deps.rt.clock.now() })
+    .where(and(eq(schema.sessionTurns.id, turn.id), eq(schema.sessionTurns.status, "running")));
+}
