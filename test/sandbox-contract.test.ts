@@ -114,3 +114,13 @@ describe.skipIf(!dockerAvailable())("docker provider specifics", () => {
     }
   });
 });
+
+describe("DOCKER_HOST", () => {
+  it("reaches unix sockets, tcp and ssh engines", async () => {
+    const { dockerOptions } = await import("../core/src/sandbox/docker/provider.ts");
+    expect(dockerOptions(undefined)).toEqual({ socketPath: "/var/run/docker.sock" });
+    expect(dockerOptions("unix:///run/user/1000/docker.sock")).toEqual({ socketPath: "/run/user/1000/docker.sock" });
+    expect(dockerOptions("tcp://127.0.0.1:2375")).toEqual({ protocol: "http", host: "127.0.0.1", port: 2375 });
+    expect(dockerOptions("ssh://builder@127.0.0.1:2222")).toEqual({ protocol: "ssh", host: "127.0.0.1", port: 2222, username: "builder" });
+  });
+});

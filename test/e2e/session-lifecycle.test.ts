@@ -150,4 +150,24 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     expect((await s.owner.request("GET", `/api/sessions/${c}`)).body).toMatchObject({ status: "queued", queuePosition: 1 });
     for (const id of [b, c]) await s.owner.request("POST", `/api/sessions/${id}/stop`);
   }, 120_000);
+
+  it("delivers follow-ups sent during a turn afterwards, in order, one turn each", async () => {
+    script = [{ shell: "sleep 2" }, { message: "first" }, { message: "second" }, { message: "third" }];
+    const s = await start();
+    const id = await newSession(s, "one");
+    await until("the first turn", async () => (await sessionRow(s, id)).status === "running", 60_000);
+    for (const text of ["two", "three"]) {
+      expect((await s.owner.request("POST", `/api/sessions/${id}/messages`, { text })).status).toBe(202);
+    }
+    await until("three turns", async () => {
+      const turns = await s.rt.database.db.select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, id));
+      return turns.length === 3 && turns.every((t) => t.status === "completed");
+    }, 60_000);
+    const prompts = model!.responseRequests.map((r) => JSON.stringify(r.body));
+    // Each turn's first request carries its own message as the newest user input.
+    expect(prompts.findIndex((p) => p.includes("\"two\""))).toBeLessThan(prompts.findIndex((p) => p.includes("\"three\"")));
+    const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+    const said = events.sort((a, b) => a.seq - b.seq).filter((e) => e.type === "message" && (e.data as { role: string }).role === "assistant");
+    expect(said.map((e) => (e.data as { text: string }).text)).toEqual(["first", "second", "third"]);
+  }, 120_000);
 });

@@ -47,9 +47,10 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
 
     let turn = running ?? null;
     if (!turn) {
-      if (session.status !== "running") session = await transitionSession(depsFor(deps), session, "running");
       turn = await startTurn(deps, session, sandbox);
       if (!turn) continue;
+      // "running" means the agent process is up: it is announced once the agent was launched.
+      if (session.status !== "running") session = await transitionSession(depsFor(deps), session, "running");
       log.info({ turn: turn.number }, "turn.started");
     } else {
       log.info({ turn: turn.number, offset: turn.outputOffset }, "turn.reattached");
