@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, issueSandboxToken, sandboxControlUrl, schema,
+  AppError, execCollect, shellQuote, issueSandboxToken, sandboxControlUrl, schema,
   type Repository, type SandboxLayout, type Session,
 } from "@tandem/core";
 import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
@@ -70,37 +70,43 @@ export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) => ({
 });
 
 async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, token: string) {
-  await writeFile(deps, id, `${layout.state}/token`, token, 0o600);
+  await writeFiles(deps, id, [{ path: `${layout.state}/token`, content: token, mode: 0o600 }]);
 }
 
-export async function writeFile(deps: RunnerDeps, id: string, path: string, content: string, mode = 0o644) {
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  const r = await execCollect(deps.sandboxes, id, [
-    "sh", "-c", `mkdir -p "$1" && cat > "$2" && chmod ${mode.toString(8)} "$2"`, "sh", dir, path,
-  ], { input: content });
-  if (r.exitCode !== 0) throw new AppError("sandbox_write_failed", `could not write ${path} in the sandbox: ${r.stderr.trim()}`);
+
+/** Writes several files with one exec (each exec is a round trip to the engine). */
+export async function writeFiles(deps: RunnerDeps, id: string, files: Array<{ path: string; content: string; mode?: number }>) {
+  if (files.length === 0) return;
+  const script = files.map(({ path, content, mode = 0o644 }) => {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    return `mkdir -p ${shellQuote(dir)} && printf %s ${shellQuote(Buffer.from(content).toString("base64"))} | base64 -d > ${shellQuote(path)}`
+      + ` && chmod ${mode.toString(8)} ${shellQuote(path)}`;
+  }).join(" && ");
+  const r = await execCollect(deps.sandboxes, id, ["sh", "-c", script]);
+  if (r.exitCode !== 0) {
+    throw new AppError("sandbox_write_failed", `could not write ${files.map((f) => f.path).join(", ")} in the sandbox: ${r.stderr.trim()}`);
+  }
 }
 
 /** Clones the repository under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>. */
 async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
-  const env = sandboxEnv(deps, layout);
   const helper = `${layout.state}/git-credential-tandem`;
-  await writeFile(deps, id, helper, GIT_CREDENTIAL_HELPER_SCRIPT, 0o755);
-  const setup = [
+  await writeFiles(deps, id, [{ path: helper, content: GIT_CREDENTIAL_HELPER_SCRIPT, mode: 0o755 }]);
+  const dir = repoDir(layout, repo);
+  const steps = [
     ...gitCredentialConfig(helper),
     ["git", "config", "--global", "user.name", "Tandem"],
     ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
+    ["git", "clone", "--quiet", "--branch", repo.defaultBranch, "--", repo.cloneUrl, dir],
+    ["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id)],
   ];
-  for (const argv of setup) await run(deps, id, argv, env);
-  const dir = repoDir(layout, repo);
-  await run(deps, id, ["git", "clone", "--branch", repo.defaultBranch, "--", repo.cloneUrl, dir], env, "git clone");
-  await run(deps, id, ["git", "-C", dir, "checkout", "-b", branchFor(session.id)], env);
-  await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
-}
-
-async function run(deps: RunnerDeps, id: string, argv: string[], env: Record<string, string>, what = argv.join(" ")) {
-  const r = await execCollect(deps.sandboxes, id, argv, { env });
+  // One exec for the whole checkout; `set -e` stops at the first failing step.
+  const r = await execCollect(deps.sandboxes, id, ["sh", "-ec", steps.map((argv) => argv.map(shellQuote).join(" ")).join("\n")], {
+    env: sandboxEnv(deps, layout),
+  });
   if (r.exitCode !== 0) {
-    throw new AppError("checkout_failed", `${what} failed (exit ${r.exitCode}): ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    const why = r.stderr.trim().split("\n").slice(-3).join(" ");
+    throw new AppError("checkout_failed", `checking out ${repo.name} (${repo.defaultBranch}) failed: ${why}`);
   }
+  await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
 }

@@ -1,15 +1,14 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import {
-  appendEvents, execCollect, schema, sandboxControlUrl, type AgentOutput, type Session, type SessionEventBody,
+  appendEvents, execCollect, schema, shellQuote, sandboxControlUrl, type AgentOutput, type Session, type SessionEventBody,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
-import { sandboxEnv, writeFile, type ActiveSandbox } from "./sandbox.ts";
+import { sandboxEnv, writeFiles, type ActiveSandbox } from "./sandbox.ts";
 
 export type Turn = typeof schema.sessionTurns.$inferSelect;
 export type TurnEnd = "completed" | "failed" | "interrupted" | "vanished";
 
 const READ_CHUNK_BYTES = 256 * 1024;
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Starts the agent for the session's oldest unconsumed message, detached inside the sandbox:
@@ -37,8 +36,7 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     modelBaseUrl: `${sandboxControlUrl(deps.rt.config)}/proxy/model/v1`,
     modelToken: sandbox.token,
   });
-  for (const file of command.files) await writeFile(deps, sandbox.id, file.path, file.content, file.mode);
-  await writeFile(deps, sandbox.id, `${base}.stdin`, command.stdin ?? "");
+  await writeFiles(deps, sandbox.id, [...command.files, { path: `${base}.stdin`, content: command.stdin ?? "" }]);
 
   const [turn] = await db.transaction(async (tx) => {
     await tx.update(schema.sessionMessages).set({ consumedAt: deps.rt.clock.now() }).where(eq(schema.sessionMessages.id, message.id));

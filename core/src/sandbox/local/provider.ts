@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AppError } from "../../errors.ts";
+import { shellQuote } from "../../util/shell.ts";
 import type { Logger } from "../../logger.ts";
 import type { ExecOptions, ExecProcess, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec } from "../types.ts";
 
@@ -13,7 +14,6 @@ interface Meta {
   state: "running" | "stopped";
 }
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Sandboxes as directories on this machine and commands as plain child processes, for machines
