@@ -169,6 +169,18 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       expect(members.body.members.map((m: { userId: string }) => m.userId)).not.toContain(added.body.userId);
     });
 
+    it("lets admins change the org's settings, with validation", async () => {
+      const url = `/api/orgs/${rt.defaultOrgId}/settings`;
+      expect((await owner.request("GET", url)).body).toEqual({ concurrencyLimit: 4, allowPersistentSandboxes: false });
+      expect((await owner.request("PATCH", url, { concurrencyLimit: 2 })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: false });
+      const bad = await owner.request("PATCH", url, { concurrencyLimit: 0 });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.message).toMatch(/concurrencyLimit/);
+      const mallory = apiClient(app, (await otherOrganization(rt)).token);
+      expect((await mallory.request("PATCH", url, { concurrencyLimit: 9 })).status).toBe(404);
+      await owner.request("PATCH", url, { concurrencyLimit: 4 });
+    });
+
     it("creates an organization owned by the caller, invisible to others", async () => {
       const created = await owner.request("POST", "/api/orgs", { name: "Acme Labs" });
       expect(created.status).toBe(201);
@@ -197,8 +209,8 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
     expect(documented.sort()).toEqual([
       "DELETE /api/orgs/{orgId}/members/{userId}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
-      "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
-      "PATCH /api/orgs/{orgId}/members/{userId}", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
+      "GET /api/orgs/{orgId}/settings", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
+      "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
       "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
       "POST /api/tokens",
     ]);

@@ -144,3 +144,19 @@ async function assertNotLastOwner(db: Db, orgId: string, userId: string, newRole
     throw badRequest("an organization needs at least one owner; make someone else owner first");
   }
 }
+
+export type OrgSettings = typeof orgSettings.$inferSelect;
+
+export async function getOrgSettings(db: Db, orgId: string): Promise<OrgSettings> {
+  const row = await db.query.orgSettings.findFirst({ where: eq(orgSettings.orgId, orgId) });
+  if (!row) throw notFound("organization settings");
+  return row;
+}
+
+export async function updateOrgSettings(
+  db: Db, orgId: string, patch: Partial<Pick<OrgSettings, "concurrencyLimit" | "allowPersistentSandboxes">>,
+): Promise<OrgSettings> {
+  const [row] = await db.update(orgSettings).set(patch).where(eq(orgSettings.orgId, orgId)).returning();
+  if (!row) throw notFound("organization settings");
+  return row;
+}

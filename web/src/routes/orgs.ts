@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  addMember, createOrganization, forbidden, issueToken, listMembers, listOrganizationsForUser, LOGIN_LINK_TTL_MS,
+  addMember, createOrganization, forbidden, getOrgSettings, updateOrgSettings, issueToken, listMembers, listOrganizationsForUser, LOGIN_LINK_TTL_MS,
   removeMember, requireAdmin, updateMemberRole,
 } from "@tandem/core";
 import { requireActor, requireUser } from "../auth.ts";
@@ -17,6 +17,10 @@ const addMemberBody = z.strictObject({
 });
 const updateMemberBody = z.strictObject({ role });
 const createTokenBody = z.strictObject({ name: z.string().trim().min(1).max(100).default("api") });
+const settingsBody = z.strictObject({
+  concurrencyLimit: z.number().int().min(1).max(1_000).optional(),
+  allowPersistentSandboxes: z.boolean().optional(),
+});
 const orgParams = z.object({ orgId: z.uuid({ error: "orgId must be a UUID" }) });
 const memberParams = orgParams.extend({ userId: z.uuid({ error: "userId must be a UUID" }) });
 
@@ -47,6 +51,24 @@ export function orgRoutes(declare: Declare, deps: WebDeps) {
       const body = parse(createOrgBody, req.body);
       const org = await createOrganization(db, { name: body.name, ownerUserId: userId });
       return reply.code(201).send({ id: org.id, name: org.name, slug: org.slug });
+    });
+
+  const settingsView = (s: Awaited<ReturnType<typeof getOrgSettings>>) =>
+    ({ concurrencyLimit: s.concurrencyLimit, allowPersistentSandboxes: s.allowPersistentSandboxes });
+
+  declare({ method: "GET", url: "/api/orgs/:orgId/settings", tag: "orgs", summary: "Organization settings", responses: { 200: "ok", 404: "not a member" } },
+    async (req) => {
+      const { orgId } = parse(orgParams, req.params, "path");
+      const actor = await requireActor(deps, req, orgId);
+      return settingsView(await getOrgSettings(db, actor.orgId));
+    });
+
+  declare({ method: "PATCH", url: "/api/orgs/:orgId/settings", tag: "orgs", summary: "Change settings: concurrencyLimit (sessions running at once), allowPersistentSandboxes", body: settingsBody, responses: { 200: "updated", 403: "not an admin" } },
+    async (req) => {
+      const { orgId } = parse(orgParams, req.params, "path");
+      const actor = await requireActor(deps, req, orgId);
+      requireAdmin(actor);
+      return settingsView(await updateOrgSettings(db, actor.orgId, parse(settingsBody, req.body)));
     });
 
   declare({ method: "GET", url: "/api/orgs/:orgId/members", tag: "orgs", summary: "Members of an organization", responses: { 200: "ok", 404: "not a member" } },
