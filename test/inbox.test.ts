@@ -5,16 +5,7 @@ import { buildApp } from "@tandem/web";
 import { startWorker, type RunningWorker } from "@tandem/worker";
 import { privateRedis } from "./helpers/private-redis.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from "./helpers/stack.ts";
 
 describe("the inbox survives a Redis outage", () => {
   let redis: Awaited<ReturnType<typeof privateRedis>>;

@@ -1,17 +1,11 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, runEntry } from "./helpers/spawn.ts";
+import { freePort } from "./helpers/stack.ts";
 
-const freePort = () => new Promise<number>((resolve) => {
-  const srv = createServer().listen(0, "127.0.0.1", () => {
-    const { port } = srv.address() as { port: number };
-    srv.close(() => resolve(port));
-  });
-});
 
 describe("npm start (all in one process, embedded defaults)", () => {
   it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL and a login link", async () => {
