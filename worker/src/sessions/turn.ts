@@ -65,22 +65,21 @@ export async function followTurn(deps: RunnerDeps, sessionId: string, sandboxId:
   const log = deps.rt.logger.child({ sessionId, turn: turn.number });
   let offset = turn.outputOffset;
   let failure: string | undefined;
-  for (let polls = 0; ; polls++) {
+  for (;;) {
     const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
     if (!session || session.status === "stopped" || session.status === "failed") {
       await finishTurn(deps, turn, "interrupted", null);
       return "interrupted";
     }
-    const info = await deps.sandboxes.inspect(sandboxId);
-    if (info.state !== "running") {
+    const read = await readOutput(deps, sandboxId, turn, offset).catch(async (err) => {
+      if ((await deps.sandboxes.inspect(sandboxId)).state === "running") throw err;
+      return null; // the sandbox stopped or vanished under the turn
+    });
+    if (!read) {
       await finishTurn(deps, turn, "failed", null);
       return "vanished";
     }
-    const exited = await readExit(deps, sandboxId, turn);
-    const chunk = await execCollect(deps.sandboxes, sandboxId, [
-      "sh", "-c", `tail -c +${offset + 1} "$1" 2>/dev/null | head -c ${READ_CHUNK_BYTES}`, "sh", turn.outputPath,
-    ]);
-    const bytes = Buffer.from(chunk.stdout, "utf8");
+    const { exited, bytes } = read;
     const end = bytes.lastIndexOf(0x0a) + 1; // only whole lines; a partial one waits for the next read
     if (end > 0) {
       const outputs = bytes.subarray(0, end).toString("utf8").split("\n").flatMap((line) => parser.push(line));
@@ -111,9 +110,22 @@ async function commitOutput(deps: RunnerDeps, turn: Turn, outputs: AgentOutput[]
   });
 }
 
-async function readExit(deps: RunnerDeps, sandboxId: string, turn: Turn): Promise<number | null> {
-  const r = await execCollect(deps.sandboxes, sandboxId, ["cat", turn.outputPath.replace(/\.jsonl$/, ".exit")]);
-  return r.exitCode === 0 && /^\d+\s*$/.test(r.stdout) ? Number(r.stdout) : null;
+/**
+ * One exec per poll: the exit code (once the agent has ended) on the first line, then up to
+ * READ_CHUNK_BYTES of output after `offset`.
+ */
+async function readOutput(deps: RunnerDeps, sandboxId: string, turn: Turn, offset: number) {
+  const r = await execCollect(deps.sandboxes, sandboxId, [
+    "sh", "-c", `cat "$1" 2>/dev/null || echo; tail -c +${offset + 1} "$2" 2>/dev/null | head -c ${READ_CHUNK_BYTES}`,
+    "sh", turn.outputPath.replace(/\.jsonl$/, ".exit"), turn.outputPath,
+  ]);
+  if (r.exitCode !== 0) throw new Error(`reading the agent's output failed: ${r.stderr.trim()}`);
+  const newline = r.stdout.indexOf("\n");
+  const status = r.stdout.slice(0, newline).trim();
+  return {
+    exited: /^\d+$/.test(status) ? Number(status) : null,
+    bytes: Buffer.from(r.stdout.slice(newline + 1), "utf8"),
+  };
 }
 
 async function reportStderr(deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn, exitCode: number) {
