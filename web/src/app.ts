@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { AppError } from "@tandem/core";
+import { slackRoutes } from "@tandem/bot";
+import { AppError, requireAdmin } from "@tandem/core";
+import { requireActor } from "./auth.ts";
 import type { WebDeps } from "./deps.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { routeDeclarer } from "./routes/declare.ts";
@@ -62,6 +64,15 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   // For sandboxes only, with the sandbox token; kept out of the OpenAPI document.
   modelProxyRoutes(app, deps);
   sandboxGitRoutes(app, deps);
+  // Provider webhooks and installs (each registers nothing when its provider is not configured).
+  await app.register(slackRoutes, {
+    config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock,
+    installingOrg: async (req) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      return actor.orgId;
+    },
+  });
   app.get("/api/openapi.json", async () => registry.document(deps.config.PUBLIC_URL));
   app.get("/", async (_req, reply) =>
     reply.type("text/html").send(`<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a href="/api/openapi.json">/api/openapi.json</a></p>`));

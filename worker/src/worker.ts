@@ -3,12 +3,15 @@ import {
   createSandboxProvider, getAgentAdapter, QUEUE_NAMES, redisOptions, sweepInbox,
   type AgentAdapter, type Runtime, type SandboxProvider,
 } from "@tandem/core";
+import { createSlackWorker } from "@tandem/bot";
 import { processInbound, type InboundHandler } from "./processors/inbound.ts";
+import { processOutbound, type OutboundHandler } from "./processors/outbound.ts";
 import type { RunnerDeps } from "./sessions/deps.ts";
 import { runSession } from "./sessions/runner.ts";
 import { sweepSessions } from "./sessions/sweeper.ts";
 
 export interface WorkerOptions {
+  /** Added to (and replacing) the providers' own inbound handlers, by provider name. */
   handlers?: Record<string, InboundHandler>;
   sweepIntervalMs?: number;
   /** How long an enqueued-but-unprocessed event waits before the sweeper enqueues it again. */
@@ -32,7 +35,11 @@ export interface RunningWorker {
  */
 export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorker {
   const log = rt.logger.child({ component: "worker" });
-  const deps = { db: rt.database.db, clock: rt.clock, logger: log, handlers: opts.handlers ?? {} };
+  // Providers configured in the environment: each routes its inbound events and performs its posts.
+  const slack = createSlackWorker(rt);
+  const handlers: Record<string, InboundHandler> = { ...(slack ? { slack: slack.inbound } : {}), ...opts.handlers };
+  const outboundHandlers: Record<string, OutboundHandler> = slack ? { slack: slack.outbound } : {};
+  const deps = { db: rt.database.db, clock: rt.clock, logger: log, handlers };
   const inboxDeps = { db: rt.database.db, queues: rt.queues, logger: log, clock: rt.clock };
   const staleMs = opts.staleAfterMs ?? 5 * 60_000;
   const sweepNow = () => sweepInbox(inboxDeps, { staleMs });
@@ -55,6 +62,9 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     new Worker(QUEUE_NAMES.inbound, (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId), {
       connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 4,
     }),
+    new Worker(QUEUE_NAMES.outbound, (job: Job, token?: string) => processOutbound(outboundHandlers, log, job, token), {
+      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 8,
+    }),
     new Worker(QUEUE_NAMES.maintenance, async (job: Job) => {
       if (job.name === "sweep-inbox") return sweepNow();
       log.warn({ job: job.name }, "maintenance.unknown_job");
@@ -64,6 +74,12 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     w.on("failed", (job, err) => log.warn({ err, queue: w.name, jobId: job?.id }, "job.failed"));
     w.on("error", (err) => log.debug({ err, queue: w.name }, "worker.connection_error"));
   }
+
+  // Reporters follow every session's events and update the threads sessions came from.
+  const following = slack?.follow().catch((err) => {
+    log.error({ err }, "slack.follow_failed");
+    return undefined;
+  });
 
   let sweeping = false;
   const timer = setInterval(() => {
@@ -79,6 +95,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     sweepNow,
     async close() {
       clearInterval(timer);
+      await (await following)?.();
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -134,7 +134,10 @@ export const sessionBindings = pgTable("session_bindings", {
   provider: text("provider").notNull(),
   threadKey: text("thread_key").notNull(),
   createdAt: createdAt(),
-}, (t) => [uniqueIndex("session_bindings_thread").on(t.provider, t.threadKey)]);
+}, (t) => [
+  uniqueIndex("session_bindings_thread").on(t.provider, t.threadKey),
+  index("session_bindings_session").on(t.sessionId),
+]);
 
 export const sessionMessages = pgTable("session_messages", {
   id: id(),
@@ -225,3 +228,27 @@ export const outboundMessages = pgTable("outbound_messages", {
   createdAt: createdAt(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 }, (t) => [uniqueIndex("outbound_messages_session_kind_target").on(t.sessionId, t.provider, t.kind, t.target)]);
+
+/** A chat channel's default repository (Slack `/tandem repo owner/repo`); `channelKey` is provider-specific. */
+export const channelDefaults = pgTable("channel_defaults", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  provider: text("provider").notNull(),
+  channelKey: text("channel_key").notNull(),
+  repositoryId: uuid("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+}, (t) => [uniqueIndex("channel_defaults_provider_channel").on(t.provider, t.channelKey)]);
+
+/**
+ * A request that cannot start yet because someone has to choose (e.g. the repository picker);
+ * `payload` holds what starting needs. It is deleted when taken, and ignored after `expiresAt`.
+ */
+export const pendingRequests = pgTable("pending_requests", {
+  id: id(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  provider: text("provider").notNull(),
+  threadKey: text("thread_key").notNull(),
+  payload: jsonb("payload").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  createdAt: createdAt(),
+}, (t) => [index("pending_requests_expires").on(t.expiresAt)]);

@@ -10,6 +10,11 @@ export const sessionEventBody = z.discriminatedUnion("type", [
   z.object({ type: z.literal("file_change"), path: z.string(), kind: z.enum(["add", "update", "delete"]) }),
   z.object({ type: z.literal("plan"), steps: z.array(z.object({ text: z.string(), done: z.boolean() })) }),
   z.object({ type: z.literal("error"), message: z.string() }),
+  /** After a turn: what differs from the default branch, tracked and untracked files. */
+  z.object({
+    type: z.literal("diff_stat"),
+    files: z.array(z.object({ path: z.string(), added: z.number().int(), removed: z.number().int() })),
+  }),
 ]);
 export type SessionEventBody = z.infer<typeof sessionEventBody>;
 

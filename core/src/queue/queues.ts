@@ -1,5 +1,8 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 
+/** For adapters that classify provider failures: permanent ones are not retried. */
+export { UnrecoverableError } from "bullmq";
+
 export const QUEUE_NAMES = {
   inbound: "inbound",
   sessionTurns: "session-turns",

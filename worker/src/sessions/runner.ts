@@ -3,6 +3,7 @@ import {
   AppError, appendEvent, isTerminal, requestSessionRun, schema, transitionSession, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
+import { recordDiffStat } from "./diff-stat.ts";
 import { ensureSandbox } from "./sandbox.ts";
 import { followTurn, startTurn } from "./turn.ts";
 
@@ -58,6 +59,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
 
     const end = await followTurn(deps, sessionId, sandbox.id, turn);
     log.info({ turn: turn.number, end }, "turn.ended");
+    if (end === "completed" || end === "failed") await recordDiffStat(deps, sessionId, sandbox, repo);
     session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
     if (end === "interrupted" || isTerminal(session.status)) return endSession(deps, session);
     if (end === "vanished") return fail(deps, session, "the sandbox stopped or disappeared while the agent was working");

@@ -1,0 +1,59 @@
+import { and, eq } from "drizzle-orm";
+import { schema, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
+import { PROVIDER } from "./config.ts";
+import type { SlackOutbox } from "./outbox.ts";
+
+const CACHE_LIMIT = 10_000;
+
+/**
+ * Follows every session's live events and, for sessions bound to a Slack thread, schedules the
+ * status edit (coalesced to ≤ 1/s) and, when a turn ends, its summary. Job ids are derived from
+ * the event, so several workers following the same events still post once.
+ */
+export async function followSlackSessions(deps: { db: Db; bus: EventBus; logger: Logger; outbox: SlackOutbox }) {
+  /** true: bound to Slack; false: never will be (not started from Slack). Unknown yet: absent. */
+  const bound = new Map<string, boolean>();
+
+  const isBound = async (sessionId: string): Promise<boolean> => {
+    const known = bound.get(sessionId);
+    if (known !== undefined) return known;
+    const [row] = await deps.db.select({ source: schema.sessions.source, binding: schema.sessionBindings.id }).from(schema.sessions)
+      .leftJoin(schema.sessionBindings, and(eq(schema.sessionBindings.sessionId, schema.sessions.id), eq(schema.sessionBindings.provider, PROVIDER)))
+      .where(eq(schema.sessions.id, sessionId)).limit(1);
+    if (bound.size > CACHE_LIMIT) bound.clear();
+    if (row?.binding) bound.set(sessionId, true);
+    // A Slack session is bound just after it is created: ask again next time.
+    else if (row && row.source !== PROVIDER) bound.set(sessionId, false);
+    return Boolean(row?.binding);
+  };
+
+  const onEvent = async (event: SessionEvent) => {
+    if (!(await isBound(event.sessionId))) {
+      if (event.body.type === "status" && ["idle", "stopped", "failed"].includes(event.body.status)) {
+        await refreshQueued(event.sessionId); // a slot freed: positions in the queue moved
+      }
+      return;
+    }
+    await deps.outbox.statusSoon(event.sessionId);
+    if (event.body.type !== "status") return;
+    const status = event.body.status;
+    if (status === "idle" || status === "failed") {
+      await deps.outbox.send({ op: "summary", sessionId: event.sessionId, seq: event.seq, status }, `${event.sessionId}-${event.seq}`);
+    }
+    if (status === "idle" || status === "stopped" || status === "failed") await refreshQueued(event.sessionId);
+  };
+
+  /** Queued Slack sessions of the same org show their position; it changed. */
+  const refreshQueued = async (sessionId: string) => {
+    const session = await deps.db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId), columns: { orgId: true } });
+    if (!session) return;
+    const queued = await deps.db.select({ id: schema.sessions.id }).from(schema.sessions)
+      .innerJoin(schema.sessionBindings, and(eq(schema.sessionBindings.sessionId, schema.sessions.id), eq(schema.sessionBindings.provider, PROVIDER)))
+      .where(and(eq(schema.sessions.orgId, session.orgId), eq(schema.sessions.status, "queued"))).limit(20);
+    for (const { id } of queued) await deps.outbox.statusSoon(id);
+  };
+
+  return deps.bus.subscribeAll((event) => {
+    onEvent(event).catch((err) => deps.logger.warn({ err, sessionId: event.sessionId }, "slack.follow_failed"));
+  });
+}

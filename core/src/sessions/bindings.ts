@@ -1,0 +1,34 @@
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { sessionBindings, sessions } from "../db/schema.ts";
+import type { Session } from "./service.ts";
+
+export type SessionBinding = typeof sessionBindings.$inferSelect;
+
+/** The session a provider thread (Slack thread, issue, …) continues; null when it starts none yet. */
+export async function findBoundSession(db: Db, provider: string, threadKey: string): Promise<Session | null> {
+  const [row] = await db.select({ session: sessions }).from(sessionBindings)
+    .innerJoin(sessions, eq(sessions.id, sessionBindings.sessionId))
+    .where(and(eq(sessionBindings.provider, provider), eq(sessionBindings.threadKey, threadKey)))
+    .limit(1);
+  return row?.session ?? null;
+}
+
+/**
+ * Binds a thread to a session, so later replies there continue it. A thread whose session ended
+ * may be bound again to a new one: the binding moves.
+ */
+export async function bindSession(db: Db, input: { sessionId: string; provider: string; threadKey: string }): Promise<void> {
+  await db.insert(sessionBindings).values(input).onConflictDoUpdate({
+    target: [sessionBindings.provider, sessionBindings.threadKey],
+    set: { sessionId: input.sessionId },
+  });
+}
+
+/** The session's binding to a provider's thread, if it came from there. */
+export async function findBinding(db: Db, sessionId: string, provider: string): Promise<SessionBinding | null> {
+  const row = await db.query.sessionBindings.findFirst({
+    where: and(eq(sessionBindings.sessionId, sessionId), eq(sessionBindings.provider, provider)),
+  });
+  return row ?? null;
+}

@@ -1,0 +1,27 @@
+import { DelayedError, type Job } from "bullmq";
+import { RetryLaterError, type Logger } from "@tandem/core";
+
+/** Performs one outbound job for a provider (post, edit, react…). */
+export type OutboundHandler = (data: unknown, log: Logger) => Promise<void>;
+
+/**
+ * Runs an outbound job with its provider's handler. "Retry later" (a 429 with Retry-After, a busy
+ * message) puts the job back, delayed, without spending an attempt; other errors are retried with
+ * backoff, except the ones the provider's adapter classified as permanent (UnrecoverableError).
+ */
+export async function processOutbound(
+  handlers: Record<string, OutboundHandler>, logger: Logger, job: Job<{ provider?: string }>, token?: string,
+): Promise<void> {
+  const provider = job.data.provider ?? "";
+  const handler = handlers[provider];
+  const log = logger.child({ provider, jobId: job.id });
+  if (!handler) return log.warn("outbound.no_handler");
+  try {
+    await handler(job.data, log);
+  } catch (err) {
+    if (!(err instanceof RetryLaterError)) throw err;
+    log.info({ retryAfterMs: err.retryAfterMs, reason: err.message }, "outbound.retry_later");
+    await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+    throw new DelayedError();
+  }
+}
