@@ -3,7 +3,7 @@
  * (PGlite under ./.data when DATABASE_URL is unset, a private redis-server when REDIS_URL is unset).
  */
 import {
-  createLogger, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
+  createLogger, createSandboxProvider, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
 } from "@tandem/core";
 import { startBot } from "@tandem/bot";
 import { buildApp } from "@tandem/web";
@@ -15,7 +15,7 @@ runMain(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, service: "tandem" });
   const rt = await openRuntime(config, logger, { embeddedRedis: true });
   const { ownerId } = await ensureDefaultOrganization(rt.database.db, config.DEFAULT_ORG_NAME);
-  const app = await buildApp(rt);
+  const app = await buildApp({ ...rt, sandboxes: createSandboxProvider(config, logger) });
   const worker = startWorker(rt);
   const bot = await startBot(rt);
   await listen(app, config);

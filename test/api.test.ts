@@ -141,16 +141,22 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const path = new URL(added.body.loginUrl).pathname;
       const login = await app.inject({ method: "GET", url: path });
       expect(login.statusCode).toBe(303);
-      const cookie = String(login.headers["set-cookie"]).split(";")[0]!;
+      const cookies = ([] as string[]).concat(login.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]!);
+      const cookie = cookies.find((c) => c.startsWith("tandem_session="))!;
       expect(cookie).toMatch(/^tandem_session=tdm_/);
+      const csrf = cookies.find((c) => c.startsWith("tandem_csrf="))!.slice("tandem_csrf=".length);
       const me = await app.inject({ method: "GET", url: "/api/me", headers: { cookie } });
       expect(me.json().userId).toBe(added.body.userId);
       expect((await app.inject({ method: "GET", url: path })).statusCode).toBe(401); // used once
 
       // A member cannot manage members or register repositories.
       const memberToken = await app.inject({ method: "POST", url: "/api/tokens", headers: { cookie }, payload: { name: "cli" } });
-      expect(memberToken.statusCode).toBe(201);
-      const dana = apiClient(app, memberToken.json().token);
+      expect(memberToken.statusCode).toBe(403); // a cookie alone is not enough for a state change
+      const withCsrf = await app.inject({
+        method: "POST", url: "/api/tokens", headers: { cookie: `${cookie}; tandem_csrf=${csrf}`, "x-csrf-token": csrf }, payload: { name: "cli" },
+      });
+      expect(withCsrf.statusCode).toBe(201);
+      const dana = apiClient(app, withCsrf.json().token);
       expect((await dana.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, { email: "eve@example.test" })).status).toBe(403);
       expect((await dana.request("POST", "/api/repositories", { name: "d/x", cloneUrl: "https://x.test/x.git" })).status).toBe(403);
       // …but can start sessions in the org.

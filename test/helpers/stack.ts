@@ -32,10 +32,12 @@ export async function startStack(
   const port = await freePort();
   const rt = await startTestRuntime(kind, {
     PORT: String(port), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, SANDBOX_NETWORK: "host", ...env,
+    // "self": the stack's own address, for browsers (WebSocket origin checks compare with it).
+    ...(env.PUBLIC_URL === "self" ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
   });
-  const app = await buildApp(rt);
-  const base = await app.listen({ port, host: "127.0.0.1" });
   const sandboxes = workerOptions.sandboxes ?? createSandboxProvider(rt.config, rt.logger);
+  const app = await buildApp({ ...rt, sandboxes });
+  const base = await app.listen({ port, host: "127.0.0.1" });
   const worker = workerOptions.none
     ? { sweepNow: async () => 0, close: async () => {} }
     : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });

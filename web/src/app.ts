@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import websocket from "@fastify/websocket";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { slackRoutes } from "@tandem/bot";
 import { AppError, requireAdmin } from "@tandem/core";
@@ -14,6 +15,8 @@ import { orgRoutes } from "./routes/orgs.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { sandboxGitRoutes } from "./routes/sandbox-git.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
+import { csrfProtection } from "./workbench/csrf.ts";
+import { workbenchRoutes } from "./workbench/routes.ts";
 
 /** The whole HTTP surface as one Fastify app; `server.ts` only listens. */
 export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
@@ -54,6 +57,9 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: { code: "not_found", message: `no route for ${req.method} ${req.url.split("?")[0]}` } }));
 
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  csrfProtection(app);
+
   const registry = new OpenApiRegistry();
   const declare = routeDeclarer(app, registry);
   healthRoutes(app, deps, metrics);
@@ -74,8 +80,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     },
   });
   app.get("/api/openapi.json", async () => registry.document(deps.config.PUBLIC_URL));
-  app.get("/", async (_req, reply) =>
-    reply.type("text/html").send(`<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a href="/api/openapi.json">/api/openapi.json</a></p>`));
+  await workbenchRoutes(app, deps);
 
   return app;
 }

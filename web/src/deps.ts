@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Clock, Config, Database, EventBus, Logger, Queues } from "@tandem/core";
+import type { Clock, Config, Database, EventBus, Logger, Queues, SandboxProvider } from "@tandem/core";
 
 /** Everything the web app needs, built by the entry point and passed in. */
 export interface WebDeps {
@@ -10,4 +10,6 @@ export interface WebDeps {
   bus: EventBus;
   logger: Logger;
   clock: Clock;
+  /** The workbench reaches sandboxes through this (terminals, changes, ports); without it those answer 503. */
+  sandboxes?: SandboxProvider;
 }

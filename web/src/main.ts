@@ -1,4 +1,4 @@
-import { createLogger, loadConfigOrExit, openRuntime, runMain } from "@tandem/core";
+import { createLogger, createSandboxProvider, loadConfigOrExit, openRuntime, runMain } from "@tandem/core";
 import { buildApp } from "./app.ts";
 import { listen } from "./server.ts";
 
@@ -6,7 +6,7 @@ runMain(async () => {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, service: "web" });
   const rt = await openRuntime(config, logger);
-  const app = await buildApp(rt);
+  const app = await buildApp({ ...rt, sandboxes: createSandboxProvider(config, logger) });
   await listen(app, config);
   return async () => {
     await app.close();

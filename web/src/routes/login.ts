@@ -2,10 +2,12 @@ import type { FastifyInstance } from "fastify";
 import { BROWSER_SESSION_TTL_MS, consumeLoginToken, issueToken } from "@tandem/core";
 import { SESSION_COOKIE } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
+import { csrfCookie } from "../workbench/csrf.ts";
+import { safeNext } from "../workbench/ui.ts";
 
 /** One-time login links (printed by `npm start`, returned when a member is added) become a browser session. */
 export function loginRoutes(app: FastifyInstance, deps: WebDeps) {
-  app.get<{ Params: { token: string } }>("/login/:token", async (req, reply) => {
+  app.get<{ Params: { token: string }; Querystring: { next?: string } }>("/login/:token", async (req, reply) => {
     const login = await consumeLoginToken(deps.database.db, deps.clock, req.params.token);
     if (!login) {
       return reply.code(401).type("text/plain").send("This login link was already used or has expired. Ask an admin for a new one.");
@@ -14,10 +16,10 @@ export function loginRoutes(app: FastifyInstance, deps: WebDeps) {
       userId: login.userId, kind: "browser", ttlMs: BROWSER_SESSION_TTL_MS,
     });
     const secure = deps.config.PUBLIC_URL.startsWith("https:") ? "; Secure" : "";
-    reply.header(
-      "set-cookie",
+    reply.header("set-cookie", [
       `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${BROWSER_SESSION_TTL_MS / 1000}${secure}`,
-    );
-    return reply.redirect("/", 303);
+      csrfCookie(deps),
+    ]);
+    return reply.redirect(safeNext(req.query.next) ?? "/", 303);
   });
 }

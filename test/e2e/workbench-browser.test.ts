@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { issueToken } from "@tandem/core";
+import { startGitHttpServer } from "../fixtures/git-http-server.ts";
+import { ModelServer } from "../fixtures/model-server.ts";
+import { otherOrganization } from "../helpers/api.ts";
+import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { freePort, startStack, type Stack } from "../helpers/stack.ts";
+
+const skip = !dockerAvailable() || !chromiumAvailable();
+
+/** What an xterm.js pane shows, read from its buffer (see web/ui/src/terminal.ts). */
+const screen = (page: Page, selector: string) =>
+  page.$eval(selector, (el) => (el as HTMLElement & { readScreen?: () => string }).readScreen?.() ?? "");
+
+async function screenUntil(page: Page, selector: string, what: RegExp, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await screen(page, selector);
+    if (what.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} on ${selector}:\n${text}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+describe.skipIf(skip)("the workbench in headless Chromium", () => {
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let model: ModelServer;
+  let stack: Stack;
+  let browser: Browser;
+  let page: Page;
+  let id: string;
+
+  beforeAll(async () => {
+    git = await startGitHttpServer({ username: "u", password: "p" });
+    await git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    model = await new ModelServer([
+      { shell: "echo hello-from-agent" },
+      { applyPatch: "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n" },
+      { message: "Updated hello.txt." },
+    ]).listen();
+    stack = await startStack("postgres", {
+      PUBLIC_URL: "self", SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "k", AGENT_MODEL: "test-model",
+    });
+    await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app", cloneUrl: git.url("acme/app"), defaultBranch: "main", credential: { username: "u", password: "p" },
+    });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await model?.close();
+    await git?.close();
+  });
+
+  it("signs in with the owner link and starts a session from the form; the agent's work appears live", async () => {
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    await page.goto(`${stack.base}/login/${login.token}`);
+    await page.waitForSelector("[data-testid=repository] option[value='acme/app']", { state: "attached" });
+    await page.selectOption("[data-testid=repository]", "acme/app");
+    await page.fill("[data-testid=prompt]", "Update hello.txt");
+    await page.click("button[type=submit]");
+    await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
+    id = page.url().split("/").at(-1)!;
+    await page.waitForSelector("[data-testid=timeline] .ev.command >> text=echo hello-from-agent", { timeout: 90_000 });
+    await page.waitForSelector("[data-testid=timeline] .ev.file >> text=hello.txt", { timeout: 90_000 });
+    await page.waitForSelector("[data-testid=status][data-status=idle]", { timeout: 90_000 });
+    await page.click("[data-testid=timeline] .ev.command summary");
+    expect(await page.textContent("[data-testid=timeline] .ev.command pre")).toContain("hello-from-agent");
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-timeline.png` });
+  }, 120_000);
+
+  it("runs echo hi in a terminal tab", async () => {
+    await page.click("[data-testid=new-terminal]");
+    await page.waitForSelector("[data-testid=terminal-1][data-connected=true]");
+    await screenUntil(page, "[data-testid=terminal-1]", /\$ $/m);
+    await page.click("[data-testid=terminal-1]");
+    await page.keyboard.type("echo hi\n");
+    const text = await screenUntil(page, "[data-testid=terminal-1]", /^hi$/m);
+    expect(text).toContain("echo hi");
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-terminal.png` });
+  }, 60_000);
+
+  it("shows the agent's own screen in the TUI", async () => {
+    await page.click("[data-testid=tui-toggle]");
+    await screenUntil(page, "[data-testid=tui]", /Updated hello\.txt|Update hello\.txt/, 30_000);
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-tui.png` });
+    await page.click("[data-testid=tui-toggle]");
+  }, 60_000);
+
+  it("shows the edited file with its counts in Changes", async () => {
+    await page.click("[data-testid=changes-tab]");
+    const item = await page.waitForSelector("[data-testid=changes] li[data-path='hello.txt']");
+    expect(await item.textContent()).toContain("+1");
+    expect(await item.textContent()).toContain("−1");
+    expect(await page.textContent("[data-testid=changes] .d2h-wrapper")).toContain("hello, world");
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-changes.png` });
+  }, 30_000);
+
+  it("opens a server started in the terminal through Processes", async () => {
+    const port = await freePort();
+    await page.click("[data-testid=terminal-tab-1]");
+    await page.click("[data-testid=terminal-1]");
+    await page.keyboard.type(`node -e 'require("http").createServer((q,s)=>s.end("served from the sandbox "+q.url)).listen(${port},"127.0.0.1",()=>console.log("listening-"+${port}))' &\n`);
+    await screenUntil(page, "[data-testid=terminal-1]", new RegExp(`listening-${port}`));
+    await page.click("[data-testid=processes-tab]");
+    const link = await page.waitForSelector(`[data-testid=processes] a[data-port='${port}']`);
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-processes.png` });
+    const [opened] = await Promise.all([page.context().waitForEvent("page"), link.click()]);
+    await opened.waitForLoadState();
+    expect(await opened.textContent("body")).toBe("served from the sandbox /");
+    await opened.screenshot({ path: `${ARTIFACTS}/workbench-port.png` });
+    await opened.close();
+  }, 60_000);
+
+  it("gives a signed-in user of another org 404 on the page and no WebSocket", async () => {
+    const other = await otherOrganization(stack.rt);
+    const { token } = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: other.userId, kind: "browser", ttlMs: 60_000 });
+    const context = await browser.newContext();
+    await context.addCookies([{ name: "tandem_session", value: token, url: stack.base }]);
+    const mallory = await context.newPage();
+    const res = await mallory.goto(`${stack.base}/sessions/${id}`);
+    expect(res!.status()).toBe(404);
+    await mallory.goto(`${stack.base}/`);
+    const opened = await mallory.evaluate((sessionId) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}/api/sessions/${sessionId}/terminal`);
+      ws.onopen = () => resolve("open");
+      ws.onclose = () => resolve("refused");
+    }), id);
+    expect(opened).toBe("refused");
+    await mallory.screenshot({ path: `${ARTIFACTS}/workbench-other-org.png` });
+    await context.close();
+  }, 30_000);
+});

@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { execCollect, issueToken, schema } from "@tandem/core";
+import { startGitHttpServer } from "../fixtures/git-http-server.ts";
+import { ModelServer } from "../fixtures/model-server.ts";
+import { otherOrganization } from "../helpers/api.ts";
+import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
+import { openTerminal } from "../helpers/ws.ts";
+
+const ORIGIN = "http://tandem.test";
+const skip = !dockerAvailable();
+
+describe.skipIf(skip)("the session workbench's server side, against a docker sandbox", () => {
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let model: ModelServer;
+  let stack: Stack;
+  let id: string;
+  let sandboxId: string;
+  let wsBase: string;
+  let auth: Record<string, string>;
+
+  beforeAll(async () => {
+    git = await startGitHttpServer({ username: "u", password: "p" });
+    await git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    model = await new ModelServer([
+      { shell: "echo hello-from-agent" },
+      { applyPatch: "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n" },
+      { message: "Updated hello.txt." },
+    ]).listen();
+    stack = await startStack("postgres", {
+      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "k", AGENT_MODEL: "test-model",
+    });
+    wsBase = stack.base.replace(/^http/, "ws");
+    auth = { authorization: `Bearer ${stack.owner.token}`, origin: ORIGIN };
+    await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app", cloneUrl: git.url("acme/app"), defaultBranch: "main", credential: { username: "u", password: "p" },
+    });
+    const created = await stack.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "Update hello.txt" });
+    id = created.body.id;
+    await until("the first turn to end", async () => {
+      const s = (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status;
+      if (s === "failed") throw new Error("session failed");
+      return s === "idle";
+    }, 120_000);
+    const [row] = await stack.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id));
+    sandboxId = row!.externalId!;
+  }, 180_000);
+  afterAll(async () => {
+    await stack?.close();
+    await model?.close();
+    await git?.close();
+  });
+
+  it("runs a login shell in the repository: input, UTF-8 output, resize, Ctrl-C, exit code", async () => {
+    const term = await openTerminal(`${wsBase}/api/sessions/${id}/terminal?cols=120&rows=30`, auth);
+    term.type("pwd; stty size; echo \"sum=$((40+2))\"\r");
+    await term.waitFor("sum=42");
+    expect(term.output()).toContain("/workspace/acme/app");
+    expect(term.output()).toContain("30 120");
+    term.send({ type: "resize", cols: 90, rows: 33 });
+    await new Promise((r) => setTimeout(r, 300));
+    term.type("stty size\r");
+    await term.waitFor("33 90");
+    // Many multi-byte characters, so some straddle chunk boundaries.
+    term.type("for i in $(seq 300); do printf 'héllo ✓ 日本 '; done; echo; echo utf-$((2+3))\r");
+    await term.waitFor("utf-5");
+    expect(term.output()).not.toContain("\uFFFD");
+    expect(term.output()).toContain("héllo ✓ 日本 ".repeat(300));
+    term.type("sleep 60; echo not-$((9))-interrupted\r");
+    await new Promise((r) => setTimeout(r, 500));
+    term.type("\x03");
+    term.type("echo after-$((1+1))\r");
+    await term.waitFor("after-2");
+    expect(term.output()).not.toContain("not-9-interrupted");
+    term.type("exit 3\r");
+    await term.closed;
+    expect(term.exit()).toEqual({ type: "exit", code: 3 });
+  }, 60_000);
+
+  it("kills the shell when the socket closes", async () => {
+    const term = await openTerminal(`${wsBase}/api/sessions/${id}/terminal`, auth);
+    term.type("echo $$ > /tmp/ws-shell.pid; echo pid-saved\r");
+    await term.waitFor(/pid-saved\r?\n/);
+    term.close();
+    await until("the shell to be gone", async () => {
+      const r = await execCollect(stack.sandboxes, sandboxId, ["sh", "-c", "kill -0 \"$(cat /tmp/ws-shell.pid)\" 2>/dev/null && echo alive || echo gone"]);
+      return r.stdout.trim() === "gone";
+    }, 10_000);
+  }, 30_000);
+
+  it("opens the agent's TUI on its thread", async () => {
+    const tui = await openTerminal(`${wsBase}/api/sessions/${id}/tui?cols=120&rows=40`, auth);
+    await tui.waitFor(/Updated hello\.txt|Update hello\.txt/, 30_000);
+    tui.close();
+  }, 45_000);
+
+  it("refuses WebSockets from another origin (403), without credentials (401) and from another org (404)", async () => {
+    const status = (p: Promise<unknown>) => p.then(() => 101, (err: { status?: number }) => err.status);
+    const url = `${wsBase}/api/sessions/${id}/terminal`;
+    expect(await status(openTerminal(url, { ...auth, origin: "http://evil.test" }))).toBe(403);
+    expect(await status(openTerminal(url, { authorization: auth.authorization! }))).toBe(403);
+    expect(await status(openTerminal(url, { origin: ORIGIN }))).toBe(401);
+    const other = await otherOrganization(stack.rt);
+    expect(await status(openTerminal(url, { origin: ORIGIN, authorization: `Bearer ${other.token}` }))).toBe(404);
+    expect(await status(openTerminal(`${wsBase}/api/sessions/${id}/tui`, { origin: ORIGIN, authorization: `Bearer ${other.token}` }))).toBe(404);
+    expect((await stack.owner.request("GET", `/api/sessions/${id}/changes`, undefined, { authorization: `Bearer ${other.token}` })).status).toBe(404);
+    expect((await stack.owner.request("GET", `/api/sessions/${id}/processes`, undefined, { authorization: `Bearer ${other.token}` })).status).toBe(404);
+  });
+
+  it("lists changes against the default branch, tracked and untracked, with counts and patches", async () => {
+    await execCollect(stack.sandboxes, sandboxId, ["sh", "-c", "cd /workspace/acme/app && printf 'one\\ntwo\\n' > new.txt && git rm -q README.md"]);
+    const res = await stack.owner.request("GET", `/api/sessions/${id}/changes`);
+    expect(res.status).toBe(200);
+    expect(res.body.base).toMatch(/^[0-9a-f]{40}$/);
+    const byPath = Object.fromEntries(res.body.files.map((f: { path: string }) => [f.path, f]));
+    expect(byPath["hello.txt"]).toMatchObject({ status: "modified", added: 1, removed: 1 });
+    expect(byPath["hello.txt"].patch).toContain("+hello, world");
+    expect(byPath["new.txt"]).toMatchObject({ status: "added", added: 2, removed: 0 });
+    expect(byPath["new.txt"].patch).toContain("+two");
+    expect(byPath["README.md"]).toMatchObject({ status: "deleted", added: 0, removed: 1 });
+    expect(res.body.totals).toEqual({ files: 3, added: 3, removed: 2 });
+    // The agent's own index is untouched: new.txt is still untracked there.
+    const status = await execCollect(stack.sandboxes, sandboxId, ["git", "-C", "/workspace/acme/app", "status", "--porcelain"]);
+    expect(status.stdout).toContain("?? new.txt");
+  });
+
+  it("lists listening ports and proxies HTTP to them from inside the sandbox", async () => {
+    const port = await freePort();
+    const server = `require("http").createServer((q,s)=>{let b="";q.on("data",d=>b+=d);q.on("end",()=>{s.setHeader("content-type","text/plain");`
+      + `s.end("in-sandbox "+q.method+" "+q.url+" host="+q.headers.host+" cookie="+(q.headers.cookie||"")+" auth="+(q.headers.authorization||"")+" body="+b)})}).listen(${port},"127.0.0.1")`;
+    await execCollect(stack.sandboxes, sandboxId, ["sh", "-c", `setsid node -e '${server}' >/dev/null 2>&1 < /dev/null &`]);
+    const listed = await until("the port to be listed", async () => {
+      const r = await stack.owner.request("GET", `/api/sessions/${id}/processes`);
+      return r.body.ports?.find((p: { port: number }) => p.port === port);
+    }, 15_000);
+    expect(listed).toEqual({ port, url: `/sessions/${id}/ports/${port}/` });
+
+    const got = await fetch(`${stack.base}/sessions/${id}/ports/${port}/a/b?x=1`, {
+      headers: { authorization: `Bearer ${stack.owner.token}`, cookie: "tandem_session=secret; app=1" },
+    });
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe(`in-sandbox GET /a/b?x=1 host=127.0.0.1:${port} cookie=app=1 auth= body=`);
+    const posted = await fetch(`${stack.base}/sessions/${id}/ports/${port}/form`, {
+      method: "POST", headers: { authorization: `Bearer ${stack.owner.token}`, "content-type": "application/json" }, body: JSON.stringify({ a: "é" }),
+    });
+    expect(await posted.text()).toContain(`POST /form host=127.0.0.1:${port} cookie= auth= body={"a":"é"}`);
+
+    const notListening = await fetch(`${stack.base}/sessions/${id}/ports/1/`, { headers: { authorization: `Bearer ${stack.owner.token}` } });
+    expect(notListening.status).toBe(404);
+    // The sandbox shares the host's network here: the host's own listeners (Tandem itself,
+    // Postgres) are not the sandbox's, so they are neither listed nor reachable.
+    const tandemPort = Number(new URL(stack.base).port);
+    const ports = (await stack.owner.request("GET", `/api/sessions/${id}/processes`)).body.ports.map((p: { port: number }) => p.port);
+    expect(ports).not.toContain(tandemPort);
+    expect(ports).not.toContain(5432);
+    for (const hostPort of [tandemPort, 5432]) {
+      const res = await fetch(`${stack.base}/sessions/${id}/ports/${hostPort}/`, { headers: { authorization: `Bearer ${stack.owner.token}` } });
+      expect(res.status, `host port ${hostPort}`).toBe(404);
+    }
+    const other = await otherOrganization(stack.rt);
+    const foreign = await fetch(`${stack.base}/sessions/${id}/ports/${port}/`, { headers: { authorization: `Bearer ${other.token}` } });
+    expect(foreign.status).toBe(404);
+  }, 45_000);
+
+  it("sends a signed-out visit to the login page and back after the owner login link", async () => {
+    const page = await fetch(`${stack.base}/sessions/${id}`, { redirect: "manual" });
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toBe(`/login?next=${encodeURIComponent(`/sessions/${id}`)}`);
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    const back = await fetch(`${stack.base}/login/${login.token}?next=${encodeURIComponent(`/sessions/${id}`)}`, { redirect: "manual" });
+    expect(back.status).toBe(303);
+    expect(back.headers.get("location")).toBe(`/sessions/${id}`);
+    const cookies = back.headers.getSetCookie().map((c) => c.split(";")[0]!);
+    expect(cookies.some((c) => c.startsWith("tandem_csrf="))).toBe(true);
+    const signedIn = await fetch(`${stack.base}/sessions/${id}`, { headers: { cookie: cookies.join("; ") } });
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.headers.get("content-type")).toContain("text/html");
+    // A next that leaves the origin is ignored.
+    const evil = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    const offsite = await fetch(`${stack.base}/login/${evil.token}?next=${encodeURIComponent("//evil.test/x")}`, { redirect: "manual" });
+    expect(offsite.headers.get("location")).toBe("/");
+    // Someone else's session is a 404 page.
+    const other = await otherOrganization(stack.rt);
+    const foreign = await fetch(`${stack.base}/sessions/${id}`, { headers: { cookie: `tandem_session=${other.token}` } });
+    expect(foreign.status).toBe(404);
+  });
+
+  it("answers 409 once the sandbox is stopped, without starting it", async () => {
+    await stack.sandboxes.stop(sandboxId);
+    const res = await stack.owner.request("GET", `/api/sessions/${id}/changes`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toBe("sandbox is stopped; send a message to wake it");
+    const status = (p: Promise<unknown>) => p.then(() => 101, (err: { status?: number }) => err.status);
+    expect(await status(openTerminal(`${wsBase}/api/sessions/${id}/terminal`, auth))).toBe(409);
+    expect((await stack.sandboxes.inspect(sandboxId)).state).toBe("stopped");
+  });
+});

@@ -1,0 +1,6 @@
+import { execFileSync } from "node:child_process";
+
+/** The browser workbench is built output (not committed): build it once before the suite. */
+export default function setup() {
+  execFileSync("npm", ["run", "--silent", "build:ui"], { stdio: "inherit" });
+}

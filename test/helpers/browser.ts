@@ -1,0 +1,21 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { chromium, type Browser } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const ARTIFACTS = "test-artifacts";
+
+/** Debian's chromium is installed by .ci/run; in CI its absence is a failure, not a skip. */
+export function chromiumAvailable(): boolean {
+  const ok = existsSync(CHROMIUM);
+  if (!ok && process.env.CI) throw new Error(`CI needs ${CHROMIUM} (bash .ci/run installs Debian's chromium)`);
+  return ok;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+}

@@ -1,0 +1,24 @@
+import type { FastifyInstance } from "fastify";
+import type { WebDeps } from "../deps.ts";
+import { collectChanges } from "./changes.ts";
+import { portProxyRoutes } from "./port-proxy.ts";
+import { listeningPorts } from "./processes.ts";
+import { liveSandboxOrThrow, requireSession } from "./sandbox-access.ts";
+import { terminalRoutes } from "./terminal.ts";
+import { uiRoutes } from "./ui.ts";
+
+/** Everything the browser workbench talks to: pages, terminals, changes, processes, the port proxy. */
+export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
+  app.get("/api/sessions/:id/changes", async (req) => {
+    const sandbox = await liveSandboxOrThrow(deps, await requireSession(deps, req));
+    return collectChanges(sandbox);
+  });
+  app.get("/api/sessions/:id/processes", async (req) => {
+    const session = await requireSession(deps, req);
+    const ports = await listeningPorts(await liveSandboxOrThrow(deps, session));
+    return { ports: ports.map((port) => ({ port, url: `/sessions/${session.id}/ports/${port}/` })) };
+  });
+  terminalRoutes(app, deps);
+  await portProxyRoutes(app, deps);
+  await uiRoutes(app, deps);
+}
