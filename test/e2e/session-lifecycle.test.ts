@@ -170,4 +170,28 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     const said = events.sort((a, b) => a.seq - b.seq).filter((e) => e.type === "message" && (e.data as { role: string }).role === "assistant");
     expect(said.map((e) => (e.data as { text: string }).text)).toEqual(["first", "second", "third"]);
   }, 120_000);
+
+  it("checks out the requested ref onto the session's branch", async () => {
+    // A release branch with its own file, made in the bare repository the git server serves.
+    const bare = `${git.root}/acme/app.git`;
+    const gitIn = (...args: string[]) => spawnSync("git", args, { env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+    const work = `${git.root}/release-work`;
+    gitIn("clone", "-q", bare, work);
+    gitIn("-C", work, "checkout", "-q", "-b", "release");
+    spawnSync("sh", ["-c", `echo v2 > ${work}/RELEASE`]);
+    gitIn("-C", work, "add", ".");
+    gitIn("-C", work, "commit", "-qm", "release");
+    gitIn("-C", work, "push", "-q", "origin", "release");
+    script = [{ shell: "cat RELEASE" }, { message: "read it" }];
+    const s = await start();
+    const res = await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "read", ref: "release" });
+    expect(res.status).toBe(201);
+    const id = res.body.id as string;
+    await until("the turn", async () => (await sessionRow(s, id)).status === "idle", 60_000);
+    const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+    expect(events.find((e) => e.type === "command")!.data).toMatchObject({ output: "v2\n", exitCode: 0 });
+    expect((await s.owner.request("GET", `/api/sessions/${id}`)).body).toMatchObject({ ref: "release", branch: `tandem/${id.slice(0, 8)}` });
+    const bad = await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "x", ref: "--upload-pack=evil" });
+    expect(bad.status).toBe(400);
+  }, 120_000);
 });

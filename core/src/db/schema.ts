@@ -113,6 +113,8 @@ export const sessions = pgTable("sessions", {
   prompt: text("prompt").notNull(),
   source: text("source").notNull().default("api"),
   agent: text("agent").notNull().default("codex"),
+  /** The work branch starts here: a branch, tag or commit; null for the default branch. */
+  baseRef: text("base_ref"),
   branch: text("branch"),
   error: text("error"),
   /** The last `seq` given to one of its events; bumping it locks the row, so seqs commit in order. */

@@ -25,7 +25,9 @@ export const sessionUrl = (publicUrl: string, id: string) => `${publicUrl.replac
 
 export async function createSession(
   deps: SessionDeps,
-  input: { orgId: string; userId?: string; repository: string; prompt: string; profile?: string; source?: string },
+  input: {
+    orgId: string; userId?: string; repository: string; prompt: string; profile?: string; source?: string; ref?: string;
+  },
 ): Promise<Session> {
   const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, input.repository);
   const profileVersionId = input.profile ? await publishedProfileVersionOrThrow(deps.db, input.orgId, input.profile) : null;
@@ -38,6 +40,7 @@ export async function createSession(
         repositoryId: repo.id,
         profileVersionId,
         prompt: input.prompt,
+        baseRef: input.ref,
         source: input.source ?? "api",
       })
       .returning();

@@ -13,6 +13,9 @@ const createBody = z.strictObject({
   repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "repository must look like owner/repo" }),
   prompt: z.string().trim().min(1, { error: "prompt must not be empty" }).max(100_000),
   profile: z.string().trim().min(1).optional(),
+  ref: z.string().regex(/^[\w./-]+$/, { error: "ref must be a branch, tag or commit" }).refine((r) => !r.startsWith("-") && !r.includes(".."), {
+    error: "ref must be a branch, tag or commit",
+  }).optional(),
 });
 const messageBody = z.strictObject({ text: z.string().trim().min(1, { error: "text must not be empty" }).max(100_000) });
 const listQuery = z.strictObject({
@@ -35,6 +38,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     source: s.source,
     agent: s.agent,
     usage: { inputTokens: s.inputTokens, outputTokens: s.outputTokens },
+    ref: s.baseRef,
     branch: s.branch,
     error: s.error,
     createdAt: s.createdAt.toISOString(),
@@ -47,7 +51,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const actor = await requireActor(deps, req);
       const body = parse(createBody, req.body);
       const session = await createSession({ ...sessionDeps, logger: requestLogger(req) }, {
-        orgId: actor.orgId, userId: actor.userId, repository: body.repository, prompt: body.prompt, profile: body.profile,
+        orgId: actor.orgId, userId: actor.userId, repository: body.repository, prompt: body.prompt, profile: body.profile, ref: body.ref,
       });
       return reply.code(201).send({ id: session.id, status: session.status, url: sessionUrl(deps.config.PUBLIC_URL, session.id) });
     });

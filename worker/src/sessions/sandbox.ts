@@ -98,7 +98,10 @@ async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, ses
     ["git", "config", "--global", "user.name", "Tandem"],
     ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
     ["git", "clone", "--quiet", "--branch", repo.defaultBranch, "--", repo.cloneUrl, dir],
-    ["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id)],
+    // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
+    ...(session.baseRef
+      ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id), "FETCH_HEAD"]]
+      : [["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id)]]),
   ];
   // One exec for the whole checkout; `set -e` stops at the first failing step.
   const r = await execCollect(deps.sandboxes, id, ["sh", "-ec", steps.map((argv) => argv.map(shellQuote).join(" ")).join("\n")], {
@@ -106,7 +109,7 @@ async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, ses
   });
   if (r.exitCode !== 0) {
     const why = r.stderr.trim().split("\n").slice(-3).join(" ");
-    throw new AppError("checkout_failed", `checking out ${repo.name} (${repo.defaultBranch}) failed: ${why}`);
+    throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${why}`);
   }
   await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
 }
