@@ -44,6 +44,10 @@ const schema = z.object({
   SLACK_CLIENT_SECRET: secret,
   GITHUB_API_URL: url("GitHub REST API base").default("https://api.github.com"),
   GITHUB_APP_ID: z.string().optional(),
+  /** GitHub's web host for OAuth sign-in (github.com, or your GitHub Enterprise Server). */
+  GITHUB_URL: url("GitHub web base, e.g. https://github.com").default("https://github.com"),
+  GITHUB_CLIENT_ID: z.string().optional(),
+  GITHUB_CLIENT_SECRET: secret,
   GITHUB_PRIVATE_KEY: secret,
   GITHUB_WEBHOOK_SECRET: secret,
   LINEAR_API_URL: url("Linear GraphQL endpoint").default("https://api.linear.app/graphql"),
@@ -70,6 +74,7 @@ const pairs: Array<[string, string]> = [
   ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"],
   ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"],
   ["GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"],
+  ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"],
   ["JIRA_API_TOKEN", "JIRA_BASE_URL"],
 ];
 

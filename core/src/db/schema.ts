@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
-  bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+  bigint, bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 import { SESSION_STATUSES } from "../sessions/state.ts";
 
@@ -26,6 +26,11 @@ export const users = pgTable("users", {
   id: id(),
   email: text("email").unique(),
   name: text("name").notNull(),
+  /** Set when the user signs in with GitHub. */
+  githubId: bigint("github_id", { mode: "number" }).unique(),
+  githubLogin: text("github_login"),
+  /** The user's GitHub OAuth token, encrypted, so pull requests can be opened as them. */
+  githubTokenEncrypted: text("github_token_encrypted"),
   createdAt: createdAt(),
 });
 
@@ -115,6 +120,8 @@ export const sessions = pgTable("sessions", {
   agent: text("agent").notNull().default("codex"),
   /** The work branch starts here: a branch, tag or commit; null for the default branch. */
   baseRef: text("base_ref"),
+  /** Where the work left Tandem, once it has. */
+  pullRequestUrl: text("pull_request_url"),
   branch: text("branch"),
   error: text("error"),
   /** The last `seq` given to one of its events; bumping it locks the row, so seqs commit in order. */
