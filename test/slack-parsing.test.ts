@@ -29,6 +29,11 @@ describe("Slack parsing", () => {
     expect(toTrigger(envelope({ type: "message", user: "U1", text: "reply", thread_ts: "1.0" }))).toMatchObject({ type: "message", threadTs: "1.0" });
     expect(toTrigger(envelope({ type: "message", user: "U1", text: "chatter" })).type).toBe("ignore");
     expect(toTrigger(envelope({ type: "message", bot_id: "B1", subtype: "bot_message", text: "beep", thread_ts: "1.0" })).type).toBe("ignore");
+    // SLACK_ALLOW_BOTS=true: another bot counts, as its bot id when it has no user id.
+    expect(toTrigger(envelope({ type: "message", bot_id: "B1", subtype: "bot_message", text: "beep", thread_ts: "1.0" }), { allowBots: true }))
+      .toMatchObject({ type: "message", user: "B1", text: "beep" });
+    expect(toTrigger(envelope({ type: "message", bot_id: "B2", user: "U2", text: "hi", thread_ts: "1.0" }), { allowBots: true }))
+      .toMatchObject({ type: "message", user: "U2" });
     expect(toTrigger(envelope({ type: "message", user: "U1", subtype: "message_changed", thread_ts: "1.0" })).type).toBe("ignore");
     expect(toTrigger(envelope({ type: "reaction_added", user: "U1" })).type).toBe("ignore");
     expect(deliveryIdFor(envelope({}))).toBe("Ev1");

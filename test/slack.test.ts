@@ -136,6 +136,13 @@ describe("Slack: mention, follow in place, continue by replying", () => {
     const posted = fake.calls.filter((c) => !String(c.body.text ?? "").startsWith("Done:")).map((c) => c.body);
     expect(JSON.stringify(posted)).not.toContain("a secret from the workbench");
     expect(JSON.stringify(fake.calls.map((c) => c.body))).not.toContain("I am a bot");
+
+    // Asked for, a workbench message is posted in the thread too.
+    const echoed = await stack.owner.request("POST", `/api/sessions/${session.id}/messages`, { text: "please also say this in Slack", echo: true });
+    expect(echoed.status).toBe(202);
+    await fake.waitFor("the echo", () => fake.callsTo("chat.postMessage", (c) => String(c.body.text).includes("please also say this in Slack")).length === 1);
+    const echo = fake.callsTo("chat.postMessage", (c) => String(c.body.text).includes("please also say this in Slack"))[0]!;
+    expect(echo.body).toMatchObject({ channel: "C2", thread_ts: ts, text: "From the workbench: please also say this in Slack" });
   });
 
   it("a retried or repeated delivery starts one session", async () => {

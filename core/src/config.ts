@@ -40,6 +40,8 @@ const schema = z.object({
   SLACK_BOT_TOKEN: secret,
   SLACK_SIGNING_SECRET: secret,
   SLACK_APP_TOKEN: secret,
+  /** Whether messages of other bots (never Tandem's own) may start and continue sessions. */
+  SLACK_ALLOW_BOTS: z.enum(["true", "false"], { error: "expected true or false" }).default("false").transform((v) => v === "true"),
   SLACK_CLIENT_ID: z.string().optional(),
   SLACK_CLIENT_SECRET: secret,
   GITHUB_API_URL: url("GitHub REST API base").default("https://api.github.com"),

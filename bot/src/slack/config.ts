@@ -37,6 +37,8 @@ export interface SlackSettings {
   clientId?: string;
   clientSecret?: string;
   encryptionKey?: string;
+  /** Other bots' messages count as people's (Tandem's own never do). */
+  allowBots: boolean;
 }
 
 /** Slack's settings, or null when Slack is not configured (neither a bot token nor an OAuth app). */
@@ -51,6 +53,7 @@ export function slackSettings(config: Config): SlackSettings | null {
     clientId: config.SLACK_CLIENT_ID,
     clientSecret: config.SLACK_CLIENT_SECRET,
     encryptionKey: config.ENCRYPTION_KEY,
+    allowBots: config.SLACK_ALLOW_BOTS,
   };
 }
 

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { schema, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
-import { PROVIDER } from "./config.ts";
+import { noticeMessage } from "./blocks.ts";
+import { parseThreadKey, PROVIDER } from "./config.ts";
 import type { SlackOutbox } from "./outbox.ts";
 
 const CACHE_LIMIT = 10_000;
@@ -35,12 +36,24 @@ export async function followSlackSessions(deps: { db: Db; bus: EventBus; logger:
       return;
     }
     await deps.outbox.statusSoon(event.sessionId);
+    if (event.body.type === "message" && event.body.role === "user" && event.body.echo && event.body.source !== PROVIDER) {
+      await echoToThread(event.sessionId, event.seq, event.body.text);
+    }
     if (event.body.type !== "status") return;
     const status = event.body.status;
     if (status === "idle" || status === "failed") {
       await deps.outbox.send({ op: "summary", sessionId: event.sessionId, seq: event.seq, status }, `${event.sessionId}-${event.seq}`);
     }
     if (status === "idle" || status === "stopped" || status === "failed") await refreshQueued(event.sessionId);
+  };
+
+  /** A message written elsewhere (the workbench) whose writer asked for it to appear in the thread. */
+  const echoToThread = async (sessionId: string, seq: number, text: string) => {
+    const [binding] = await deps.db.select({ threadKey: schema.sessionBindings.threadKey }).from(schema.sessionBindings)
+      .where(and(eq(schema.sessionBindings.sessionId, sessionId), eq(schema.sessionBindings.provider, PROVIDER))).limit(1);
+    if (!binding) return;
+    const { teamId, channel, threadTs } = parseThreadKey(binding.threadKey);
+    await deps.outbox.send({ op: "post", teamId, channel, threadTs, message: noticeMessage(`From the workbench: ${text}`) }, `${sessionId}-echo-${seq}`);
   };
 
   /** Queued Slack sessions of the same org show their position; it changed. */

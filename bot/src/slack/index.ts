@@ -28,6 +28,7 @@ export function createSlackWorker(rt: Runtime): SlackWorker | null {
   const outbox = new SlackOutbox(rt.queues.outbound, rt.clock);
   const route = createSlackRouter({
     db, bus: rt.bus, queues: rt.queues, logger, clock: rt.clock, publicUrl: settings.publicUrl, outbox, teams,
+    allowBots: settings.allowBots,
   });
   const send = createSlackOutbound({
     db, clock: rt.clock, logger, redis: rt.redis, redisPrefix: rt.config.REDIS_PREFIX, teams, publicUrl: settings.publicUrl,
@@ -45,7 +46,7 @@ export async function startSlackSocketMode(rt: Runtime): Promise<{ close(): Prom
   if (!settings?.appToken) return null;
   const logger = rt.logger.child({ provider: "slack" });
   const receiver = new CommitFirstSocketReceiver({ appToken: settings.appToken, apiUrl: settings.apiUrl, logger });
-  createIngressApp({ db: rt.database.db, queues: rt.queues, logger, clock: rt.clock, apiUrl: settings.apiUrl }, receiver);
+  createIngressApp({ db: rt.database.db, queues: rt.queues, logger, clock: rt.clock, apiUrl: settings.apiUrl, allowBots: settings.allowBots }, receiver);
   await receiver.start();
   logger.info("slack.socket_mode_connected");
   return { close: async () => void await receiver.stop() };

@@ -23,7 +23,7 @@ interface ListenerArgs { body: unknown; context: Record<string, unknown>; ack?: 
  * acknowledge it after that. The worker does the rest (see router.ts). Authorization is a no-op
  * here: the web and bot processes never call Slack on a delivery's behalf.
  */
-export function createIngressApp(deps: InboxDeps & { apiUrl: string }, receiver: Receiver): App {
+export function createIngressApp(deps: InboxDeps & { apiUrl: string; allowBots: boolean }, receiver: Receiver): App {
   const app = new App({
     receiver,
     authorize: async (source) => ({ teamId: source.teamId, enterpriseId: source.enterpriseId }),
@@ -33,7 +33,7 @@ export function createIngressApp(deps: InboxDeps & { apiUrl: string }, receiver:
   });
   const commit = async ({ body, context, ack }: ListenerArgs) => {
     const delivery = context.tandemDelivery as Delivery;
-    const trigger = toTrigger(body);
+    const trigger = toTrigger(body, { allowBots: deps.allowBots });
     if (trigger.type === "ignore") {
       deps.logger.debug({ reason: trigger.reason }, "slack.delivery_ignored");
       return ack?.();

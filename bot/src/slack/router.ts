@@ -12,6 +12,7 @@ import { toTrigger, type SlackTrigger } from "./trigger-source.ts";
 
 export interface SlackRouterDeps extends StartDeps {
   teams: SlackTeams;
+  allowBots: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -25,7 +26,7 @@ type Action = Extract<SlackTrigger, { type: "action" }>;
  */
 export function createSlackRouter(deps: SlackRouterDeps) {
   return async (event: InboundEvent, log: Logger): Promise<void> => {
-    const trigger = toTrigger(event.payload);
+    const trigger = toTrigger(event.payload, { allowBots: deps.allowBots });
     if (trigger.type === "ignore") return log.debug({ reason: trigger.reason }, "slack.ignored");
     const team = await deps.teams.forTeam(trigger.teamId);
     if (!team) return log.warn({ teamId: trigger.teamId }, "slack.unknown_team");

@@ -36,7 +36,7 @@ export async function slackRoutes(app: FastifyInstance, opts: SlackRouteOptions)
 
   if (settings.signingSecret) {
     const receiver = new FastifySlackReceiver({ signingSecret: settings.signingSecret, now: () => opts.clock.now().getTime(), logger: log });
-    createIngressApp({ db: opts.db, queues: opts.queues, logger: log, clock: opts.clock, apiUrl: settings.apiUrl }, receiver);
+    createIngressApp({ db: opts.db, queues: opts.queues, logger: log, clock: opts.clock, apiUrl: settings.apiUrl, allowBots: settings.allowBots }, receiver);
     await app.register(async (hooks) => {
       // The signature covers the exact bytes Slack sent: keep the body as a string.
       hooks.removeAllContentTypeParsers();

@@ -85,20 +85,25 @@ export type SlackTrigger =
 const ignore = (reason: string): SlackTrigger => ({ type: "ignore", reason });
 
 /** Parses a Slack body into what it asks of Tandem; anything else is "ignore", with the reason. */
-export function toTrigger(body: unknown): SlackTrigger {
+export function toTrigger(body: unknown, opts: { allowBots?: boolean } = {}): SlackTrigger {
   const envelope = eventEnvelope.safeParse(body);
   if (envelope.success) {
     const { team_id: teamId, event } = envelope.data;
-    if (event.bot_id || event.subtype === "bot_message") return ignore("a bot's message");
-    if (event.subtype && !PERSON_SUBTYPES.has(event.subtype)) return ignore(`message subtype ${event.subtype}`);
-    if (event.hidden || !event.user) return ignore("not a person's message");
+    const fromBot = Boolean(event.bot_id) || event.subtype === "bot_message";
+    if (fromBot && !opts.allowBots) return ignore("a bot's message");
+    if (event.subtype && !PERSON_SUBTYPES.has(event.subtype) && !(fromBot && event.subtype === "bot_message")) {
+      return ignore(`message subtype ${event.subtype}`);
+    }
+    // A bot may post without a user id; its bot id stands in (the router drops Tandem's own).
+    const user = event.user ?? (fromBot ? event.bot_id : undefined);
+    if (event.hidden || !user) return ignore("not a person's message");
     const isDm = event.channel_type === "im" || event.channel.startsWith("D");
     const mention = event.type === "app_mention";
     // In a DM every message counts (message.im); elsewhere a mention counts, and thread replies may.
     if (mention && isDm) return ignore("a mention in a DM, handled as its message event");
     if (!mention && !isDm && !event.thread_ts) return ignore("a channel message outside a thread");
     return {
-      type: "message", teamId, channel: event.channel, user: event.user, text: event.text, ts: event.ts,
+      type: "message", teamId, channel: event.channel, user, text: event.text, ts: event.ts,
       threadTs: event.thread_ts, isDm, mention,
     };
   }

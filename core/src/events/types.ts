@@ -3,7 +3,13 @@ import { z } from "zod";
 /** The normalised events a session's log holds; agent adapters produce them. */
 export const sessionEventBody = z.discriminatedUnion("type", [
   z.object({ type: z.literal("status"), status: z.string(), reason: z.string().optional() }),
-  z.object({ type: z.literal("message"), role: z.enum(["user", "assistant", "system"]), text: z.string() }),
+  z.object({
+    type: z.literal("message"), role: z.enum(["user", "assistant", "system"]), text: z.string(),
+    /** Where a user's message was written (api, web, slack, …). */
+    source: z.string().optional(),
+    /** The writer asked for it to be posted in the originating thread too. */
+    echo: z.boolean().optional(),
+  }),
   z.object({
     type: z.literal("command"), command: z.string(), output: z.string().optional(), exitCode: z.number().nullable().optional(),
   }),

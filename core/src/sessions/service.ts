@@ -128,7 +128,7 @@ export async function transitionSession(
 
 export async function addMessage(
   deps: SessionDeps,
-  input: { orgId: string; sessionId: string; userId?: string; text: string; source: string },
+  input: { orgId: string; sessionId: string; userId?: string; text: string; source: string; echo?: boolean },
 ) {
   const session = await getSessionOrThrow(deps.db, input.orgId, input.sessionId);
   if (isTerminal(session.status)) throw conflict(`session is ${session.status}; start a new session to continue`);
@@ -136,7 +136,9 @@ export async function addMessage(
     .insert(sessionMessages)
     .values({ sessionId: session.id, authorUserId: input.userId, source: input.source, text: input.text })
     .returning();
-  await appendEvent(deps, session.id, { type: "message", role: "user", text: input.text });
+  await appendEvent(deps, session.id, {
+    type: "message", role: "user", text: input.text, source: input.source, ...(input.echo ? { echo: true } : {}),
+  });
   await requestSessionRun(deps, session.id);
   return message!;
 }

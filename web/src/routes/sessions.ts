@@ -17,7 +17,11 @@ const createBody = z.strictObject({
     error: "ref must be a branch, tag or commit",
   }).optional(),
 });
-const messageBody = z.strictObject({ text: z.string().trim().min(1, { error: "text must not be empty" }).max(100_000) });
+const messageBody = z.strictObject({
+  text: z.string().trim().min(1, { error: "text must not be empty" }).max(100_000),
+  /** Also post the message in the thread the session came from (Slack); off by default. */
+  echo: z.boolean().optional(),
+});
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.iso.datetime({ error: "before must be an ISO date-time" }).optional(),
@@ -79,7 +83,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const { id } = parse(sessionParams, req.params, "path");
       const body = parse(messageBody, req.body);
       const message = await addMessage({ ...sessionDeps, logger: requestLogger(req, { sessionId: id }) }, {
-        orgId: actor.orgId, sessionId: id, userId: actor.userId, text: body.text, source: "api",
+        orgId: actor.orgId, sessionId: id, userId: actor.userId, text: body.text, source: "api", echo: body.echo,
       });
       return reply.code(202).send({ id: message.id, createdAt: message.createdAt.toISOString() });
     });
