@@ -26,12 +26,17 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   // A fresh token for every (re)start: whatever an earlier sandbox held is dead.
   const token = await issueSandboxToken(db, session.id);
   if (row?.externalId) {
-    const info = await deps.sandboxes.inspect(row.externalId);
-    if (info.state === "missing") {
-      throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
-    }
-    if (info.state === "stopped") await deps.sandboxes.start(row.externalId);
-    await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
+    const externalId = row.externalId;
+    // Locked against the idle sweeper, which may be stopping this very sandbox.
+    await db.transaction(async (tx) => {
+      await tx.select({ id: schema.sandboxes.id }).from(schema.sandboxes).where(eq(schema.sandboxes.id, row.id)).for("update");
+      const info = await deps.sandboxes.inspect(externalId);
+      if (info.state === "missing") {
+        throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
+      }
+      if (info.state === "stopped") await deps.sandboxes.start(externalId);
+      await tx.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
+    });
     const layout = deps.sandboxes.layout(row.externalId);
     await writeToken(deps, row.externalId, layout, token);
     return { rowId: row.id, id: row.externalId, layout, workdir: repoDir(layout, repo), token };

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, lt, notInArray, or } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, notExists, notInArray, or } from "drizzle-orm";
 import { requestSessionRun, schema } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import { removeSandboxes } from "./runner.ts";
@@ -22,13 +22,30 @@ export async function sweepSessions(deps: RunnerDeps): Promise<void> {
   for (const { id } of withWork) await requestSessionRun(deps.rt, id);
 
   const idleBefore = new Date(deps.rt.clock.now().getTime() - deps.rt.config.SANDBOX_IDLE_MINUTES * 60_000);
-  const idle = await db.select({ sandbox: sandboxes }).from(sandboxes)
-    .innerJoin(sessions, eq(sessions.id, sandboxes.sessionId))
-    .where(and(eq(sessions.status, "idle"), lt(sessions.updatedAt, idleBefore), eq(sandboxes.status, "running")));
-  for (const { sandbox } of idle) {
-    if (sandbox.externalId) await deps.sandboxes.stop(sandbox.externalId);
-    await db.update(sandboxes).set({ status: "stopped" }).where(eq(sandboxes.id, sandbox.id));
-    deps.rt.logger.info({ sessionId: sandbox.sessionId }, "sandbox.idle_stopped");
+  // Idle and quiet: a session with a message waiting or a turn running is about to use its
+  // sandbox, however long it was idle before.
+  const idleAndQuiet = (tx: typeof db) => and(
+    eq(sessions.status, "idle"), lt(sessions.updatedAt, idleBefore), eq(sandboxes.status, "running"),
+    notExists(tx.select({ id: sessionMessages.id }).from(sessionMessages)
+      .where(and(eq(sessionMessages.sessionId, sessions.id), isNull(sessionMessages.consumedAt)))),
+    notExists(tx.select({ id: sessionTurns.id }).from(sessionTurns)
+      .where(and(eq(sessionTurns.sessionId, sessions.id), eq(sessionTurns.status, "running")))),
+  );
+  const idle = await db.select({ id: sandboxes.id }).from(sandboxes)
+    .innerJoin(sessions, eq(sessions.id, sandboxes.sessionId)).where(idleAndQuiet(db));
+  for (const { id } of idle) {
+    // The sandbox row stays locked while it stops: a worker waking the session (ensureSandbox
+    // locks it too) waits, then finds it stopped and starts it, instead of losing it mid-start.
+    await db.transaction(async (tx) => {
+      const [row] = await tx.select({ sandbox: sandboxes }).from(sandboxes)
+        .innerJoin(sessions, eq(sessions.id, sandboxes.sessionId))
+        .where(and(eq(sandboxes.id, id), idleAndQuiet(tx as unknown as typeof db)))
+        .for("update", { of: sandboxes });
+      if (!row) return;
+      if (row.sandbox.externalId) await deps.sandboxes.stop(row.sandbox.externalId);
+      await tx.update(sandboxes).set({ status: "stopped" }).where(eq(sandboxes.id, id));
+      deps.rt.logger.info({ sessionId: row.sandbox.sessionId }, "sandbox.idle_stopped");
+    });
   }
 
   const ended = await db.selectDistinct({ id: sandboxes.sessionId }).from(sandboxes)
