@@ -19,6 +19,7 @@ const SDK_HOME: Record<string, string> = {
   "@slack/bolt": "bot/src/slack/", "@slack/web-api": "bot/src/slack/", "@slack/oauth": "bot/src/slack/",
   "@slack/socket-mode": "bot/src/slack/",
   "@octokit/app": "bot/src/github/", "@octokit/rest": "bot/src/github/", "@octokit/webhooks": "bot/src/github/",
+  "@octokit/core": "bot/src/github/",
   "@linear/sdk": "bot/src/linear/", "jira-client": "bot/src/jira/", "discord.js": "bot/src/discord/",
   dockerode: "core/src/sandbox/docker/",
 };

@@ -52,6 +52,8 @@ const schema = z.object({
   GITHUB_CLIENT_SECRET: secret,
   GITHUB_PRIVATE_KEY: secret,
   GITHUB_WEBHOOK_SECRET: secret,
+  /** Comma-separated GitHub logins allowed to start sessions (they still need write access); unset: anyone with write access. */
+  GITHUB_ALLOWED_USERS: z.string().optional(),
   LINEAR_API_URL: url("Linear GraphQL endpoint").default("https://api.linear.app/graphql"),
   LINEAR_API_KEY: secret,
   LINEAR_WEBHOOK_SECRET: secret,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import websocket from "@fastify/websocket";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { slackRoutes } from "@tandem/bot";
+import { githubRoutes, slackRoutes } from "@tandem/bot";
 import { AppError, requireAdmin } from "@tandem/core";
 import { requireActor } from "./auth.ts";
 import type { WebDeps } from "./deps.ts";
@@ -74,6 +74,14 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   await app.register(slackRoutes, {
     config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock,
     installingOrg: async (req) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      return actor.orgId;
+    },
+  });
+  await app.register(githubRoutes, {
+    config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock,
+    adminOrg: async (req) => {
       const actor = await requireActor(deps, req);
       requireAdmin(actor);
       return actor.orgId;

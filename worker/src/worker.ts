@@ -3,7 +3,7 @@ import {
   createSandboxProvider, getAgentAdapter, QUEUE_NAMES, redisOptions, sweepInbox,
   type AgentAdapter, type Runtime, type SandboxProvider,
 } from "@tandem/core";
-import { createSlackWorker } from "@tandem/bot";
+import { createGitHubWorker, createSlackWorker } from "@tandem/bot";
 import { processInbound, type InboundHandler } from "./processors/inbound.ts";
 import { processOutbound, type OutboundHandler } from "./processors/outbound.ts";
 import type { RunnerDeps } from "./sessions/deps.ts";
@@ -37,8 +37,13 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const log = rt.logger.child({ component: "worker" });
   // Providers configured in the environment: each routes its inbound events and performs its posts.
   const slack = createSlackWorker(rt);
-  const handlers: Record<string, InboundHandler> = { ...(slack ? { slack: slack.inbound } : {}), ...opts.handlers };
-  const outboundHandlers: Record<string, OutboundHandler> = slack ? { slack: slack.outbound } : {};
+  const github = createGitHubWorker(rt);
+  const handlers: Record<string, InboundHandler> = {
+    ...(slack ? { slack: slack.inbound } : {}), ...(github ? { github: github.inbound } : {}), ...opts.handlers,
+  };
+  const outboundHandlers: Record<string, OutboundHandler> = {
+    ...(slack ? { slack: slack.outbound } : {}), ...(github ? { github: github.outbound } : {}),
+  };
   const deps = { db: rt.database.db, clock: rt.clock, logger: log, handlers };
   const inboxDeps = { db: rt.database.db, queues: rt.queues, logger: log, clock: rt.clock };
   const staleMs = opts.staleAfterMs ?? 5 * 60_000;
@@ -81,6 +86,11 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     return undefined;
   });
 
+  const followingGitHub = github?.follow().catch((err) => {
+    log.error({ err }, "github.follow_failed");
+    return undefined;
+  });
+
   let sweeping = false;
   const timer = setInterval(() => {
     if (sweeping) return;
@@ -96,6 +106,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     async close() {
       clearInterval(timer);
       await (await following)?.();
+      await (await followingGitHub)?.();
       await Promise.all(workers.map((w) => w.close()));
     },
   };

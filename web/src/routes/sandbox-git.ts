@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { githubGitCredentials } from "@tandem/bot";
 import {
   credentialRequestMatches, formatGitCredential, parseGitCredentialRequest, repositoriesForSession, repositoryCredential,
 } from "@tandem/core";
@@ -12,6 +13,8 @@ import { requireSandboxSession } from "../sandbox-auth.ts";
  * which git treats as "this helper knows nothing".
  */
 export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
+  // Repositories installed through the GitHub App get a fresh, narrowed installation token instead.
+  const github = githubGitCredentials({ config: deps.config, db: deps.database.db, logger: deps.logger, clock: deps.clock });
   void app.register(async (scope) => {
     // The helper posts git's `key=value` text; curl may label it anything.
     scope.removeAllContentTypeParsers();
@@ -24,10 +27,13 @@ export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
       if (!request) return reply.code(400).type("text/plain").send("expected git credential fields protocol= and host=\n");
 
       const candidates = (await repositoriesForSession(deps.database.db, session))
-        .filter((repo) => repo.credentialEncrypted !== null && credentialRequestMatches(request, repo.cloneUrl));
+        .filter((repo) => (repo.credentialEncrypted !== null || (github && repo.installationId !== null))
+          && credentialRequestMatches(request, repo.cloneUrl));
       // Without a path git could mean any of them; guessing would hand out the wrong secret.
       const repo = candidates.length === 1 || request.path !== undefined ? candidates[0] : undefined;
-      const credential = repo ? repositoryCredential(deps.config.ENCRYPTION_KEY, repo) : null;
+      const credential = !repo ? null
+        : github && repo.installationId ? await github(session, repo)
+        : repositoryCredential(deps.config.ENCRYPTION_KEY, repo);
       if (!repo || !credential) {
         log.info({ protocol: request.protocol, host: request.host, path: request.path }, "git_credential.no_match");
         return reply.code(404).send();

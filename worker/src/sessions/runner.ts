@@ -4,6 +4,7 @@ import {
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import { recordDiffStat } from "./diff-stat.ts";
+import { publishTurn } from "./publish.ts";
 import { ensureSandbox } from "./sandbox.ts";
 import { followTurn, startTurn } from "./turn.ts";
 
@@ -60,6 +61,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
     const end = await followTurn(deps, sessionId, sandbox.id, turn);
     log.info({ turn: turn.number, end }, "turn.ended");
     if (end === "completed" || end === "failed") await recordDiffStat(deps, sessionId, sandbox, repo);
+    if (end === "completed") await publishTurn(deps, sessionId, sandbox, repo);
     session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
     if (end === "interrupted" || isTerminal(session.status)) return endSession(deps, session);
     if (end === "vanished") return fail(deps, session, "the sandbox stopped or disappeared while the agent was working");

@@ -1,0 +1,61 @@
+import { eq } from "drizzle-orm";
+import { appendEvent, execCollect, schema, type Repository } from "@tandem/core";
+import type { RunnerDeps } from "./deps.ts";
+import { sandboxEnv, type ActiveSandbox } from "./sandbox.ts";
+
+/** Providers whose sessions leave as commits on a pushed branch (the provider opens the pull request). */
+const PUBLISHING_PROVIDERS = ["github"];
+
+/**
+ * Inside the sandbox, as its user: commit everything the turn left (`git add -A`), then push to
+ * `$3` when HEAD has commits the remote branch `$4` lacks. Git asks the control plane for the
+ * credential through the session's helper; nothing is stored in the sandbox.
+ * Prints `pushed <sha>`, or `nothing` when there was nothing to push.
+ */
+const SCRIPT = `set -e
+cd "$1"
+git add -A
+if ! git diff --cached --quiet; then git -c commit.gpgsign=false commit -q --no-verify -m "$2"; fi
+if [ "$(git rev-list --count "refs/remotes/origin/$4..HEAD")" = "0" ]; then echo nothing; exit 0; fi
+git push -q origin "HEAD:refs/heads/$3" 2>&1
+git fetch -q origin "$3" 2>/dev/null || true
+echo "pushed $(git rev-parse --short HEAD)"`;
+
+/**
+ * After a completed turn of a session bound to a publishing provider: commit the work on the
+ * session branch and push it, so the provider can open or update its pull request. A session
+ * that started on an existing branch of the repository (a pull request's head, `baseRef`)
+ * pushes back to that branch. Best effort: a failure is an `error` event, the session goes on.
+ */
+export async function publishTurn(deps: RunnerDeps, sessionId: string, sandbox: ActiveSandbox, repo: Repository): Promise<void> {
+  const { db } = deps.rt.database;
+  const log = deps.rt.logger.child({ sessionId });
+  const binding = await db.query.sessionBindings.findFirst({ where: eq(schema.sessionBindings.sessionId, sessionId) });
+  if (!binding || !PUBLISHING_PROVIDERS.includes(binding.provider)) return;
+  const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
+  if (!session?.branch) return;
+  // A plain branch name is pushed back to; a pull ref (a fork's PR) or a commit is not ours to move.
+  const onBranch = session.baseRef && /^[\w./-]+$/.test(session.baseRef) && !session.baseRef.startsWith("refs/") && !/^[0-9a-f]{7,40}$/.test(session.baseRef);
+  const target = onBranch ? session.baseRef! : session.branch;
+  const compareWith = onBranch ? session.baseRef! : repo.defaultBranch;
+  const message = `${session.prompt.split("\n")[0]!.slice(0, 72) || "Tandem changes"}\n\nTandem session ${sessionId}`;
+  const eventDeps = { db, bus: deps.rt.bus, logger: log };
+  try {
+    const r = await execCollect(deps.sandboxes, sandbox.id, ["sh", "-c", SCRIPT, "sh", sandbox.workdir, message, target, compareWith], {
+      env: sandboxEnv(deps, sandbox.layout),
+    });
+    if (r.exitCode !== 0) {
+      const why = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-3).join(" ");
+      log.warn({ exitCode: r.exitCode, why }, "publish.failed");
+      return void await appendEvent(eventDeps, sessionId, { type: "error", message: `pushing the work to ${target} failed: ${why}` });
+    }
+    const out = r.stdout.trim().split("\n").at(-1) ?? "";
+    if (out.startsWith("pushed ")) {
+      log.info({ branch: target, commit: out.slice(7) }, "publish.pushed");
+      await appendEvent(eventDeps, sessionId, { type: "message", role: "system", text: `Pushed ${out.slice(7)} to ${target}.` });
+    }
+  } catch (err) {
+    log.warn({ err }, "publish.failed");
+    await appendEvent(eventDeps, sessionId, { type: "error", message: `pushing the work to ${target} failed: ${(err as Error).message}` });
+  }
+}
