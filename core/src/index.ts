@@ -17,6 +17,7 @@ export * from "./sessions/bindings.ts";
 export * from "./orgs/service.ts";
 export * from "./auth/tokens.ts";
 export * from "./auth/service.ts";
+export * from "./auth/github-user.ts";
 export * from "./repositories/service.ts";
 export * from "./runtime.ts";
 export * from "./boot.ts";

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { issueToken } from "@tandem/core";
+import { eq } from "drizzle-orm";
+import { execCollect, issueToken, schema } from "@tandem/core";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
@@ -39,6 +40,10 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
       { shell: "echo hello-from-agent" },
       { applyPatch: "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n" },
       { message: "Updated hello.txt." },
+      // The review comment's turn ends with a question; the answer's turn and the attachment's do not.
+      { message: "Should I also greet the moon?" },
+      { message: "Done: the moon is greeted." },
+      { message: "Read the notes." },
     ]).listen();
     stack = await startStack("postgres", {
       PUBLIC_URL: "self", SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "k", AGENT_MODEL: "test-model",
@@ -116,6 +121,42 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await opened.close();
   }, 60_000);
 
+  it("sends a review comment on a diff line to the agent", async () => {
+    await page.click("[data-testid=changes-tab]");
+    await page.click("[data-testid=changes] .file-diff[data-path='hello.txt'] tr:has-text('hello, world') .d2h-code-line");
+    await page.fill("[data-testid=review-text]", "Please also greet the moon");
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-review-comment.png` });
+    await page.click("[data-testid=review-send]", { timeout: 10_000 });
+    await page.waitForSelector("[data-testid=review-sent]");
+    await page.waitForSelector("[data-testid=timeline] .ev.message.user >> text=Review comment on hello.txt:1: Please also greet the moon");
+  }, 30_000);
+
+  it("highlights the agent's closing question and sends the answer", async () => {
+    const question = await page.waitForSelector("[data-testid=timeline] .ev.question", { timeout: 90_000 });
+    expect(await question.textContent()).toContain("Should I also greet the moon?");
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-question.png` });
+    await page.fill("[data-testid=answer-text]", "Yes, please");
+    await page.click("[data-testid=answer] button[type=submit]");
+    await page.waitForSelector("[data-testid=timeline] .ev.message.user >> text=Yes, please");
+    await page.waitForSelector("[data-testid=timeline] .ev.message.assistant >> text=Done: the moon is greeted.", { timeout: 90_000 });
+    await page.waitForSelector("[data-testid=status][data-status=idle]", { timeout: 90_000 });
+    expect(await page.$("[data-testid=timeline] .ev.question")).toBeNull();
+  }, 120_000);
+
+  it("attaches a file to a follow-up: uploaded into the checkout, named in the message", async () => {
+    await page.setInputFiles("[data-testid=attach-input]", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("remember the moon\n") });
+    await page.waitForSelector("[data-testid=attachments] >> text=notes.txt");
+    await page.fill("[data-testid=follow-up]", "See my notes");
+    await page.click("[data-testid=send]");
+    const sent = await page.waitForSelector("[data-testid=timeline] .ev.message.user >> text=.tandem/attachments/notes.txt");
+    expect(await sent.textContent()).toContain("See my notes");
+    const [row] = await stack.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id));
+    const inside = await execCollect(stack.sandboxes, row!.externalId!, ["cat", "/workspace/acme/app/.tandem/attachments/notes.txt"]);
+    expect(inside.stdout).toBe("remember the moon\n");
+    await page.waitForSelector("[data-testid=timeline] .ev.message.assistant >> text=Read the notes.", { timeout: 90_000 });
+    await page.waitForSelector("[data-testid=status][data-status=idle]", { timeout: 90_000 });
+  }, 120_000);
+
   it("gives a signed-in user of another org 404 on the page and no WebSocket", async () => {
     const other = await otherOrganization(stack.rt);
     const { token } = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: other.userId, kind: "browser", ttlMs: 60_000 });
@@ -133,5 +174,18 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     expect(opened).toBe("refused");
     await mallory.screenshot({ path: `${ARTIFACTS}/workbench-other-org.png` });
     await context.close();
+  }, 30_000);
+
+  it("shows the repository-bound controls as unavailable, with the reason, once the sandbox is stopped", async () => {
+    const [row] = await stack.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id));
+    await stack.sandboxes.stop(row!.externalId!);
+    await page.reload();
+    const notice = await page.waitForSelector("[data-testid=sandbox-unavailable]:not([hidden])");
+    expect(await notice.textContent()).toContain("sandbox is stopped; send a message to wake it");
+    for (const control of ["new-terminal", "changes-tab", "processes-tab", "tui-toggle"]) {
+      expect(await page.isDisabled(`[data-testid=${control}]`), control).toBe(true);
+    }
+    expect(await page.$("[data-testid=repository-select]")).toBeNull();
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-sandbox-stopped.png` });
   }, 30_000);
 });

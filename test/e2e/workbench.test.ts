@@ -7,6 +7,7 @@ import { otherOrganization } from "../helpers/api.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
 import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
 import { openTerminal } from "../helpers/ws.ts";
+import WebSocket from "ws";
 
 const ORIGIN = "http://tandem.test";
 const skip = !dockerAvailable();
@@ -161,6 +162,73 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     const other = await otherOrganization(stack.rt);
     const foreign = await fetch(`${stack.base}/sessions/${id}/ports/${port}/`, { headers: { authorization: `Bearer ${other.token}` } });
     expect(foreign.status).toBe(404);
+  }, 45_000);
+
+  it("copies an attachment into the checkout under .tandem/attachments, kept out of git", async () => {
+    const bytes = Buffer.concat([Buffer.from([0, 1, 2, 255]), Buffer.from("héllo\n")]);
+    const res = await stack.owner.request("POST", `/api/sessions/${id}/attachments`, { name: "../../etc/my notes (1).bin", contentBase64: bytes.toString("base64") });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ path: ".tandem/attachments/my_notes_1_.bin", sizeBytes: bytes.length });
+    const again = await stack.owner.request("POST", `/api/sessions/${id}/attachments`, { name: "b.txt", contentBase64: Buffer.from("b").toString("base64") });
+    expect(again.body.path).toBe(".tandem/attachments/b.txt");
+    const inside = await execCollect(stack.sandboxes, sandboxId, ["sh", "-c",
+      "cd /workspace/acme/app && base64 -w0 .tandem/attachments/my_notes_1_.bin; echo; grep -c '^.tandem/$' .git/info/exclude; git status --porcelain"]);
+    const [content, excludes, ...status] = inside.stdout.split("\n");
+    expect(Buffer.from(content!, "base64")).toEqual(bytes);
+    expect(excludes).toBe("1");
+    expect(status.join("\n")).not.toContain(".tandem");
+    expect((await stack.owner.request("GET", `/api/sessions/${id}/changes`)).body.files.map((f: { path: string }) => f.path)).not.toContain(".tandem/attachments/b.txt");
+
+    const tooBig = await stack.owner.request("POST", `/api/sessions/${id}/attachments`, { name: "big.bin", contentBase64: Buffer.alloc(5 * 1024 * 1024 + 1).toString("base64") });
+    expect(tooBig.status).toBe(400);
+    expect(tooBig.body.error.message).toContain("at most 5242880 bytes");
+    expect((await stack.owner.request("POST", `/api/sessions/${id}/attachments`, { name: "..", contentBase64: "" })).status).toBe(400);
+    const other = await otherOrganization(stack.rt);
+    const foreign = await stack.owner.request("POST", `/api/sessions/${id}/attachments`, { name: "x.txt", contentBase64: "eA==" }, { authorization: `Bearer ${other.token}` });
+    expect(foreign.status).toBe(404);
+  }, 30_000);
+
+  it("relays WebSocket upgrades through the port proxy to a server in the sandbox", async () => {
+    const port = await freePort();
+    // A bare WebSocket echo (short text frames only), written by hand: the image has no ws package.
+    const server = `const c=require("crypto");require("http").createServer((q,s)=>s.end("plain")).on("upgrade",(q,sock)=>{`
+      + `const accept=c.createHash("sha1").update(q.headers["sec-websocket-key"]+"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");`
+      + `sock.write("HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: "+accept+"\\r\\nX-Seen: "+q.url+" cookie="+(q.headers.cookie||"")+"\\r\\n\\r\\n");`
+      + `sock.on("data",b=>{for(let o=0;o+6<=b.length;){if((b[o]&15)===8)return sock.end();const n=b[o+1]&127,m=b.subarray(o+2,o+6),d=Buffer.alloc(n);`
+      + `for(let i=0;i<n;i++)d[i]=b[o+6+i]^m[i%4];o+=6+n;const out=Buffer.from("echo:"+d);sock.write(Buffer.concat([Buffer.from([0x81,out.length]),out]))}})})`
+      + `.listen(${port},"127.0.0.1")`;
+    await execCollect(stack.sandboxes, sandboxId, ["sh", "-c", `setsid node -e "$1" >/dev/null 2>&1 </dev/null &`, "sh", server]);
+    await until("the port to be listed", async () =>
+      (await stack.owner.request("GET", `/api/sessions/${id}/processes`)).body.ports?.some((p: { port: number }) => p.port === port), 15_000);
+
+    const url = `${wsBase}/sessions/${id}/ports/${port}/live?room=1`;
+    const ws = new WebSocket(url, { headers: { authorization: auth.authorization!, cookie: "tandem_session=secret; app=1" }, origin: ORIGIN });
+    let seen = "";
+    ws.on("upgrade", (res) => { seen = String(res.headers["x-seen"]); });
+    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+    expect(seen).toBe("/live?room=1 cookie=app=1");
+    const replies: string[] = [];
+    ws.on("message", (d) => replies.push(d.toString()));
+    ws.send("hi");
+    ws.send("again");
+    await until("both echoes", async () => replies.length >= 2, 10_000);
+    expect(replies).toEqual(["echo:hi", "echo:again"]);
+    ws.close();
+
+    const status = (headers: Record<string, string>) => new Promise<number>((resolve) => {
+      const { origin, ...rest } = headers;
+      const refused = new WebSocket(url, { headers: rest, origin });
+      refused.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      refused.on("open", () => { refused.close(); resolve(101); });
+      refused.on("error", () => resolve(-1));
+    });
+    expect(await status({ authorization: auth.authorization!, origin: "http://evil.test" })).toBe(403);
+    expect(await status({ origin: ORIGIN })).toBe(401);
+    const other = await otherOrganization(stack.rt);
+    expect(await status({ authorization: `Bearer ${other.token}`, origin: ORIGIN })).toBe(404);
+    // Plain HTTP to the same server still works.
+    const plain = await fetch(`${stack.base}/sessions/${id}/ports/${port}/`, { headers: { authorization: auth.authorization! } });
+    expect(await plain.text()).toBe("plain");
   }, 45_000);
 
   it("sends a signed-out visit to the login page and back after the owner login link", async () => {

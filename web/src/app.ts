@@ -9,6 +9,7 @@ import type { WebDeps } from "./deps.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { routeDeclarer } from "./routes/declare.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { githubLoginRoutes } from "./routes/github-login.ts";
 import { loginRoutes } from "./routes/login.ts";
 import { modelProxyRoutes } from "./routes/model-proxy.ts";
 import { orgRoutes } from "./routes/orgs.ts";
@@ -64,6 +65,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   const declare = routeDeclarer(app, registry);
   healthRoutes(app, deps, metrics);
   loginRoutes(app, deps);
+  githubLoginRoutes(app, deps);
   orgRoutes(declare, deps);
   repositoryRoutes(declare, deps);
   sessionRoutes(declare, deps);

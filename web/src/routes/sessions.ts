@@ -74,7 +74,8 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const { id } = parse(sessionParams, req.params, "path");
       const session = await getSessionOrThrow(db, actor.orgId, id);
       const repo = await db.query.repositories.findFirst({ where: (r, { eq }) => eq(r.id, session.repositoryId) });
-      return { ...view(session, repo!.name), queuePosition: await queuePosition(db, session) };
+      // Every repository the session works on, primary first (one per session today).
+      return { ...view(session, repo!.name), repositories: [repo!.name], queuePosition: await queuePosition(db, session) };
     });
 
   declare({ method: "POST", url: "/api/sessions/:id/messages", tag: "sessions", summary: "Send a follow-up message to the agent", body: messageBody, responses: { 202: "queued for the next turn", 409: "session has ended" } },

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
+import { AppError } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
+import { attachmentRoutes } from "./attachments.ts";
 import { collectChanges } from "./changes.ts";
 import { portProxyRoutes } from "./port-proxy.ts";
 import { listeningPorts } from "./processes.ts";
@@ -18,6 +20,18 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
     const ports = await listeningPorts(await liveSandboxOrThrow(deps, session));
     return { ports: ports.map((port) => ({ port, url: `/sessions/${session.id}/ports/${port}/` })) };
   });
+  // Whether the repository-bound panels can work now, and if not why, so the page can say so.
+  app.get("/api/sessions/:id/sandbox", async (req) => {
+    const session = await requireSession(deps, req);
+    try {
+      await liveSandboxOrThrow(deps, session);
+      return { available: true };
+    } catch (err) {
+      if (err instanceof AppError && (err.status === 409 || err.status === 503)) return { available: false, reason: err.message };
+      throw err;
+    }
+  });
+  attachmentRoutes(app, deps);
   terminalRoutes(app, deps);
   await portProxyRoutes(app, deps);
   await uiRoutes(app, deps);

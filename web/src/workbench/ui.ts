@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { AppError } from "@tandem/core";
+import { AppError, listOrganizationsForUser } from "@tandem/core";
 import { requireUser } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { ensureCsrfCookie } from "./csrf.ts";
@@ -23,6 +23,17 @@ const FALLBACK = `<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a 
 /** Only same-origin relative paths may be a redirect target after login. */
 export const safeNext = (next: unknown): string | undefined =>
   typeof next === "string" && /^\/(?![/\\])/.test(next) && !/[\r\n]/.test(next) ? next : undefined;
+
+/** A signed-in person who may not see the session: someone of no org yet is told what to do. */
+async function notFoundPage(deps: WebDeps, req: FastifyRequest, reply: FastifyReply) {
+  const orgs = await listOrganizationsForUser(deps.database.db, await requireUser(deps, req));
+  const text = orgs.length
+    ? "This session does not exist, or it belongs to an organization you are not a member of."
+    : "You are signed in, but you are not a member of any organization yet: ask an admin to add you.";
+  return reply.code(404).type("text/html; charset=utf-8").header("cache-control", "no-store")
+    .send(`<!doctype html><title>Not found · Tandem</title><main style="font:15px system-ui;margin:40px auto;max-width:640px">`
+      + `<h1>Not found</h1><p data-testid="not-found">${text}</p><p><a href="/">Tandem</a></p></main>`);
+}
 
 export async function uiRoutes(app: FastifyInstance, deps: WebDeps) {
   const indexFile = path.join(UI_DIST, "index.html");
@@ -44,7 +55,12 @@ export async function uiRoutes(app: FastifyInstance, deps: WebDeps) {
       }
       throw err;
     }
-    await requireSession(deps, req);
+    try {
+      await requireSession(deps, req);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) return notFoundPage(deps, req, reply);
+      throw err;
+    }
     return page(req, reply);
   });
   app.get("/assets/*", async (req, reply) => {

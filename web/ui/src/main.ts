@@ -10,7 +10,17 @@ const path = location.pathname;
 const session = path.match(/^\/sessions\/([0-9a-f-]{36})\/?$/);
 
 if (session) void renderWorkbench(app, session[1]!);
-else if (path === "/login") {
-  app.append(h("main.narrow", {}, h("h1", {}, "Tandem"),
-    h("p", {}, "Open the one-time login link Tandem printed when it started (or the one an admin sent you) to sign in.")));
-} else void renderSessions(app);
+else if (path === "/login") void renderLogin(app);
+else void renderSessions(app);
+
+async function renderLogin(app: HTMLElement) {
+  const main = h("main.narrow", {}, h("h1", {}, "Tandem"));
+  app.append(main);
+  const providers = await fetch("/auth/providers").then((r) => r.json() as Promise<{ github?: boolean }>).catch(() => ({ github: false }));
+  const next = new URLSearchParams(location.search).get("next") ?? "/";
+  if (providers.github) {
+    main.append(h("p", {}, h("a.button", { href: `/auth/github?next=${encodeURIComponent(next)}`, "data-testid": "github-login" }, "Sign in with GitHub")));
+  }
+  main.append(h("p", {}, providers.github ? "Or open a one-time login link: the one Tandem printed when it started, or the one an admin sent you."
+    : "Open the one-time login link Tandem printed when it started (or the one an admin sent you) to sign in."));
+}

@@ -35,6 +35,8 @@ export async function renderSessions(app: HTMLElement) {
     }
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
-    else error.textContent = (err as Error).message;
+    else if (err instanceof ApiError && err.status === 404) {
+      form.replaceWith(h("p.notice", { "data-testid": "no-org" }, "You are signed in, but you are not a member of any organization yet: ask an admin to add you."));
+    } else error.textContent = (err as Error).message;
   }
 }

@@ -1,12 +1,27 @@
-import { html as diffHtml } from "diff2html";
 import { api, h } from "./api.ts";
+import { attachControl } from "./attachments.ts";
+import { renderReviewableDiff, type FileDiff } from "./review.ts";
 import { openTerminal } from "./terminal.ts";
 
 type Ev = { seq: number; type: string; [k: string]: any };
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
-  const session = await api<{ repository: string; status: string; prompt: string; branch: string | null }>("GET", `/api/sessions/${id}`);
+  const session = await api<{ repository: string; repositories?: string[]; status: string; prompt: string; branch: string | null }>("GET", `/api/sessions/${id}`);
+  // The primary repository; a selector appears only when the session works on more than one.
+  const repositories = session.repositories?.length ? session.repositories : [session.repository];
+  let repository = repositories[0]!;
+  const repoQuery = () => (repositories.length > 1 ? `?repository=${encodeURIComponent(repository)}` : "");
+  const repoLabel = repositories.length > 1
+    ? h("select", {
+      "data-testid": "repository-select",
+      onchange: (e: Event) => {
+        repository = (e.target as HTMLSelectElement).value;
+        if (!changesPane.hidden) void loadChanges();
+        if (!processesPane.hidden) void loadProcesses();
+      },
+    }, ...repositories.map((r) => h("option", { value: r }, r)))
+    : h("strong", {}, repository);
   const dot = h("span.dot", { "data-testid": "status", "data-status": session.status, title: session.status });
   const statusText = h("span", {}, session.status);
   const timeline = h("ol.timeline", { "data-testid": "timeline" });
@@ -46,7 +61,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   };
   const newTab = h("button.tab.add", { title: "New terminal", "data-testid": "new-terminal", onclick: addTerminal }, "+");
   const changesPane = h("div.pane.changes", { "data-testid": "changes" });
-  const changesTab = h("button.tab", { "data-testid": "changes-tab", onclick: () => { select(changesTab, changesPane); void loadChanges(); } }, "Changes");
+  const changesTab = h("button.tab", { "data-testid": "changes-tab", onclick: () => { select(changesTab, changesPane); changesPane.replaceChildren(h("p.muted", {}, "Loading changes…")); void loadChanges(); } }, "Changes");
   const processesPane = h("div.pane.processes", { "data-testid": "processes" });
   const processesTab = h("button.tab", { "data-testid": "processes-tab", onclick: () => { select(processesTab, processesPane); void loadProcesses(); } }, "Processes");
   tabs.append(newTab, changesTab, processesTab);
@@ -55,42 +70,86 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
 
   const loadChanges = async () => {
     try {
-      const c = await api<{ files: Array<{ path: string; status: string; added: number; removed: number; patch: string }>; totals: { files: number; added: number; removed: number } }>("GET", `/api/sessions/${id}/changes`);
+      const c = await api<{ files: FileDiff[]; totals: { files: number; added: number; removed: number } }>("GET", `/api/sessions/${id}/changes${repoQuery()}`);
       const summary = h("p.summary", { "data-testid": "changes-totals" }, `${c.totals.files} files `, h("span.add", {}, `+${c.totals.added}`), " ", h("span.del", {}, `−${c.totals.removed}`));
       const list = h("ul.files", {}, ...c.files.map((f) => h("li", { "data-path": f.path }, `${f.path} `, h("span.add", {}, `+${f.added}`), " ", h("span.del", {}, `−${f.removed}`), ` ${f.status}`)));
-      const diff = h("div.diff");
-      diff.innerHTML = diffHtml(c.files.map((f) => f.patch).join(""), { drawFileList: false, outputFormat: "line-by-line", matching: "none" });
-      changesPane.replaceChildren(summary, list, diff);
+      changesPane.replaceChildren(summary, h("p.muted", {}, "Click a line to comment on it for the agent."), list, renderReviewableDiff(id, c.files));
     } catch (err) {
       changesPane.replaceChildren(h("p.muted", {}, (err as Error).message));
+      void refreshSandbox();
     }
   };
   const loadProcesses = async () => {
     try {
-      const { ports } = await api<{ ports: Array<{ port: number; url: string }> }>("GET", `/api/sessions/${id}/processes`);
+      const { ports } = await api<{ ports: Array<{ port: number; url: string }> }>("GET", `/api/sessions/${id}/processes${repoQuery()}`);
       processesPane.replaceChildren(h("button", { onclick: () => void loadProcesses() }, "Refresh"),
         ports.length ? h("ul", {}, ...ports.map((p) => h("li", {}, h("a", { href: p.url, target: "_blank", "data-port": String(p.port) }, `port ${p.port}`))))
           : h("p.muted", {}, "Nothing is listening in the sandbox."));
     } catch (err) {
       processesPane.replaceChildren(h("p.muted", {}, (err as Error).message));
+      void refreshSandbox();
     }
   };
 
+  // Terminal, TUI, Changes and Processes need a running sandbox; without one they say why.
+  const unavailable = h("p.notice", { hidden: true, "data-testid": "sandbox-unavailable" });
+  const bound = [newTab, changesTab, processesTab, tuiButton];
+  let availability = 0;
+  const refreshSandbox = async () => {
+    const mine = ++availability;
+    const s = await api<{ available: boolean; reason?: string }>("GET", `/api/sessions/${id}/sandbox`).catch((err: Error) => ({ available: false, reason: err.message }));
+    if (mine !== availability) return;
+    unavailable.hidden = s.available;
+    unavailable.textContent = s.available ? "" : `Terminal, TUI, Changes and Processes are unavailable: ${s.reason ?? "no sandbox"}`;
+    for (const b of bound) { b.disabled = !s.available && !(b === tuiButton && !tuiPane.hidden); b.title = s.available ? "" : s.reason ?? ""; }
+  };
+
+  const attach = attachControl(id);
+  const sendError = h("span.error", { "data-testid": "send-error" });
+  const sendMessage = async (text: string) => api("POST", `/api/sessions/${id}/messages`, { text });
   const send = h("form.follow-up", {
     onsubmit: async (e: Event) => {
       e.preventDefault();
-      if (!followUp.value.trim()) return;
-      await api("POST", `/api/sessions/${id}/messages`, { text: followUp.value });
-      followUp.value = "";
+      sendError.textContent = "";
+      if (!followUp.value.trim() && !attach.hasFiles()) return;
+      try {
+        const paths = await attach.upload();
+        const note = paths.length ? `Attached file${paths.length > 1 ? "s" : ""} (in the repository): ${paths.join(", ")}` : "";
+        await sendMessage([followUp.value.trim(), note].filter(Boolean).join("\n\n"));
+        followUp.value = "";
+      } catch (err) {
+        sendError.textContent = (err as Error).message;
+      }
     },
-  }, followUp, h("button", { type: "submit" }, "Send"));
+  }, followUp, attach.element, h("button", { type: "submit", "data-testid": "send" }, "Send"), sendError);
+
+  // When the agent ends its turn with a question, it is highlighted with an answer box.
+  let status = session.status;
+  let lastAssistant: HTMLElement | null = null;
+  const answer = h("textarea", { rows: "2", placeholder: "Answer the agent…", "data-testid": "answer-text" });
+  const answerForm = h("form.answer", {
+    "data-testid": "answer",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      if (!answer.value.trim()) return;
+      await sendMessage(answer.value.trim());
+      answer.value = "";
+    },
+  }, answer, h("button", { type: "submit" }, "Answer"));
+  const updateQuestion = () => {
+    const asking = status === "idle" && lastAssistant !== null && /\?\s*$/.test(lastAssistant.querySelector(".text")?.textContent ?? "");
+    for (const q of timeline.querySelectorAll(".ev.question")) q.classList.remove("question");
+    if (asking) { lastAssistant!.classList.add("question"); lastAssistant!.append(answerForm); }
+    else answerForm.remove();
+  };
 
   app.append(h("div.workbench", {},
-    h("header", {}, h("a", { href: "/" }, "Tandem"), " / ", h("strong", {}, session.repository), " ", dot, statusText,
+    h("header", {}, h("a", { href: "/" }, "Tandem"), " / ", repoLabel, " ", dot, statusText,
       session.branch ? h("code", {}, session.branch) : null, h("span.spacer"), tuiButton,
       h("button", { onclick: () => void api("POST", `/api/sessions/${id}/stop`) }, "Stop")),
     h("section.main", {}, timeline, tuiPane, send),
-    h("section.bottom", {}, tabs, panes)));
+    h("section.bottom", {}, unavailable, tabs, panes)));
+  void refreshSandbox();
 
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
   const events = new EventSource(`/api/sessions/${id}/events`);
@@ -98,10 +157,18 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     const ev = JSON.parse(e.data) as Ev;
     const item = renderEvent(ev);
     if (item) { timeline.append(item); item.scrollIntoView({ block: "end" }); }
-    if (ev.type === "status") { dot.dataset.status = ev.status; statusText.textContent = ev.status; }
+    if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
+    if (ev.type === "message" && ev.role === "user") lastAssistant = null;
+    if (ev.type === "status") {
+      dot.dataset.status = status = ev.status;
+      statusText.textContent = ev.status;
+      void refreshSandbox();
+    }
+    updateQuestion();
     if (ev.type === "file_change" || ev.type === "diff_stat") {
       clearTimeout(changesTimer);
-      changesTimer = setTimeout(() => { if (!changesPane.hidden) void loadChanges(); }, 300);
+      // A review comment being written is not wiped by the agent's next edit.
+      changesTimer = setTimeout(() => { if (!changesPane.hidden && !changesPane.querySelector("tr.review textarea")) void loadChanges(); }, 300);
     }
   };
 }
