@@ -9,6 +9,7 @@ import {
   APP_ID, APP_SLUG, appKeys, BOT_LOGIN, installationCreated, issueAssigned, issueComment, postGitHub, reviewComment, WEBHOOK_SECRET,
 } from "./helpers/github.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
+import { apiClient, otherOrganization } from "./helpers/api.ts";
 
 const AGENT = ["node", new URL("./fixtures/slack-agent.mjs", import.meta.url).pathname];
 const INSTALLATION = 77;
@@ -239,5 +240,25 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(res.body).toMatchObject({ installationId: INSTALLATION, repositories: [REPO] });
     const anonymous = await fetch(`${stack.base}/api/github/installations/${INSTALLATION}/claim`, { method: "POST" });
     expect(anonymous.status).toBe(401);
+  });
+
+  it("only the instance's operators hand an installation to another org, and nobody takes it away", async () => {
+    const url = `/api/github/installations/${INSTALLATION}/claim`;
+    const mallory = apiClient(stack.app, (await otherOrganization(stack.rt)).token);
+    expect((await mallory.request("POST", url)).status).toBe(404); // another org's installation
+    expect((await mallory.request("POST", "/api/github/installations/987654/claim")).status).toBe(404); // never installed
+    // The default org's owner moves it to a new org of theirs…
+    const labs = await stack.owner.request("POST", "/api/orgs", { name: "Labs" });
+    const moved = await stack.owner.request("POST", url, undefined, { "x-tandem-org": labs.body.id });
+    expect(moved.status).toBe(200);
+    expect(moved.body.orgId).toBe(labs.body.id);
+    const [repo] = await stack.rt.database.db.select().from(schema.repositories)
+      .where(and(eq(schema.repositories.orgId, labs.body.id), eq(schema.repositories.name, REPO)));
+    expect(repo?.installationId).not.toBeNull();
+    // …from where another org's admin cannot claim it.
+    expect((await mallory.request("POST", url)).status).toBe(404);
+    // Back to the default org for the tests that follow.
+    const installation = (await stack.rt.database.db.select().from(schema.installations).where(eq(schema.installations.provider, "github")))[0]!;
+    await stack.rt.database.db.update(schema.installations).set({ orgId: stack.rt.defaultOrgId }).where(eq(schema.installations.id, installation.id));
   });
 });

@@ -88,6 +88,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
       requireAdmin(actor);
       return actor.orgId;
     },
+    adminsDefaultOrg: async (req) => {
+      const org = await deps.database.db.query.organizations.findFirst({ where: (o, { eq }) => eq(o.isDefault, true) });
+      if (!org) return false;
+      const actor = await requireActor(deps, req, org.id).catch(() => null);
+      return actor !== null && actor.role !== "member";
+    },
   });
   app.get("/api/openapi.json", async () => registry.document(deps.config.PUBLIC_URL));
   await workbenchRoutes(app, deps);

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { acceptInbound, badRequest, type Clock, type Config, type Db, type Logger, type Queues } from "@tandem/core";
+import { eq } from "drizzle-orm";
+import { acceptInbound, badRequest, notFound, schema, type Clock, type Config, type Db, type Logger, type Queues } from "@tandem/core";
 import type { GitHubApp } from "./client.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
-import { recordInstallation, syncInstallationRepositories } from "./installations.ts";
+import { findGitHubInstallation, recordInstallation, syncInstallationRepositories } from "./installations.ts";
 import { sharedGitHubApp } from "./shared.ts";
 import type { StoredDelivery } from "./trigger-source.ts";
 
@@ -15,6 +16,8 @@ export interface GitHubRouteOptions {
   clock: Clock;
   /** The org an admin acts for; throws (401/403) for anyone else. */
   adminOrg(req: FastifyRequest): Promise<string>;
+  /** Whether the caller is an owner or admin of the default organization (the instance's operators). */
+  adminsDefaultOrg(req: FastifyRequest): Promise<boolean>;
 }
 
 /** Events Tandem acts on; anything else is acknowledged and dropped before the inbox. */
@@ -73,6 +76,16 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
     const orgId = await opts.adminOrg(req);
     const params = z.object({ installationId: z.coerce.number().int().positive() }).safeParse(req.params);
     if (!params.success) throw badRequest("installationId must be a number");
+    // An installation arrives in the default org. Only the instance's operators (admins of the
+    // default org) hand it to another org; once there, only that org's admins re-sync it, and
+    // nobody else can take it away (another org's installation answers 404, as if unknown).
+    const existing = await findGitHubInstallation(opts.db, params.data.installationId);
+    // Known only from GitHub's own installation event: an id cannot be claimed ahead of it.
+    if (!existing) throw notFound("installation");
+    if (existing.orgId !== orgId) {
+      const inDefaultOrg = (await opts.db.query.organizations.findFirst({ where: eq(schema.organizations.id, existing.orgId) }))?.isDefault;
+      if (!inDefaultOrg || !(await opts.adminsDefaultOrg(req))) throw notFound("installation");
+    }
     const row = await recordInstallation(opts.db, {
       installationId: params.data.installationId, orgId, defaultOrgName: opts.config.DEFAULT_ORG_NAME,
     });
