@@ -1,9 +1,6 @@
-import { and, eq } from "drizzle-orm";
-import { schema, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
+import { boundSessionCache, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
 import { PROVIDER } from "./config.ts";
 import type { GitHubOutbox } from "./outbox.ts";
-
-const CACHE_LIMIT = 10_000;
 
 /**
  * Follows every session's live events and, for sessions bound to an issue or PR, schedules the
@@ -11,19 +8,7 @@ const CACHE_LIMIT = 10_000;
  * final edit. Job ids come from the event, so several workers following the same events act once.
  */
 export async function followGitHubSessions(deps: { db: Db; bus: EventBus; logger: Logger; outbox: GitHubOutbox }) {
-  const bound = new Map<string, boolean>();
-
-  const isBound = async (sessionId: string): Promise<boolean> => {
-    const known = bound.get(sessionId);
-    if (known !== undefined) return known;
-    const [row] = await deps.db.select({ source: schema.sessions.source, binding: schema.sessionBindings.id }).from(schema.sessions)
-      .leftJoin(schema.sessionBindings, and(eq(schema.sessionBindings.sessionId, schema.sessions.id), eq(schema.sessionBindings.provider, PROVIDER)))
-      .where(eq(schema.sessions.id, sessionId)).limit(1);
-    if (bound.size > CACHE_LIMIT) bound.clear();
-    if (row?.binding) bound.set(sessionId, true);
-    else if (row && row.source !== PROVIDER) bound.set(sessionId, false);
-    return Boolean(row?.binding);
-  };
+  const isBound = boundSessionCache(deps.db, PROVIDER);
 
   const onEvent = async (event: SessionEvent) => {
     if (!(await isBound(event.sessionId))) return;

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import {
   addMessage, bindSession, createSession, findBoundSession, isTerminal, schema, sessionUrl,
-  type Clock, type Db, type EventBus, type InboundEvent, type Logger, type Queues, type Repository,
+  type Db, type InboundEvent, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { classifyGitHubError, githubCall, type GitHubApp, type GitHubOctokit } from "./client.ts";
 import { PROVIDER, splitRepo, threadKey, type GitHubSettings } from "./config.ts";
@@ -11,13 +11,7 @@ import {
 import type { GitHubOutbox } from "./outbox.ts";
 import { asksForFreshStart, buildPrompt, toTrigger, type GitHubRequest, type GitHubTrigger, type StoredDelivery } from "./trigger-source.ts";
 
-export interface GitHubRouterDeps {
-  db: Db;
-  bus: EventBus;
-  queues: Queues;
-  logger: Logger;
-  clock: Clock;
-  publicUrl: string;
+export interface GitHubRouterDeps extends SessionDeps {
   defaultOrgName: string;
   settings: GitHubSettings;
   github: GitHubApp;

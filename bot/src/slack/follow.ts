@@ -1,10 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { schema, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
+import { boundSessionCache, schema, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
 import { noticeMessage } from "./blocks.ts";
 import { parseThreadKey, PROVIDER } from "./config.ts";
 import type { SlackOutbox } from "./outbox.ts";
-
-const CACHE_LIMIT = 10_000;
 
 /**
  * Follows every session's live events and, for sessions bound to a Slack thread, schedules the
@@ -12,21 +10,7 @@ const CACHE_LIMIT = 10_000;
  * the event, so several workers following the same events still post once.
  */
 export async function followSlackSessions(deps: { db: Db; bus: EventBus; logger: Logger; outbox: SlackOutbox }) {
-  /** true: bound to Slack; false: never will be (not started from Slack). Unknown yet: absent. */
-  const bound = new Map<string, boolean>();
-
-  const isBound = async (sessionId: string): Promise<boolean> => {
-    const known = bound.get(sessionId);
-    if (known !== undefined) return known;
-    const [row] = await deps.db.select({ source: schema.sessions.source, binding: schema.sessionBindings.id }).from(schema.sessions)
-      .leftJoin(schema.sessionBindings, and(eq(schema.sessionBindings.sessionId, schema.sessions.id), eq(schema.sessionBindings.provider, PROVIDER)))
-      .where(eq(schema.sessions.id, sessionId)).limit(1);
-    if (bound.size > CACHE_LIMIT) bound.clear();
-    if (row?.binding) bound.set(sessionId, true);
-    // A Slack session is bound just after it is created: ask again next time.
-    else if (row && row.source !== PROVIDER) bound.set(sessionId, false);
-    return Boolean(row?.binding);
-  };
+  const isBound = boundSessionCache(deps.db, PROVIDER);
 
   const onEvent = async (event: SessionEvent) => {
     if (!(await isBound(event.sessionId))) {

@@ -1,5 +1,5 @@
 import {
-  bindSession, createSession, type Clock, type Db, type EventBus, type Logger, type Queues, type Repository,
+  bindSession, createSession, type Db, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { noticeMessage, pickerMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
@@ -8,13 +8,7 @@ import type { SlackOutbox } from "./outbox.ts";
 import { chooseRepository, savePendingStart } from "./repos.ts";
 import { slackCall } from "./reporter.ts";
 
-export interface StartDeps {
-  db: Db;
-  bus: EventBus;
-  queues: Queues;
-  logger: Logger;
-  clock: Clock;
-  publicUrl: string;
+export interface StartDeps extends SessionDeps {
   outbox: SlackOutbox;
 }
 

@@ -32,3 +32,23 @@ export async function findBinding(db: Db, sessionId: string, provider: string): 
   });
   return row ?? null;
 }
+
+/**
+ * Whether a session is bound to `provider`'s thread, cached for the live-event followers: a
+ * binding never goes away, and a session that did not come from the provider never gets one.
+ * A session from the provider is bound just after it is created, so "not yet" is asked again.
+ */
+export function boundSessionCache(db: Db, provider: string, limit = 10_000) {
+  const known = new Map<string, boolean>();
+  return async (sessionId: string): Promise<boolean> => {
+    const cached = known.get(sessionId);
+    if (cached !== undefined) return cached;
+    const [row] = await db.select({ source: sessions.source, binding: sessionBindings.id }).from(sessions)
+      .leftJoin(sessionBindings, and(eq(sessionBindings.sessionId, sessions.id), eq(sessionBindings.provider, provider)))
+      .where(eq(sessions.id, sessionId)).limit(1);
+    if (known.size > limit) known.clear();
+    if (row?.binding) known.set(sessionId, true);
+    else if (row && row.source !== provider) known.set(sessionId, false);
+    return Boolean(row?.binding);
+  };
+}
