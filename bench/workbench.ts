@@ -1,7 +1,8 @@
 /**
  * The workbench's two felt latencies:
  * 1. p50/p99 from an agent event being stored (`appendEvent`, the worker's path) to it arriving
- *    in a connected client (the SSE stream `GET /api/sessions/:id/events`);
+ *    in a connected client: a Node reader of the SSE stream `GET /api/sessions/:id/events`, and the
+ *    session page in headless Chromium (stamped by a MutationObserver as its timeline item lands);
  * 2. the time from opening Changes to a rendered 5,000-line diff in headless Chromium
  *    (GET /changes in the real docker sandbox, then diff2html), with the server part alone.
  *
@@ -45,6 +46,36 @@ async function main() {
   }
   await sse.close();
 
+  // 1b. The same, into the session page's timeline in Chromium. Both sides stamp wall-clock time
+  // (timeOrigin + now, high resolution on one machine), so no round trip to the page is counted.
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+  await page.goto(`${stack.base}/login/${login.token}?next=/sessions/${id}`);
+  await page.waitForSelector("[data-testid=status][data-status=idle]");
+  await page.waitForSelector(`[data-testid=timeline] .ev.message >> text=bench ${events - 1}`);
+  await page.evaluate(() => {
+    const arrivals: Record<string, number> = {};
+    (window as any).__arrivals = arrivals;
+    new MutationObserver((records) => {
+      const at = performance.timeOrigin + performance.now();
+      for (const r of records) for (const n of r.addedNodes) {
+        const m = (n as HTMLElement).textContent?.match(/^browser (\d+)$/);
+        if (m) arrivals[m[1]!] = at;
+      }
+    }).observe(document.querySelector("[data-testid=timeline]")!, { childList: true });
+  });
+  const now = () => performance.timeOrigin + performance.now();
+  const browserLatencies: number[] = [];
+  for (let i = 0; i < events; i++) {
+    const t0 = now();
+    await appendEvent(deps, id, { type: "message", role: "assistant", text: `browser ${i}` });
+    // No named helpers in page functions: tsx's keepNames would reference `__name`, absent there.
+    const arrival = await page.waitForFunction((n) => (window as any).__arrivals[n] as number | undefined, String(i), { polling: 1, timeout: 10_000 });
+    const arrivedAt = (await arrival.jsonValue()) as number;
+    browserLatencies.push(arrivedAt - t0);
+  }
+
   // 2. A 5,000-line diff, served from the sandbox and rendered in Chromium.
   const serverMs: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -53,11 +84,6 @@ async function main() {
     if (r.body.totals?.added !== 5000) throw new Error(`unexpected changes: ${JSON.stringify(r.body.totals)}`);
     serverMs.push(performance.now() - t);
   }
-  const browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
-  await page.goto(`${stack.base}/login/${login.token}?next=/sessions/${id}`);
-  await page.waitForSelector("[data-testid=status][data-status=idle]");
   const renderMs: number[] = [];
   for (let i = 0; i < 5; i++) {
     await page.evaluate(() => document.querySelector("[data-testid=changes]")!.replaceChildren());
@@ -73,6 +99,7 @@ async function main() {
   await git.close();
 
   console.log(`event stored → client (SSE), ${events} events: p50 ${ms(pct(latencies, 50))}, p99 ${ms(pct(latencies, 99))}, max ${ms(Math.max(...latencies))}`);
+  console.log(`event stored → timeline in Chromium, ${events} events: p50 ${ms(pct(browserLatencies, 50))}, p99 ${ms(pct(browserLatencies, 99))}, max ${ms(Math.max(...browserLatencies))}`);
   console.log(`5,000-line diff: GET /changes median ${ms(pct(serverMs, 50))}; open Changes → rendered in Chromium median ${ms(pct(renderMs, 50))} (max ${ms(Math.max(...renderMs))})`);
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, buildTestApp, otherOrganization, ownerToken, type ApiClient } from "./helpers/api.ts";
+import { schema } from "@tandem/core";
 import { DB_KINDS, startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
@@ -107,6 +108,24 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const afterStop = await owner.request("POST", `/api/sessions/${id}/messages`, { text: "more" });
       expect(afterStop.status).toBe(409);
       expect(afterStop.body.error.message).toMatch(/session is stopped/);
+    });
+
+    it("links each session back to its Slack thread or GitHub issue and names who started it", async () => {
+      const start = async (prompt: string) => (await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt })).body.id as string;
+      const [slack, github, plain] = [await start("from slack"), await start("from github"), await start("from the api")];
+      await rt.database.db.insert(schema.sessionBindings).values([
+        { sessionId: slack, provider: "slack", threadKey: "T1:C2:1700000000.000100" },
+        { sessionId: github, provider: "github", threadKey: "acme/app#42" },
+      ]);
+      const owner_ = await rt.database.db.query.users.findFirst({ where: (u, { eq }) => eq(u.id, rt.ownerId) });
+      const { sessions } = (await owner.request("GET", "/api/sessions")).body as { sessions: Array<{ id: string; origin: unknown; createdBy: unknown }> };
+      const byId = new Map(sessions.map((s) => [s.id, s]));
+      expect(byId.get(slack)!.origin).toEqual({ provider: "slack", url: "https://slack.com/app_redirect?team=T1&channel=C2&message_ts=1700000000.000100" });
+      expect(byId.get(github)!.origin).toEqual({ provider: "github", url: "https://github.com/acme/app/issues/42" });
+      expect(byId.get(plain)!.origin).toBeNull();
+      expect(byId.get(plain)!.createdBy).toEqual({ name: owner_!.name, login: owner_!.githubLogin });
+      const shown = await owner.request("GET", `/api/sessions/${github}`);
+      expect(shown.body).toMatchObject({ origin: { provider: "github", url: "https://github.com/acme/app/issues/42" }, createdBy: { name: owner_!.name } });
     });
 
     it("hides another organization's session behind 404 on every route", async () => {

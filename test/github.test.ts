@@ -261,4 +261,19 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     const installation = (await stack.rt.database.db.select().from(schema.installations).where(eq(schema.installations.provider, "github")))[0]!;
     await stack.rt.database.db.update(schema.installations).set({ orgId: stack.rt.defaultOrgId }).where(eq(schema.installations.id, installation.id));
   });
+  it("lists the installations an admin may claim: the default org's for its owner, none for another org's admin", async () => {
+    const url = "/api/github/installations";
+    const owned = await stack.owner.request("GET", url);
+    expect(owned.status).toBe(200);
+    expect(owned.body.installations).toEqual([
+      { installationId: INSTALLATION, account: "acme", orgId: stack.rt.defaultOrgId, orgName: expect.any(String), repositories: [REPO] },
+    ]);
+    const mallory = apiClient(stack.app, (await otherOrganization(stack.rt)).token);
+    expect((await mallory.request("GET", url)).body).toEqual({ installations: [] });
+    // Acting for another org of theirs, the default org's owner still sees the default org's installations.
+    const labs = await stack.owner.request("POST", "/api/orgs", { name: "Labs 2" });
+    const forLabs = await stack.owner.request("GET", url, undefined, { "x-tandem-org": labs.body.id });
+    expect(forLabs.body.installations.map((i: { installationId: number }) => i.installationId)).toEqual([INSTALLATION]);
+    expect((await fetch(`${stack.base}${url}`)).status).toBe(401);
+  });
 });

@@ -7,7 +7,9 @@ import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { freePort, startStack, type Stack } from "../helpers/stack.ts";
+import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
+import { FakeGitHub } from "../fixtures/fake-github.ts";
+import { APP_ID, APP_SLUG, appKeys, installationCreated, postGitHub, WEBHOOK_SECRET } from "../helpers/github.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
 
@@ -157,6 +159,30 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.waitForSelector("[data-testid=status][data-status=idle]", { timeout: 90_000 });
   }, 120_000);
 
+  it("switches Changes to side by side and back, remembers the choice, and comments from either side", async () => {
+    await page.click("[data-testid=changes-tab]");
+    await page.waitForSelector("[data-testid=diff][data-layout=line-by-line] .d2h-file-diff");
+    expect(await page.$("[data-testid=changes] .d2h-file-side-diff")).toBeNull();
+    await page.click("[data-testid=diff-layout]");
+    await page.waitForSelector("[data-testid=diff][data-layout=side-by-side]");
+    expect(await page.$$("[data-testid=changes] .file-diff[data-path='hello.txt'] .d2h-file-side-diff")).toHaveLength(2);
+    await page.click("[data-testid=changes] .d2h-file-side-diff:nth-child(2) tr:has-text('hello, world') .d2h-code-side-line");
+    expect(await page.getAttribute("[data-testid=review-text]", "placeholder")).toContain("hello.txt:1 ");
+    expect(await page.$("[data-testid=changes] .d2h-file-side-diff:nth-child(1) tr.review.spacer")).not.toBeNull();
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-changes-side-by-side.png` });
+    await page.click("[data-testid=changes] tr.review button[type=button]");
+    expect(await page.$("[data-testid=changes] tr.review")).toBeNull();
+    await page.click("[data-testid=changes] .d2h-file-side-diff:nth-child(1) tr:has-text('hello') .d2h-code-side-line");
+    expect(await page.getAttribute("[data-testid=review-text]", "placeholder")).toContain("hello.txt:1 ");
+    await page.reload();
+    await page.click("[data-testid=changes-tab]");
+    await page.waitForSelector("[data-testid=diff][data-layout=side-by-side] .d2h-file-side-diff");
+    await page.click("[data-testid=diff-layout]");
+    await page.waitForSelector("[data-testid=diff][data-layout=line-by-line] .d2h-file-diff");
+    expect(await page.$("[data-testid=changes] .d2h-file-side-diff")).toBeNull();
+    expect(await page.evaluate(() => localStorage.getItem("tandem.diffLayout"))).toBe("line-by-line");
+  }, 60_000);
+
   it("gives a signed-in user of another org 404 on the page and no WebSocket", async () => {
     const other = await otherOrganization(stack.rt);
     const { token } = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: other.userId, kind: "browser", ttlMs: 60_000 });
@@ -187,5 +213,85 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     }
     expect(await page.$("[data-testid=repository-select]")).toBeNull();
     await page.screenshot({ path: `${ARTIFACTS}/workbench-sandbox-stopped.png` });
+  }, 30_000);
+  it("lists the session with its status, source, repository, who started it, when, and the link back to its thread", async () => {
+    await stack.rt.database.db.insert(schema.sessionBindings).values({ sessionId: id, provider: "github", threadKey: "acme/app#7" });
+    const api = (await stack.owner.request("GET", `/api/sessions/${id}`)).body;
+    expect(api.origin).toEqual({ provider: "github", url: "https://github.com/acme/app/issues/7" });
+    await page.goto(`${stack.base}/`);
+    const row = `[data-testid=session-row][data-id='${id}']`;
+    await page.waitForSelector(row);
+    expect(await page.textContent(`${row} [data-testid=session-status]`)).toBe(api.status);
+    expect(await page.textContent(`${row} [data-testid=session-source]`)).toBe("web/api");
+    expect(await page.textContent(row)).toContain("acme/app");
+    expect(await page.textContent(`${row} [data-testid=session-by]`)).toContain(api.createdBy.name);
+    expect(await page.getAttribute(`${row} time`, "datetime")).toBe(api.createdAt);
+    expect(await page.getAttribute(`${row} [data-testid=session-origin]`, "href")).toBe(api.origin.url);
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-sessions-list.png` });
+  }, 30_000);
+});
+
+describe.skipIf(!chromiumAvailable())("Settings in headless Chromium: claiming a GitHub installation", () => {
+  const INSTALLATION = 91;
+  let fake: FakeGitHub;
+  let stack: Stack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const keys = appKeys();
+    fake = await new FakeGitHub({ appId: APP_ID, slug: APP_SLUG, publicKey: keys.publicKey }).listen();
+    fake.installations.set(INSTALLATION, [{ name: "site", full_name: "acme/site", clone_url: "https://git.example.test/acme/site.git", default_branch: "main" }]);
+    stack = await startStack("postgres", {
+      PUBLIC_URL: "self", GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url,
+      SANDBOX_PROVIDER: "local",
+    });
+    // GitHub tells Tandem about the installation; it lands in the default org.
+    expect((await postGitHub(stack.base, "installation", installationCreated({ installationId: INSTALLATION, account: "acme" }))).status).toBe(202);
+    await until("the installation synced", async () => stack.rt.database.db.query.repositories.findFirst({ where: eq(schema.repositories.name, "acme/site") }), 15_000);
+    browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await fake?.close();
+  });
+
+  it("an admin of the default org opens Settings from the header and claims the installation for another org of theirs", async () => {
+    const labs = await stack.owner.request("POST", "/api/orgs", { name: "Labs" });
+    const page = await browser.newPage();
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    await page.goto(`${stack.base}/login/${login.token}`);
+    await page.click("[data-testid=settings-link]");
+    await page.waitForURL(/\/settings$/);
+    const item = `[data-testid=installation][data-installation='${INSTALLATION}']`;
+    await page.waitForSelector(item);
+    expect(await page.textContent(`${item} [data-testid=installation-repositories]`)).toContain("acme/site");
+    await page.selectOption("[data-testid=settings-org]", labs.body.id);
+    await page.waitForSelector(`${item} [data-testid=claim] >> text=Claim for Labs`);
+    await page.click(`${item} [data-testid=claim]`);
+    await page.waitForSelector(`${item} [data-testid=installation-org] >> text=Labs`);
+    expect(await page.textContent(`${item} [data-testid=installation-repositories]`)).toContain("acme/site");
+    expect(await page.$(`${item} [data-testid=claim]`)).toBeNull();
+    await page.screenshot({ path: `${ARTIFACTS}/settings-claimed.png` });
+    const repos = await stack.owner.request("GET", "/api/repositories", undefined, { "x-tandem-org": labs.body.id });
+    expect(repos.body.repositories.map((r: { name: string }) => r.name)).toContain("acme/site");
+    await page.close();
+  }, 30_000);
+
+  it("shows no Settings link to a member who administers nothing", async () => {
+    const other = await otherOrganization(stack.rt);
+    await stack.rt.database.db.update(schema.memberships).set({ role: "member" }).where(eq(schema.memberships.userId, other.userId));
+    const { token } = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: other.userId, kind: "browser", ttlMs: 60_000 });
+    const context = await browser.newContext();
+    await context.addCookies([{ name: "tandem_session", value: token, url: stack.base }]);
+    const page = await context.newPage();
+    const me = page.waitForResponse((r) => r.url().endsWith("/api/me"));
+    await page.goto(`${stack.base}/`);
+    await me;
+    await page.waitForSelector("[data-testid=sessions] li");
+    expect(await page.$("[data-testid=settings-link]")).toBeNull();
+    await page.goto(`${stack.base}/settings`);
+    await page.waitForSelector("main .notice >> text=for the owners and admins");
+    await context.close();
   }, 30_000);
 });

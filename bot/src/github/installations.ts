@@ -83,6 +83,29 @@ export async function syncInstallationRepositories(
   return names;
 }
 
+export interface InstallationView { installationId: number; account: string | null; orgId: string; orgName: string; repositories: string[] }
+
+/** The GitHub installations held by these orgs, with the repositories each reaches there. */
+export async function listInstallations(db: Db, orgIds: string[]): Promise<InstallationView[]> {
+  if (!orgIds.length) return [];
+  const rows = await db.select({ installation: schema.installations, orgName: schema.organizations.name })
+    .from(schema.installations)
+    .innerJoin(schema.organizations, eq(schema.organizations.id, schema.installations.orgId))
+    .where(and(eq(schema.installations.provider, PROVIDER), inArray(schema.installations.orgId, orgIds)))
+    .orderBy(schema.installations.createdAt);
+  const repos = rows.length ? await db.select({ installationId: schema.repositories.installationId, name: schema.repositories.name })
+    .from(schema.repositories)
+    .where(inArray(schema.repositories.installationId, rows.map((r) => r.installation.id)))
+    .orderBy(schema.repositories.name) : [];
+  return rows.map(({ installation, orgName }) => ({
+    installationId: Number(installation.externalId),
+    account: (installation.data as InstallationData).account ?? null,
+    orgId: installation.orgId,
+    orgName,
+    repositories: repos.filter((r) => r.installationId === installation.id).map((r) => r.name),
+  }));
+}
+
 /** The installation was uninstalled: its repositories stay, detached. */
 export async function removeInstallation(db: Db, installationId: number): Promise<void> {
   const row = await findGitHubInstallation(db, installationId);

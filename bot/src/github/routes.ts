@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { acceptInbound, badRequest, notFound, schema, type Clock, type Config, type Db, type Logger, type Queues } from "@tandem/core";
 import type { GitHubApp } from "./client.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
-import { findGitHubInstallation, recordInstallation, syncInstallationRepositories } from "./installations.ts";
+import { findGitHubInstallation, listInstallations, recordInstallation, syncInstallationRepositories } from "./installations.ts";
 import { sharedGitHubApp } from "./shared.ts";
 import type { StoredDelivery } from "./trigger-source.ts";
 
@@ -25,7 +25,7 @@ const EVENTS = new Set(["issue_comment", "pull_request_review_comment", "issues"
 
 /**
  * GitHub's HTTP surface, as a Fastify plugin: the webhook (signature checked on the raw body,
- * committed to the inbox before the 2xx) and the admin's installation claim. Registers nothing
+ * committed to the inbox before the 2xx), the installations an admin may claim, and the claim. Registers nothing
  * when the App is not configured.
  */
 export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOptions) {
@@ -70,6 +70,18 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
         return reply.code(503).send({ error: { code: "unavailable", message: "try again" } });
       }
     });
+  });
+
+  // What the caller may act on, by the claim's rules: their org's installations, and the default
+  // org's (where new ones arrive) when they administer the default org.
+  app.get("/api/github/installations", async (req) => {
+    const orgId = await opts.adminOrg(req);
+    const orgIds = [orgId];
+    if (await opts.adminsDefaultOrg(req)) {
+      const defaultOrg = await opts.db.query.organizations.findFirst({ where: eq(schema.organizations.isDefault, true) });
+      if (defaultOrg && defaultOrg.id !== orgId) orgIds.push(defaultOrg.id);
+    }
+    return { installations: await listInstallations(opts.db, orgIds) };
   });
 
   app.post("/api/github/installations/:installationId/claim", async (req) => {

@@ -7,6 +7,7 @@ import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { parse, requestLogger } from "../http.ts";
 import type { Declare } from "./declare.ts";
+import { sessionDetails, type SessionCreator, type SessionOrigin } from "./session-origin.ts";
 import { streamSessionEvents } from "./session-events.ts";
 
 const createBody = z.strictObject({
@@ -33,13 +34,18 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
   const sessionDeps: SessionDeps = {
     db, bus: deps.bus, queues: deps.queues, logger: deps.logger, clock: deps.clock, publicUrl: deps.config.PUBLIC_URL,
   };
-  const view = (s: Session, repository: string) => ({
+  type Details = Awaited<ReturnType<typeof sessionDetails>>;
+  const details = (list: Session[]) => sessionDetails(db, deps.config.GITHUB_URL, list);
+  const view = (s: Session, repository: string, d: Details) => ({
     id: s.id,
     status: s.status,
     repository,
     url: sessionUrl(deps.config.PUBLIC_URL, s.id),
     prompt: s.prompt,
     source: s.source,
+    /** The thread the session came from (Slack, GitHub), when there is one. */
+    origin: (d.origins.get(s.id) ?? null) satisfies SessionOrigin | null,
+    createdBy: (s.createdBy ? d.creators.get(s.createdBy) ?? null : null) satisfies SessionCreator | null,
     agent: s.agent,
     usage: { inputTokens: s.inputTokens, outputTokens: s.outputTokens },
     ref: s.baseRef,
@@ -65,7 +71,8 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const actor = await requireActor(deps, req);
       const query = parse(listQuery, req.query, "query");
       const rows = await listSessions(db, actor.orgId, { limit: query.limit, before: query.before ? new Date(query.before) : undefined });
-      return { sessions: rows.map((r) => view(r.session, r.repository)) };
+      const d = await details(rows.map((r) => r.session));
+      return { sessions: rows.map((r) => view(r.session, r.repository, d)) };
     });
 
   declare({ method: "GET", url: "/api/sessions/:id", tag: "sessions", summary: "One session", responses: { 200: "ok", 404: "not found in your organization" } },
@@ -75,7 +82,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const session = await getSessionOrThrow(db, actor.orgId, id);
       const repo = await db.query.repositories.findFirst({ where: (r, { eq }) => eq(r.id, session.repositoryId) });
       // Every repository the session works on, primary first (one per session today).
-      return { ...view(session, repo!.name), repositories: [repo!.name], queuePosition: await queuePosition(db, session) };
+      return { ...view(session, repo!.name, await details([session])), repositories: [repo!.name], queuePosition: await queuePosition(db, session) };
     });
 
   declare({ method: "POST", url: "/api/sessions/:id/messages", tag: "sessions", summary: "Send a follow-up message to the agent", body: messageBody, responses: { 202: "queued for the next turn", 409: "session has ended" } },

@@ -9,8 +9,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T = any>(method: string, url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { "x-csrf-token": csrfToken() };
+export async function api<T = any>(method: string, url: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { ...extra, "x-csrf-token": csrfToken() };
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(url, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));

@@ -3,6 +3,7 @@ import "diff2html/bundles/css/diff2html.min.css";
 import "./style.css";
 import { h } from "./api.ts";
 import { renderSessions } from "./sessions.ts";
+import { renderSettings } from "./settings.ts";
 import { renderWorkbench } from "./workbench.ts";
 
 const app = document.getElementById("app")!;
@@ -11,6 +12,7 @@ const session = path.match(/^\/sessions\/([0-9a-f-]{36})\/?$/);
 
 if (session) void renderWorkbench(app, session[1]!);
 else if (path === "/login") void renderLogin(app);
+else if (path === "/settings") void renderSettings(app);
 else void renderSessions(app);
 
 async function renderLogin(app: HTMLElement) {

@@ -1,6 +1,26 @@
 import { api, ApiError, h } from "./api.ts";
+import { adminOrgs } from "./settings.ts";
 
-interface SessionView { id: string; status: string; repository: string; prompt: string; createdAt: string }
+interface SessionView {
+  id: string; status: string; repository: string; prompt: string; createdAt: string; source: string;
+  origin: { provider: string; url: string } | null; createdBy: { name: string; login: string | null } | null;
+}
+
+const SOURCES: Record<string, string> = { slack: "Slack", github: "GitHub", linear: "Linear", jira: "Jira", discord: "Discord" };
+const sourceLabel = (source: string) => SOURCES[source] ?? "web/api";
+
+/** One row: status, where it came from (with a link back to the thread), repository, who and when. */
+function sessionRow(s: SessionView): HTMLElement {
+  const who = s.createdBy ? (s.createdBy.login ? `${s.createdBy.name} (@${s.createdBy.login})` : s.createdBy.name) : "unknown";
+  const origin = s.origin
+    ? h("a", { href: s.origin.url, target: "_blank", rel: "noopener", "data-testid": "session-origin" }, `open in ${SOURCES[s.origin.provider] ?? s.origin.provider}`)
+    : null;
+  return h("li.session", { "data-testid": "session-row", "data-id": s.id },
+    h("div.line", {}, h("span.dot", { "data-status": s.status, title: s.status }), h("span.status", { "data-testid": "session-status" }, s.status), " ",
+      h("a", { href: `/sessions/${s.id}` }, s.repository), " ", h("span.source", { "data-testid": "session-source" }, sourceLabel(s.source)), " ", origin),
+    h("div.line.muted", {}, h("span", { "data-testid": "session-by" }, who), " · ", h("time", { datetime: s.createdAt }, new Date(s.createdAt).toLocaleString()),
+      " · ", s.prompt.slice(0, 120)));
+}
 
 /** The sessions of the org, newest first, and the form that starts one. */
 export async function renderSessions(app: HTMLElement) {
@@ -20,7 +40,9 @@ export async function renderSessions(app: HTMLElement) {
       }
     },
   }, h("h2", {}, "New session"), h("label", {}, "Repository ", repoSelect), prompt, h("button", { type: "submit" }, "Start session"), error);
-  app.append(h("main.narrow", {}, h("h1", {}, "Tandem"), form, h("h2", {}, "Sessions"), list));
+  const header = h("header.top", {}, h("h1", {}, "Tandem"));
+  app.append(h("main.narrow", {}, header, form, h("h2", {}, "Sessions"), list));
+  void adminOrgs().then((orgs) => { if (orgs.length) header.append(h("a", { href: "/settings", "data-testid": "settings-link" }, "Settings")); }).catch(() => {});
 
   try {
     const [{ repositories }, { sessions }] = await Promise.all([
@@ -30,8 +52,7 @@ export async function renderSessions(app: HTMLElement) {
     for (const r of repositories) repoSelect.append(h("option", { value: r.name }, r.name));
     if (!sessions.length) list.append(h("li.empty", {}, "No sessions yet."));
     for (const s of sessions) {
-      list.append(h("li", {}, h("span.dot", { "data-status": s.status, title: s.status }), h("a", { href: `/sessions/${s.id}` }, s.repository),
-        " ", h("span.muted", {}, s.prompt.slice(0, 120)), " ", h("span.muted", {}, new Date(s.createdAt).toLocaleString())));
+      list.append(sessionRow(s));
     }
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);

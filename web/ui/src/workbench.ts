@@ -1,6 +1,6 @@
 import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
-import { renderReviewableDiff, type FileDiff } from "./review.ts";
+import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
 import { openTerminal } from "./terminal.ts";
 
 type Ev = { seq: number; type: string; [k: string]: any };
@@ -68,13 +68,19 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   panes.append(changesPane, processesPane);
   changesPane.hidden = processesPane.hidden = true;
 
-  const loadChanges = async () => {
+  let changesLoads = 0;
+  /** `auto`: a refresh after the agent's edits, which must not wipe a review comment being written. */
+  const loadChanges = async (auto = false) => {
+    const mine = ++changesLoads;
     try {
       const c = await api<{ files: FileDiff[]; totals: { files: number; added: number; removed: number } }>("GET", `/api/sessions/${id}/changes${repoQuery()}`);
+      if (mine !== changesLoads || (auto && changesPane.querySelector("tr.review textarea"))) return;
       const summary = h("p.summary", { "data-testid": "changes-totals" }, `${c.totals.files} files `, h("span.add", {}, `+${c.totals.added}`), " ", h("span.del", {}, `−${c.totals.removed}`));
       const list = h("ul.files", {}, ...c.files.map((f) => h("li", { "data-path": f.path }, `${f.path} `, h("span.add", {}, `+${f.added}`), " ", h("span.del", {}, `−${f.removed}`), ` ${f.status}`)));
-      changesPane.replaceChildren(summary, h("p.muted", {}, "Click a line to comment on it for the agent."), list, renderReviewableDiff(id, c.files));
+      const { toggle, diff } = reviewableDiffWithLayout(id, c.files);
+      changesPane.replaceChildren(summary, h("p.muted", {}, "Click a line to comment on it for the agent. ", toggle), list, diff);
     } catch (err) {
+      if (mine !== changesLoads) return;
       changesPane.replaceChildren(h("p.muted", {}, (err as Error).message));
       void refreshSandbox();
     }
@@ -168,7 +174,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     if (ev.type === "file_change" || ev.type === "diff_stat") {
       clearTimeout(changesTimer);
       // A review comment being written is not wiped by the agent's next edit.
-      changesTimer = setTimeout(() => { if (!changesPane.hidden && !changesPane.querySelector("tr.review textarea")) void loadChanges(); }, 300);
+      changesTimer = setTimeout(() => { if (!changesPane.hidden && !changesPane.querySelector("tr.review textarea")) void loadChanges(true); }, 300);
     }
   };
 }
