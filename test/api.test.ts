@@ -1,3 +1,4 @@
+import { and, eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, buildTestApp, otherOrganization, ownerToken, type ApiClient } from "./helpers/api.ts";
@@ -128,6 +129,31 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       expect(shown.body).toMatchObject({ origin: { provider: "github", url: "https://github.com/acme/app/issues/42" }, createdBy: { name: owner_!.name } });
     });
 
+    it("offers the profiles with a published version, and starts sessions on the newest one", async () => {
+      const { db } = rt.database;
+      const [ready] = await db.insert(schema.sandboxProfiles).values({ orgId: rt.defaultOrgId, name: "node-22" }).returning();
+      const [draftOnly] = await db.insert(schema.sandboxProfiles).values({ orgId: rt.defaultOrgId, name: "wip" }).returning();
+      await db.insert(schema.sandboxProfileVersions).values([
+        { profileId: ready!.id, version: 1, status: "published" },
+        { profileId: ready!.id, version: 2, status: "published" },
+        { profileId: ready!.id, version: 3, status: "draft" },
+        { profileId: draftOnly!.id, version: 1, status: "draft" },
+      ]);
+      expect((await owner.request("GET", "/api/profiles")).body).toEqual({ profiles: [{ name: "node-22", version: 2 }] });
+      const mallory = apiClient(app, (await otherOrganization(rt)).token);
+      expect((await mallory.request("GET", "/api/profiles")).body).toEqual({ profiles: [] });
+
+      const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "node-22" });
+      expect(created.status).toBe(201);
+      const [row] = await db.select().from(schema.sessions).where(eq(schema.sessions.id, created.body.id));
+      const [v2] = await db.select().from(schema.sandboxProfileVersions)
+        .where(and(eq(schema.sandboxProfileVersions.profileId, ready!.id), eq(schema.sandboxProfileVersions.version, 2)));
+      expect(row!.profileVersionId).toBe(v2!.id);
+      const unpublished = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "wip" });
+      expect(unpublished.status).toBe(404);
+      expect(unpublished.body.error.message).toBe("published sandbox profile wip not found");
+    });
+
     it("hides another organization's session behind 404 on every route", async () => {
       const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "secret work" });
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
@@ -234,7 +260,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
     expect(documented.sort()).toEqual([
       "DELETE /api/orgs/{orgId}/members/{userId}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
-      "GET /api/orgs/{orgId}/settings", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
+      "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
       "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
       "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
       "POST /api/tokens",

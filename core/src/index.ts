@@ -30,3 +30,4 @@ export * from "./agents/index.ts";
 export * from "./sessions/usage.ts";
 export * from "./sandbox/git-credential-helper.ts";
 export * from "./util/shell.ts";
+export * from "./profiles/service.ts";

@@ -26,6 +26,8 @@ function sessionRow(s: SessionView): HTMLElement {
 export async function renderSessions(app: HTMLElement) {
   const list = h("ul.sessions", { "data-testid": "sessions" });
   const repoSelect = h("select", { name: "repository", required: true, "data-testid": "repository" });
+  // "Default" is the sandbox image as configured; named profiles come from GET /api/profiles.
+  const profileSelect = h("select", { name: "profile", "data-testid": "profile" }, h("option", { value: "" }, "Default"));
   const prompt = h("textarea", { name: "prompt", rows: "3", placeholder: "What should the agent do?", required: true, "data-testid": "prompt" });
   const error = h("p.error");
   const form = h("form.new-session", {
@@ -33,23 +35,27 @@ export async function renderSessions(app: HTMLElement) {
       e.preventDefault();
       error.textContent = "";
       try {
-        const created = await api<{ id: string }>("POST", "/api/sessions", { repository: repoSelect.value, prompt: prompt.value });
+        const created = await api<{ id: string }>("POST", "/api/sessions", {
+          repository: repoSelect.value, prompt: prompt.value, ...(profileSelect.value ? { profile: profileSelect.value } : {}),
+        });
         location.assign(`/sessions/${created.id}`);
       } catch (err) {
         error.textContent = (err as Error).message;
       }
     },
-  }, h("h2", {}, "New session"), h("label", {}, "Repository ", repoSelect), prompt, h("button", { type: "submit" }, "Start session"), error);
+  }, h("h2", {}, "New session"), h("label", {}, "Profile ", profileSelect), h("label", {}, "Repository ", repoSelect), prompt, h("button", { type: "submit" }, "Start session"), error);
   const header = h("header.top", {}, h("h1", {}, "Tandem"));
   app.append(h("main.narrow", {}, header, form, h("h2", {}, "Sessions"), list));
   void adminOrgs().then((orgs) => { if (orgs.length) header.append(h("a", { href: "/settings", "data-testid": "settings-link" }, "Settings")); }).catch(() => {});
 
   try {
-    const [{ repositories }, { sessions }] = await Promise.all([
+    const [{ repositories }, { sessions }, { profiles }] = await Promise.all([
       api<{ repositories: Array<{ name: string }> }>("GET", "/api/repositories"),
       api<{ sessions: SessionView[] }>("GET", "/api/sessions"),
+      api<{ profiles: Array<{ name: string; version: number }> }>("GET", "/api/profiles"),
     ]);
     for (const r of repositories) repoSelect.append(h("option", { value: r.name }, r.name));
+    for (const p of profiles) profileSelect.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
     if (!sessions.length) list.append(h("li.empty", {}, "No sessions yet."));
     for (const s of sessions) {
       list.append(sessionRow(s));
