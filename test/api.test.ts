@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, buildTestApp, otherOrganization, ownerToken, type ApiClient } from "./helpers/api.ts";
-import { schema } from "@tandem/core";
+import { issueToken, schema } from "@tandem/core";
 import { DB_KINDS, startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
@@ -143,11 +143,16 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
       expect((await mallory.request("GET", "/api/profiles")).body).toEqual({ profiles: [] });
 
+      const [v2] = await db.select().from(schema.sandboxProfileVersions)
+        .where(and(eq(schema.sandboxProfileVersions.profileId, ready!.id), eq(schema.sandboxProfileVersions.version, 2)));
+      const notBuilt = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "node-22" });
+      expect(notBuilt.status).toBe(409);
+      expect(notBuilt.body.error.message).toBe("profile node-22 v2 has no ready snapshot yet (status: none)");
+      await db.insert(schema.snapshots).values({ profileVersionId: v2!.id, status: "ready", imageRef: "tandem/snapshot:test-1", finishedAt: new Date() });
+
       const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "node-22" });
       expect(created.status).toBe(201);
       const [row] = await db.select().from(schema.sessions).where(eq(schema.sessions.id, created.body.id));
-      const [v2] = await db.select().from(schema.sandboxProfileVersions)
-        .where(and(eq(schema.sandboxProfileVersions.profileId, ready!.id), eq(schema.sandboxProfileVersions.version, 2)));
       expect(row!.profileVersionId).toBe(v2!.id);
       const unpublished = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "wip" });
       expect(unpublished.status).toBe(404);
@@ -174,6 +179,75 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const asOwnerOrg = await mallory.request("GET", "/api/sessions", undefined, { "x-tandem-org": rt.defaultOrgId });
       expect(asOwnerOrg.status).toBe(404);
       expect((await owner.request("GET", `/api/sessions/${id}`)).body.status).toBe("queued");
+    });
+  });
+
+  describe("sandbox profiles", () => {
+    it("creates a profile with an empty draft, validates drafts, and publishes idempotently", async () => {
+      const created = await owner.request("POST", "/api/profiles", { name: "py-312" });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({
+        name: "py-312", published: [], inUse: null,
+        draft: { version: 1, status: "draft", spec: { setupScript: "", env: {} }, snapshot: null },
+      });
+      expect((await owner.request("POST", "/api/profiles", { name: "py-312" })).status).toBe(409);
+
+      const spec = { setupScript: "pip install uv", env: { PIP_NO_CACHE_DIR: "1" }, limits: { cpus: 1, pids: 256 }, idleMinutes: 30 };
+      const put = await owner.request("PUT", "/api/profiles/py-312/draft", { spec });
+      expect(put.status).toBe(200);
+      expect(put.body).toMatchObject({ version: 1, status: "draft", spec });
+
+      const published = await owner.request("POST", "/api/profiles/py-312/publish");
+      expect(published.status).toBe(202);
+      expect(published.body).toMatchObject({ version: 1, status: "published", spec, snapshot: { status: "queued" } });
+      const job = await rt.queues.snapshots.getJob(`snapshot-${published.body.id}`);
+      expect(job?.data).toEqual({ snapshotId: published.body.snapshot.id });
+      // Nothing new in the draft: the same version and the same snapshot, not a second build.
+      const again = await owner.request("POST", "/api/profiles/py-312/publish");
+      expect(again.body).toMatchObject({ id: published.body.id, snapshot: { id: published.body.snapshot.id } });
+
+      const shown = await owner.request("GET", "/api/profiles/py-312");
+      expect(shown.body).toMatchObject({
+        draft: { version: 2, status: "draft", spec, snapshot: null },
+        published: [{ version: 1, snapshot: { status: "queued" } }],
+        inUse: null,
+      });
+      const refused = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "py-312" });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toBe("profile py-312 v1 has no ready snapshot yet (status: queued)");
+      await job?.remove();
+    });
+
+    it("answers 400 for invalid input, 404 for unknown profiles and 403 to non-admins", async () => {
+      await owner.request("POST", "/api/profiles", { name: "checked" });
+      const cases: Array<[string, string, unknown, RegExp]> = [
+        ["POST", "/api/profiles", { name: "Not Valid" }, /name must be/],
+        ["POST", "/api/profiles", { name: "ok", extra: 1 }, /unknown field extra/],
+        ["PUT", "/api/profiles/checked/draft", {}, /spec/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { setupScript: 1 } }, /spec\.setupScript/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { env: { "BAD-NAME": "x" } } }, /env names must be/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { limits: { cpus: -1 } } }, /spec\.limits\.cpus/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { secrets: {} } }, /unknown field secrets/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { image: "bad image" } }, /image must be/],
+      ];
+      for (const [method, url, body, message] of cases) {
+        const res = await owner.request(method, url, body);
+        expect(res.status, `${method} ${url} ${JSON.stringify(body)}`).toBe(400);
+        expect(res.body.error.message).toMatch(message);
+      }
+      expect((await owner.request("GET", "/api/profiles/nope")).status).toBe(404);
+      expect((await owner.request("POST", "/api/profiles/nope/publish")).status).toBe(404);
+
+      const { db } = rt.database;
+      const [user] = await db.insert(schema.users).values({ name: "Member", email: `member-${Date.now()}@example.test` }).returning();
+      await db.insert(schema.memberships).values({ orgId: rt.defaultOrgId, userId: user!.id, role: "member" });
+      const member = apiClient(app, (await issueToken(db, rt.clock, { userId: user!.id, kind: "api" })).token);
+      expect((await member.request("POST", "/api/profiles", { name: "mine" })).status).toBe(403);
+      expect((await member.request("PUT", "/api/profiles/checked/draft", { spec: { setupScript: "true" } })).status).toBe(403);
+      expect((await member.request("POST", "/api/profiles/checked/publish")).status).toBe(403);
+      expect((await member.request("GET", "/api/profiles/checked")).status).toBe(200);
+      const mallory = apiClient(app, (await otherOrganization(rt)).token);
+      expect((await mallory.request("GET", "/api/profiles/checked")).status).toBe(404);
     });
   });
 
@@ -260,10 +334,10 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
     expect(documented.sort()).toEqual([
       "DELETE /api/orgs/{orgId}/members/{userId}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
-      "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
+      "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/profiles/{name}", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
       "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
-      "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
-      "POST /api/tokens",
+      "POST /api/profiles", "POST /api/profiles/{name}/publish", "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
+      "POST /api/tokens", "PUT /api/profiles/{name}/draft",
     ]);
     for (const route of documented) {
       const [method, path] = route.split(" ") as [string, string];

@@ -31,3 +31,5 @@ export * from "./sessions/usage.ts";
 export * from "./sandbox/git-credential-helper.ts";
 export * from "./util/shell.ts";
 export * from "./profiles/service.ts";
+export * from "./profiles/spec.ts";
+export * from "./profiles/snapshots.ts";

@@ -13,6 +13,7 @@ import { githubLoginRoutes } from "./routes/github-login.ts";
 import { loginRoutes } from "./routes/login.ts";
 import { modelProxyRoutes } from "./routes/model-proxy.ts";
 import { orgRoutes } from "./routes/orgs.ts";
+import { profileRoutes } from "./routes/profiles.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { sandboxGitRoutes } from "./routes/sandbox-git.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -68,6 +69,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   githubLoginRoutes(app, deps);
   orgRoutes(declare, deps);
   repositoryRoutes(declare, deps);
+  profileRoutes(declare, deps);
   sessionRoutes(declare, deps);
   // For sandboxes only, with the sandbox token; kept out of the OpenAPI document.
   modelProxyRoutes(app, deps);

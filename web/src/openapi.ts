@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 export interface RouteDoc {
-  method: "GET" | "POST" | "PATCH" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   url: string;
   summary: string;
   tag: string;

@@ -9,6 +9,7 @@ import { processOutbound, type OutboundHandler } from "./processors/outbound.ts"
 import type { RunnerDeps } from "./sessions/deps.ts";
 import { runSession } from "./sessions/runner.ts";
 import { sweepSessions } from "./sessions/sweeper.ts";
+import { buildSnapshot } from "./snapshots.ts";
 
 export interface WorkerOptions {
   /** Added to (and replacing) the providers' own inbound handlers, by provider name. */
@@ -63,6 +64,10 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     new Worker(QUEUE_NAMES.sessionTurns, (job: Job<{ sessionId: string }>) => runSession(runner, job.data.sessionId), {
       connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: rt.config.SESSION_CONCURRENCY,
       lockDuration, stalledInterval: lockDuration, maxStalledCount: 10,
+    }),
+    // Failures are recorded on the snapshot by the builder itself; the job only retries a lost worker.
+    new Worker(QUEUE_NAMES.snapshots, (job: Job<{ snapshotId: string }>) => buildSnapshot(runner, job.data.snapshotId), {
+      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 2,
     }),
     new Worker(QUEUE_NAMES.inbound, (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId), {
       connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 4,

@@ -1,12 +1,13 @@
 import { and, count, desc, eq, lt } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
-import { repositories, sandboxProfiles, sandboxProfileVersions, sessionMessages, sessions } from "../db/schema.ts";
+import { repositories, sessionMessages, sessions } from "../db/schema.ts";
 import { conflict, notFound } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import { appendEvent } from "../events/log.ts";
 import type { Logger } from "../logger.ts";
 import { enqueueWithin, type Queues } from "../queue/queues.ts";
+import { sessionProfileVersionOrThrow } from "../profiles/service.ts";
 import { findRepositoryByNameOrThrow } from "../repositories/service.ts";
 import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
 
@@ -30,7 +31,7 @@ export async function createSession(
   },
 ): Promise<Session> {
   const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, input.repository);
-  const profileVersionId = input.profile ? await publishedProfileVersionOrThrow(deps.db, input.orgId, input.profile) : null;
+  const profileVersionId = input.profile ? await sessionProfileVersionOrThrow(deps.db, input.orgId, input.profile) : null;
   const [session] = await deps.db.transaction(async (tx) => {
     const created = await tx
       .insert(sessions)
@@ -55,20 +56,6 @@ export async function createSession(
   await requestSessionRun(deps, session!.id);
   log.info({ repository: repo.name }, "session.created");
   return session!;
-}
-
-async function publishedProfileVersionOrThrow(db: Db, orgId: string, name: string): Promise<string> {
-  const [row] = await db
-    .select({ id: sandboxProfileVersions.id })
-    .from(sandboxProfileVersions)
-    .innerJoin(sandboxProfiles, eq(sandboxProfiles.id, sandboxProfileVersions.profileId))
-    .where(and(
-      eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name), eq(sandboxProfileVersions.status, "published"),
-    ))
-    .orderBy(desc(sandboxProfileVersions.version))
-    .limit(1);
-  if (!row) throw notFound(`published sandbox profile ${name}`);
-  return row.id;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { listPublishedProfiles, listRepositories, registerRepository, repositoryInput, repositoryView, requireAdmin } from "@tandem/core";
+import { listRepositories, registerRepository, repositoryInput, repositoryView, requireAdmin } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { parse } from "../http.ts";
@@ -19,11 +19,5 @@ export function repositoryRoutes(declare: Declare, deps: WebDeps) {
     async (req) => {
       const actor = await requireActor(deps, req);
       return { repositories: (await listRepositories(db, actor.orgId)).map(repositoryView) };
-    });
-
-  declare({ method: "GET", url: "/api/profiles", tag: "repositories", summary: "Sandbox profiles that can start sessions (with a published version)", responses: { 200: "ok" } },
-    async (req) => {
-      const actor = await requireActor(deps, req);
-      return { profiles: await listPublishedProfiles(db, actor.orgId) };
     });
 }

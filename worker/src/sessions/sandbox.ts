@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, shellQuote, issueSandboxToken, sandboxControlUrl, schema,
-  type Repository, type SandboxLayout, type Session,
+  AppError, execCollect, shellQuote, issueSandboxToken, readySnapshotImage, sandboxControlUrl, schema, storedSpec,
+  type ProfileSpec, type Repository, type SandboxLayout, type Session,
 } from "@tandem/core";
 import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
@@ -45,17 +45,18 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   const [created] = await db.insert(schema.sandboxes).values({
     sessionId: session.id, orgId: session.orgId, provider: deps.sandboxes.kind, status: "creating",
   }).returning();
+  const profile = await profileSandbox(deps, session);
   const id = await deps.sandboxes.create({
     name: `tandem-${session.id}`,
-    image: deps.rt.config.SANDBOX_IMAGE,
+    image: profile.image,
     labels: {
       "tandem.org": session.orgId,
       "tandem.session": session.id,
       "tandem.profile_version": session.profileVersionId ?? "default",
     },
-    env: {},
+    env: profile.env,
     network: deps.rt.config.SANDBOX_NETWORK,
-    limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024 },
+    limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, ...profile.limits },
   });
   await db.update(schema.sandboxes).set({ externalId: id }).where(eq(schema.sandboxes.id, created!.id));
   await deps.sandboxes.start(id);
@@ -64,6 +65,19 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   await checkout(deps, id, layout, session, repo);
   await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
   return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
+}
+
+/** What the session's profile version sets: its ready snapshot's image, env and limits. */
+async function profileSandbox(deps: RunnerDeps, session: Session): Promise<{ image: string; env: Record<string, string>; limits?: ProfileSpec["limits"] }> {
+  if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE, env: {} };
+  const { db } = deps.rt.database;
+  const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
+  const image = await readySnapshotImage(db, session.profileVersionId);
+  if (!version || !image) {
+    throw new AppError("snapshot_missing", `the session's profile version ${version ? `v${version.version} ` : ""}has no ready snapshot; publish the profile again`);
+  }
+  const spec = storedSpec(version.spec);
+  return { image, env: spec.env, limits: spec.limits };
 }
 
 /** Environment every Tandem command in the sandbox gets: where the control plane is, and the token file. */

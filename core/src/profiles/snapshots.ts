@@ -1,0 +1,39 @@
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { snapshots } from "../db/schema.ts";
+import type { Logger } from "../logger.ts";
+import { enqueueWithin, type Queues } from "../queue/queues.ts";
+
+export type Snapshot = typeof snapshots.$inferSelect;
+
+export const snapshotView = (s: Snapshot | undefined) => (s ? {
+  id: s.id, status: s.status, imageRef: s.imageRef, createdAt: s.createdAt.toISOString(), finishedAt: s.finishedAt?.toISOString() ?? null, log: s.log,
+} : null);
+
+/** Each version's newest snapshot, by version id. */
+export async function latestSnapshots(db: Db, versionIds: string[]): Promise<Map<string, Snapshot>> {
+  const latest = new Map<string, Snapshot>();
+  if (versionIds.length === 0) return latest;
+  const rows = await db.select().from(snapshots)
+    .where(inArray(snapshots.profileVersionId, versionIds)).orderBy(desc(snapshots.createdAt));
+  for (const row of rows) if (!latest.has(row.profileVersionId)) latest.set(row.profileVersionId, row);
+  return latest;
+}
+
+/** The image of the version's newest ready snapshot, if it has one. */
+export async function readySnapshotImage(db: Db, versionId: string): Promise<string | null> {
+  const [row] = await db.select({ imageRef: snapshots.imageRef }).from(snapshots)
+    .where(and(eq(snapshots.profileVersionId, versionId), eq(snapshots.status, "ready")))
+    .orderBy(desc(snapshots.finishedAt)).limit(1);
+  return row?.imageRef ?? null;
+}
+
+/**
+ * Asks a worker to build the snapshot. One job per version at a time (the job id is the version's),
+ * so asking again while it is queued or running is a no-op. The row is committed first: a failed
+ * enqueue leaves it queued, and publishing again enqueues it again.
+ */
+export async function requestSnapshot(deps: { queues: Queues; logger: Logger }, snapshot: Pick<Snapshot, "id" | "profileVersionId">) {
+  await enqueueWithin(deps.queues.snapshots, "snapshot", { snapshotId: snapshot.id }, `snapshot-${snapshot.profileVersionId}`, { removeWhenDone: true })
+    .catch((err) => deps.logger.warn({ err, snapshotId: snapshot.id }, "snapshot.enqueue_failed"));
+}

@@ -1,0 +1,58 @@
+import { z } from "zod";
+import {
+  createProfile, getProfileViewOrThrow, listPublishedProfiles, profileSpec, publishProfile, requireAdmin, updateDraft,
+} from "@tandem/core";
+import { requireActor } from "../auth.ts";
+import type { WebDeps } from "../deps.ts";
+import { parse, requestLogger } from "../http.ts";
+import type { Declare } from "./declare.ts";
+
+const profileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
+  error: "name must be 1-63 lowercase letters, digits, '.', '_' or '-'",
+});
+const createBody = z.strictObject({ name: profileName });
+const draftBody = z.strictObject({ spec: profileSpec });
+const params = z.object({ name: profileName });
+
+export function profileRoutes(declare: Declare, deps: WebDeps) {
+  const { db } = deps.database;
+
+  declare({ method: "GET", url: "/api/profiles", tag: "profiles", summary: "Sandbox profiles that can start sessions (with a published version)", responses: { 200: "ok" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      return { profiles: await listPublishedProfiles(db, actor.orgId) };
+    });
+
+  declare({ method: "POST", url: "/api/profiles", tag: "profiles", summary: "Create a sandbox profile with an empty draft (version 1)", body: createBody, responses: { 201: "created", 400: "invalid body", 403: "admins only", 409: "already exists" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      const { name } = parse(createBody, req.body);
+      await createProfile(db, actor.orgId, name);
+      return reply.code(201).send(await getProfileViewOrThrow(db, actor.orgId, name));
+    });
+
+  declare({ method: "GET", url: "/api/profiles/:name", tag: "profiles", summary: "A profile's draft and published versions, each with its newest snapshot", responses: { 200: "ok", 404: "unknown profile" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      return getProfileViewOrThrow(db, actor.orgId, parse(params, req.params, "path").name);
+    });
+
+  declare({ method: "PUT", url: "/api/profiles/:name/draft", tag: "profiles", summary: "Replace the draft's spec", body: draftBody, responses: { 200: "updated", 400: "invalid body", 403: "admins only", 404: "unknown profile" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      const { name } = parse(params, req.params, "path");
+      return updateDraft(db, actor.orgId, name, parse(draftBody, req.body).spec);
+    });
+
+  declare({ method: "POST", url: "/api/profiles/:name/publish", tag: "profiles", summary: "Publish the draft and build its snapshot (or ask again for the newest version's snapshot)", responses: { 202: "snapshot queued, running or ready", 403: "admins only", 404: "unknown profile" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      const { name } = parse(params, req.params, "path");
+      const logger = requestLogger(req, { orgId: actor.orgId });
+      const version = await publishProfile({ db, queues: deps.queues, logger, clock: deps.clock }, actor.orgId, name);
+      return reply.code(202).send(version);
+    });
+}

@@ -1,0 +1,78 @@
+import { and, count, eq, inArray } from "drizzle-orm";
+import { schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
+
+export interface SnapshotDeps {
+  rt: Runtime;
+  sandboxes: SandboxProvider;
+}
+
+/** Enough of the setup log to see why it failed; the end matters most. */
+const MAX_LOG_CHARS = 64_000;
+const tail = (log: string) => (log.length > MAX_LOG_CHARS ? `[…]\n${log.slice(-MAX_LOG_CHARS)}` : log);
+
+export const snapshotImageName = (versionId: string, n: number) => `tandem/snapshot:${versionId.slice(0, 8)}-${n}`;
+
+/**
+ * Builds a profile version's snapshot: a one-off sandbox from the version's image runs the setup
+ * script, and its filesystem becomes the image sessions on the version start from. A failure is
+ * recorded on the snapshot (with the log); earlier ready snapshots stay in use.
+ */
+export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Promise<void> {
+  const { db } = deps.rt.database;
+  // Queued, or running when a worker died mid-build and BullMQ handed the job to another one.
+  const [claimed] = await db.update(schema.snapshots).set({ status: "running", log: "" })
+    .where(and(eq(schema.snapshots.id, snapshotId), inArray(schema.snapshots.status, ["queued", "running"])))
+    .returning();
+  if (!claimed) return;
+  const version = (await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, claimed.profileVersionId) }))!;
+  const profile = (await db.query.sandboxProfiles.findFirst({ where: eq(schema.sandboxProfiles.id, version.profileId) }))!;
+  const log = deps.rt.logger.child({ snapshotId, orgId: profile.orgId, profileVersionId: version.id });
+  const spec = storedSpec(version.spec);
+  const [ordinal] = await db.select({ n: count() }).from(schema.snapshots).where(eq(schema.snapshots.profileVersionId, version.id));
+  const finish = (values: { status: "ready" | "failed"; log: string; imageRef?: string }) =>
+    db.update(schema.snapshots).set({ ...values, log: tail(values.log), finishedAt: deps.rt.clock.now() })
+      .where(eq(schema.snapshots.id, snapshotId));
+
+  const [row] = await db.insert(schema.sandboxes).values({
+    orgId: profile.orgId, provider: deps.sandboxes.kind, status: "creating",
+  }).returning();
+  let sandboxId: string | undefined;
+  const output: Buffer[] = [];
+  try {
+    sandboxId = await deps.sandboxes.create({
+      name: `tandem-snapshot-${snapshotId}`,
+      image: spec.image ?? deps.rt.config.SANDBOX_IMAGE,
+      labels: { "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId },
+      env: spec.env,
+      network: deps.rt.config.SANDBOX_NETWORK,
+      limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, ...spec.limits },
+    });
+    await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
+    await deps.sandboxes.start(sandboxId);
+    const layout = deps.sandboxes.layout(sandboxId);
+    log.info({ image: spec.image ?? deps.rt.config.SANDBOX_IMAGE }, "snapshot.started");
+    // One stream for both outputs, in the order they arrived, as a terminal would show them.
+    const proc = await deps.sandboxes.exec(sandboxId, ["bash", "-lc", spec.setupScript], {
+      cwd: layout.workspace, env: { ...spec.env, HOME: layout.home },
+    });
+    proc.stdout.on("data", (d: Buffer) => output.push(d));
+    proc.stderr.on("data", (d: Buffer) => output.push(d));
+    const { exitCode } = await proc.wait();
+    const text = Buffer.concat(output).toString("utf8");
+    if (exitCode !== 0) {
+      await finish({ status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` });
+      log.warn({ exitCode }, "snapshot.failed");
+      return;
+    }
+    const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1));
+    await finish({ status: "ready", log: text, imageRef });
+    log.info({ imageRef }, "snapshot.ready");
+  } catch (err) {
+    log.warn({ err }, "snapshot.failed");
+    const text = Buffer.concat(output).toString("utf8");
+    await finish({ status: "failed", log: `${text}\nthe snapshot could not be built: ${(err as Error).message}\n` });
+  } finally {
+    if (sandboxId) await deps.sandboxes.remove(sandboxId).catch((err) => log.warn({ err }, "snapshot.remove_failed"));
+    await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.rt.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
+  }
+}
