@@ -107,4 +107,15 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toBe("profile broken v1 has no ready snapshot yet (status: failed)");
   }, 120_000);
+
+  it("builds a snapshot that was committed as queued but never reached the queue", async () => {
+    // As if Redis was away at publish time: a published version with a queued snapshot and no job.
+    const { db } = s.rt.database;
+    const [profileRow] = await db.insert(schema.sandboxProfiles).values({ orgId: s.rt.defaultOrgId, name: "orphan" }).returning();
+    const [version] = await db.insert(schema.sandboxProfileVersions).values({
+      profileId: profileRow!.id, version: 1, status: "published", spec: { setupScript: "echo orphan-built", env: {} }, publishedAt: new Date(),
+    }).returning();
+    await db.insert(schema.snapshots).values({ profileVersionId: version!.id });
+    expect(await finished("orphan")).toMatchObject({ status: "ready", log: expect.stringContaining("orphan-built") });
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { and, count, eq, inArray } from "drizzle-orm";
-import { schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
+import { requestSnapshot, schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
 
 export interface SnapshotDeps {
   rt: Runtime;
@@ -37,6 +37,7 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     orgId: profile.orgId, provider: deps.sandboxes.kind, status: "creating",
   }).returning();
   let sandboxId: string | undefined;
+  let result: { status: "ready" | "failed"; log: string; imageRef?: string };
   const output: Buffer[] = [];
   try {
     sandboxId = await deps.sandboxes.create({
@@ -60,19 +61,31 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     const { exitCode } = await proc.wait();
     const text = Buffer.concat(output).toString("utf8");
     if (exitCode !== 0) {
-      await finish({ status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` });
+      result = { status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` };
       log.warn({ exitCode }, "snapshot.failed");
-      return;
+    } else {
+      const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1));
+      result = { status: "ready", log: text, imageRef };
+      log.info({ imageRef }, "snapshot.ready");
     }
-    const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1));
-    await finish({ status: "ready", log: text, imageRef });
-    log.info({ imageRef }, "snapshot.ready");
   } catch (err) {
     log.warn({ err }, "snapshot.failed");
     const text = Buffer.concat(output).toString("utf8");
-    await finish({ status: "failed", log: `${text}\nthe snapshot could not be built: ${(err as Error).message}\n` });
+    result = { status: "failed", log: `${text}\nthe snapshot could not be built: ${(err as Error).message}\n` };
   } finally {
     if (sandboxId) await deps.sandboxes.remove(sandboxId).catch((err) => log.warn({ err }, "snapshot.remove_failed"));
     await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.rt.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
   }
+  // Announced only once the build sandbox is gone, so "ready" or "failed" leaves nothing behind.
+  await finish(result);
+}
+
+/**
+ * Re-requests snapshots that are committed as queued but may have no job (Redis was away when
+ * they were published). The job id is the version's, so a job still waiting is not duplicated.
+ */
+export async function sweepSnapshots(deps: SnapshotDeps): Promise<void> {
+  const queued = await deps.rt.database.db.select({ id: schema.snapshots.id, profileVersionId: schema.snapshots.profileVersionId })
+    .from(schema.snapshots).where(eq(schema.snapshots.status, "queued")).limit(100);
+  for (const snapshot of queued) await requestSnapshot(deps.rt, snapshot);
 }

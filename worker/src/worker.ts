@@ -9,7 +9,7 @@ import { processOutbound, type OutboundHandler } from "./processors/outbound.ts"
 import type { RunnerDeps } from "./sessions/deps.ts";
 import { runSession } from "./sessions/runner.ts";
 import { sweepSessions } from "./sessions/sweeper.ts";
-import { buildSnapshot } from "./snapshots.ts";
+import { buildSnapshot, sweepSnapshots } from "./snapshots.ts";
 
 export interface WorkerOptions {
   /** Added to (and replacing) the providers' own inbound handlers, by provider name. */
@@ -103,6 +103,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     Promise.all([
       sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
       sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
+      sweepSnapshots({ rt, sandboxes: runner.sandboxes }).catch((err) => log.warn({ err }, "snapshots.sweep_failed")),
     ]).finally(() => { sweeping = false; });
   }, opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS);
 
