@@ -81,3 +81,14 @@ export async function execCollect(
   const { exitCode } = await proc.wait();
   return { exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") };
 }
+
+/**
+ * The environment of every command Tandem runs in a sandbox: its home, where the control plane
+ * is and the file holding the session token (for the git credential helper), and no git prompts.
+ */
+export const sandboxCommandEnv = (controlUrl: string, layout: SandboxLayout): Record<string, string> => ({
+  HOME: layout.home,
+  TANDEM_CONTROL_URL: controlUrl,
+  TANDEM_TOKEN_FILE: `${layout.state}/token`,
+  GIT_TERMINAL_PROMPT: "0",
+});

@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, conflict, getSessionOrThrow, sandboxControlUrl, schema,
+  AppError, conflict, getSessionOrThrow, sandboxCommandEnv, sandboxControlUrl, schema,
   type Config, type SandboxLayout, type SandboxProvider, type Session,
 } from "@tandem/core";
 import type { FastifyRequest } from "fastify";
@@ -21,12 +21,9 @@ export interface LiveSandbox {
   env: Record<string, string>;
 }
 
-/** The environment of a person's shell in the sandbox; matches what the worker gives Tandem's own commands. */
+/** The environment of a person's shell in the sandbox: Tandem's own commands' one, plus a terminal. */
 export const workbenchEnv = (config: Config, layout: SandboxLayout): Record<string, string> => ({
-  HOME: layout.home,
-  TANDEM_CONTROL_URL: sandboxControlUrl(config),
-  TANDEM_TOKEN_FILE: `${layout.state}/token`,
-  GIT_TERMINAL_PROMPT: "0",
+  ...sandboxCommandEnv(sandboxControlUrl(config), layout),
   TERM: "xterm-256color",
   COLORTERM: "truecolor",
   LANG: "C.UTF-8",

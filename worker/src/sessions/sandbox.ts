@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, shellQuote, issueSandboxToken, readySnapshotImage, sandboxControlUrl, schema, storedSpec,
+  AppError, execCollect, sandboxCommandEnv, shellQuote, issueSandboxToken, readySnapshotImage, sandboxControlUrl, schema, storedSpec,
   type ProfileSpec, type Repository, type SandboxLayout, type Session,
 } from "@tandem/core";
 import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
@@ -80,13 +80,8 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<{ ima
   return { image, env: spec.env, limits: spec.limits };
 }
 
-/** Environment every Tandem command in the sandbox gets: where the control plane is, and the token file. */
-export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) => ({
-  HOME: layout.home,
-  TANDEM_CONTROL_URL: sandboxControlUrl(deps.rt.config),
-  TANDEM_TOKEN_FILE: `${layout.state}/token`,
-  GIT_TERMINAL_PROMPT: "0",
-});
+export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
+  sandboxCommandEnv(sandboxControlUrl(deps.rt.config), layout);
 
 async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, token: string) {
   await writeFiles(deps, id, [{ path: `${layout.state}/token`, content: token, mode: 0o600 }]);
