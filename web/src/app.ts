@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import websocket from "@fastify/websocket";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { githubRoutes, slackRoutes } from "@tandem/bot";
@@ -75,21 +75,17 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   modelProxyRoutes(app, deps);
   sandboxGitRoutes(app, deps);
   // Provider webhooks and installs (each registers nothing when its provider is not configured).
-  await app.register(slackRoutes, {
-    config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock,
-    installingOrg: async (req) => {
-      const actor = await requireActor(deps, req);
-      requireAdmin(actor);
-      return actor.orgId;
-    },
-  });
+  const providerDeps = { config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock };
+  /** The org an owner or admin installs a provider for (401/403 for anyone else). */
+  const adminOrg = async (req: FastifyRequest) => {
+    const actor = await requireActor(deps, req);
+    requireAdmin(actor);
+    return actor.orgId;
+  };
+  await app.register(slackRoutes, { ...providerDeps, installingOrg: adminOrg });
   await app.register(githubRoutes, {
-    config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock,
-    adminOrg: async (req) => {
-      const actor = await requireActor(deps, req);
-      requireAdmin(actor);
-      return actor.orgId;
-    },
+    ...providerDeps,
+    adminOrg,
     adminsDefaultOrg: async (req) => {
       const org = await deps.database.db.query.organizations.findFirst({ where: (o, { eq }) => eq(o.isDefault, true) });
       if (!org) return false;
