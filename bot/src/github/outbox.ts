@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import type { Clock } from "@tandem/core";
+import { coalescingWindow, type Clock } from "@tandem/core";
 import { STATUS_EDIT_INTERVAL_MS } from "./config.ts";
 
 /** Work for the outbound queue; every GitHub write goes through it, so rate limits delay it instead of losing it. */
@@ -36,8 +36,7 @@ export class GitHubOutbox {
 
   /** One render per window per session: every event in the window shares the job. */
   statusSoon(sessionId: string) {
-    const now = this.clock.now().getTime();
-    const window = Math.floor(now / STATUS_EDIT_INTERVAL_MS) + 1;
-    return this.send({ op: "status", sessionId }, `${sessionId}-w${window}`, window * STATUS_EDIT_INTERVAL_MS - now);
+    const { window, delayMs } = coalescingWindow(this.clock.now().getTime(), STATUS_EDIT_INTERVAL_MS);
+    return this.send({ op: "status", sessionId }, `${sessionId}-w${window}`, delayMs);
   }
 }

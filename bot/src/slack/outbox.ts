@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import type { Clock } from "@tandem/core";
+import { coalescingWindow, type Clock } from "@tandem/core";
 import type { SlackMessage } from "./blocks.ts";
 import { STATUS_EDIT_INTERVAL_MS } from "./config.ts";
 
@@ -40,8 +40,7 @@ export class SlackOutbox {
    * window shares one job (same id), which reads the state when it runs, so edits stay ≤ 1/s.
    */
   statusSoon(sessionId: string) {
-    const now = this.clock.now().getTime();
-    const window = Math.floor(now / STATUS_EDIT_INTERVAL_MS) + 1;
-    return this.send({ op: "status", sessionId }, `${sessionId}-w${window}`, window * STATUS_EDIT_INTERVAL_MS - now);
+    const { window, delayMs } = coalescingWindow(this.clock.now().getTime(), STATUS_EDIT_INTERVAL_MS);
+    return this.send({ op: "status", sessionId }, `${sessionId}-w${window}`, delayMs);
   }
 }

@@ -55,3 +55,12 @@ export async function enqueueWithin<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * The time window a coalesced job belongs to: every request in the same `intervalMs` window
+ * shares one job id (`window`) that runs at the window's end (`delayMs` from now).
+ */
+export function coalescingWindow(nowMs: number, intervalMs: number): { window: number; delayMs: number } {
+  const window = Math.floor(nowMs / intervalMs) + 1;
+  return { window, delayMs: window * intervalMs - nowMs };
+}
