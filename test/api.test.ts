@@ -129,7 +129,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       expect(shown.body).toMatchObject({ origin: { provider: "github", url: "https://github.com/acme/app/issues/42" }, createdBy: { name: owner_!.name } });
     });
 
-    it("offers the profiles with a published version, and starts sessions on the newest one", async () => {
+    it("lists every profile with whether it can start a session, and starts sessions on the newest ready version", async () => {
       const { db } = rt.database;
       const [ready] = await db.insert(schema.sandboxProfiles).values({ orgId: rt.defaultOrgId, name: "node-22" }).returning();
       const [draftOnly] = await db.insert(schema.sandboxProfiles).values({ orgId: rt.defaultOrgId, name: "wip" }).returning();
@@ -139,9 +139,14 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         { profileId: ready!.id, version: 3, status: "draft" },
         { profileId: draftOnly!.id, version: 1, status: "draft" },
       ]);
-      expect((await owner.request("GET", "/api/profiles")).body).toEqual({ profiles: [{ name: "node-22", version: 2 }] });
+      expect((await owner.request("GET", "/api/profiles")).body).toEqual({ profiles: [
+        { name: "default", active: true, version: 1, latest: { version: 1, snapshot: "ready" }, startable: true, reason: null },
+        { name: "node-22", active: true, version: null, latest: { version: 2, snapshot: null }, startable: false, reason: "profile node-22 v2 has no ready snapshot yet (status: none)" },
+        { name: "wip", active: true, version: null, latest: null, startable: false, reason: "profile wip has no published version yet" },
+      ] });
+      // Another org sees only its own default profile.
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
-      expect((await mallory.request("GET", "/api/profiles")).body).toEqual({ profiles: [] });
+      expect((await mallory.request("GET", "/api/profiles")).body.profiles.map((p: { name: string }) => p.name)).toEqual(["default"]);
 
       const [v2] = await db.select().from(schema.sandboxProfileVersions)
         .where(and(eq(schema.sandboxProfileVersions.profileId, ready!.id), eq(schema.sandboxProfileVersions.version, 2)));
@@ -155,8 +160,18 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const [row] = await db.select().from(schema.sessions).where(eq(schema.sessions.id, created.body.id));
       expect(row!.profileVersionId).toBe(v2!.id);
       const unpublished = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "wip" });
-      expect(unpublished.status).toBe(404);
-      expect(unpublished.body.error.message).toBe("published sandbox profile wip not found");
+      expect(unpublished.status).toBe(409);
+      expect(unpublished.body.error.message).toBe("profile wip has no published version yet");
+      // Without a profile, the session starts on the org's default profile, and records its version.
+      const plain = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" });
+      const [plainRow] = await db.select().from(schema.sessions).where(eq(schema.sessions.id, plain.body.id));
+      const defaultView = (await owner.request("GET", "/api/profiles/default")).body;
+      expect(defaultView).toMatchObject({ inUse: 1, published: [{ version: 1, spec: { setupScript: "", agent: { kind: "codex" } }, snapshot: { status: "ready", imageRef: null } }] });
+      expect(plainRow!.profileVersionId).toBe(defaultView.published[0].id);
+      await db.update(schema.sandboxProfiles).set({ active: false }).where(eq(schema.sandboxProfiles.id, ready!.id));
+      const inactive = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "node-22" });
+      expect(inactive.status).toBe(409);
+      expect(inactive.body.error.message).toBe("profile node-22 is inactive");
     });
 
     it("hides another organization's session behind 404 on every route", async () => {

@@ -84,6 +84,10 @@ export const sandboxProfiles = pgTable("sandbox_profiles", {
   id: id(),
   orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
   name: text("name").notNull(),
+  /** Inactive profiles keep their versions but start no new sessions. */
+  active: boolean("active").notNull().default(true),
+  /** A cron expression (UTC) for rebuilding the newest published version's snapshot; null for none. */
+  refreshCron: text("refresh_cron"),
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("sandbox_profiles_org_name").on(t.orgId, t.name)]);
 
@@ -102,6 +106,9 @@ export const snapshots = pgTable("snapshots", {
   profileVersionId: uuid("profile_version_id").notNull()
     .references(() => sandboxProfileVersions.id, { onDelete: "cascade" }),
   status: snapshotStatusEnum("status").notNull().default("queued"),
+  /** What asked for it: publish, refresh (by hand) or schedule (the profile's cron). */
+  trigger: text("trigger", { enum: ["publish", "refresh", "schedule"] }).notNull().default("publish"),
+  /** Null on a ready snapshot that needed no build: the version's image is used as it is. */
   imageRef: text("image_ref"),
   log: text("log").notNull().default(""),
   createdAt: createdAt(),
@@ -193,8 +200,23 @@ export const sandboxes = pgTable("sandboxes", {
   externalId: text("external_id"),
   status: text("status").notNull().default("creating"),
   persistent: boolean("persistent").notNull().default(false),
+  /** Named volumes holding the persistent paths: `[{ name, path }]`; removed with the session. */
+  volumes: jsonb("volumes").$type<Array<{ name: string; path: string }>>().notNull().default([]),
   createdAt: createdAt(),
   removedAt: ts("removed_at"),
+});
+
+/**
+ * Tokens for sandboxes that belong to no session (snapshot builds, setup-script tests): they may
+ * ask the git credential route for the listed repositories until they expire or are deleted.
+ */
+export const sandboxTokens = pgTable("sandbox_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  repositoryIds: jsonb("repository_ids").$type<string[]>().notNull().default([]),
+  purpose: text("purpose").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  createdAt: createdAt(),
 });
 
 export const automations = pgTable("automations", {

@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { memberships, organizations, orgSettings, users } from "../db/schema.ts";
+import { ensureDefaultProfile } from "../profiles/service.ts";
 import { badRequest, conflict, forbidden, notFound } from "../errors.ts";
 
 export type Role = (typeof memberships.$inferSelect)["role"];
@@ -19,7 +20,7 @@ export async function createOrganization(
   db: Db,
   input: { name: string; ownerUserId: string; isDefault?: boolean },
 ): Promise<Organization> {
-  return db.transaction(async (tx) => {
+  const org = await db.transaction(async (tx) => {
     const base = slugify(input.name);
     const [{ taken }] = (await tx
       .select({ taken: sql<number>`count(*)::int` })
@@ -33,6 +34,8 @@ export async function createOrganization(
     await tx.insert(orgSettings).values({ orgId: org!.id });
     return org!;
   });
+  await ensureDefaultProfile(db, org.id);
+  return org;
 }
 
 /** The org `npm start` and ADMIN_TOKEN act on; created with its owner on first start. */

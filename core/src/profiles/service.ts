@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, max } from "drizzle-orm";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { sandboxProfiles, sandboxProfileVersions, snapshots } from "../db/schema.ts";
@@ -17,17 +17,65 @@ export interface ProfileDeps {
   clock: Clock;
 }
 
-/** The org's profiles that can start sessions: those with a published version (the newest counts). */
-export async function listPublishedProfiles(db: Db, orgId: string): Promise<Array<{ name: string; version: number }>> {
-  return db
-    .select({ name: sandboxProfiles.name, version: max(sandboxProfileVersions.version).mapWith(Number) })
-    .from(sandboxProfiles)
-    .innerJoin(sandboxProfileVersions, and(
-      eq(sandboxProfileVersions.profileId, sandboxProfiles.id), eq(sandboxProfileVersions.status, "published"),
-    ))
-    .where(eq(sandboxProfiles.orgId, orgId))
-    .groupBy(sandboxProfiles.name)
-    .orderBy(asc(sandboxProfiles.name)) as Promise<Array<{ name: string; version: number }>>;
+/** The profile sessions start on when they name none; every org gets one (see ensureDefaultProfile). */
+export const DEFAULT_PROFILE = "default";
+
+/** A version needs a build only when something must happen in it; otherwise its image is used as it is. */
+export const needsBuild = (spec: ProfileSpec) => spec.setupScript.trim() !== "" || spec.repositories.length > 0;
+
+/**
+ * Every profile of the org, with whether it can start a session now and, when not, why: the
+ * same message the API answers 409 with. The New session form offers only the startable ones.
+ */
+export async function listProfiles(db: Db, orgId: string) {
+  const profiles = await db.select().from(sandboxProfiles).where(eq(sandboxProfiles.orgId, orgId)).orderBy(asc(sandboxProfiles.name));
+  if (profiles.length === 0) return [];
+  const versions = await db.select().from(sandboxProfileVersions)
+    .where(and(inArray(sandboxProfileVersions.profileId, profiles.map((p) => p.id)), eq(sandboxProfileVersions.status, "published")))
+    .orderBy(desc(sandboxProfileVersions.version));
+  const latest = await latestSnapshots(db, versions.map((v) => v.id));
+  return profiles.map((profile) => {
+    const published = versions.filter((v) => v.profileId === profile.id);
+    const usable = published.find((v) => latest.get(v.id)?.status === "ready");
+    const reason = unstartableReason(profile, published, latest);
+    return {
+      name: profile.name,
+      active: profile.active,
+      /** The version new sessions start on. */
+      version: usable?.version ?? null,
+      latest: published[0] ? { version: published[0].version, snapshot: latest.get(published[0].id)?.status ?? null } : null,
+      startable: reason === null,
+      reason,
+    };
+  });
+}
+
+function unstartableReason(
+  profile: { name: string; active: boolean }, published: ProfileVersion[], latest: Map<string, Snapshot>,
+): string | null {
+  if (!profile.active) return `profile ${profile.name} is inactive`;
+  const newest = published[0];
+  if (!newest) return `profile ${profile.name} has no published version yet`;
+  if (published.some((v) => latest.get(v.id)?.status === "ready")) return null;
+  return `profile ${profile.name} v${newest.version} has no ready snapshot yet (status: ${latest.get(newest.id)?.status ?? "none"})`;
+}
+
+/**
+ * The org's default profile: the configured sandbox image, Codex, no setup script. Its v1 is
+ * published with a ready snapshot at once (nothing to build), so a new org can start a session
+ * in one step. Idempotent; orgs from before profiles existed get it on their first session.
+ */
+export async function ensureDefaultProfile(db: Db, orgId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [profile] = await tx.insert(sandboxProfiles).values({ orgId, name: DEFAULT_PROFILE }).onConflictDoNothing().returning();
+    if (!profile) return;
+    const spec = profileSpec.parse({});
+    const [v1] = await tx.insert(sandboxProfileVersions).values({
+      profileId: profile.id, version: 1, status: "published", spec, publishedAt: new Date(),
+    }).returning();
+    await tx.insert(sandboxProfileVersions).values({ profileId: profile.id, version: 2, status: "draft", spec });
+    await tx.insert(snapshots).values({ profileVersionId: v1!.id, status: "ready", finishedAt: new Date() });
+  });
 }
 
 /** A new profile starts with an empty draft, version 1. */
@@ -63,6 +111,8 @@ export async function getProfileViewOrThrow(db: Db, orgId: string, name: string)
   const published = versions.filter((v) => v.status === "published");
   return {
     name: profile.name,
+    active: profile.active,
+    refreshCron: profile.refreshCron,
     createdAt: profile.createdAt.toISOString(),
     draft: draft ? versionView(draft, latest.get(draft.id)) : null,
     published: published.map((v) => versionView(v, latest.get(v.id))),
@@ -78,6 +128,13 @@ export async function updateDraft(db: Db, orgId: string, name: string, spec: Pro
     .returning();
   if (!row) throw notFound(`draft of sandbox profile ${name}`);
   return versionView(row, undefined);
+}
+
+/** A snapshot row for the version: queued for the worker, or ready at once when there is nothing to build. */
+export function newSnapshot(version: ProfileVersion, clock: Clock, trigger: Snapshot["trigger"] = "publish") {
+  return needsBuild(storedSpec(version.spec))
+    ? { profileVersionId: version.id, trigger }
+    : { profileVersionId: version.id, trigger, status: "ready" as const, finishedAt: clock.now() };
 }
 
 /**
@@ -99,14 +156,14 @@ export async function publishProfile(deps: ProfileDeps, orgId: string, name: str
       const [latest] = await tx.select().from(snapshots)
         .where(eq(snapshots.profileVersionId, published.id)).orderBy(desc(snapshots.createdAt)).limit(1);
       if (latest && latest.status !== "failed") return { version: published, snapshot: latest };
-      const [snapshot] = await tx.insert(snapshots).values({ profileVersionId: published.id }).returning();
+      const [snapshot] = await tx.insert(snapshots).values(newSnapshot(published, deps.clock)).returning();
       return { version: published, snapshot: snapshot! };
     }
     if (!draft) throw conflict(`sandbox profile ${name} has no draft to publish`);
     const [version] = await tx.update(sandboxProfileVersions).set({ status: "published", publishedAt: deps.clock.now() })
       .where(eq(sandboxProfileVersions.id, draft.id)).returning();
     await tx.insert(sandboxProfileVersions).values({ profileId: profile.id, version: draft.version + 1, status: "draft", spec: draft.spec });
-    const [snapshot] = await tx.insert(snapshots).values({ profileVersionId: draft.id }).returning();
+    const [snapshot] = await tx.insert(snapshots).values(newSnapshot(version!, deps.clock)).returning();
     return { version: version!, snapshot: snapshot! };
   });
   if (result.snapshot.status === "queued") await requestSnapshot(deps, result.snapshot);
@@ -118,20 +175,16 @@ export async function publishProfile(deps: ProfileDeps, orgId: string, name: str
  * The version a new session on the profile starts on: the newest published one whose newest
  * snapshot is ready, so a failed rebuild keeps the earlier image in use.
  */
-export async function sessionProfileVersionOrThrow(db: Db, orgId: string, name: string): Promise<string> {
-  const published = await db
-    .select({ id: sandboxProfileVersions.id, version: sandboxProfileVersions.version })
-    .from(sandboxProfileVersions)
-    .innerJoin(sandboxProfiles, eq(sandboxProfiles.id, sandboxProfileVersions.profileId))
-    .where(and(
-      eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name), eq(sandboxProfileVersions.status, "published"),
-    ))
+export async function sessionProfileVersionOrThrow(db: Db, orgId: string, name: string): Promise<ProfileVersion> {
+  const profile = await db.query.sandboxProfiles.findFirst({
+    where: and(eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name)),
+  });
+  if (!profile) throw notFound(`sandbox profile ${name}`);
+  const published = await db.select().from(sandboxProfileVersions)
+    .where(and(eq(sandboxProfileVersions.profileId, profile.id), eq(sandboxProfileVersions.status, "published")))
     .orderBy(desc(sandboxProfileVersions.version));
-  const newest = published[0];
-  if (!newest) throw notFound(`published sandbox profile ${name}`);
   const latest = await latestSnapshots(db, published.map((v) => v.id));
-  const usable = published.find((v) => latest.get(v.id)?.status === "ready");
-  if (usable) return usable.id;
-  const status = latest.get(newest.id)?.status ?? "none";
-  throw conflict(`profile ${name} v${newest.version} has no ready snapshot yet (status: ${status})`);
+  const reason = unstartableReason(profile, published, latest);
+  if (reason) throw conflict(reason);
+  return published.find((v) => latest.get(v.id)?.status === "ready")!;
 }

@@ -20,12 +20,15 @@ export async function latestSnapshots(db: Db, versionIds: string[]): Promise<Map
   return latest;
 }
 
-/** The image of the version's newest ready snapshot, if it has one. */
-export async function readySnapshotImage(db: Db, versionId: string): Promise<string | null> {
-  const [row] = await db.select({ imageRef: snapshots.imageRef }).from(snapshots)
+/**
+ * The version's newest ready snapshot, if it has one. Its imageRef is null when the version
+ * needed no build: sessions then start from the version's image as it is.
+ */
+export async function readySnapshot(db: Db, versionId: string): Promise<Pick<Snapshot, "id" | "imageRef"> | undefined> {
+  const [row] = await db.select({ id: snapshots.id, imageRef: snapshots.imageRef }).from(snapshots)
     .where(and(eq(snapshots.profileVersionId, versionId), eq(snapshots.status, "ready")))
     .orderBy(desc(snapshots.finishedAt)).limit(1);
-  return row?.imageRef ?? null;
+  return row;
 }
 
 /**

@@ -1,26 +1,79 @@
 import { z } from "zod";
 
-/** What a profile version sets up; non-secret only, since all of it ends up inside the sandbox. */
+export const AGENT_KINDS = ["codex", "claude-code", "command"] as const;
+export const INTEGRATIONS = ["slack", "github", "linear", "jira", "discord"] as const;
+
+/** Absolute sandbox paths; the defaults are the provider's workspace and the agent's home (which holds its config). */
+const sandboxPath = z.string().regex(/^\/[\w./-]*$/, { error: "paths must be absolute, e.g. /workspace" })
+  .refine((p) => !p.split("/").includes(".."), { error: "paths must not contain '..'" });
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What a profile version sets up. Non-secret only, since all of it ends up inside the sandbox:
+ * credentials stay with the control plane (model proxy, git credential route).
+ */
 export const profileSpec = z.strictObject({
   /** The image the snapshot starts from; the configured SANDBOX_IMAGE when absent. */
   image: z.string().trim().regex(/^[\w./:@-]+$/, { error: "image must be an image reference like registry/name:tag" }).optional(),
-  /** Run once with `bash -lc` in the workspace when the version is published; its result is the snapshot. */
+  /** The agent sessions on this version run, and its model settings (AGENT / AGENT_MODEL when absent). */
+  agent: z.strictObject({
+    kind: z.enum(AGENT_KINDS).default("codex"),
+    model: z.string().trim().min(1).max(200).optional(),
+    reasoningEffort: z.enum(["minimal", "low", "medium", "high"]).optional(),
+    /** For `command`: the argv to run (it speaks Tandem's JSONL events). */
+    command: z.array(z.string().min(1)).min(1).optional(),
+  }).refine((a) => a.kind !== "command" || a.command, { error: "agent.command is required when agent.kind is command" })
+    .default({ kind: "codex" }),
+  /**
+   * Registered repositories (by name) cloned into the snapshot under the workspace. One is the
+   * primary: sessions that name no repository use it. The first one when none is marked.
+   */
+  repositories: z.array(z.strictObject({ name: z.string().trim().min(1), primary: z.boolean().optional() }))
+    .max(20)
+    .superRefine((repos, ctx) => {
+      if (repos.filter((r) => r.primary).length > 1) ctx.addIssue({ code: "custom", message: "only one repository can be primary" });
+      const names = repos.map((r) => r.name);
+      const dup = names.filter((n, i) => names.indexOf(n) !== i);
+      if (dup.length) ctx.addIssue({ code: "custom", message: `repositories listed twice: ${[...new Set(dup)].join(", ")}` });
+    })
+    .default([]),
+  /** Run once with `bash -lc` in the workspace, after the repositories are cloned; its result is the snapshot. */
   setupScript: z.string().max(100_000).default(""),
   env: z.record(z.string(), z.string().max(10_000)).superRefine((env, ctx) => {
-    const bad = Object.keys(env).filter((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
+    const bad = Object.keys(env).filter((k) => !envName.test(k));
     if (bad.length) ctx.addIssue({ code: "custom", message: `env names must be letters, digits and _ (not starting with a digit): ${bad.join(", ")}` });
   }).default({}),
   limits: z.strictObject({
     cpus: z.number().positive().max(64).optional(),
     memoryBytes: z.number().int().min(64 * 1024 ** 2).optional(),
     pids: z.number().int().min(64).optional(),
+    /** Root filesystem size; applied where the engine supports it (overlay2 on xfs with pquota), ignored with a warning elsewhere. */
+    diskBytes: z.number().int().min(1024 ** 3).optional(),
   }).optional(),
+  /** `host`, `none` or a Docker network name; SANDBOX_NETWORK when absent. With `none` the agent reaches nothing, the model included. */
+  network: z.string().regex(/^[\w.-]+$/, { error: "network must be host, none or a Docker network name" }).optional(),
+  /** Minutes a quiet session keeps its sandbox running; SANDBOX_IDLE_MINUTES when absent. */
   idleMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+  /** Where sessions on this profile can be started from, besides the API and the workbench. */
+  integrations: z.array(z.enum(INTEGRATIONS)).default([...INTEGRATIONS]),
+  /**
+   * Opt-in to persistent sandboxes (the org must allow them too): the paths live in named volumes
+   * that outlive the container, so a resumed session finds its files and the agent's thread.
+   */
+  persistent: z.strictObject({
+    enabled: z.boolean().default(false),
+    paths: z.array(sandboxPath).min(1).max(10).optional(),
+  }).optional(),
 });
 export type ProfileSpec = z.infer<typeof profileSpec>;
 
 /** A stored spec (older rows may hold `{}`), with the defaults filled in. */
 export const storedSpec = (value: unknown): ProfileSpec => profileSpec.parse(value ?? {});
+
+/** The repository sessions that name none start on. */
+export const primaryRepository = (spec: ProfileSpec): string | undefined =>
+  (spec.repositories.find((r) => r.primary) ?? spec.repositories[0])?.name;
 
 /** Key-order independent comparison, for "has the draft changed since it was published?". */
 export function sameSpec(a: ProfileSpec, b: ProfileSpec): boolean {

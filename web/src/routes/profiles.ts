@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  createProfile, getProfileViewOrThrow, listPublishedProfiles, profileSpec, publishProfile, requireAdmin, updateDraft,
+  createProfile, getProfileViewOrThrow, listProfiles, profileSpec, publishProfile, requireAdmin, updateDraft,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
@@ -17,10 +17,10 @@ const params = z.object({ name: profileName });
 export function profileRoutes(declare: Declare, deps: WebDeps) {
   const { db } = deps.database;
 
-  declare({ method: "GET", url: "/api/profiles", tag: "profiles", summary: "Sandbox profiles that can start sessions (with a published version)", responses: { 200: "ok" } },
+  declare({ method: "GET", url: "/api/profiles", tag: "profiles", summary: "The org's sandbox profiles, each with whether it can start a session now (and why not)", responses: { 200: "ok" } },
     async (req) => {
       const actor = await requireActor(deps, req);
-      return { profiles: await listPublishedProfiles(db, actor.orgId) };
+      return { profiles: await listProfiles(db, actor.orgId) };
     });
 
   declare({ method: "POST", url: "/api/profiles", tag: "profiles", summary: "Create a sandbox profile with an empty draft (version 1)", body: createBody, responses: { 201: "created", 400: "invalid body", 403: "admins only", 409: "already exists" } },

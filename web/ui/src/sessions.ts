@@ -52,10 +52,10 @@ export async function renderSessions(app: HTMLElement) {
     const [{ repositories }, { sessions }, { profiles }] = await Promise.all([
       api<{ repositories: Array<{ name: string }> }>("GET", "/api/repositories"),
       api<{ sessions: SessionView[] }>("GET", "/api/sessions"),
-      api<{ profiles: Array<{ name: string; version: number }> }>("GET", "/api/profiles"),
+      api<{ profiles: Array<{ name: string; version: number | null; startable: boolean }> }>("GET", "/api/profiles"),
     ]);
     for (const r of repositories) repoSelect.append(h("option", { value: r.name }, r.name));
-    for (const p of profiles) profileSelect.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
+    for (const p of profiles.filter((p) => p.startable && p.name !== "default")) profileSelect.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
     if (!sessions.length) list.append(h("li.empty", {}, "No sessions yet."));
     for (const s of sessions) {
       list.append(sessionRow(s));

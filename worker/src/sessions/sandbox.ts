@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, sandboxCommandEnv, shellQuote, issueSandboxToken, readySnapshotImage, sandboxControlUrl, schema, storedSpec,
+  AppError, execCollect, sandboxCommandEnv, shellQuote, issueSandboxToken, readySnapshot, sandboxControlUrl, schema, storedSpec,
   type ProfileSpec, type Repository, type SandboxLayout, type Session,
 } from "@tandem/core";
 import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
@@ -72,12 +72,12 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<{ ima
   if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE, env: {} };
   const { db } = deps.rt.database;
   const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
-  const image = await readySnapshotImage(db, session.profileVersionId);
-  if (!version || !image) {
+  const snapshot = await readySnapshot(db, session.profileVersionId);
+  if (!version || !snapshot) {
     throw new AppError("snapshot_missing", `the session's profile version ${version ? `v${version.version} ` : ""}has no ready snapshot; publish the profile again`);
   }
   const spec = storedSpec(version.spec);
-  return { image, env: spec.env, limits: spec.limits };
+  return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, env: spec.env, limits: spec.limits };
 }
 
 export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
