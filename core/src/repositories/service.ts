@@ -74,9 +74,14 @@ export const repositoryView = (r: Repository) => ({
 export async function repositoriesForSession(
   db: Db, session: { orgId: string; repositoryId: string },
 ): Promise<Repository[]> {
-  const ids = [session.repositoryId];
+  return repositoriesForGrant(db, { orgId: session.orgId, repositoryIds: [session.repositoryId] });
+}
+
+/** The listed repositories of the org (a sandbox token's grant); ids of other orgs never match. */
+export async function repositoriesForGrant(db: Db, grant: { orgId: string; repositoryIds: string[] }): Promise<Repository[]> {
+  if (grant.repositoryIds.length === 0) return [];
   return db.select().from(repositories)
-    .where(and(eq(repositories.orgId, session.orgId), inArray(repositories.id, ids)))
+    .where(and(eq(repositories.orgId, grant.orgId), inArray(repositories.id, grant.repositoryIds)))
     .orderBy(asc(repositories.name));
 }
 
