@@ -1,9 +1,9 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, sandboxCommandEnv, shellQuote, issueSandboxToken, readySnapshot, sandboxControlUrl, schema, storedSpec,
-  type ProfileSpec, type Repository, type SandboxLayout, type Session,
+  AppError, cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, sandboxCommandEnv, issueSandboxToken, readySnapshot,
+  repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
+  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type Session,
 } from "@tandem/core";
-import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 
 export interface ActiveSandbox {
@@ -15,7 +15,7 @@ export interface ActiveSandbox {
 }
 
 export const branchFor = (sessionId: string) => `tandem/${sessionId.slice(0, 8)}`;
-export const repoDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) => `${layout.workspace}/${repo.name}`;
+export const repoDir = repositoryDir;
 
 /** The session's sandbox, running: created and checked out on first use, restarted when it was stopped. */
 export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Repository): Promise<ActiveSandbox> {
@@ -84,46 +84,28 @@ export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
   sandboxCommandEnv(sandboxControlUrl(deps.rt.config), layout);
 
 async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, token: string) {
-  await writeFiles(deps, id, [{ path: `${layout.state}/token`, content: token, mode: 0o600 }]);
+  await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
 }
-
 
 /** Writes several files with one exec (each exec is a round trip to the engine). */
-export async function writeFiles(deps: RunnerDeps, id: string, files: Array<{ path: string; content: string; mode?: number }>) {
-  if (files.length === 0) return;
-  const script = files.map(({ path, content, mode = 0o644 }) => {
-    const dir = path.slice(0, path.lastIndexOf("/"));
-    return `mkdir -p ${shellQuote(dir)} && printf %s ${shellQuote(Buffer.from(content).toString("base64"))} | base64 -d > ${shellQuote(path)}`
-      + ` && chmod ${mode.toString(8)} ${shellQuote(path)}`;
-  }).join(" && ");
-  const r = await execCollect(deps.sandboxes, id, ["sh", "-c", script]);
-  if (r.exitCode !== 0) {
-    throw new AppError("sandbox_write_failed", `could not write ${files.map((f) => f.path).join(", ")} in the sandbox: ${r.stderr.trim()}`);
-  }
-}
+export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) => writeSandboxFiles(deps.sandboxes, id, files);
 
 /** Clones the repository under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>. */
 async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
-  const helper = `${layout.state}/git-credential-tandem`;
-  await writeFiles(deps, id, [{ path: helper, content: GIT_CREDENTIAL_HELPER_SCRIPT, mode: 0o755 }]);
+  await writeFiles(deps, id, [gitHelperFile(layout)]);
   const dir = repoDir(layout, repo);
   const steps = [
-    ...gitCredentialConfig(helper),
-    ["git", "config", "--global", "user.name", "Tandem"],
-    ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
-    ["git", "clone", "--quiet", "--branch", repo.defaultBranch, "--", repo.cloneUrl, dir],
+    ...gitConfigSteps(layout),
+    ...cloneSteps(layout, repo),
     // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
     ...(session.baseRef
       ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id), "FETCH_HEAD"]]
       : [["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id)]]),
   ];
   // One exec for the whole checkout; `set -e` stops at the first failing step.
-  const r = await execCollect(deps.sandboxes, id, ["sh", "-ec", steps.map((argv) => argv.map(shellQuote).join(" ")).join("\n")], {
-    env: sandboxEnv(deps, layout),
-  });
+  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(deps, layout));
   if (r.exitCode !== 0) {
-    const why = r.stderr.trim().split("\n").slice(-3).join(" ");
-    throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${why}`);
+    throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
   }
   await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
 }
