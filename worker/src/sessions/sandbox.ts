@@ -90,22 +90,58 @@ async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, t
 /** Writes several files with one exec (each exec is a round trip to the engine). */
 export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) => writeSandboxFiles(deps.sandboxes, id, files);
 
-/** Clones the repository under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>. */
+/**
+ * Checks the repository out under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>:
+ * on top of the snapshot's clone when the profile version's snapshot has one (a fetch instead of
+ * a clone; the setup script is not run again), cloned afresh otherwise.
+ */
 async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
   await writeFiles(deps, id, [gitHelperFile(layout)]);
   const dir = repoDir(layout, repo);
+  const branch = branchFor(session.id);
+  const fromSnapshot = await snapshotHasClone(deps, session, repo);
   const steps = [
     ...gitConfigSteps(layout),
-    ...cloneSteps(layout, repo),
-    // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
-    ...(session.baseRef
-      ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id), "FETCH_HEAD"]]
-      : [["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id)]]),
+    ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
+      ...cloneSteps(layout, repo),
+      // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
+      ...(session.baseRef
+        ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branch, "FETCH_HEAD"]]
+        : [["git", "-C", dir, "checkout", "--quiet", "-b", branch]]),
+    ]),
   ];
   // One exec for the whole checkout; `set -e` stops at the first failing step.
   const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(deps, layout));
   if (r.exitCode !== 0) {
     throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
   }
-  await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
+  deps.rt.logger.info({ sessionId: session.id, repository: repo.name, fromSnapshot }, "sandbox.checked_out");
+  await deps.rt.database.db.update(schema.sessions).set({ branch }).where(eq(schema.sessions.id, session.id));
+}
+
+/**
+ * Brings the snapshot's clone up to date: the latest default branch (or the requested ref) is
+ * fetched and the session branch made from it. `--force` drops what the setup script changed in
+ * tracked files (a rewritten lockfile would otherwise block the checkout); untracked and ignored
+ * files (installed dependencies, build output) stay. The local default branch moves too, since
+ * the diff is taken against it.
+ */
+function fetchOnSnapshotSteps(dir: string, repo: Repository, baseRef: string | null, branch: string): string[][] {
+  const git = (...args: string[]) => ["git", "-C", dir, ...args];
+  return [
+    git("remote", "set-url", "origin", repo.cloneUrl),
+    git("fetch", "--quiet", "origin", baseRef ?? repo.defaultBranch),
+    git("checkout", "--quiet", "--force", "-b", branch, "FETCH_HEAD"),
+    ...(baseRef ? [git("fetch", "--quiet", "origin", repo.defaultBranch)] : []),
+    git("branch", "--quiet", "--force", repo.defaultBranch, "FETCH_HEAD"),
+  ];
+}
+
+/** Whether the session's snapshot was built with the repository cloned in it. */
+async function snapshotHasClone(deps: RunnerDeps, session: Session, repo: Repository): Promise<boolean> {
+  if (!session.profileVersionId) return false;
+  const { db } = deps.rt.database;
+  const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
+  if (!version || !storedSpec(version.spec).repositories.some((r) => r.name === repo.name)) return false;
+  return Boolean((await readySnapshot(db, session.profileVersionId))?.imageRef);
 }
