@@ -41,6 +41,9 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
       // The session on a repository the snapshot does not hold.
       { shell: "pwd && git log -1 --format=%s && ls" },
       { message: "done" },
+      // The session on the snapshot from a requested ref.
+      { shell: "git log -1 --format=%s && git rev-parse --abbrev-ref HEAD && git log -1 --format=%s main && cat from-setup.txt" },
+      { message: "done" },
     ]).listen();
     s = await startStack("postgres", {
       SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
@@ -72,20 +75,22 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     return (events.find((e) => e.type === "command")?.data as { output: string } | undefined)?.output;
   }, 120_000);
   /** A commit on the remote's main, as someone pushing after the snapshot was built. */
-  const pushCommit = (repo: string, message: string) => {
+  const pushCommit = (repo: string, message: string, branch = "main") => {
     const dir = mkdtempSync(path.join(work, "push-"));
     const run = (...args: string[]) => execFileSync("git", args, { cwd: dir, env: GIT_ENV, stdio: "pipe" });
     run("clone", "-q", path.join(git.root, `${repo}.git`), ".");
+    if (branch !== "main") run("checkout", "-q", "-b", branch);
     writeFileSync(path.join(dir, "later.txt"), `${message}\n`);
     run("add", "later.txt");
     run("commit", "-q", "-m", message);
-    run("push", "-q", "origin", "main");
+    run("push", "-q", "origin", branch);
   };
 
   it("clones the repositories into the snapshot before the setup script, leaves no token in it, and sessions fetch on top", async () => {
     expect((await s.owner.request("POST", "/api/profiles", { name: "mono" })).status).toBe(201);
     const spec = {
       repositories: [{ name: "acme/app", primary: true }],
+      agent: { kind: "codex", model: "profile-model" },
       // The script finds the clone where sessions will; it also keeps the build token it was given.
       setupScript: [
         "set -e",
@@ -130,6 +135,8 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     expect(output).toBe(`built-by-setup\nruns=1\npushed after the snapshot\ntandem/${created.body.id.slice(0, 8)}\npushed after the snapshot\n`);
     const [sandbox] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, created.body.id));
     expect((await s.sandboxes.inspect(sandbox!.externalId!)).image).toBe(snapshot.imageRef);
+    // The profile's model, not AGENT_MODEL.
+    expect(model.responseRequests[0]!.body.model).toBe("profile-model");
     await s.owner.request("POST", `/api/sessions/${created.body.id}/stop`);
   }, 300_000);
 
@@ -140,6 +147,33 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     expect(await commandOutput(created.body.id)).toBe("/workspace/acme/other\ninitial commit\nother.txt\n");
     await s.owner.request("POST", `/api/sessions/${created.body.id}/stop`);
   }, 180_000);
+
+  it("starts from a requested ref on top of the snapshot's clone", async () => {
+    await until("the second session's turn to end", async () => model.responseRequests.length >= 4, 60_000);
+    pushCommit("acme/app", "on the feature branch", "feature");
+    const created = await s.owner.request("POST", "/api/sessions", { prompt: "show it", profile: "mono", ref: "feature" });
+    expect(created.status).toBe(201);
+    expect(await commandOutput(created.body.id))
+      .toBe(`on the feature branch\ntandem/${created.body.id.slice(0, 8)}\npushed after the snapshot\nbuilt-by-setup\n`);
+    await s.owner.request("POST", `/api/sessions/${created.body.id}/stop`);
+  }, 180_000);
+
+  it("runs the agent the profile names, with its model and reasoning effort", async () => {
+    await s.owner.request("POST", "/api/profiles", { name: "scripted" });
+    const say = JSON.stringify({ type: "message", role: "assistant", text: "MARK" }).replace("MARK", "model=$TANDEM_MODEL effort=$TANDEM_REASONING_EFFORT");
+    const spec = { agent: { kind: "command", command: ["sh", "-c", `echo "${say.replaceAll('"', '\\"')}"`], model: "m-1", reasoningEffort: "low" } };
+    expect((await s.owner.request("PUT", "/api/profiles/scripted/draft", { spec })).status).toBe(200);
+    expect((await s.owner.request("POST", "/api/profiles/scripted/publish")).body).toMatchObject({ snapshot: { status: "ready" } });
+    const created = await s.owner.request("POST", "/api/sessions", { prompt: "hi", profile: "scripted", repository: "acme/other" });
+    expect(created.status).toBe(201);
+    const said = await until("the agent's message", async () => {
+      const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, created.body.id));
+      return (events.find((e) => e.type === "message" && (e.data as { role: string }).role === "assistant")?.data as { text: string } | undefined)?.text;
+    }, 90_000);
+    expect(said).toBe("model=m-1 effort=low");
+    expect((await s.owner.request("GET", `/api/sessions/${created.body.id}`)).body.agent).toBe("command");
+    await s.owner.request("POST", `/api/sessions/${created.body.id}/stop`);
+  }, 120_000);
 
   it("fails the build with a clear log line when a repository is no longer registered", async () => {
     const { db } = s.rt.database;
