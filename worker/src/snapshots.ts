@@ -1,5 +1,5 @@
 import { and, count, eq, inArray } from "drizzle-orm";
-import { requestSnapshot, schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
+import { requestSnapshot, sandboxLimits, schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
 
 export interface SnapshotDeps {
   rt: Runtime;
@@ -46,7 +46,7 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
       labels: { "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId },
       env: spec.env,
       network: deps.rt.config.SANDBOX_NETWORK,
-      limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, ...spec.limits },
+      limits: sandboxLimits(spec.limits),
     });
     await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
     await deps.sandboxes.start(sandboxId);

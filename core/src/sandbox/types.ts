@@ -21,6 +21,9 @@ export interface SandboxLimits {
 /** What every sandbox (session or snapshot build) gets unless its profile version says otherwise. */
 export const DEFAULT_SANDBOX_LIMITS = { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024 } as const satisfies SandboxLimits;
 
+/** The defaults with a profile version's own limits on top. */
+export const sandboxLimits = (overrides?: SandboxLimits): SandboxLimits => ({ ...DEFAULT_SANDBOX_LIMITS, ...overrides });
+
 /** A named volume mounted at `path`: it outlives the sandbox and is removed only by `removeVolume`. */
 export interface SandboxVolume {
   name: string;
