@@ -134,6 +134,31 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     expect(kept).toMatchObject({ sessionId: null, status: "removed", volumes: [] });
   }, 300_000);
 
+  it("loses only the turn when a persistent sandbox is removed while the agent works", async () => {
+    const s = await start([{ shell: "echo early > early.txt && sleep 120" }, { shell: "cat early.txt" }, { message: "continued" }], true);
+    const id = await newSession(s, "Start something long");
+    await until("the agent to run its command", async () => {
+      const turn = (await s.rt.database.db.select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, id)))[0];
+      return turn?.status === "running" && model!.responseRequests.length === 1;
+    }, 60_000);
+    const first = await sandboxRow(s, id);
+    await until("early.txt", async () => (await execCollect(s.sandboxes, first.externalId!, ["test", "-f", "/workspace/acme/app/early.txt"])).exitCode === 0);
+    expect(docker("rm", "-f", first.externalId!).status).toBe(0);
+    await idleTurns(s, id, 1);
+    const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+    expect(events.some((e) => e.type === "error" && (e.data as { message: string }).message.includes("its files are kept"))).toBe(true);
+    expect((await s.rt.database.db.select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, id)))[0]!.status).toBe("failed");
+
+    await s.owner.request("POST", `/api/sessions/${id}/messages`, { text: "Go on" });
+    await idleTurns(s, id, 2);
+    expect((await commands(s, id)).at(-1)).toMatchObject({ output: "early\n", exitCode: 0 });
+    expect((await sandboxRow(s, id)).externalId).not.toBe(first.externalId);
+    await s.owner.request("POST", `/api/sessions/${id}/stop`);
+    await until("the sandbox to be removed", async () => (await sandboxRow(s, id)).status === "removed", 15_000);
+    expect((await s.owner.request("DELETE", `/api/sessions/${id}`)).status).toBe(204);
+    expect(volumesOf(id)).toEqual([]);
+  }, 180_000);
+
   it("runs the same profile ephemeral when the org does not allow persistent sandboxes", async () => {
     const s = await start([{ message: "hello" }], false);
     const id = await newSession(s, "Say hello");
