@@ -104,8 +104,11 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     await until("the idle sandbox to stop", async () => (await sandboxRow(s, id)).status === "stopped", 15_000);
     expect((await s.sandboxes.inspect(first.externalId!)).state).toBe("stopped");
 
-    // Removed outside Tandem: the next message creates it again on the same volumes.
+    // Removed outside Tandem: the workbench says it comes back, and the next message creates it again on the same volumes.
     expect(docker("rm", "-f", first.externalId!).status).toBe(0);
+    expect((await s.owner.request("GET", `/api/sessions/${id}/sandbox`)).body).toEqual({
+      available: false, reason: "the session's sandbox is gone, but its files are kept; send a message to bring it back",
+    });
     expect((await s.owner.request("POST", `/api/sessions/${id}/messages`, { text: "Read notes.txt back" })).status).toBe(202);
     await idleTurns(s, id, 2);
     const second = await sandboxRow(s, id);
