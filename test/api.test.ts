@@ -259,6 +259,10 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         ["PUT", "/api/profiles/checked/draft", { spec: { limits: { cpus: -1 } } }, /spec\.limits\.cpus/],
         ["PUT", "/api/profiles/checked/draft", { spec: { secrets: {} } }, /unknown field secrets/],
         ["PUT", "/api/profiles/checked/draft", { spec: { image: "bad image" } }, /image must be/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["/"] } } }, /a persistent path cannot be \//],
+        ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["/home/agent", "/home/agent/"] } } }, /persistent paths listed twice: \/home\/agent/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["workspace"] } } }, /paths must be absolute/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { limits: { diskBytes: 1024 } } }, /spec\.limits\.diskBytes/],
       ];
       for (const [method, url, body, message] of cases) {
         const res = await owner.request(method, url, body);
