@@ -45,7 +45,7 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
    * its agent reaches the model only if the version's network is the one applied). Nothing to
    * build, so its snapshot is ready at once.
    */
-  async function start(script: ModelStep[], allowPersistent: boolean) {
+  async function start(script: ModelStep[], allowPersistent: boolean, persistent: { paths?: string[] } = {}) {
     model = await new ModelServer(script).listen();
     const s = stack = await startStack("postgres", {
       SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key",
@@ -56,7 +56,7 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     expect(settings.body.allowPersistentSandboxes).toBe(allowPersistent);
     expect((await s.owner.request("POST", "/api/profiles", { name: "keep" })).status).toBe(201);
     expect((await s.owner.request("PUT", "/api/profiles/keep/draft", { spec: {
-      persistent: { enabled: true }, idleMinutes: 1, network: "host", limits: { pids: 300, diskBytes: 2 * 1024 ** 3 },
+      persistent: { enabled: true, ...persistent }, idleMinutes: 1, network: "host", limits: { pids: 300, diskBytes: 2 * 1024 ** 3 },
     } })).status).toBe(200);
     expect((await s.owner.request("POST", "/api/profiles/keep/publish")).body.snapshot.status).toBe("ready");
     return s;
@@ -156,6 +156,28 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     await idleTurns(s, id, 2);
     expect((await commands(s, id)).at(-1)).toMatchObject({ output: "early\n", exitCode: 0 });
     expect((await sandboxRow(s, id)).externalId).not.toBe(first.externalId);
+    await s.owner.request("POST", `/api/sessions/${id}/stop`);
+    await until("the sandbox to be removed", async () => (await sandboxRow(s, id)).status === "removed", 15_000);
+    expect((await s.owner.request("DELETE", `/api/sessions/${id}`)).status).toBe(204);
+    expect(volumesOf(id)).toEqual([]);
+  }, 180_000);
+
+  it("keeps only the version's paths; without the agent's home the next turn starts a new thread", async () => {
+    const s = await start([{ shell: "echo in-workspace > kept.txt" }, { message: "ok" }, { shell: "cat kept.txt" }, { message: "fresh" }], true, { paths: ["/workspace"] });
+    const id = await newSession(s, "Keep a file");
+    await idleTurns(s, id, 1);
+    const first = await sandboxRow(s, id);
+    expect(first.volumes).toEqual([{ name: `tandem-${id}-1`, path: "/workspace" }]);
+    const thread = (await sessionRow(s, id)).agentThreadId;
+    expect(thread).toBeTruthy();
+    expect(docker("rm", "-f", first.externalId!).status).toBe(0);
+    await s.owner.request("POST", `/api/sessions/${id}/messages`, { text: "Show it" });
+    await idleTurns(s, id, 2);
+    expect((await commands(s, id)).at(-1)).toMatchObject({ output: "in-workspace\n", exitCode: 0 });
+    const after = (await sessionRow(s, id)).agentThreadId;
+    expect(after).toBeTruthy();
+    expect(after).not.toBe(thread);
+    expect(JSON.stringify(model!.responseRequests.at(-1)!.body)).not.toContain("Keep a file");
     await s.owner.request("POST", `/api/sessions/${id}/stop`);
     await until("the sandbox to be removed", async () => (await sandboxRow(s, id)).status === "removed", 15_000);
     expect((await s.owner.request("DELETE", `/api/sessions/${id}`)).status).toBe(204);

@@ -42,6 +42,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
     let sandbox;
     try {
       sandbox = await ensureSandbox(deps, session, repo);
+      if (sandbox.recreated) session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
     } catch (err) {
       log.warn({ err }, "session.sandbox_failed");
       return fail(deps, session, err instanceof AppError ? err.message : `the sandbox could not start: ${(err as Error).message}`);

@@ -12,6 +12,8 @@ export interface ActiveSandbox {
   layout: SandboxLayout;
   workdir: string;
   token: string;
+  /** Created again on a persistent sandbox's volumes this time (the session row may have changed). */
+  recreated?: boolean;
 }
 
 export const branchFor = (sessionId: string) => `tandem/${sessionId.slice(0, 8)}`;
@@ -53,8 +55,11 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     });
     const layout = deps.sandboxes.layout(id);
     await writeToken(deps, id, layout, token);
-    if (recreated) await restoreCheckout(deps, id, layout, session, repo);
-    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token };
+    if (recreated) {
+      await restoreCheckout(deps, id, layout, session, repo);
+      await forgetLostThread(deps, session, layout, row.volumes);
+    }
+    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, recreated };
   }
 
   const profile = await profileSandbox(deps, session);
@@ -120,6 +125,18 @@ async function persistentVolumes(deps: RunnerDeps, session: Session, spec: Profi
   const layout = deps.sandboxes.layout(`tandem-${session.id}`);
   const paths = spec.persistent.paths ?? [layout.workspace, layout.home];
   return paths.map((path, i) => ({ name: volumeName(session.id, i + 1), path }));
+}
+
+/**
+ * The agent keeps its conversation under Tandem's state dir; when no volume holds that, the
+ * recreated sandbox has lost it, and the next turn starts a new thread instead of resuming one
+ * that is not there.
+ */
+async function forgetLostThread(deps: RunnerDeps, session: Session, layout: SandboxLayout, volumes: SandboxVolume[]) {
+  const kept = volumes.some((v) => `${layout.state}/`.startsWith(`${v.path.replace(/\/+$/, "")}/`));
+  if (kept || !session.agentThreadId) return;
+  await deps.rt.database.db.update(schema.sessions).set({ agentThreadId: null }).where(eq(schema.sessions.id, session.id));
+  deps.rt.logger.info({ sessionId: session.id, thread: session.agentThreadId }, "sandbox.agent_thread_lost");
 }
 
 /** `tandem-<session id>-<n>`: the whole id, since volumes of different sessions must never meet. */
