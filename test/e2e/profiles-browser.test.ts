@@ -189,4 +189,33 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
       await context.close();
     }
   }, 30_000);
+
+  it("sets the refresh schedule, rebuilds the snapshot and deactivates the profile; a refused change shows the API's message", async (ctx) => {
+    // PATCH /api/profiles/:name and POST .../refresh come from branch helper-c: drop this line once it is merged.
+    if (!stack.app.hasRoute({ method: "PATCH", url: "/api/profiles/:name" })) return ctx.skip();
+    await page.goto(`${stack.base}/profiles/node`);
+    await page.fill("[data-testid=profile-cron]", "every monday");
+    await page.click("[data-testid=profile-cron-save]");
+    await page.waitForSelector("[data-testid=profile-settings-error]:has-text('refreshCron \"every monday\" must have 5 fields')");
+    await page.fill("[data-testid=profile-cron]", "0 4 * * 1");
+    await page.click("[data-testid=profile-cron-save]");
+    await until("the schedule to be saved", async () => (await stack.owner.request("GET", "/api/profiles/node")).body.refreshCron === "0 4 * * 1", 10_000);
+    expect(await page.textContent("[data-testid=profile-settings-error]")).toBe("");
+
+    const before = (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot.id;
+    await page.click("[data-testid=refresh-snapshot]");
+    await until("a second snapshot of v1", async () => (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot.id !== before, 10_000);
+    await page.waitForSelector("[data-testid=version][data-version='1'] [data-testid=snapshot-status]:has-text('ready')", { timeout: 120_000 });
+    const after = (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot;
+    expect(after).toMatchObject({ status: "ready" });
+    expect(after.id).not.toBe(before);
+
+    await page.uncheck("[data-testid=profile-active]");
+    await page.waitForSelector("[data-testid=profile-summary]:has-text('Inactive.')");
+    expect((await stack.owner.request("GET", "/api/profiles/node")).body.active).toBe(false);
+    await page.screenshot({ path: `${ARTIFACTS}/profile-inactive.png`, fullPage: true });
+    await page.goto(`${stack.base}/?profile=node`);
+    await page.waitForSelector("[data-testid=profile-reason]:has-text('profile node is inactive')");
+    expect(await page.$$eval("[data-testid=profile] option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["default"]);
+  }, 150_000);
 });
