@@ -84,7 +84,7 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
   const memory = num(spec.limits?.memoryBytes && spec.limits.memoryBytes / MIB, { step: "1", "data-testid": "spec-memory" });
   const pids = num(spec.limits?.pids, { step: "1", "data-testid": "spec-pids" });
   const disk = num(spec.limits?.diskBytes && spec.limits.diskBytes / GIB, { step: "1", "data-testid": "spec-disk" });
-  const network = text(spec.network, { placeholder: "SANDBOX_NETWORK (host, none or a Docker network)", "data-testid": "spec-network" });
+  const network = text(spec.network, { placeholder: "SANDBOX_NETWORK", "data-testid": "spec-network" });
   const idle = num(spec.idleMinutes, { step: "1", placeholder: "SANDBOX_IDLE_MINUTES", "data-testid": "spec-idle" });
   const persistent = h("input", { type: "checkbox", checked: Boolean(spec.persistent?.enabled), "data-testid": "spec-persistent" });
   const paths = h("textarea", { rows: "2", placeholder: "one absolute path per line (default: the workspace and the agent's home)", "data-testid": "spec-persistent-paths" });
@@ -99,7 +99,7 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
     field("Environment", h("div", {}, envRows, opts.readOnly ? null : h("button", { type: "button", "data-testid": "spec-env-add", onclick: () => addEnv() }, "Add variable")),
       "non-secret only: everything here ends up inside the sandbox"),
     h("div.grid4", {}, field("CPUs", cpus), field("Memory (MiB)", memory), field("Processes", pids), field("Disk (GiB)", disk)),
-    h("div.grid3", {}, field("Network", network), field("Idle minutes", idle)),
+    h("div.grid3", {}, field("Network", network, "host, none or a Docker network name"), field("Idle minutes", idle, "a quiet session keeps its sandbox this long")),
     field("Persistent sandbox", h("div", {}, h("label", {}, persistent, " keep these paths in volumes across restarts (the org must allow it)"), paths)),
     field("Start sessions from", h("div.checks", {}, ...integrations.map((c) => h("label", {}, c, ` ${c.value}`))), "besides the API and the workbench"),
   );
