@@ -351,7 +351,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       "DELETE /api/orgs/{orgId}/members/{userId}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
       "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/profiles/{name}", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
       "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
-      "POST /api/profiles", "POST /api/profiles/{name}/publish", "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
+      "POST /api/profiles", "POST /api/profiles/{name}/draft/test", "POST /api/profiles/{name}/publish", "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
       "POST /api/tokens", "PUT /api/profiles/{name}/draft",
     ]);
     for (const route of documented) {

@@ -33,3 +33,4 @@ export * from "./util/shell.ts";
 export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";
 export * from "./profiles/snapshots.ts";
+export * from "./profiles/setup-sandbox.ts";

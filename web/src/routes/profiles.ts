@@ -12,7 +12,8 @@ const profileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
 });
 const createBody = z.strictObject({ name: profileName });
 const draftBody = z.strictObject({ spec: profileSpec });
-const params = z.object({ name: profileName });
+export const profileParams = z.object({ name: profileName });
+const params = profileParams;
 
 export function profileRoutes(declare: Declare, deps: WebDeps) {
   const { db } = deps.database;
