@@ -32,8 +32,10 @@ export async function createSession(
 ): Promise<Session> {
   const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, input.repository);
   // Every session starts from a profile version: the named one, or the org's default.
-  if (!input.profile) await ensureDefaultProfile(deps.db, input.orgId);
-  const profileVersionId = (await sessionProfileVersionOrThrow(deps.db, input.orgId, input.profile ?? DEFAULT_PROFILE)).id;
+  if ((input.profile ?? DEFAULT_PROFILE) === DEFAULT_PROFILE) await ensureDefaultProfile(deps.db, input.orgId);
+  const profileVersionId = (await sessionProfileVersionOrThrow(
+    deps.db, input.orgId, input.profile ?? DEFAULT_PROFILE, { from: input.source },
+  )).id;
   const [session] = await deps.db.transaction(async (tx) => {
     const created = await tx
       .insert(sessions)
