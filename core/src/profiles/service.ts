@@ -200,6 +200,13 @@ export async function sessionProfileVersionOrThrow(
   return version;
 }
 
+/** The version a session asking for `profile` (the org's default when absent) from `from` starts on. */
+export async function resolveSessionProfileOrThrow(db: Db, orgId: string, profile: string | undefined, from?: string) {
+  const name = profile ?? DEFAULT_PROFILE;
+  if (name === DEFAULT_PROFILE) await ensureDefaultProfile(db, orgId);
+  return sessionProfileVersionOrThrow(db, orgId, name, { from });
+}
+
 const isIntegration = (from: string | undefined): from is (typeof INTEGRATIONS)[number] =>
   (INTEGRATIONS as readonly string[]).includes(from ?? "");
 
