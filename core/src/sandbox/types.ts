@@ -70,7 +70,7 @@ export interface SandboxProvider {
   inspect(id: string): Promise<SandboxInfo>;
   /** Committed images named `<repository>:<tag>` that carry every label key in `labelKeys`. */
   listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]>;
-  /** Removes an image; "in_use" when a sandbox was created from it and still exists (then it stays). */
+  /** Removes an image; "in_use" (and it stays) while the provider needs it for an existing sandbox: Docker does, local sandboxes are copies. */
   removeImage(ref: string): Promise<"removed" | "in_use" | "missing">;
 }
 
