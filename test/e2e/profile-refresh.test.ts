@@ -191,5 +191,10 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     const settled = (await snapshotsOf("sched", 1)).length;
     await new Promise((r) => setTimeout(r, 2_500));
     expect(await snapshotsOf("sched", 1)).toHaveLength(settled);
+
+    // A scheduler the database no longer wants (changed while Redis was away) removes itself when it fires.
+    await s.owner.request("PATCH", "/api/profiles/sched", { refreshCron: "* * * * * *" });
+    await s.rt.database.db.update(schema.sandboxProfiles).set({ refreshCron: null }).where(eq(schema.sandboxProfiles.id, row!.id));
+    await until("the stale scheduler to go", async () => !(await s.rt.queues.snapshots.getJobScheduler(schedulerId)), 10_000);
   }, 240_000);
 });

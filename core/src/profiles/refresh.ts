@@ -89,6 +89,7 @@ export async function refreshProfile(
     const [profile] = await tx.select().from(sandboxProfiles).where("profileId" in which
       ? eq(sandboxProfiles.id, which.profileId)
       : and(eq(sandboxProfiles.orgId, which.orgId), eq(sandboxProfiles.name, which.name))).for("update");
+    if (!profile && "profileId" in which && trigger === "schedule") return { profile: { id: which.profileId, active: false, refreshCron: null }, skipped: "unscheduled" as const };
     if (!profile) throw notFound(`sandbox profile ${"name" in which ? which.name : which.profileId}`);
     if (trigger === "schedule" && (!profile.active || !profile.refreshCron)) return { profile, skipped: "unscheduled" as const };
     const [version] = await tx.select().from(sandboxProfileVersions)
@@ -105,6 +106,7 @@ export async function refreshProfile(
     return { profile, version, snapshot: snapshot!, created: true };
   });
   if ("skipped" in result) {
+    // A schedule left behind (profile deleted, deactivated or cleared while Redis was away) goes now.
     deps.logger.info({ profileId: result.profile.id, reason: result.skipped }, "profile.refresh_skipped");
     if (result.skipped === "unscheduled") await applyRefreshSchedule(deps.queues, result.profile);
     return null;
