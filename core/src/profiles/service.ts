@@ -89,7 +89,7 @@ export async function createProfile(db: Db, orgId: string, name: string) {
   });
 }
 
-export async function profileOrThrow(db: Db, orgId: string, name: string) {
+async function profileOrThrow(db: Db, orgId: string, name: string) {
   const row = await db.query.sandboxProfiles.findFirst({
     where: and(eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name)),
   });
