@@ -34,3 +34,4 @@ export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";
 export * from "./profiles/snapshots.ts";
 export * from "./profiles/setup-sandbox.ts";
+export * from "./profiles/refresh.ts";
