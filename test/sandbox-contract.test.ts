@@ -126,6 +126,24 @@ describe.each(providers)("SandboxProvider contract: %s", (_kind, make, skip) => 
     expect((await execCollect(provider, id, ["true"])).exitCode).toBe(0);
   });
 
+  it.skipIf(skip)("labels a committed image, lists it by repository and label, and removes it once unused", async () => {
+    const id = await newSandbox("image-labels");
+    const repository = `tandem-test/labels-${randomSuffix()}`;
+    const image = await provider.commit(id, `${repository}:v1`, { labels: { "tandem.org": "org-labels", "tandem.snapshot": "snap \"1\"" } });
+    expect(await provider.listImages({ repository, labelKeys: ["tandem.org"] })).toEqual([
+      { ref: image, labels: expect.objectContaining({ "tandem.org": "org-labels", "tandem.snapshot": "snap \"1\"" }) },
+    ]);
+    expect(await provider.listImages({ repository, labelKeys: ["tandem.other"] })).toEqual([]);
+    const child = await provider.create({ ...spec("labelled-child"), image });
+    created.push(child);
+    // Docker keeps an image a container was created from; local sandboxes are copies of it.
+    expect(await provider.removeImage(image)).toBe(provider.kind === "docker" ? "in_use" : "removed");
+    await provider.remove(child);
+    if (provider.kind === "docker") expect(await provider.removeImage(image)).toBe("removed");
+    expect(await provider.removeImage(image)).toBe("missing");
+    expect(await provider.listImages({ repository, labelKeys: ["tandem.org"] })).toEqual([]);
+  });
+
   it.skipIf(skip)("removes a sandbox, after which it is missing", async () => {
     const id = await newSandbox("remove");
     await provider.remove(id);

@@ -34,3 +34,5 @@ export * from "./util/shell.ts";
 export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";
 export * from "./profiles/snapshots.ts";
+export * from "./profiles/setup-sandbox.ts";
+export * from "./profiles/refresh.ts";

@@ -68,7 +68,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.goto(`${stack.base}/login/${login.token}`);
     await page.waitForSelector("[data-testid=repository] option[value='acme/app']", { state: "attached" });
     await page.selectOption("[data-testid=repository]", "acme/app");
-    expect(await page.$$eval("[data-testid=profile] option", (os) => os.map((o) => o.textContent))).toEqual(["Default"]);
+    expect(await page.$$eval("[data-testid=profile] option", (os) => os.map((o) => o.textContent))).toEqual(["default (v1)"]);
     await page.fill("[data-testid=prompt]", "Update hello.txt");
     await page.click("button[type=submit]");
     await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);

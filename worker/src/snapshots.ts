@@ -64,7 +64,10 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
       result = { status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` };
       log.warn({ exitCode }, "snapshot.failed");
     } else {
-      const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1));
+      // Labelled with its org and snapshot: image GC only ever looks at its own orgs' images.
+      const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1), {
+        labels: { "tandem.org": profile.orgId, "tandem.snapshot": snapshotId },
+      });
       result = { status: "ready", log: text, imageRef };
       log.info({ imageRef }, "snapshot.ready");
     }

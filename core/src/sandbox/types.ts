@@ -76,6 +76,12 @@ export interface SandboxInfo {
   labels: Record<string, string>;
 }
 
+/** An image a provider committed. */
+export interface SandboxImage {
+  ref: string;
+  labels: Record<string, string>;
+}
+
 /** One sandbox backend. Ids are the provider's own (a container id, a directory name). */
 export interface SandboxProvider {
   readonly kind: "docker" | "local";
@@ -90,11 +96,15 @@ export interface SandboxProvider {
   stop(id: string, opts?: { timeoutMs?: number }): Promise<void>;
   remove(id: string): Promise<void>;
   exec(id: string, argv: string[], opts?: ExecOptions): Promise<ExecProcess>;
-  /** Saves the sandbox's filesystem as an image that `create` can start from. */
-  commit(id: string, image: string): Promise<string>;
+  /** Saves the sandbox's filesystem as an image that `create` can start from, with `labels` on it (its owner). */
+  commit(id: string, image: string, opts?: { labels?: Record<string, string> }): Promise<string>;
   inspect(id: string): Promise<SandboxInfo>;
   /** Deletes a volume and its files; a missing one is fine, one still mounted is an error. */
   removeVolume(name: string): Promise<void>;
+  /** Committed images named `<repository>:<tag>` that carry every label key in `labelKeys`. */
+  listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]>;
+  /** Removes an image; "in_use" (and it stays) while the provider needs it for an existing sandbox: Docker does, local sandboxes are copies. */
+  removeImage(ref: string): Promise<"removed" | "in_use" | "missing">;
 }
 
 /** Runs a command to completion and collects its output (for short commands only). */

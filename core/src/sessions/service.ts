@@ -7,7 +7,7 @@ import type { EventBus } from "../events/bus.ts";
 import { appendEvent } from "../events/log.ts";
 import type { Logger } from "../logger.ts";
 import { enqueueWithin, type Queues } from "../queue/queues.ts";
-import { DEFAULT_PROFILE, ensureDefaultProfile, sessionProfileVersionOrThrow } from "../profiles/service.ts";
+import { resolveSessionProfileOrThrow } from "../profiles/service.ts";
 import { findRepositoryByNameOrThrow } from "../repositories/service.ts";
 import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
 
@@ -32,8 +32,7 @@ export async function createSession(
 ): Promise<Session> {
   const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, input.repository);
   // Every session starts from a profile version: the named one, or the org's default.
-  if (!input.profile) await ensureDefaultProfile(deps.db, input.orgId);
-  const profileVersionId = (await sessionProfileVersionOrThrow(deps.db, input.orgId, input.profile ?? DEFAULT_PROFILE)).id;
+  const profileVersionId = (await resolveSessionProfileOrThrow(deps.db, input.orgId, input.profile, input.source)).id;
   const [session] = await deps.db.transaction(async (tx) => {
     const created = await tx
       .insert(sessions)

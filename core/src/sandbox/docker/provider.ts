@@ -2,7 +2,9 @@ import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { ExecOptions, ExecProcess, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec } from "../types.ts";
+import type {
+  ExecOptions, ExecProcess, SandboxImage, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec,
+} from "../types.ts";
 
 type ContainerOptions = Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig };
 
@@ -155,9 +157,11 @@ export class DockerSandboxProvider implements SandboxProvider {
     };
   }
 
-  async commit(id: string, image: string): Promise<string> {
+  async commit(id: string, image: string, opts: { labels?: Record<string, string> } = {}): Promise<string> {
     const [repo, tag = "latest"] = image.split(/:(?=[^:/]+$)/);
-    await this.docker.getContainer(id).commit({ repo, tag });
+    // Docker's `changes` are Dockerfile lines; values are JSON-quoted so any text is one label.
+    const changes = Object.entries(opts.labels ?? {}).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+    await this.docker.getContainer(id).commit({ repo, tag, ...(changes.length ? { changes } : {}) });
     return `${repo}:${tag}`;
   }
 
@@ -175,6 +179,25 @@ export class DockerSandboxProvider implements SandboxProvider {
       return { id, state: info.State.Running ? "running" : "stopped", image: info.Config.Image, labels: info.Config.Labels ?? {} };
     } catch (err) {
       if (isStatus(err, 404)) return { id, state: "missing", image: "", labels: {} };
+      throw err;
+    }
+  }
+
+  async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
+    const images = await this.docker.listImages({ filters: { reference: [filter.repository], label: filter.labelKeys } });
+    return images.flatMap((image) => (image.RepoTags ?? [])
+      .filter((ref) => ref.startsWith(`${filter.repository}:`))
+      .map((ref) => ({ ref, labels: image.Labels ?? {} })));
+  }
+
+  async removeImage(ref: string): Promise<"removed" | "in_use" | "missing"> {
+    try {
+      // Never forced: Docker refuses (409) while a container, even a stopped one, uses the image.
+      await this.docker.getImage(ref).remove();
+      return "removed";
+    } catch (err) {
+      if (isStatus(err, 404)) return "missing";
+      if (isStatus(err, 409)) return "in_use";
       throw err;
     }
   }

@@ -1,11 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AppError } from "../../errors.ts";
 import { shellQuote } from "../../util/shell.ts";
 import type { Logger } from "../../logger.ts";
-import type { ExecOptions, ExecProcess, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec } from "../types.ts";
+import type {
+  ExecOptions, ExecProcess, SandboxImage, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec,
+} from "../types.ts";
 
 interface Meta {
   image: string;
@@ -122,17 +124,35 @@ export class LocalSandboxProvider implements SandboxProvider {
     };
   }
 
-  async commit(id: string, image: string): Promise<string> {
+  async commit(id: string, image: string, opts: { labels?: Record<string, string> } = {}): Promise<string> {
     this.readMetaOrThrow(id);
     const target = path.join(this.imagesDir, imageDirName(image));
     rmSync(target, { recursive: true, force: true });
     mkdirSync(this.imagesDir, { recursive: true });
     cpSync(this.root(id), target, { recursive: true, filter: (src) => path.basename(src) !== "meta.json" });
+    // Beside the copy, not in it: what the image is called and who owns it.
+    writeFileSync(`${target}${IMAGE_META}`, JSON.stringify({ ref: image, labels: opts.labels ?? {} } satisfies SandboxImage));
     return image;
   }
 
   /** There are no volumes here (see `create`), so there is never one to remove. */
   async removeVolume(): Promise<void> {}
+
+  async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
+    if (!existsSync(this.imagesDir)) return [];
+    return readdirSync(this.imagesDir).filter((f) => f.endsWith(IMAGE_META))
+      .map((f) => JSON.parse(readFileSync(path.join(this.imagesDir, f), "utf8")) as SandboxImage)
+      .filter((image) => image.ref.startsWith(`${filter.repository}:`) && filter.labelKeys.every((k) => k in image.labels));
+  }
+
+  /** Sandboxes are copies, never links to their image: removing one never breaks a sandbox. */
+  async removeImage(ref: string): Promise<"removed" | "in_use" | "missing"> {
+    const target = path.join(this.imagesDir, imageDirName(ref));
+    if (!existsSync(target)) return "missing";
+    rmSync(target, { recursive: true, force: true });
+    rmSync(`${target}${IMAGE_META}`, { force: true });
+    return "removed";
+  }
 
   async inspect(id: string): Promise<SandboxInfo> {
     if (!existsSync(this.metaPath(id))) return { id, state: "missing", image: "", labels: {} };
@@ -160,6 +180,7 @@ export class LocalSandboxProvider implements SandboxProvider {
 }
 
 const imageDirName = (image: string) => image.replace(/[^\w.-]/g, "_");
+const IMAGE_META = ".image.json";
 
 function killGroup(child: ChildProcess) {
   if (child.pid === undefined || child.exitCode !== null) return;
