@@ -208,3 +208,34 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     expect(volumesOf(id)).toEqual([]);
   }, 180_000);
 });
+
+describe("a persistent profile on the local provider", () => {
+  it("runs ephemeral, since local sandboxes have no volumes", async () => {
+    const git = await startGitHttpServer({ username: "u", password: "test-git-password" });
+    const model = await new ModelServer([{ message: "hello" }]).listen();
+    const s = await startStack("postgres", {
+      SANDBOX_PROVIDER: "local", MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
+    });
+    try {
+      await git.createRepo("acme/app", { "README.md": "# app\n" });
+      await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password" } });
+      await s.owner.request("PATCH", `/api/orgs/${s.rt.defaultOrgId}/settings`, { allowPersistentSandboxes: true });
+      await s.owner.request("POST", "/api/profiles", { name: "keep" });
+      await s.owner.request("PUT", "/api/profiles/keep/draft", { spec: { persistent: { enabled: true } } });
+      await s.owner.request("POST", "/api/profiles/keep/publish");
+      const id = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "keep" })).body.id;
+      await until("the turn", async () => {
+        const session = (await s.rt.database.db.select().from(schema.sessions).where(eq(schema.sessions.id, id)))[0]!;
+        if (session.status === "failed") throw new Error(`session failed: ${session.error}`);
+        return session.status === "idle";
+      }, 90_000);
+      const [row] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id));
+      expect(row).toMatchObject({ provider: "local", persistent: false, volumes: [] });
+      await s.owner.request("POST", `/api/sessions/${id}/stop`);
+    } finally {
+      await s.close();
+      await model.close();
+      await git.close();
+    }
+  }, 120_000);
+});
