@@ -13,6 +13,7 @@ export * from "./events/bus.ts";
 export * from "./events/log.ts";
 export * from "./sessions/state.ts";
 export * from "./sessions/service.ts";
+export * from "./sessions/delete.ts";
 export * from "./sessions/bindings.ts";
 export * from "./orgs/service.ts";
 export * from "./auth/tokens.ts";

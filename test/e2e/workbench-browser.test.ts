@@ -279,6 +279,28 @@ describe.skipIf(!chromiumAvailable())("Settings in headless Chromium: claiming a
     await page.close();
   }, 30_000);
 
+  it("an admin allows persistent sandboxes for the org with the Settings checkbox", async () => {
+    const url = `/api/orgs/${stack.rt.defaultOrgId}/settings`;
+    expect((await stack.owner.request("GET", url)).body.allowPersistentSandboxes).toBe(false);
+    const page = await browser.newPage();
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    await page.goto(`${stack.base}/login/${login.token}`);
+    await page.goto(`${stack.base}/settings`);
+    const box = "[data-testid=allow-persistent]";
+    await page.waitForSelector(`${box}:not([disabled])`);
+    expect(await page.isChecked(box)).toBe(false);
+    const saved = page.waitForResponse((r) => r.url().endsWith(url) && r.request().method() === "PATCH");
+    await page.click(box);
+    expect((await saved).status()).toBe(200);
+    expect((await stack.owner.request("GET", url)).body.allowPersistentSandboxes).toBe(true);
+    await page.reload();
+    await page.waitForSelector(`${box}:not([disabled])`);
+    expect(await page.isChecked(box)).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}/settings-persistent.png` });
+    await stack.owner.request("PATCH", url, { allowPersistentSandboxes: false });
+    await page.close();
+  }, 30_000);
+
   it("shows no Settings link to a member who administers nothing", async () => {
     const other = await otherOrganization(stack.rt);
     await stack.rt.database.db.update(schema.memberships).set({ role: "member" }).where(eq(schema.memberships.userId, other.userId));

@@ -1,5 +1,5 @@
 import { and, count, eq, inArray } from "drizzle-orm";
-import { requestSnapshot, schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
+import { requestSnapshot, setupSandboxSpec, schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
 
 export interface SnapshotDeps {
   rt: Runtime;
@@ -40,14 +40,9 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
   let result: { status: "ready" | "failed"; log: string; imageRef?: string };
   const output: Buffer[] = [];
   try {
-    sandboxId = await deps.sandboxes.create({
-      name: `tandem-snapshot-${snapshotId}`,
-      image: spec.image ?? deps.rt.config.SANDBOX_IMAGE,
-      labels: { "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId },
-      env: spec.env,
-      network: deps.rt.config.SANDBOX_NETWORK,
-      limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, ...spec.limits },
-    });
+    sandboxId = await deps.sandboxes.create(setupSandboxSpec(deps.rt.config, spec, `tandem-snapshot-${snapshotId}`, {
+      "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId,
+    }));
     await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
     await deps.sandboxes.start(sandboxId);
     const layout = deps.sandboxes.layout(sandboxId);

@@ -20,10 +20,12 @@ interface Meta {
 /**
  * Sandboxes as directories on this machine and commands as plain child processes, for machines
  * without Docker. It isolates nothing: the agent runs as this user, with this user's access.
- * "Images" are directory copies under `<baseDir>/images`.
+ * "Images" are directory copies under `<baseDir>/images`. It has no volumes, so it cannot run
+ * persistent sandboxes: a session's directory lives exactly as long as its sandbox.
  */
 export class LocalSandboxProvider implements SandboxProvider {
   readonly kind = "local" as const;
+  readonly supportsVolumes = false;
   private readonly sandboxesDir: string;
   private readonly imagesDir: string;
   private readonly children = new Map<string, Set<ChildProcess>>();
@@ -44,6 +46,9 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   async create(spec: SandboxSpec): Promise<string> {
+    if (spec.volumes?.length) {
+      throw new AppError("volumes_unsupported", "the local sandbox provider has no volumes; persistent sandboxes need SANDBOX_PROVIDER=docker", 400);
+    }
     const id = `${spec.name.replace(/[^\w.-]/g, "-")}-${randomBytes(4).toString("hex")}`;
     const root = this.root(id);
     const image = path.join(this.imagesDir, imageDirName(spec.image));
@@ -129,6 +134,9 @@ export class LocalSandboxProvider implements SandboxProvider {
     writeFileSync(`${target}${IMAGE_META}`, JSON.stringify({ ref: image, labels: opts.labels ?? {} } satisfies SandboxImage));
     return image;
   }
+
+  /** There are no volumes here (see `create`), so there is never one to remove. */
+  async removeVolume(): Promise<void> {}
 
   async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
     if (!existsSync(this.imagesDir)) return [];
