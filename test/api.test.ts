@@ -205,6 +205,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         ["POST", `/api/sessions/${id}/messages`, { text: "hi" }],
         ["POST", `/api/sessions/${id}/stop`, undefined],
         ["GET", `/api/sessions/${id}/events`, undefined],
+        ["DELETE", `/api/sessions/${id}`, undefined],
       ] as const) {
         const res = await mallory.request(method, url, body);
         expect(res.status, `${method} ${url}`).toBe(404);
@@ -216,6 +217,20 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const asOwnerOrg = await mallory.request("GET", "/api/sessions", undefined, { "x-tandem-org": rt.defaultOrgId });
       expect(asOwnerOrg.status).toBe(404);
       expect((await owner.request("GET", `/api/sessions/${id}`)).body.status).toBe("queued");
+    });
+
+    it("deletes only ended sessions, with their messages and events", async () => {
+      const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "short-lived" });
+      const id = created.body.id;
+      const live = await owner.request("DELETE", `/api/sessions/${id}`);
+      expect(live.status).toBe(409);
+      expect(live.body.error.message).toBe(`session is queued; stop it first (POST /api/sessions/${id}/stop), then delete it`);
+      await owner.request("POST", `/api/sessions/${id}/stop`);
+      expect((await owner.request("DELETE", `/api/sessions/${id}`)).status).toBe(204);
+      expect((await owner.request("GET", `/api/sessions/${id}`)).status).toBe(404);
+      expect(await rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id))).toEqual([]);
+      expect((await owner.request("DELETE", `/api/sessions/${id}`)).status).toBe(404);
+      expect((await owner.request("DELETE", "/api/sessions/not-a-uuid")).status).toBe(400);
     });
   });
 
@@ -252,6 +267,27 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const refused = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "py-312" });
       expect(refused.status).toBe(409);
       expect(refused.body.error.message).toBe("profile py-312 v1 has no ready snapshot yet (status: queued)");
+
+      // A refresh while the build is queued is that build, not a second one.
+      const refreshed = await owner.request("POST", "/api/profiles/py-312/refresh");
+      expect(refreshed.status).toBe(202);
+      expect(refreshed.body).toMatchObject({
+        version: 1, versionId: published.body.id, snapshot: { id: published.body.snapshot.id, status: "queued", trigger: "publish" },
+      });
+      expect((await owner.request("GET", "/api/profiles/py-312/versions/1/snapshots")).body).toMatchObject({
+        version: 1, status: "published", snapshots: [{ id: published.body.snapshot.id, status: "queued", trigger: "publish", imageRef: null, log: "" }],
+      });
+
+      // A refresh schedule is one BullMQ job scheduler per profile, gone when cleared.
+      const [row] = await rt.database.db.select().from(schema.sandboxProfiles).where(eq(schema.sandboxProfiles.name, "py-312"));
+      const scheduled = await owner.request("PATCH", "/api/profiles/py-312", { refreshCron: "  0 3 * * 1 " });
+      expect(scheduled.status).toBe(200);
+      expect(scheduled.body).toMatchObject({ name: "py-312", active: true, refreshCron: "0 3 * * 1" });
+      expect(await rt.queues.snapshots.getJobScheduler(`profile-refresh-${row!.id}`)).toMatchObject({ pattern: "0 3 * * 1", tz: "UTC" });
+      await owner.request("PATCH", "/api/profiles/py-312", { refreshCron: "30 4 * * *" });
+      expect((await rt.queues.snapshots.getJobSchedulers()).filter((j) => j.key === `profile-refresh-${row!.id}`)).toMatchObject([{ pattern: "30 4 * * *" }]);
+      expect((await owner.request("PATCH", "/api/profiles/py-312", { refreshCron: null })).body).toMatchObject({ refreshCron: null });
+      expect(await rt.queues.snapshots.getJobScheduler(`profile-refresh-${row!.id}`)).toBeFalsy();
       await job?.remove();
     });
 
@@ -269,6 +305,16 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         ["PUT", "/api/profiles/checked/draft", { spec: { repositories: [{ name: "acme/app" }, { name: "acme/ghost" }, { name: "x/y" }] } },
           /^unknown repositories acme\/ghost, x\/y: register them first \(POST \/api\/repositories\)$/],
         ["PUT", "/api/profiles/checked/draft", { spec: { repositories: [{ name: "acme/ghost" }] } }, /^unknown repository acme\/ghost: register it first/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["/"] } } }, /a persistent path cannot be \//],
+        ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["/home/agent", "/home/agent/"] } } }, /persistent paths listed twice: \/home\/agent/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["workspace"] } } }, /paths must be absolute/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { limits: { diskBytes: 1024 } } }, /spec\.limits\.diskBytes/],
+        ["PATCH", "/api/profiles/checked", {}, /give active, refreshCron or both/],
+        ["PATCH", "/api/profiles/checked", { active: "yes" }, /active/],
+        ["PATCH", "/api/profiles/checked", { refreshCron: "every night" }, /refreshCron "every night" must have 5 fields/],
+        ["PATCH", "/api/profiles/checked", { refreshCron: "61 * * * *" }, /refreshCron "61 \* \* \* \*" is not a valid cron expression/],
+        ["PATCH", "/api/profiles/checked", { paused: true }, /unknown field paused/],
+        ["GET", "/api/profiles/checked/versions/one/snapshots", undefined, /version must be a number/],
       ];
       for (const [method, url, body, message] of cases) {
         const res = await owner.request(method, url, body);
@@ -277,6 +323,12 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       }
       expect((await owner.request("GET", "/api/profiles/nope")).status).toBe(404);
       expect((await owner.request("POST", "/api/profiles/nope/publish")).status).toBe(404);
+      expect((await owner.request("PATCH", "/api/profiles/nope", { active: false })).status).toBe(404);
+      expect((await owner.request("POST", "/api/profiles/nope/refresh")).status).toBe(404);
+      expect((await owner.request("GET", "/api/profiles/checked/versions/9/snapshots")).status).toBe(404);
+      const unpublished = await owner.request("POST", "/api/profiles/checked/refresh");
+      expect(unpublished.status).toBe(409);
+      expect(unpublished.body.error.message).toBe("profile checked has no published version to refresh; publish it first");
 
       const { db } = rt.database;
       const [user] = await db.insert(schema.users).values({ name: "Member", email: `member-${Date.now()}@example.test` }).returning();
@@ -285,6 +337,9 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       expect((await member.request("POST", "/api/profiles", { name: "mine" })).status).toBe(403);
       expect((await member.request("PUT", "/api/profiles/checked/draft", { spec: { setupScript: "true" } })).status).toBe(403);
       expect((await member.request("POST", "/api/profiles/checked/publish")).status).toBe(403);
+      expect((await member.request("PATCH", "/api/profiles/checked", { active: false })).status).toBe(403);
+      expect((await member.request("POST", "/api/profiles/checked/refresh")).status).toBe(403);
+      expect((await member.request("GET", "/api/profiles/checked/versions/1/snapshots")).body).toEqual({ version: 1, status: "draft", snapshots: [] });
       expect((await member.request("GET", "/api/profiles/checked")).status).toBe(200);
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
       expect((await mallory.request("GET", "/api/profiles/checked")).status).toBe(404);
@@ -318,8 +373,22 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const dana = apiClient(app, withCsrf.json().token);
       expect((await dana.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, { email: "eve@example.test" })).status).toBe(403);
       expect((await dana.request("POST", "/api/repositories", { name: "d/x", cloneUrl: "https://x.test/x.git" })).status).toBe(403);
-      // …but can start sessions in the org.
-      expect((await dana.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" })).status).toBe(201);
+      // …nor change the org's settings, though they may read them…
+      const settingsUrl = `/api/orgs/${rt.defaultOrgId}/settings`;
+      const refused = await dana.request("PATCH", settingsUrl, { allowPersistentSandboxes: true });
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.message).toBe("only an owner or admin of the organization can do this");
+      expect((await dana.request("GET", settingsUrl)).body.allowPersistentSandboxes).toBe(false);
+      // …but can start sessions in the org, and delete their own once ended, not others'.
+      const mine = await dana.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" });
+      expect(mine.status).toBe(201);
+      const theirs = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" });
+      for (const id of [mine.body.id, theirs.body.id]) await owner.request("POST", `/api/sessions/${id}/stop`);
+      const notMine = await dana.request("DELETE", `/api/sessions/${theirs.body.id}`);
+      expect(notMine.status).toBe(403);
+      expect(notMine.body.error.message).toBe("only the session's creator or an owner or admin of the organization can delete it");
+      expect((await dana.request("DELETE", `/api/sessions/${mine.body.id}`)).status).toBe(204);
+      expect((await owner.request("DELETE", `/api/sessions/${theirs.body.id}`)).status).toBe(204);
     });
 
     it("changes roles and refuses to remove the last owner", async () => {
@@ -338,6 +407,12 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const url = `/api/orgs/${rt.defaultOrgId}/settings`;
       expect((await owner.request("GET", url)).body).toEqual({ concurrencyLimit: 4, allowPersistentSandboxes: false });
       expect((await owner.request("PATCH", url, { concurrencyLimit: 2 })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: false });
+      expect((await owner.request("PATCH", url, { allowPersistentSandboxes: true })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: true });
+      expect((await owner.request("GET", url)).body.allowPersistentSandboxes).toBe(true);
+      const notBool = await owner.request("PATCH", url, { allowPersistentSandboxes: "yes" });
+      expect(notBool.status).toBe(400);
+      expect(notBool.body.error.message).toMatch(/allowPersistentSandboxes/);
+      await owner.request("PATCH", url, { allowPersistentSandboxes: false });
       const bad = await owner.request("PATCH", url, { concurrencyLimit: 0 });
       expect(bad.status).toBe(400);
       expect(bad.body.error.message).toMatch(/concurrencyLimit/);
@@ -373,10 +448,10 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     expect(doc.openapi).toBe("3.1.0");
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
     expect(documented.sort()).toEqual([
-      "DELETE /api/orgs/{orgId}/members/{userId}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
-      "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/profiles/{name}", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
-      "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
-      "POST /api/profiles", "POST /api/profiles/{name}/publish", "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
+      "DELETE /api/orgs/{orgId}/members/{userId}", "DELETE /api/sessions/{id}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
+      "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/profiles/{name}", "GET /api/profiles/{name}/versions/{version}/snapshots", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
+      "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "PATCH /api/profiles/{name}", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
+      "POST /api/profiles", "POST /api/profiles/{name}/draft/test", "POST /api/profiles/{name}/publish", "POST /api/profiles/{name}/refresh", "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",
       "POST /api/tokens", "PUT /api/profiles/{name}/draft",
     ]);
     for (const route of documented) {

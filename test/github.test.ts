@@ -177,6 +177,22 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}`)).toBe(false);
   });
 
+  it("when the profile cannot start a session, the reason is answered in the issue and nothing starts", async () => {
+    const defaultProfile = and(eq(schema.sandboxProfiles.orgId, stack.rt.defaultOrgId), eq(schema.sandboxProfiles.name, "default"));
+    await db().update(schema.sandboxProfiles).set({ active: false }).where(defaultProfile);
+    try {
+      const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 11, body: `@${APP_SLUG} please fix it`, user: "alice" });
+      expect((await postGitHub(stack.base, "issue_comment", payload)).status).toBe(202);
+      await fake.waitFor("the answer", () => fake.commentsOn(REPO, 11).length === 1);
+      const [answer] = fake.commentsOn(REPO, 11);
+      expect(answer!.body).toContain("@alice I can't start a session yet: profile default is inactive.");
+      expect(await sessionOf(11)).toBeUndefined();
+      expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}`)).toBe(false);
+    } finally {
+      await db().update(schema.sandboxProfiles).set({ active: true }).where(defaultProfile);
+    }
+  });
+
   it("comments by bots, Tandem's own included, are ignored", async () => {
     const own = issueComment({ repo: REPO, installationId: INSTALLATION, number: 4, body: `@${APP_SLUG} write, says the bot`, user: BOT_LOGIN, userType: "Bot" });
     const other = issueComment({ repo: REPO, installationId: INSTALLATION, number: 4, body: `@${APP_SLUG} write, says dependabot`, user: "dependabot[bot]", userType: "Bot" });

@@ -2,9 +2,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  createLogger, DockerSandboxProvider, execCollect, LocalSandboxProvider, type SandboxProvider,
+  createLogger, DockerSandboxProvider, execCollect, LocalSandboxProvider, type SandboxProvider, type SandboxSpec,
 } from "@tandem/core";
 import { dockerAvailable, SANDBOX_IMAGE } from "./helpers/docker.ts";
 import { randomSuffix } from "./helpers/runtime.ts";
@@ -32,9 +33,9 @@ describe.each(providers)("SandboxProvider contract: %s", (_kind, make, skip) => 
   afterAll(async () => {
     for (const id of created) await provider.remove(id).catch(() => {});
   });
-  const newSandbox = async (name: string) => {
+  const newSandbox = async (name: string, extra: Partial<SandboxSpec> = {}) => {
     provider ??= make();
-    const id = await provider.create(spec(name));
+    const id = await provider.create({ ...spec(name), ...extra });
     created.push(id);
     await provider.start(id);
     return id;
@@ -91,6 +92,58 @@ describe.each(providers)("SandboxProvider contract: %s", (_kind, make, skip) => 
     if (provider.kind === "docker") spawnSync("docker", ["rmi", "-f", image]);
   });
 
+  it.skipIf(skip)("keeps volumes across a removed and re-created sandbox, until they are removed (or refuses them)", async () => {
+    provider ??= make();
+    const name = `tandem-test-vol-${randomSuffix()}`;
+    const layout = provider.layout("probe");
+    const volumes = [{ name: `${name}-1`, path: layout.workspace }, { name: `${name}-2`, path: layout.home }];
+    if (!provider.supportsVolumes) {
+      await expect(provider.create({ ...spec("volumes"), volumes })).rejects.toThrow(/no volumes; persistent sandboxes need SANDBOX_PROVIDER=docker/);
+      await provider.removeVolume(volumes[0]!.name); // nothing to remove, and no error
+      return;
+    }
+    try {
+      const first = await newSandbox("volumes-a", { volumes });
+      // An empty volume starts with the image's files at its path (the agent's dotfiles here).
+      expect((await execCollect(provider, first, ["test", "-f", `${layout.home}/.bashrc`])).exitCode).toBe(0);
+      await execCollect(provider, first, ["sh", "-c", `echo work > ${layout.workspace}/w.txt && echo conf > ${layout.home}/c.txt`]);
+      await provider.remove(first);
+      const second = await newSandbox("volumes-b", { volumes });
+      expect((await execCollect(provider, second, ["cat", `${layout.workspace}/w.txt`, `${layout.home}/c.txt`])).stdout).toBe("work\nconf\n");
+      await expect(provider.removeVolume(volumes[0]!.name)).rejects.toThrow(/still mounted/);
+      await provider.remove(second);
+      for (const v of volumes) await provider.removeVolume(v.name);
+      const third = await newSandbox("volumes-c", { volumes });
+      expect((await execCollect(provider, third, ["test", "-e", `${layout.workspace}/w.txt`])).exitCode).not.toBe(0);
+      await provider.remove(third);
+    } finally {
+      for (const v of volumes) await provider.removeVolume(v.name).catch(() => {});
+    }
+  });
+
+  it.skipIf(skip)("runs a sandbox with a disk limit, capped where the engine can and without the cap where it cannot", async () => {
+    const id = await newSandbox("disk", { limits: { ...spec("disk").limits, diskBytes: 2 * 1024 ** 3 } });
+    expect((await execCollect(provider, id, ["true"])).exitCode).toBe(0);
+  });
+
+  it.skipIf(skip)("labels a committed image, lists it by repository and label, and removes it once unused", async () => {
+    const id = await newSandbox("image-labels");
+    const repository = `tandem-test/labels-${randomSuffix()}`;
+    const image = await provider.commit(id, `${repository}:v1`, { labels: { "tandem.org": "org-labels", "tandem.snapshot": "snap \"1\"" } });
+    expect(await provider.listImages({ repository, labelKeys: ["tandem.org"] })).toEqual([
+      { ref: image, labels: expect.objectContaining({ "tandem.org": "org-labels", "tandem.snapshot": "snap \"1\"" }) },
+    ]);
+    expect(await provider.listImages({ repository, labelKeys: ["tandem.other"] })).toEqual([]);
+    const child = await provider.create({ ...spec("labelled-child"), image });
+    created.push(child);
+    // Docker keeps an image a container was created from; local sandboxes are copies of it.
+    expect(await provider.removeImage(image)).toBe(provider.kind === "docker" ? "in_use" : "removed");
+    await provider.remove(child);
+    if (provider.kind === "docker") expect(await provider.removeImage(image)).toBe("removed");
+    expect(await provider.removeImage(image)).toBe("missing");
+    expect(await provider.listImages({ repository, labelKeys: ["tandem.org"] })).toEqual([]);
+  });
+
   it.skipIf(skip)("removes a sandbox, after which it is missing", async () => {
     const id = await newSandbox("remove");
     await provider.remove(id);
@@ -111,6 +164,28 @@ describe.skipIf(!dockerAvailable())("docker provider specifics", () => {
       expect(user.stdout.trim()).toBe("agent");
     } finally {
       await provider.remove(id);
+    }
+  });
+
+  it("labels volumes with their owner, and tries a disk limit once: capped, or one warning and no cap", async () => {
+    const lines: Array<{ msg: string }> = [];
+    const capturing = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const provider = new DockerSandboxProvider({ logger: capturing });
+    const volume = { name: `tandem-test-label-${randomSuffix()}`, path: "/workspace" };
+    const ids: string[] = [];
+    try {
+      for (const name of ["disk-1", "disk-2"]) {
+        ids.push(await provider.create({ ...spec(name), volumes: name === "disk-1" ? [volume] : [], limits: { diskBytes: 2 * 1024 ** 3 } }));
+      }
+      const labels = JSON.parse(spawnSync("docker", ["volume", "inspect", volume.name]).stdout.toString())[0].Labels;
+      expect(labels).toMatchObject({ "tandem.managed": "true", "tandem.org": "org-1", "tandem.session": "disk-1", "tandem.path": "/workspace" });
+      const capped = ids.map((id) => JSON.parse(spawnSync("docker", ["inspect", id]).stdout.toString())[0].HostConfig.StorageOpt?.size);
+      const warnings = lines.filter((l) => l.msg.startsWith("sandbox.disk_limit_unsupported"));
+      if (capped[0]) expect({ capped, warnings }).toEqual({ capped: ["2147483648", "2147483648"], warnings: [] });
+      else expect({ capped, warnings: warnings.length }).toEqual({ capped: [undefined, undefined], warnings: 1 });
+    } finally {
+      for (const id of ids) await provider.remove(id);
+      await provider.removeVolume(volume.name);
     }
   });
 });

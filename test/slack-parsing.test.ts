@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { namedRepositories } from "../bot/src/slack/repos.ts";
-import { cleanText, buildPrompt } from "../bot/src/slack/start.ts";
+import { cleanText, buildPrompt, takeProfile } from "../bot/src/slack/start.ts";
 import { describeStep } from "../bot/src/slack/snapshot.ts";
 import { deliveryIdFor, toTrigger } from "../bot/src/slack/trigger-source.ts";
 import { parseNumstat } from "../worker/src/sessions/diff-stat.ts";
@@ -13,6 +13,13 @@ describe("Slack parsing", () => {
     expect(namedRepositories("see <https://github.com/acme/api/pull/3|PR 3>")).toEqual(["acme/api"]);
     expect(namedRepositories("`acme/web`, then Acme/App.")).toEqual(["acme/web", "Acme/App"]);
     expect(namedRepositories("nothing to see here")).toEqual([]);
+  });
+
+  it("takes profile:<name> out of a request, anywhere in it; words that merely contain it stay", () => {
+    expect(takeProfile("profile:node fix the tests")).toEqual({ profile: "node", text: "fix the tests" });
+    expect(takeProfile("fix the tests profile:py-3.12 in acme/app")).toEqual({ profile: "py-3.12", text: "fix the tests in acme/app" });
+    expect(takeProfile("fix my-profile:thing")).toEqual({ text: "fix my-profile:thing" });
+    expect(takeProfile("no profile here")).toEqual({ text: "no profile here" });
   });
 
   it("makes Slack markup plain and puts the thread after the request", () => {

@@ -68,7 +68,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.goto(`${stack.base}/login/${login.token}`);
     await page.waitForSelector("[data-testid=repository] option[value='acme/app']", { state: "attached" });
     await page.selectOption("[data-testid=repository]", "acme/app");
-    expect(await page.$$eval("[data-testid=profile] option", (os) => os.map((o) => o.textContent))).toEqual(["Default"]);
+    expect(await page.$$eval("[data-testid=profile] option", (os) => os.map((o) => o.textContent))).toEqual(["default (v1)"]);
     await page.fill("[data-testid=prompt]", "Update hello.txt");
     await page.click("button[type=submit]");
     await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
@@ -276,6 +276,28 @@ describe.skipIf(!chromiumAvailable())("Settings in headless Chromium: claiming a
     await page.screenshot({ path: `${ARTIFACTS}/settings-claimed.png` });
     const repos = await stack.owner.request("GET", "/api/repositories", undefined, { "x-tandem-org": labs.body.id });
     expect(repos.body.repositories.map((r: { name: string }) => r.name)).toContain("acme/site");
+    await page.close();
+  }, 30_000);
+
+  it("an admin allows persistent sandboxes for the org with the Settings checkbox", async () => {
+    const url = `/api/orgs/${stack.rt.defaultOrgId}/settings`;
+    expect((await stack.owner.request("GET", url)).body.allowPersistentSandboxes).toBe(false);
+    const page = await browser.newPage();
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    await page.goto(`${stack.base}/login/${login.token}`);
+    await page.goto(`${stack.base}/settings`);
+    const box = "[data-testid=allow-persistent]";
+    await page.waitForSelector(`${box}:not([disabled])`);
+    expect(await page.isChecked(box)).toBe(false);
+    const saved = page.waitForResponse((r) => r.url().endsWith(url) && r.request().method() === "PATCH");
+    await page.click(box);
+    expect((await saved).status()).toBe(200);
+    expect((await stack.owner.request("GET", url)).body.allowPersistentSandboxes).toBe(true);
+    await page.reload();
+    await page.waitForSelector(`${box}:not([disabled])`);
+    expect(await page.isChecked(box)).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}/settings-persistent.png` });
+    await stack.owner.request("PATCH", url, { allowPersistentSandboxes: false });
     await page.close();
   }, 30_000);
 

@@ -13,6 +13,7 @@ import { githubLoginRoutes } from "./routes/github-login.ts";
 import { loginRoutes } from "./routes/login.ts";
 import { modelProxyRoutes } from "./routes/model-proxy.ts";
 import { orgRoutes } from "./routes/orgs.ts";
+import { profileTestRoutes } from "./routes/profile-test.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { sandboxGitRoutes } from "./routes/sandbox-git.ts";
@@ -70,6 +71,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   orgRoutes(declare, deps);
   repositoryRoutes(declare, deps);
   profileRoutes(declare, deps);
+  profileTestRoutes(declare, deps);
   sessionRoutes(declare, deps);
   // For sandboxes only, with the sandbox token; kept out of the OpenAPI document.
   modelProxyRoutes(app, deps);

@@ -1,7 +1,8 @@
 import { and, count, eq, inArray } from "drizzle-orm";
 import {
   findRepositoriesByName, issueBuildToken, prepareRepositories, removeSandboxToken, requestSnapshot, revokeBuildToken,
-  sandboxCommandEnv, sandboxControlUrl, schema, storedSpec, unknownRepositoriesMessage, type Runtime, type SandboxProvider,
+  sandboxCommandEnv, sandboxControlUrl, schema, setupSandboxSpec, storedSpec, unknownRepositoriesMessage,
+  type Runtime, type SandboxProvider,
 } from "@tandem/core";
 
 export interface SnapshotDeps {
@@ -54,14 +55,9 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
   let result: { status: "ready" | "failed"; log: string; imageRef?: string };
   const output: Buffer[] = [];
   try {
-    sandboxId = await deps.sandboxes.create({
-      name: `tandem-snapshot-${snapshotId}`,
-      image: spec.image ?? deps.rt.config.SANDBOX_IMAGE,
-      labels: { "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId },
-      env: spec.env,
-      network: deps.rt.config.SANDBOX_NETWORK,
-      limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, ...spec.limits },
-    });
+    sandboxId = await deps.sandboxes.create(setupSandboxSpec(deps.rt.config, spec, `tandem-snapshot-${snapshotId}`, {
+      "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId,
+    }));
     await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
     await deps.sandboxes.start(sandboxId);
     const layout = deps.sandboxes.layout(sandboxId);
@@ -89,7 +85,10 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     } else {
       // The token dies with the build, but even a dead credential does not belong in an image.
       await removeSandboxToken(deps.sandboxes, sandboxId, layout);
-      const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1));
+      // Labelled with its org and snapshot: image GC only ever looks at its own orgs' images.
+      const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1), {
+        labels: { "tandem.org": profile.orgId, "tandem.snapshot": snapshotId },
+      });
       result = { status: "ready", log: text, imageRef };
       log.info({ imageRef }, "snapshot.ready");
     }

@@ -1,6 +1,6 @@
 import { Worker, type Job } from "bullmq";
 import {
-  createSandboxProvider, QUEUE_NAMES, redisOptions, sweepInbox,
+  createSandboxProvider, QUEUE_NAMES, redisOptions, REFRESH_JOB, refreshProfile, sweepInbox, syncRefreshSchedules,
   type AgentAdapter, type Runtime, type SandboxProvider,
 } from "@tandem/core";
 import { createGitHubWorker, createSlackWorker } from "@tandem/bot";
@@ -9,6 +9,7 @@ import { processOutbound, type OutboundHandler } from "./processors/outbound.ts"
 import type { RunnerDeps } from "./sessions/deps.ts";
 import { runSession } from "./sessions/runner.ts";
 import { sweepSessions } from "./sessions/sweeper.ts";
+import { collectSnapshotImages, SNAPSHOT_GC_JOB } from "./snapshot-gc.ts";
 import { buildSnapshot, sweepSnapshots } from "./snapshots.ts";
 
 export interface WorkerOptions {
@@ -24,6 +25,10 @@ export interface WorkerOptions {
   pollMs?: number;
   /** How long a job stays claimed by a worker that stopped answering (BullMQ's lock). */
   lockDurationMs?: number;
+  /** How often unused snapshot images are removed (a maintenance job scheduler); 0 for never. */
+  snapshotGcEveryMs?: number;
+  /** How long a replaced snapshot image stays, for sandboxes being created from it right then. */
+  snapshotGcGraceMs?: number;
 }
 
 export interface RunningWorker {
@@ -59,6 +64,14 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     pollMs: opts.pollMs ?? 250,
   };
   const lockDuration = opts.lockDurationMs ?? rt.config.SESSION_LOCK_MS;
+  const profileDeps = { db: rt.database.db, queues: rt.queues, logger: log, clock: rt.clock };
+  // The database is the record of refresh schedules; Redis may have lost or missed some.
+  syncRefreshSchedules(profileDeps).catch((err) => log.warn({ err }, "profile.schedules_sync_failed"));
+  const gcEveryMs = opts.snapshotGcEveryMs ?? 60 * 60_000;
+  const gcSchedule = gcEveryMs > 0
+    ? rt.queues.maintenance.upsertJobScheduler(SNAPSHOT_GC_JOB, { every: gcEveryMs }, { name: SNAPSHOT_GC_JOB, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } })
+    : rt.queues.maintenance.removeJobScheduler(SNAPSHOT_GC_JOB);
+  gcSchedule.catch((err) => log.warn({ err }, "snapshot.gc_schedule_failed"));
   const connection = () => redisOptions(rt.redisTarget, "worker");
   const workers = [
     // A dead worker's session job is retried by another one after `lockDuration`, which then
@@ -68,7 +81,10 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
       lockDuration, stalledInterval: lockDuration, maxStalledCount: 10,
     }),
     // Failures are recorded on the snapshot by the builder itself; the job only retries a lost worker.
-    new Worker(QUEUE_NAMES.snapshots, (job: Job<{ snapshotId: string }>) => buildSnapshot(runner, job.data.snapshotId), {
+    // A profile's refresh schedule adds REFRESH_JOB here; it asks for a build like the API does.
+    new Worker(QUEUE_NAMES.snapshots, (job: Job) => (job.name === REFRESH_JOB
+      ? refreshProfile(profileDeps, { profileId: (job.data as { profileId: string }).profileId }, "schedule")
+      : buildSnapshot(runner, (job.data as { snapshotId: string }).snapshotId)), {
       connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 2,
     }),
     new Worker(QUEUE_NAMES.inbound, (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId), {
@@ -79,6 +95,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     }),
     new Worker(QUEUE_NAMES.maintenance, async (job: Job) => {
       if (job.name === "sweep-inbox") return sweepNow();
+      if (job.name === SNAPSHOT_GC_JOB) return collectSnapshotImages(runner, { graceMs: opts.snapshotGcGraceMs ?? 60 * 60_000 });
       log.warn({ job: job.name }, "maintenance.unknown_job");
     }, { connection: connection(), prefix: rt.config.REDIS_PREFIX }),
   ];

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import {
-  addMessage, bindSession, createSession, findBoundSession, isTerminal, schema, sessionUrl,
+  addMessage, AppError, bindSession, createSession, findBoundSession, isTerminal, schema, sessionUrl,
   type Db, type InboundEvent, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { classifyGitHubError, githubCall, type GitHubApp, type GitHubOctokit } from "./client.ts";
@@ -112,7 +112,6 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
     );
   }
 
-  await react();
   let ref: string | undefined;
   let pullRequestUrl: string | undefined;
   if (req.isPullRequest) {
@@ -123,9 +122,21 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
     ref = sameRepo ? pr.head.ref : `refs/pull/${req.number}/head`;
     pullRequestUrl = sameRepo ? pr.html_url : undefined;
   }
-  const session = await createSession(deps, {
-    orgId: installation.orgId, repository: repo.name, prompt: buildPrompt(req), source: PROVIDER, ref,
-  });
+  let session;
+  try {
+    session = await createSession(deps, {
+      orgId: installation.orgId, repository: repo.name, prompt: buildPrompt(req), source: PROVIDER, ref,
+    });
+  } catch (err) {
+    // The profile cannot start sessions (no ready snapshot, inactive): say why, start nothing.
+    if (!(err instanceof AppError) || err.status !== 409) throw err;
+    log.info({ reason: err.message }, "github.profile_unavailable");
+    return reply(
+      `@${req.sender} I can't start a session yet: ${err.message}. An admin can fix that on the Profiles page. · [Tandem](${deps.publicUrl})`,
+      `unavailable-${eventId}`,
+    );
+  }
+  await react();
   await bindSession(deps.db, { sessionId: session.id, provider: PROVIDER, threadKey: key });
   if (pullRequestUrl) await deps.db.update(schema.sessions).set({ pullRequestUrl }).where(eq(schema.sessions.id, session.id));
   await deps.outbox.statusNow(session.id, "start");

@@ -64,6 +64,8 @@ export interface PendingStart {
   threadTs: string;
   prompt: string;
   user: string;
+  /** The profile the request named, if any. */
+  profile?: string;
 }
 
 export async function savePendingStart(db: Db, clock: Clock, orgId: string, threadKey: string, start: PendingStart) {

@@ -7,7 +7,7 @@ import type { SlackTeam, SlackTeams } from "./client.ts";
 import { runCommand } from "./commands.ts";
 import { ACTIONS, PROVIDER, threadKey } from "./config.ts";
 import { takePendingStart } from "./repos.ts";
-import { buildPrompt, cleanText, startOrAsk, startSession, threadContext, type StartDeps } from "./start.ts";
+import { buildPrompt, cleanText, startOrAsk, startSession, takeProfile, threadContext, type StartDeps } from "./start.ts";
 import { toTrigger, type SlackTrigger } from "./trigger-source.ts";
 
 export interface SlackRouterDeps extends StartDeps {
@@ -75,12 +75,13 @@ async function onMessage(deps: SlackRouterDeps, team: SlackTeam, m: Message, log
 
   await acknowledge();
   const context = m.threadTs ? await threadContext(team, m.channel, threadTs, m.ts, log) : [];
-  if (!text && context.length === 0) {
+  const { profile, text: request } = takeProfile(text);
+  if (!request && context.length === 0) {
     const message = noticeMessage("What should I work on? Mention me with a request, e.g. _fix the flaky login test in acme/app_.");
     return deps.outbox.send({ op: "post", teamId: team.teamId, channel: m.channel, threadTs, message }, `empty-${m.channel}-${m.ts}`);
   }
-  const prompt = buildPrompt(text || "Do what this thread asks for.", context);
-  await startOrAsk(deps, team, { channel: m.channel, threadTs, ts: m.ts, user: m.user, request: text, prompt });
+  const prompt = buildPrompt(request || "Do what this thread asks for.", context);
+  await startOrAsk(deps, team, { channel: m.channel, threadTs, ts: m.ts, user: m.user, request, prompt, profile });
 }
 
 async function onAction(deps: SlackRouterDeps, team: SlackTeam, a: Action, log: Logger) {
@@ -109,5 +110,5 @@ async function onAction(deps: SlackRouterDeps, team: SlackTeam, a: Action, log: 
   });
   if (!repo) return edit(`The repository \`${a.value}\` is no longer registered. Mention me again to start.`);
   await edit(`Starting on \`${repo.name}\`, picked by <@${a.user}>.`);
-  await startSession(deps, team, { channel: pending.channel, threadTs: pending.threadTs, prompt: pending.prompt }, repo);
+  await startSession(deps, team, { channel: pending.channel, threadTs: pending.threadTs, prompt: pending.prompt, profile: pending.profile }, repo);
 }

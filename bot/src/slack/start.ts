@@ -1,5 +1,5 @@
 import {
-  bindSession, createSession, type Db, type Logger, type Repository, type SessionDeps,
+  bindSession, createSession, resolveSessionProfileOrThrow, type Db, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { noticeMessage, pickerMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
@@ -21,6 +21,16 @@ export function cleanText(text: string, botUserId: string): string {
     .replace(/<#\w+\|([^>]*)>/g, "#$1")
     .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")
     .trim();
+}
+
+/**
+ * `profile:<name>` anywhere in a request picks the sandbox profile (the org's default otherwise);
+ * the word is taken out of the request. The first one counts.
+ */
+export function takeProfile(text: string): { profile?: string; text: string } {
+  const match = /(?:^|\s)profile:(\S+)/.exec(text);
+  if (!match) return { text };
+  return { profile: match[1]!, text: (text.slice(0, match.index) + text.slice(match.index + match[0].length)).replace(/\s{2,}/g, " ").trim() };
 }
 
 export function buildPrompt(request: string, context: string[]): string {
@@ -64,10 +74,14 @@ export interface StartRequest {
   /** The person's words, cleaned; repositories are looked for here, not in the context. */
   request: string;
   prompt: string;
+  /** Named with `profile:<name>`; the org's default when absent. */
+  profile?: string;
 }
 
 /** Starts a session for a request, or asks which repository with a picker. */
 export async function startOrAsk(deps: StartDeps, team: SlackTeam, req: StartRequest): Promise<void> {
+  // Before any picker: a profile that cannot start a session from Slack is said at once (409/404).
+  await resolveSessionProfileOrThrow(deps.db, team.orgId, req.profile, PROVIDER);
   const choice = await chooseRepository(deps.db, {
     orgId: team.orgId, text: req.request, channelKey: channelKey(team.teamId, req.channel),
   });
@@ -83,7 +97,7 @@ export async function startOrAsk(deps: StartDeps, team: SlackTeam, req: StartReq
     case "unknown":
     case "choose": {
       const pending = await savePendingStart(deps.db, deps.clock, team.orgId, key, {
-        teamId: team.teamId, channel: req.channel, threadTs: req.threadTs, prompt: req.prompt, user: req.user,
+        teamId: team.teamId, channel: req.channel, threadTs: req.threadTs, prompt: req.prompt, user: req.user, profile: req.profile,
       });
       const message = pickerMessage({
         pendingId: pending.id, repos: choice.repos.map((r) => r.name), named: choice.kind === "unknown" ? choice.named : undefined, publicUrl: deps.publicUrl,
@@ -95,10 +109,10 @@ export async function startOrAsk(deps: StartDeps, team: SlackTeam, req: StartReq
 
 /** Creates the session, binds the thread to it and shows its status message. */
 export async function startSession(
-  deps: StartDeps, team: SlackTeam, req: Pick<StartRequest, "channel" | "threadTs" | "prompt">, repo: Repository,
+  deps: StartDeps, team: SlackTeam, req: Pick<StartRequest, "channel" | "threadTs" | "prompt" | "profile">, repo: Repository,
 ) {
   const session = await createSession(deps, {
-    orgId: team.orgId, repository: repo.name, prompt: req.prompt, source: PROVIDER,
+    orgId: team.orgId, repository: repo.name, prompt: req.prompt, source: PROVIDER, profile: req.profile,
   });
   await bindSession(deps.db, { sessionId: session.id, provider: PROVIDER, threadKey: threadKey(team.teamId, req.channel, req.threadTs) });
   await deps.outbox.statusNow(session.id, "start");

@@ -6,8 +6,8 @@ import { badRequest, conflict, notFound } from "../errors.ts";
 import { findRepositoriesByName, unknownRepositoriesMessage } from "../repositories/service.ts";
 import type { Logger } from "../logger.ts";
 import type { Queues } from "../queue/queues.ts";
-import { latestSnapshots, requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
-import { profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
+import { latestSnapshots, listSnapshots, readySnapshots, requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
+import { INTEGRATIONS, profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
 
 export type ProfileVersion = typeof sandboxProfileVersions.$inferSelect;
 
@@ -35,10 +35,11 @@ export async function listProfiles(db: Db, orgId: string) {
     .where(and(inArray(sandboxProfileVersions.profileId, profiles.map((p) => p.id)), eq(sandboxProfileVersions.status, "published")))
     .orderBy(desc(sandboxProfileVersions.version));
   const latest = await latestSnapshots(db, versions.map((v) => v.id));
+  const ready = await readySnapshots(db, versions.map((v) => v.id));
   return profiles.map((profile) => {
     const published = versions.filter((v) => v.profileId === profile.id);
-    const usable = published.find((v) => latest.get(v.id)?.status === "ready");
-    const reason = unstartableReason(profile, published, latest);
+    const usable = published.find((v) => ready.has(v.id));
+    const reason = unstartableReason(profile, published, latest, ready);
     return {
       name: profile.name,
       active: profile.active,
@@ -52,12 +53,12 @@ export async function listProfiles(db: Db, orgId: string) {
 }
 
 function unstartableReason(
-  profile: { name: string; active: boolean }, published: ProfileVersion[], latest: Map<string, Snapshot>,
+  profile: { name: string; active: boolean }, published: ProfileVersion[], latest: Map<string, Snapshot>, ready: Map<string, Snapshot>,
 ): string | null {
   if (!profile.active) return `profile ${profile.name} is inactive`;
   const newest = published[0];
   if (!newest) return `profile ${profile.name} has no published version yet`;
-  if (published.some((v) => latest.get(v.id)?.status === "ready")) return null;
+  if (published.some((v) => ready.has(v.id))) return null;
   return `profile ${profile.name} v${newest.version} has no ready snapshot yet (status: ${latest.get(newest.id)?.status ?? "none"})`;
 }
 
@@ -108,6 +109,7 @@ export async function getProfileViewOrThrow(db: Db, orgId: string, name: string)
   const versions = await db.select().from(sandboxProfileVersions)
     .where(eq(sandboxProfileVersions.profileId, profile.id)).orderBy(desc(sandboxProfileVersions.version));
   const latest = await latestSnapshots(db, versions.map((v) => v.id));
+  const ready = await readySnapshots(db, versions.map((v) => v.id));
   const draft = versions.find((v) => v.status === "draft");
   const published = versions.filter((v) => v.status === "published");
   return {
@@ -118,7 +120,7 @@ export async function getProfileViewOrThrow(db: Db, orgId: string, name: string)
     draft: draft ? versionView(draft, latest.get(draft.id)) : null,
     published: published.map((v) => versionView(v, latest.get(v.id))),
     /** The version new sessions start on: the newest one with a ready snapshot. */
-    inUse: published.find((v) => latest.get(v.id)?.status === "ready")?.version ?? null,
+    inUse: published.find((v) => ready.has(v.id))?.version ?? null,
   };
 }
 
@@ -176,10 +178,13 @@ export async function publishProfile(deps: ProfileDeps, orgId: string, name: str
 }
 
 /**
- * The version a new session on the profile starts on: the newest published one whose newest
- * snapshot is ready, so a failed rebuild keeps the earlier image in use.
+ * The version a new session on the profile starts on: the newest published one with a ready
+ * snapshot, so a failed (or still running) rebuild keeps the earlier image in use. `from` is where
+ * the session is started: an integration (slack, github, …) only when the version lists it.
  */
-export async function sessionProfileVersionOrThrow(db: Db, orgId: string, name: string): Promise<ProfileVersion> {
+export async function sessionProfileVersionOrThrow(
+  db: Db, orgId: string, name: string, opts: { from?: string } = {},
+): Promise<ProfileVersion> {
   const profile = await db.query.sandboxProfiles.findFirst({
     where: and(eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name)),
   });
@@ -188,7 +193,34 @@ export async function sessionProfileVersionOrThrow(db: Db, orgId: string, name: 
     .where(and(eq(sandboxProfileVersions.profileId, profile.id), eq(sandboxProfileVersions.status, "published")))
     .orderBy(desc(sandboxProfileVersions.version));
   const latest = await latestSnapshots(db, published.map((v) => v.id));
-  const reason = unstartableReason(profile, published, latest);
+  const ready = await readySnapshots(db, published.map((v) => v.id));
+  const reason = unstartableReason(profile, published, latest, ready);
   if (reason) throw conflict(reason);
-  return published.find((v) => latest.get(v.id)?.status === "ready")!;
+  const version = published.find((v) => ready.has(v.id))!;
+  const integrations = storedSpec(version.spec).integrations;
+  if (isIntegration(opts.from) && !integrations.includes(opts.from)) {
+    throw conflict(`profile ${name} cannot be used from ${opts.from} (its integrations: ${integrations.join(", ") || "none"})`);
+  }
+  return version;
+}
+
+/** The version a session asking for `profile` (the org's default when absent) from `from` starts on. */
+export async function resolveSessionProfileOrThrow(db: Db, orgId: string, profile: string | undefined, from?: string) {
+  const name = profile ?? DEFAULT_PROFILE;
+  if (name === DEFAULT_PROFILE) await ensureDefaultProfile(db, orgId);
+  return sessionProfileVersionOrThrow(db, orgId, name, { from });
+}
+
+const isIntegration = (from: string | undefined): from is (typeof INTEGRATIONS)[number] =>
+  (INTEGRATIONS as readonly string[]).includes(from ?? "");
+
+/** A version's snapshots, newest first: what built it (publish, refresh, schedule), how it went, its log. */
+export async function listVersionSnapshotsOrThrow(db: Db, orgId: string, name: string, version: number) {
+  const profile = await profileOrThrow(db, orgId, name);
+  const row = await db.query.sandboxProfileVersions.findFirst({
+    where: and(eq(sandboxProfileVersions.profileId, profile.id), eq(sandboxProfileVersions.version, version)),
+  });
+  if (!row) throw notFound(`version ${version} of sandbox profile ${name}`);
+  const rows = await listSnapshots(db, row.id);
+  return { version: row.version, status: row.status, snapshots: rows.map((s) => snapshotView(s)!) };
 }

@@ -7,7 +7,8 @@ import { enqueueWithin, type Queues } from "../queue/queues.ts";
 export type Snapshot = typeof snapshots.$inferSelect;
 
 export const snapshotView = (s: Snapshot | undefined) => (s ? {
-  id: s.id, status: s.status, imageRef: s.imageRef, createdAt: s.createdAt.toISOString(), finishedAt: s.finishedAt?.toISOString() ?? null, log: s.log,
+  id: s.id, status: s.status, trigger: s.trigger, imageRef: s.imageRef,
+  createdAt: s.createdAt.toISOString(), finishedAt: s.finishedAt?.toISOString() ?? null, log: s.log,
 } : null);
 
 /** Each version's newest snapshot, by version id. */
@@ -21,13 +22,33 @@ export async function latestSnapshots(db: Db, versionIds: string[]): Promise<Map
 }
 
 /**
+ * Each version's newest ready snapshot (by when it finished), by version id: the one sessions on
+ * the version start from. A refresh that is still running, or failed, leaves it in use.
+ */
+export async function readySnapshots(db: Db, versionIds: string[]): Promise<Map<string, Snapshot>> {
+  const ready = new Map<string, Snapshot>();
+  if (versionIds.length === 0) return ready;
+  const rows = await db.select().from(snapshots)
+    .where(and(inArray(snapshots.profileVersionId, versionIds), eq(snapshots.status, "ready")))
+    .orderBy(desc(snapshots.finishedAt), desc(snapshots.createdAt));
+  for (const row of rows) if (!ready.has(row.profileVersionId)) ready.set(row.profileVersionId, row);
+  return ready;
+}
+
+/** A version's snapshots, newest first (at most `limit`). */
+export async function listSnapshots(db: Db, versionId: string, limit = 100): Promise<Snapshot[]> {
+  return db.select().from(snapshots).where(eq(snapshots.profileVersionId, versionId))
+    .orderBy(desc(snapshots.createdAt)).limit(limit);
+}
+
+/**
  * The version's newest ready snapshot, if it has one. Its imageRef is null when the version
  * needed no build: sessions then start from the version's image as it is.
  */
 export async function readySnapshot(db: Db, versionId: string): Promise<Pick<Snapshot, "id" | "imageRef"> | undefined> {
   const [row] = await db.select({ id: snapshots.id, imageRef: snapshots.imageRef }).from(snapshots)
     .where(and(eq(snapshots.profileVersionId, versionId), eq(snapshots.status, "ready")))
-    .orderBy(desc(snapshots.finishedAt)).limit(1);
+    .orderBy(desc(snapshots.finishedAt), desc(snapshots.createdAt)).limit(1);
   return row;
 }
 

@@ -64,7 +64,15 @@ export const profileSpec = z.strictObject({
    */
   persistent: z.strictObject({
     enabled: z.boolean().default(false),
-    paths: z.array(sandboxPath).min(1).max(10).optional(),
+    // Each path is one volume: never the root, and each once (Docker refuses a duplicate mount point).
+    paths: z.array(sandboxPath.refine((p) => p.replace(/\/+$/, "") !== "", { error: "a persistent path cannot be /" }))
+      .min(1).max(10)
+      .superRefine((paths, ctx) => {
+        const norm = paths.map((p) => p.replace(/\/+$/, ""));
+        const dup = norm.filter((p, i) => norm.indexOf(p) !== i);
+        if (dup.length) ctx.addIssue({ code: "custom", message: `persistent paths listed twice: ${[...new Set(dup)].join(", ")}` });
+      })
+      .optional(),
   }).optional(),
 });
 export type ProfileSpec = z.infer<typeof profileSpec>;

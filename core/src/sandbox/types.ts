@@ -10,16 +10,42 @@ export interface SandboxLayout {
   state: string;
 }
 
+export interface SandboxLimits {
+  cpus?: number;
+  memoryBytes?: number;
+  pids?: number;
+  /** Root filesystem size; engines that cannot cap it run without the cap (with a warning). */
+  diskBytes?: number;
+}
+
+/** What every sandbox (session or snapshot build) gets unless its profile version says otherwise. */
+export const DEFAULT_SANDBOX_LIMITS = { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024 } as const satisfies SandboxLimits;
+
+/** The defaults with a profile version's own limits on top. */
+export const sandboxLimits = (overrides?: SandboxLimits): SandboxLimits => ({ ...DEFAULT_SANDBOX_LIMITS, ...overrides });
+
+/** A named volume mounted at `path`: it outlives the sandbox and is removed only by `removeVolume`. */
+export interface SandboxVolume {
+  name: string;
+  path: string;
+}
+
 export interface SandboxSpec {
   name: string;
   image: string;
-  /** Labels identify the owner: org, session and profile version. */
+  /** Labels identify the owner: org, session and profile version. Volumes get them too. */
   labels: Record<string, string>;
   /** Non-secret environment only; secrets never enter a sandbox. */
   env: Record<string, string>;
-  limits?: { cpus?: number; memoryBytes?: number; pids?: number };
+  limits?: SandboxLimits;
   /** `host`, `none`, or a Docker network name. */
   network: string;
+  /**
+   * Created (labelled) when missing, reused as they are when present: a sandbox created again
+   * with the same volumes finds their files. An empty volume starts with the image's files at
+   * its path. Only providers with `supportsVolumes` accept them.
+   */
+  volumes?: SandboxVolume[];
 }
 
 export interface ExecOptions {
@@ -50,18 +76,35 @@ export interface SandboxInfo {
   labels: Record<string, string>;
 }
 
+/** An image a provider committed. */
+export interface SandboxImage {
+  ref: string;
+  labels: Record<string, string>;
+}
+
 /** One sandbox backend. Ids are the provider's own (a container id, a directory name). */
 export interface SandboxProvider {
   readonly kind: "docker" | "local";
+  /**
+   * Whether `create` accepts volumes (persistent sandboxes). The local provider does not: its
+   * sandboxes are plain directories that live exactly as long as the sandbox.
+   */
+  readonly supportsVolumes: boolean;
   layout(id: string): SandboxLayout;
   create(spec: SandboxSpec): Promise<string>;
   start(id: string): Promise<void>;
   stop(id: string, opts?: { timeoutMs?: number }): Promise<void>;
   remove(id: string): Promise<void>;
   exec(id: string, argv: string[], opts?: ExecOptions): Promise<ExecProcess>;
-  /** Saves the sandbox's filesystem as an image that `create` can start from. */
-  commit(id: string, image: string): Promise<string>;
+  /** Saves the sandbox's filesystem as an image that `create` can start from, with `labels` on it (its owner). */
+  commit(id: string, image: string, opts?: { labels?: Record<string, string> }): Promise<string>;
   inspect(id: string): Promise<SandboxInfo>;
+  /** Deletes a volume and its files; a missing one is fine, one still mounted is an error. */
+  removeVolume(name: string): Promise<void>;
+  /** Committed images named `<repository>:<tag>` that carry every label key in `labelKeys`. */
+  listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]>;
+  /** Removes an image; "in_use" (and it stays) while the provider needs it for an existing sandbox: Docker does, local sandboxes are copies. */
+  removeImage(ref: string): Promise<"removed" | "in_use" | "missing">;
 }
 
 /** Runs a command to completion and collects its output (for short commands only). */

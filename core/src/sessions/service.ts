@@ -7,7 +7,7 @@ import type { EventBus } from "../events/bus.ts";
 import { appendEvent } from "../events/log.ts";
 import type { Logger } from "../logger.ts";
 import { enqueueWithin, type Queues } from "../queue/queues.ts";
-import { DEFAULT_PROFILE, ensureDefaultProfile, sessionProfileVersionOrThrow } from "../profiles/service.ts";
+import { DEFAULT_PROFILE, resolveSessionProfileOrThrow } from "../profiles/service.ts";
 import { findRepositoryByNameOrThrow } from "../repositories/service.ts";
 import { primaryRepository, storedSpec } from "../profiles/spec.ts";
 import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
@@ -34,8 +34,7 @@ export async function createSession(
 ): Promise<Session> {
   // Every session starts from a profile version: the named one, or the org's default.
   const profileName = input.profile ?? DEFAULT_PROFILE;
-  if (!input.profile) await ensureDefaultProfile(deps.db, input.orgId);
-  const version = await sessionProfileVersionOrThrow(deps.db, input.orgId, profileName);
+  const version = await resolveSessionProfileOrThrow(deps.db, input.orgId, input.profile, input.source);
   const spec = storedSpec(version.spec);
   const repository = input.repository ?? primaryRepository(spec);
   if (!repository) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
-  createProfile, getProfileViewOrThrow, listProfiles, profileSpec, publishProfile, requireAdmin, updateDraft,
+  createProfile, getProfileViewOrThrow, listProfiles, listVersionSnapshotsOrThrow, parseRefreshCronOrThrow, profileSpec,
+  publishProfile, refreshProfile, requireAdmin, updateDraft, updateProfile,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
@@ -12,7 +13,16 @@ const profileName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
 });
 const createBody = z.strictObject({ name: profileName });
 const draftBody = z.strictObject({ spec: profileSpec });
-const params = z.object({ name: profileName });
+export const profileParams = z.object({ name: profileName });
+const params = profileParams;
+const versionParams = z.object({
+  name: profileName, version: z.coerce.number({ error: "version must be a number" }).int().positive({ error: "version must be a positive number" }),
+});
+const patchBody = z.strictObject({
+  active: z.boolean().optional(),
+  /** 5 cron fields (or 6, seconds first), UTC; null stops the schedule. */
+  refreshCron: z.string().max(200).nullable().optional(),
+}).refine((b) => b.active !== undefined || b.refreshCron !== undefined, { error: "give active, refreshCron or both" });
 
 export function profileRoutes(declare: Declare, deps: WebDeps) {
   const { db } = deps.database;
@@ -54,5 +64,34 @@ export function profileRoutes(declare: Declare, deps: WebDeps) {
       const logger = requestLogger(req, { orgId: actor.orgId });
       const version = await publishProfile({ db, queues: deps.queues, logger, clock: deps.clock }, actor.orgId, name);
       return reply.code(202).send(version);
+    });
+
+  declare({ method: "PATCH", url: "/api/profiles/:name", tag: "profiles", summary: "Activate or deactivate a profile, or set its snapshot refresh schedule (refreshCron: cron in UTC, null for none)", body: patchBody, responses: { 200: "updated", 400: "invalid body or cron", 403: "admins only", 404: "unknown profile", 503: "the schedule could not be saved" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      const { name } = parse(params, req.params, "path");
+      const body = parse(patchBody, req.body);
+      const refreshCron = typeof body.refreshCron === "string" ? parseRefreshCronOrThrow(body.refreshCron) : body.refreshCron;
+      const logger = requestLogger(req, { orgId: actor.orgId });
+      await updateProfile({ db, queues: deps.queues, logger, clock: deps.clock }, actor.orgId, name, { active: body.active, refreshCron });
+      return getProfileViewOrThrow(db, actor.orgId, name);
+    });
+
+  declare({ method: "POST", url: "/api/profiles/:name/refresh", tag: "profiles", summary: "Rebuild the newest published version's snapshot (the one queued or running, if any)", responses: { 202: "snapshot queued, running or ready", 403: "admins only", 404: "unknown profile", 409: "nothing published" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      const { name } = parse(params, req.params, "path");
+      const logger = requestLogger(req, { orgId: actor.orgId });
+      const refreshed = await refreshProfile({ db, queues: deps.queues, logger, clock: deps.clock }, { orgId: actor.orgId, name }, "refresh");
+      return reply.code(202).send(refreshed);
+    });
+
+  declare({ method: "GET", url: "/api/profiles/:name/versions/:version/snapshots", tag: "profiles", summary: "A version's snapshots, newest first, with status, trigger and log", responses: { 200: "ok", 400: "bad version", 404: "unknown profile or version" } },
+    async (req) => {
+      const actor = await requireActor(deps, req);
+      const { name, version } = parse(versionParams, req.params, "path");
+      return listVersionSnapshotsOrThrow(db, actor.orgId, name, version);
     });
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  addMessage, createSession, getSessionOrThrow, listSessions, queuePosition, sessionUrl, stopSession,
+  addMessage, createSession, deleteSession, getSessionOrThrow, listSessions, queuePosition, sessionUrl, stopSession,
   type Session, type SessionDeps,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
@@ -103,6 +103,14 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       const { id } = parse(sessionParams, req.params, "path");
       const session = await stopSession({ ...sessionDeps, logger: requestLogger(req, { sessionId: id }) }, actor.orgId, id);
       return { id: session.id, status: session.status };
+    });
+
+  declare({ method: "DELETE", url: "/api/sessions/:id", tag: "sessions", summary: "Delete an ended session: its sandbox, the volumes of a persistent sandbox, its events and messages", responses: { 204: "deleted", 403: "a member deleting another's session", 404: "not found in your organization", 409: "not ended yet: stop it first" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      const { id } = parse(sessionParams, req.params, "path");
+      await deleteSession({ db, logger: requestLogger(req, { sessionId: id }), clock: deps.clock, sandboxes: deps.sandboxes }, actor, id);
+      return reply.code(204).send();
     });
 
   declare({ method: "GET", url: "/api/sessions/:id/events", tag: "sessions", summary: "The session's events as Server-Sent Events; replays after Last-Event-ID", responses: { 200: "event stream", 404: "not found in your organization" }, produces: "text/event-stream" },

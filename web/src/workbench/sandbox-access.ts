@@ -50,7 +50,11 @@ export async function liveSandboxOrThrow(deps: WebDeps, session: Session): Promi
   if (!row?.externalId) throw conflict("the session has no sandbox yet; it starts with the first turn");
   const info = await provider.inspect(row.externalId);
   if (info.state === "stopped") throw conflict("sandbox is stopped; send a message to wake it");
-  if (info.state === "missing") throw conflict("the session's sandbox no longer exists");
+  if (info.state === "missing") {
+    throw conflict(row.persistent
+      ? "the session's sandbox is gone, but its files are kept; send a message to bring it back"
+      : "the session's sandbox no longer exists");
+  }
   const repo = await db.query.repositories.findFirst({ where: eq(schema.repositories.id, session.repositoryId) });
   if (!repo) throw conflict("the session's repository was removed");
   const layout = provider.layout(row.externalId);

@@ -2,6 +2,8 @@ import "@xterm/xterm/css/xterm.css";
 import "diff2html/bundles/css/diff2html.min.css";
 import "./style.css";
 import { h } from "./api.ts";
+import { renderProfile } from "./profile.ts";
+import { renderProfiles } from "./profiles.ts";
 import { renderSessions } from "./sessions.ts";
 import { renderSettings } from "./settings.ts";
 import { renderWorkbench } from "./workbench.ts";
@@ -9,10 +11,13 @@ import { renderWorkbench } from "./workbench.ts";
 const app = document.getElementById("app")!;
 const path = location.pathname;
 const session = path.match(/^\/sessions\/([0-9a-f-]{36})\/?$/);
+const profile = path.match(/^\/profiles\/([^/]+)\/?$/);
 
 if (session) void renderWorkbench(app, session[1]!);
 else if (path === "/login") void renderLogin(app);
 else if (path === "/settings") void renderSettings(app);
+else if (path === "/profiles" || path === "/profiles/") void renderProfiles(app);
+else if (profile) void renderProfile(app, decodeURIComponent(profile[1]!));
 else void renderSessions(app);
 
 async function renderLogin(app: HTMLElement) {

@@ -1,4 +1,5 @@
 import { api, ApiError, h } from "./api.ts";
+import type { ProfileSummary } from "./profiles.ts";
 import { adminOrgs } from "./settings.ts";
 
 interface SessionView {
@@ -22,12 +23,32 @@ function sessionRow(s: SessionView): HTMLElement {
       " · ", s.prompt.slice(0, 120)));
 }
 
+/**
+ * Fills the profile picker with the profiles that can start a session (the default one first and
+ * chosen), picks `?profile=` when it can start, and otherwise says why it cannot.
+ */
+function offerProfiles(select: HTMLSelectElement, reason: HTMLElement, profiles: ProfileSummary[], wanted: string | null) {
+  const startable = profiles.filter((p) => p.startable).sort((a, b) => Number(b.name === DEFAULT_PROFILE) - Number(a.name === DEFAULT_PROFILE));
+  for (const p of startable) select.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
+  select.addEventListener("change", () => { reason.hidden = true; });
+  if (!wanted) return;
+  const asked = profiles.find((p) => p.name === wanted);
+  if (asked?.startable) select.value = asked.name;
+  else {
+    reason.hidden = false;
+    reason.textContent = asked ? (asked.reason ?? `profile ${wanted} cannot start a session`) : `sandbox profile ${wanted} not found`;
+  }
+}
+
+const DEFAULT_PROFILE = "default";
+
 /** The sessions of the org, newest first, and the form that starts one. */
 export async function renderSessions(app: HTMLElement) {
   const list = h("ul.sessions", { "data-testid": "sessions" });
   const repoSelect = h("select", { name: "repository", required: true, "data-testid": "repository" });
-  // "Default" is the sandbox image as configured; named profiles come from GET /api/profiles.
-  const profileSelect = h("select", { name: "profile", "data-testid": "profile" }, h("option", { value: "" }, "Default"));
+  // Only profiles that can start a session now; the org's default profile first.
+  const profileSelect = h("select", { name: "profile", "data-testid": "profile" });
+  const profileReason = h("p.error", { hidden: true, "data-testid": "profile-reason" });
   const prompt = h("textarea", { name: "prompt", rows: "3", placeholder: "What should the agent do?", required: true, "data-testid": "prompt" });
   const error = h("p.error");
   const form = h("form.new-session", {
@@ -43,19 +64,20 @@ export async function renderSessions(app: HTMLElement) {
         error.textContent = (err as Error).message;
       }
     },
-  }, h("h2", {}, "New session"), h("label", {}, "Profile ", profileSelect), h("label", {}, "Repository ", repoSelect), prompt, h("button", { type: "submit" }, "Start session"), error);
-  const header = h("header.top", {}, h("h1", {}, "Tandem"));
+  }, h("h2", {}, "New session"), h("label", {}, "Profile ", profileSelect), profileReason, h("label", {}, "Repository ", repoSelect), prompt, h("button", { type: "submit" }, "Start session"), error);
+  const links = h("nav.links", {}, h("a", { href: "/profiles", "data-testid": "profiles-link" }, "Profiles"));
+  const header = h("header.top", {}, h("h1", {}, "Tandem"), links);
   app.append(h("main.narrow", {}, header, form, h("h2", {}, "Sessions"), list));
-  void adminOrgs().then((orgs) => { if (orgs.length) header.append(h("a", { href: "/settings", "data-testid": "settings-link" }, "Settings")); }).catch(() => {});
+  void adminOrgs().then((orgs) => { if (orgs.length) links.append(h("a", { href: "/settings", "data-testid": "settings-link" }, "Settings")); }).catch(() => {});
 
   try {
     const [{ repositories }, { sessions }, { profiles }] = await Promise.all([
       api<{ repositories: Array<{ name: string }> }>("GET", "/api/repositories"),
       api<{ sessions: SessionView[] }>("GET", "/api/sessions"),
-      api<{ profiles: Array<{ name: string; version: number | null; startable: boolean }> }>("GET", "/api/profiles"),
+      api<{ profiles: ProfileSummary[] }>("GET", "/api/profiles"),
     ]);
     for (const r of repositories) repoSelect.append(h("option", { value: r.name }, r.name));
-    for (const p of profiles.filter((p) => p.startable && p.name !== "default")) profileSelect.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
+    offerProfiles(profileSelect, profileReason, profiles, new URLSearchParams(location.search).get("profile"));
     if (!sessions.length) list.append(h("li.empty", {}, "No sessions yet."));
     for (const s of sessions) {
       list.append(sessionRow(s));

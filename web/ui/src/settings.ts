@@ -10,8 +10,9 @@ export async function adminOrgs(): Promise<Org[]> {
 }
 
 /**
- * Settings: the GitHub installations the caller may act on (their org's, and the default org's for
- * its admins), each with a button that claims it for the org chosen at the top.
+ * Settings of the org chosen at the top: whether it allows persistent sandboxes, and the GitHub
+ * installations the caller may act on (their org's, and the default org's for its admins), each
+ * with a button that claims it for that org.
  */
 export async function renderSettings(app: HTMLElement) {
   const main = h("main.narrow", {}, h("h1", {}, h("a", { href: "/" }, "Tandem"), " / Settings"));
@@ -24,11 +25,44 @@ export async function renderSettings(app: HTMLElement) {
     throw err;
   }
   if (!orgs.length) return void main.append(h("p.notice", {}, "Settings are for the owners and admins of an organization."));
-  const orgSelect = h("select", { "data-testid": "settings-org", onchange: () => void load() }, ...orgs.map((o) => h("option", { value: o.id }, o.name)));
+  const orgSelect = h("select", { "data-testid": "settings-org", onchange: () => void Promise.all([loadSettings(), load()]) }, ...orgs.map((o) => h("option", { value: o.id }, o.name)));
+  const persistent = h("input", { type: "checkbox", "data-testid": "allow-persistent", onchange: () => void savePersistent() });
+  const settingsError = h("p.error", { "data-testid": "org-settings-error" });
   const list = h("ul.installations", { "data-testid": "installations" });
   const error = h("p.error", { "data-testid": "settings-error" });
-  main.append(h("h2", {}, "GitHub installations"), h("label", {}, "Acting for ", orgSelect), list, error);
+  main.append(
+    h("label", {}, "Acting for ", orgSelect),
+    h("h2", {}, "Organization"),
+    h("label.setting", {}, persistent, " Allow persistent sandboxes"),
+    h("p.muted", {}, "Sessions on a profile version that opts in keep their workspace and agent home in volumes: a sandbox stopped or removed comes back with its files and the agent's conversation. The volumes are removed when the session is deleted."),
+    settingsError,
+    h("h2", {}, "GitHub installations"), list, error,
+  );
   const current = () => orgs.find((o) => o.id === orgSelect.value) ?? orgs[0]!;
+  const settingsUrl = () => `/api/orgs/${current().id}/settings`;
+
+  const loadSettings = async () => {
+    settingsError.textContent = "";
+    persistent.disabled = true;
+    try {
+      persistent.checked = (await api<{ allowPersistentSandboxes: boolean }>("GET", settingsUrl())).allowPersistentSandboxes;
+      persistent.disabled = false;
+    } catch (err) {
+      settingsError.textContent = (err as Error).message;
+    }
+  };
+  const savePersistent = async () => {
+    settingsError.textContent = "";
+    persistent.disabled = true;
+    try {
+      persistent.checked = (await api<{ allowPersistentSandboxes: boolean }>("PATCH", settingsUrl(), { allowPersistentSandboxes: persistent.checked })).allowPersistentSandboxes;
+    } catch (err) {
+      persistent.checked = !persistent.checked;
+      settingsError.textContent = (err as Error).message;
+    } finally {
+      persistent.disabled = false;
+    }
+  };
 
   const load = async () => {
     error.textContent = "";
@@ -60,5 +94,5 @@ export async function renderSettings(app: HTMLElement) {
         i.orgId === org.id ? h("span.muted", {}, "(this org)") : claim),
       h("ul.repos", { "data-testid": "installation-repositories" }, ...i.repositories.map((r) => h("li", {}, h("code", {}, r)))));
   };
-  await load();
+  await Promise.all([loadSettings(), load()]);
 }

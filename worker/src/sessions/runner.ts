@@ -43,6 +43,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
     let sandbox;
     try {
       sandbox = await ensureSandbox(deps, session, repo);
+      if (sandbox.recreated) session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
     } catch (err) {
       log.warn({ err }, "session.sandbox_failed");
       return fail(deps, session, err instanceof AppError ? err.message : `the sandbox could not start: ${(err as Error).message}`);
@@ -66,10 +67,22 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
     if (end === "completed") await publishTurn(deps, sessionId, sandbox, repo);
     session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
     if (end === "interrupted" || isTerminal(session.status)) return endSession(deps, session);
-    if (end === "vanished") return fail(deps, session, "the sandbox stopped or disappeared while the agent was working");
+    if (end === "vanished") {
+      if (!(await isPersistent(deps, sandbox.rowId))) return fail(deps, session, "the sandbox stopped or disappeared while the agent was working");
+      // The turn is lost, the session is not: its volumes hold the files and the agent's thread,
+      // and the next message brings the sandbox back on them.
+      await appendEvent(depsFor(deps), sessionId, {
+        type: "error", message: "the sandbox stopped or disappeared while the agent was working; its files are kept, and the next message continues in a new sandbox",
+      });
+    }
     if (session.status === "running") await transitionSession(depsFor(deps), session, "idle");
     await admitWaiting(deps, session.orgId);
   }
+}
+
+async function isPersistent(deps: RunnerDeps, sandboxRowId: string): Promise<boolean> {
+  const row = await deps.rt.database.db.query.sandboxes.findFirst({ where: eq(schema.sandboxes.id, sandboxRowId) });
+  return row?.persistent ?? false;
 }
 
 async function endSession(deps: RunnerDeps, session: Session) {

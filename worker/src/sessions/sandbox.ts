@@ -1,8 +1,8 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, sandboxCommandEnv, issueSandboxToken, readySnapshot,
-  repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
-  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type Session,
+  AppError, execCollect, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
+  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
+  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 
@@ -12,12 +12,19 @@ export interface ActiveSandbox {
   layout: SandboxLayout;
   workdir: string;
   token: string;
+  /** Created again on a persistent sandbox's volumes this time (the session row may have changed). */
+  recreated?: boolean;
 }
 
 export const branchFor = (sessionId: string) => `tandem/${sessionId.slice(0, 8)}`;
 export const repoDir = repositoryDir;
 
-/** The session's sandbox, running: created and checked out on first use, restarted when it was stopped. */
+/**
+ * The session's sandbox, running: created and checked out on first use, restarted when it was
+ * stopped. A persistent one that is gone (removed outside Tandem, or its engine lost it) is
+ * created again from the version's image on the same volumes, so its files and the agent's
+ * thread are still there; an ephemeral one that is gone fails the session.
+ */
 export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Repository): Promise<ActiveSandbox> {
   const { db } = deps.rt.database;
   const row = await db.query.sandboxes.findFirst({
@@ -26,26 +33,57 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   // A fresh token for every (re)start: whatever an earlier sandbox held is dead.
   const token = await issueSandboxToken(db, session.id);
   if (row?.externalId) {
-    const externalId = row.externalId;
+    let id = row.externalId;
+    let recreated = false;
+    // Read before the lock (PGlite has one connection, which the transaction holds); needed only if the sandbox is gone.
+    const profile = row.persistent ? await profileSandbox(deps, session).catch((err: Error) => err) : undefined;
     // Locked against the idle sweeper, which may be stopping this very sandbox.
     await db.transaction(async (tx) => {
       await tx.select({ id: schema.sandboxes.id }).from(schema.sandboxes).where(eq(schema.sandboxes.id, row.id)).for("update");
-      const info = await deps.sandboxes.inspect(externalId);
+      const info = await deps.sandboxes.inspect(id);
       if (info.state === "missing") {
-        throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
+        if (!row.persistent) throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
+        if (profile instanceof Error) throw profile;
+        id = await createContainer(deps, session, profile!, row.volumes);
+        recreated = true;
+        await tx.update(schema.sandboxes).set({ externalId: id }).where(eq(schema.sandboxes.id, row.id));
+        deps.rt.logger.info({ sessionId: session.id, sandbox: id, volumes: row.volumes.map((v) => v.name) }, "sandbox.recreated");
+      } else if (info.state === "stopped") {
+        await deps.sandboxes.start(id);
       }
-      if (info.state === "stopped") await deps.sandboxes.start(externalId);
       await tx.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
     });
-    const layout = deps.sandboxes.layout(row.externalId);
-    await writeToken(deps, row.externalId, layout, token);
-    return { rowId: row.id, id: row.externalId, layout, workdir: repoDir(layout, repo), token };
+    const layout = deps.sandboxes.layout(id);
+    await writeToken(deps, id, layout, token);
+    if (recreated) {
+      await restoreCheckout(deps, id, layout, session, repo);
+      await forgetLostThread(deps, session, layout, row.volumes);
+    }
+    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, recreated };
   }
 
+  const profile = await profileSandbox(deps, session);
+  const volumes = await persistentVolumes(deps, session, profile.spec);
   const [created] = await db.insert(schema.sandboxes).values({
     sessionId: session.id, orgId: session.orgId, provider: deps.sandboxes.kind, status: "creating",
+    persistent: volumes.length > 0, volumes,
   }).returning();
-  const profile = await profileSandbox(deps, session);
+  const id = await createContainer(deps, session, profile, volumes, async (externalId) => {
+    await db.update(schema.sandboxes).set({ externalId }).where(eq(schema.sandboxes.id, created!.id));
+  });
+  const layout = deps.sandboxes.layout(id);
+  await writeToken(deps, id, layout, token);
+  await checkout(deps, id, layout, session, repo);
+  await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
+  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
+}
+
+/** Creates and starts the session's container; `created` records its id before it starts. */
+async function createContainer(
+  deps: RunnerDeps, session: Session, profile: ProfileSandbox, volumes: SandboxVolume[],
+  created: (id: string) => Promise<void> = async () => {},
+): Promise<string> {
+  const spec = profile.spec;
   const id = await deps.sandboxes.create({
     name: `tandem-${session.id}`,
     image: profile.image,
@@ -54,22 +92,65 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
       "tandem.session": session.id,
       "tandem.profile_version": session.profileVersionId ?? "default",
     },
-    env: profile.env,
-    network: deps.rt.config.SANDBOX_NETWORK,
-    limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, ...profile.limits },
+    env: spec?.env ?? {},
+    network: spec?.network ?? deps.rt.config.SANDBOX_NETWORK,
+    limits: sandboxLimits(spec?.limits),
+    volumes,
   });
-  await db.update(schema.sandboxes).set({ externalId: id }).where(eq(schema.sandboxes.id, created!.id));
-  await deps.sandboxes.start(id);
-  const layout = deps.sandboxes.layout(id);
-  await writeToken(deps, id, layout, token);
-  await checkout(deps, id, layout, session, repo);
-  await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
-  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
+  try {
+    await created(id);
+    await deps.sandboxes.start(id);
+  } catch (err) {
+    // Not left behind under the session's name, where it would block the next attempt.
+    await deps.sandboxes.remove(id).catch(() => {});
+    throw err;
+  }
+  return id;
 }
 
-/** What the session's profile version sets: its ready snapshot's image, env and limits. */
-async function profileSandbox(deps: RunnerDeps, session: Session): Promise<{ image: string; env: Record<string, string>; limits?: ProfileSpec["limits"] }> {
-  if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE, env: {} };
+/**
+ * The named volumes of a persistent sandbox: one per path of the version's `persistent.paths`
+ * (the workspace and the agent's home, which holds its config and Tandem's state, by default).
+ * None, so the sandbox is ephemeral, unless the org allows persistent sandboxes and the version
+ * opts in; the local provider has no volumes and runs every session ephemeral (with a warning).
+ */
+async function persistentVolumes(deps: RunnerDeps, session: Session, spec: ProfileSpec | undefined): Promise<SandboxVolume[]> {
+  if (!spec?.persistent?.enabled) return [];
+  const settings = await deps.rt.database.db.query.orgSettings.findFirst({ where: eq(schema.orgSettings.orgId, session.orgId) });
+  if (!settings?.allowPersistentSandboxes) return [];
+  if (!deps.sandboxes.supportsVolumes) {
+    deps.rt.logger.warn({ sessionId: session.id, provider: deps.sandboxes.kind }, "sandbox.persistence_unsupported: this provider has no volumes; the sandbox is ephemeral");
+    return [];
+  }
+  const layout = deps.sandboxes.layout(`tandem-${session.id}`);
+  const paths = spec.persistent.paths ?? [layout.workspace, layout.home];
+  return paths.map((path, i) => ({ name: volumeName(session.id, i + 1), path }));
+}
+
+/**
+ * The agent keeps its conversation under Tandem's state dir; when no volume holds that, the
+ * recreated sandbox has lost it, and the next turn starts a new thread instead of resuming one
+ * that is not there.
+ */
+async function forgetLostThread(deps: RunnerDeps, session: Session, layout: SandboxLayout, volumes: SandboxVolume[]) {
+  const kept = volumes.some((v) => `${layout.state}/`.startsWith(`${v.path.replace(/\/+$/, "")}/`));
+  if (kept || !session.agentThreadId) return;
+  await deps.rt.database.db.update(schema.sessions).set({ agentThreadId: null }).where(eq(schema.sessions.id, session.id));
+  deps.rt.logger.info({ sessionId: session.id, thread: session.agentThreadId }, "sandbox.agent_thread_lost");
+}
+
+/** `tandem-<session id>-<n>`: the whole id, since volumes of different sessions must never meet. */
+export const volumeName = (sessionId: string, n: number) => `tandem-${sessionId}-${n}`;
+
+interface ProfileSandbox {
+  image: string;
+  /** Absent for sessions from before profiles. */
+  spec?: ProfileSpec;
+}
+
+/** What the session's profile version sets: its ready snapshot's image, and its spec. */
+async function profileSandbox(deps: RunnerDeps, session: Session): Promise<ProfileSandbox> {
+  if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE };
   const { db } = deps.rt.database;
   const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
   const snapshot = await readySnapshot(db, session.profileVersionId);
@@ -77,7 +158,7 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<{ ima
     throw new AppError("snapshot_missing", `the session's profile version ${version ? `v${version.version} ` : ""}has no ready snapshot; publish the profile again`);
   }
   const spec = storedSpec(version.spec);
-  return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, env: spec.env, limits: spec.limits };
+  return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, spec };
 }
 
 export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
@@ -96,12 +177,11 @@ export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =
  * a clone; the setup script is not run again), cloned afresh otherwise.
  */
 async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
-  await writeFiles(deps, id, [gitHelperFile(layout)]);
   const dir = repoDir(layout, repo);
   const branch = branchFor(session.id);
   const fromSnapshot = await snapshotHasClone(deps, session, repo);
   const steps = [
-    ...gitConfigSteps(layout),
+    ...await gitSetup(deps, id, layout),
     ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
       ...cloneSteps(layout, repo),
       // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
@@ -144,4 +224,24 @@ async function snapshotHasClone(deps: RunnerDeps, session: Session, repo: Reposi
   const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
   if (!version || !storedSpec(version.spec).repositories.some((r) => r.name === repo.name)) return false;
   return Boolean((await readySnapshot(db, session.profileVersionId))?.imageRef);
+}
+
+/** Writes the git credential helper and returns the steps that configure git to use it. */
+async function gitSetup(deps: RunnerDeps, id: string, layout: SandboxLayout): Promise<string[][]> {
+  await writeFiles(deps, id, [gitHelperFile(layout)]);
+  return gitConfigSteps(layout);
+}
+
+/**
+ * After a persistent sandbox was created again: the credential helper and git's configuration
+ * are written anew (the paths that held them may not be persistent), and the repository is
+ * checked out only when the workspace did not persist; a persisted checkout (one with the
+ * session's branch: a snapshot's image holds a clone without it) is left as it is.
+ */
+async function restoreCheckout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
+  const dir = repoDir(layout, repo);
+  const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
+  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo);
+  const r = await runSandboxSteps(deps.sandboxes, id, await gitSetup(deps, id, layout), sandboxEnv(deps, layout));
+  if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, lt, notExists, notInArray, or } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, notExists, notInArray, or, sql } from "drizzle-orm";
 import { requestSessionRun, schema } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import { removeSandboxes } from "./runner.ts";
@@ -12,7 +12,7 @@ const TERMINAL: Array<"stopped" | "failed"> = ["stopped", "failed"];
  */
 export async function sweepSessions(deps: RunnerDeps): Promise<void> {
   const { db } = deps.rt.database;
-  const { sessions, sessionMessages, sessionTurns, sandboxes } = schema;
+  const { sessions, sessionMessages, sessionTurns, sandboxes, sandboxProfileVersions } = schema;
 
   const withWork = await db.selectDistinct({ id: sessions.id }).from(sessions)
     .leftJoin(sessionMessages, and(eq(sessionMessages.sessionId, sessions.id), isNull(sessionMessages.consumedAt)))
@@ -21,7 +21,9 @@ export async function sweepSessions(deps: RunnerDeps): Promise<void> {
     .limit(200);
   for (const { id } of withWork) await requestSessionRun(deps.rt, id);
 
-  const idleBefore = new Date(deps.rt.clock.now().getTime() - deps.rt.config.SANDBOX_IDLE_MINUTES * 60_000);
+  // Each session idles for its profile version's idleMinutes, or SANDBOX_IDLE_MINUTES.
+  const idleMinutes = sql`coalesce((${sandboxProfileVersions.spec}->>'idleMinutes')::float8, ${deps.rt.config.SANDBOX_IDLE_MINUTES}::float8)`;
+  const idleBefore = sql`${deps.rt.clock.now().toISOString()}::timestamptz - ${idleMinutes} * interval '1 minute'`;
   // Idle and quiet: a session with a message waiting or a turn running is about to use its
   // sandbox, however long it was idle before.
   const idleAndQuiet = (tx: typeof db) => and(
@@ -32,13 +34,16 @@ export async function sweepSessions(deps: RunnerDeps): Promise<void> {
       .where(and(eq(sessionTurns.sessionId, sessions.id), eq(sessionTurns.status, "running")))),
   );
   const idle = await db.select({ id: sandboxes.id }).from(sandboxes)
-    .innerJoin(sessions, eq(sessions.id, sandboxes.sessionId)).where(idleAndQuiet(db));
+    .innerJoin(sessions, eq(sessions.id, sandboxes.sessionId))
+    .leftJoin(sandboxProfileVersions, eq(sandboxProfileVersions.id, sessions.profileVersionId))
+    .where(idleAndQuiet(db));
   for (const { id } of idle) {
     // The sandbox row stays locked while it stops: a worker waking the session (ensureSandbox
     // locks it too) waits, then finds it stopped and starts it, instead of losing it mid-start.
     await db.transaction(async (tx) => {
       const [row] = await tx.select({ sandbox: sandboxes }).from(sandboxes)
         .innerJoin(sessions, eq(sessions.id, sandboxes.sessionId))
+        .leftJoin(sandboxProfileVersions, eq(sandboxProfileVersions.id, sessions.profileVersionId))
         .where(and(eq(sandboxes.id, id), idleAndQuiet(tx as unknown as typeof db)))
         .for("update", { of: sandboxes });
       if (!row) return;

@@ -1,7 +1,12 @@
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
+import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { ExecOptions, ExecProcess, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec } from "../types.ts";
+import type {
+  ExecOptions, ExecProcess, SandboxImage, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec,
+} from "../types.ts";
+
+type ContainerOptions = Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig };
 
 const LAYOUT: SandboxLayout = { workspace: "/workspace", home: "/home/agent", state: "/home/agent/.tandem" };
 
@@ -24,12 +29,20 @@ export function dockerOptions(dockerHost: string | undefined): Docker.DockerOpti
 
 const isStatus = (err: unknown, ...codes: number[]) => codes.includes((err as { statusCode?: number })?.statusCode ?? 0);
 
+/** The engine's answer to StorageOpt size on a storage driver that cannot enforce it (overlay2 without xfs pquota). */
+const isDiskLimitUnsupported = (err: unknown) => /storage-opt|storageopt|pquota|quota/i.test((err as Error)?.message ?? "");
+
 export class DockerSandboxProvider implements SandboxProvider {
   readonly kind = "docker" as const;
+  readonly supportsVolumes = true;
   private readonly docker: Docker;
+  private readonly logger: Logger;
+  /** Learned from the first sandbox with a disk limit: false once the engine refused one. */
+  private diskLimits: boolean | undefined;
 
   constructor(opts: { dockerHost?: string; logger: Logger }) {
     this.docker = new Docker(dockerOptions(opts.dockerHost));
+    this.logger = opts.logger;
   }
 
   layout(): SandboxLayout {
@@ -37,12 +50,17 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   async create(spec: SandboxSpec): Promise<string> {
-    const container = await this.docker.createContainer({
+    const labels = { "tandem.managed": "true", ...spec.labels };
+    for (const volume of spec.volumes ?? []) {
+      // Creating a volume that exists returns it unchanged, so a sandbox made again reuses its files.
+      await this.docker.createVolume({ Name: volume.name, Labels: { ...labels, "tandem.path": volume.path } });
+    }
+    const options: ContainerOptions = {
       name: spec.name,
       Image: spec.image,
       Entrypoint: KEEPALIVE,
       Cmd: [],
-      Labels: { "tandem.managed": "true", ...spec.labels },
+      Labels: labels,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: LAYOUT.workspace,
       HostConfig: {
@@ -50,12 +68,28 @@ export class DockerSandboxProvider implements SandboxProvider {
         NanoCpus: spec.limits?.cpus ? Math.round(spec.limits.cpus * 1e9) : undefined,
         Memory: spec.limits?.memoryBytes,
         PidsLimit: spec.limits?.pids,
+        // An empty volume is filled with the image's files at its path (Docker's copy-up), so a
+        // persistent home starts with the image's dotfiles and a workspace with its checkouts.
+        Mounts: spec.volumes?.map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path })),
         // Unprivileged, nothing extra: the sandbox is only the agent's workspace.
         CapDrop: ["NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP"],
         SecurityOpt: ["no-new-privileges"],
       },
-    });
-    return container.id;
+    };
+    const diskBytes = spec.limits?.diskBytes;
+    if (diskBytes && this.diskLimits !== false) {
+      try {
+        const container = await this.docker.createContainer({ ...options, HostConfig: { ...options.HostConfig, StorageOpt: { size: String(diskBytes) } } });
+        this.diskLimits = true;
+        return container.id;
+      } catch (err) {
+        if (!isDiskLimitUnsupported(err)) throw err;
+        // Sessions still run: the limit is a guard rail, and the engine's storage cannot enforce it.
+        this.diskLimits = false;
+        this.logger.warn({ err: (err as Error).message }, "sandbox.disk_limit_unsupported: sandboxes run without limits.diskBytes on this engine (it needs overlay2 on xfs with pquota)");
+      }
+    }
+    return (await this.docker.createContainer(options)).id;
   }
 
   async start(id: string): Promise<void> {
@@ -123,10 +157,20 @@ export class DockerSandboxProvider implements SandboxProvider {
     };
   }
 
-  async commit(id: string, image: string): Promise<string> {
+  async commit(id: string, image: string, opts: { labels?: Record<string, string> } = {}): Promise<string> {
     const [repo, tag = "latest"] = image.split(/:(?=[^:/]+$)/);
-    await this.docker.getContainer(id).commit({ repo, tag });
+    // Docker's `changes` are Dockerfile lines; values are JSON-quoted so any text is one label.
+    const changes = Object.entries(opts.labels ?? {}).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+    await this.docker.getContainer(id).commit({ repo, tag, ...(changes.length ? { changes } : {}) });
     return `${repo}:${tag}`;
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.docker.getVolume(name).remove().catch((err) => {
+      if (isStatus(err, 404)) return;
+      if (isStatus(err, 409)) throw new AppError("volume_in_use", `volume ${name} is still mounted by a container; remove the sandbox first`, 409);
+      throw err;
+    });
   }
 
   async inspect(id: string): Promise<SandboxInfo> {
@@ -135,6 +179,25 @@ export class DockerSandboxProvider implements SandboxProvider {
       return { id, state: info.State.Running ? "running" : "stopped", image: info.Config.Image, labels: info.Config.Labels ?? {} };
     } catch (err) {
       if (isStatus(err, 404)) return { id, state: "missing", image: "", labels: {} };
+      throw err;
+    }
+  }
+
+  async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
+    const images = await this.docker.listImages({ filters: { reference: [filter.repository], label: filter.labelKeys } });
+    return images.flatMap((image) => (image.RepoTags ?? [])
+      .filter((ref) => ref.startsWith(`${filter.repository}:`))
+      .map((ref) => ({ ref, labels: image.Labels ?? {} })));
+  }
+
+  async removeImage(ref: string): Promise<"removed" | "in_use" | "missing"> {
+    try {
+      // Never forced: Docker refuses (409) while a container, even a stopped one, uses the image.
+      await this.docker.getImage(ref).remove();
+      return "removed";
+    } catch (err) {
+      if (isStatus(err, 404)) return "missing";
+      if (isStatus(err, 409)) return "in_use";
       throw err;
     }
   }

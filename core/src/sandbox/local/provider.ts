@@ -1,11 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AppError } from "../../errors.ts";
 import { shellQuote } from "../../util/shell.ts";
 import type { Logger } from "../../logger.ts";
-import type { ExecOptions, ExecProcess, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec } from "../types.ts";
+import type {
+  ExecOptions, ExecProcess, SandboxImage, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec,
+} from "../types.ts";
 
 interface Meta {
   image: string;
@@ -18,10 +20,12 @@ interface Meta {
 /**
  * Sandboxes as directories on this machine and commands as plain child processes, for machines
  * without Docker. It isolates nothing: the agent runs as this user, with this user's access.
- * "Images" are directory copies under `<baseDir>/images`.
+ * "Images" are directory copies under `<baseDir>/images`. It has no volumes, so it cannot run
+ * persistent sandboxes: a session's directory lives exactly as long as its sandbox.
  */
 export class LocalSandboxProvider implements SandboxProvider {
   readonly kind = "local" as const;
+  readonly supportsVolumes = false;
   private readonly sandboxesDir: string;
   private readonly imagesDir: string;
   private readonly children = new Map<string, Set<ChildProcess>>();
@@ -42,6 +46,9 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   async create(spec: SandboxSpec): Promise<string> {
+    if (spec.volumes?.length) {
+      throw new AppError("volumes_unsupported", "the local sandbox provider has no volumes; persistent sandboxes need SANDBOX_PROVIDER=docker", 400);
+    }
     const id = `${spec.name.replace(/[^\w.-]/g, "-")}-${randomBytes(4).toString("hex")}`;
     const root = this.root(id);
     const image = path.join(this.imagesDir, imageDirName(spec.image));
@@ -117,13 +124,34 @@ export class LocalSandboxProvider implements SandboxProvider {
     };
   }
 
-  async commit(id: string, image: string): Promise<string> {
+  async commit(id: string, image: string, opts: { labels?: Record<string, string> } = {}): Promise<string> {
     this.readMetaOrThrow(id);
     const target = path.join(this.imagesDir, imageDirName(image));
     rmSync(target, { recursive: true, force: true });
     mkdirSync(this.imagesDir, { recursive: true });
     cpSync(this.root(id), target, { recursive: true, filter: (src) => path.basename(src) !== "meta.json" });
+    // Beside the copy, not in it: what the image is called and who owns it.
+    writeFileSync(`${target}${IMAGE_META}`, JSON.stringify({ ref: image, labels: opts.labels ?? {} } satisfies SandboxImage));
     return image;
+  }
+
+  /** There are no volumes here (see `create`), so there is never one to remove. */
+  async removeVolume(): Promise<void> {}
+
+  async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
+    if (!existsSync(this.imagesDir)) return [];
+    return readdirSync(this.imagesDir).filter((f) => f.endsWith(IMAGE_META))
+      .map((f) => JSON.parse(readFileSync(path.join(this.imagesDir, f), "utf8")) as SandboxImage)
+      .filter((image) => image.ref.startsWith(`${filter.repository}:`) && filter.labelKeys.every((k) => k in image.labels));
+  }
+
+  /** Sandboxes are copies, never links to their image: removing one never breaks a sandbox. */
+  async removeImage(ref: string): Promise<"removed" | "in_use" | "missing"> {
+    const target = path.join(this.imagesDir, imageDirName(ref));
+    if (!existsSync(target)) return "missing";
+    rmSync(target, { recursive: true, force: true });
+    rmSync(`${target}${IMAGE_META}`, { force: true });
+    return "removed";
   }
 
   async inspect(id: string): Promise<SandboxInfo> {
@@ -152,6 +180,7 @@ export class LocalSandboxProvider implements SandboxProvider {
 }
 
 const imageDirName = (image: string) => image.replace(/[^\w.-]/g, "_");
+const IMAGE_META = ".image.json";
 
 function killGroup(child: ChildProcess) {
   if (child.pid === undefined || child.exitCode !== null) return;

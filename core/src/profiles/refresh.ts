@@ -1,0 +1,139 @@
+import { and, desc, eq, isNotNull } from "drizzle-orm";
+import cronParser from "cron-parser";
+import { sandboxProfiles, sandboxProfileVersions, snapshots } from "../db/schema.ts";
+import { AppError, badRequest, conflict, notFound } from "../errors.ts";
+import type { Queues } from "../queue/queues.ts";
+import { newSnapshot, type ProfileDeps } from "./service.ts";
+import { requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
+
+type Profile = typeof sandboxProfiles.$inferSelect;
+
+/** The snapshots queue's job that a profile's refresh schedule produces. */
+export const REFRESH_JOB = "refresh-profile";
+/** One scheduler per profile: upserting replaces its cron, so a profile never has two. */
+export const refreshSchedulerId = (profileId: string) => `profile-refresh-${profileId}`;
+
+/** A refresh cron as stored: 5 fields (minute hour day month weekday), or 6 with seconds first; UTC. */
+export function parseRefreshCronOrThrow(expression: string): string {
+  const cron = expression.trim().replace(/\s+/g, " ");
+  const fields = cron.split(" ").length;
+  if (fields < 5 || fields > 6) {
+    throw badRequest(`refreshCron "${expression}" must have 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first`);
+  }
+  try {
+    cronParser.parseExpression(cron, { tz: "UTC" }).next();
+  } catch (err) {
+    throw badRequest(`refreshCron "${expression}" is not a valid cron expression: ${(err as Error).message}`);
+  }
+  return cron;
+}
+
+const within = async <T>(work: Promise<T>, timeoutMs: number): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("redis did not answer in time")), timeoutMs);
+    })]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/** Puts the profile's schedule in BullMQ as the row says: a scheduler while active with a cron, none otherwise. */
+export async function applyRefreshSchedule(queues: Queues, profile: Pick<Profile, "id" | "active" | "refreshCron">): Promise<void> {
+  const id = refreshSchedulerId(profile.id);
+  if (profile.active && profile.refreshCron) {
+    await within(queues.snapshots.upsertJobScheduler(id, { pattern: profile.refreshCron, tz: "UTC" }, {
+      name: REFRESH_JOB, data: { profileId: profile.id }, opts: { removeOnComplete: true, removeOnFail: { count: 100 } },
+    }), 5_000);
+  } else {
+    await within(queues.snapshots.removeJobScheduler(id), 5_000);
+  }
+}
+
+/**
+ * Sets whether the profile is active and its refresh cron (null clears it). The schedule follows
+ * in the same step, under the profile's lock, so concurrent changes end with Redis as the row says.
+ */
+export async function updateProfile(
+  deps: ProfileDeps, orgId: string, name: string, patch: { active?: boolean; refreshCron?: string | null },
+): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(sandboxProfiles)
+      .where(and(eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name))).for("update");
+    if (!locked) throw notFound(`sandbox profile ${name}`);
+    const [row] = await tx.update(sandboxProfiles).set({
+      ...(patch.active !== undefined ? { active: patch.active } : {}),
+      ...(patch.refreshCron !== undefined ? { refreshCron: patch.refreshCron } : {}),
+    }).where(eq(sandboxProfiles.id, locked.id)).returning();
+    try {
+      await applyRefreshSchedule(deps.queues, row!);
+    } catch (err) {
+      deps.logger.warn({ err, orgId, profile: name }, "profile.schedule_failed");
+      throw new AppError("schedule_unavailable", "the refresh schedule could not be saved (the queue did not answer); nothing was changed, try again", 503);
+    }
+  });
+  deps.logger.info({ orgId, profile: name, ...patch }, "profile.updated");
+}
+
+/**
+ * Rebuilds the newest published version's snapshot. At most one build per version is queued or
+ * running: asking again while one is gives that one. The earlier ready snapshot stays in use
+ * until the new one is ready, and after it if the new one fails.
+ */
+export async function refreshProfile(
+  deps: ProfileDeps, which: { orgId: string; name: string } | { profileId: string }, trigger: "refresh" | "schedule",
+) {
+  const result = await deps.db.transaction(async (tx) => {
+    // The same lock publishing takes: a refresh and a publish of one profile do not interleave.
+    const [profile] = await tx.select().from(sandboxProfiles).where("profileId" in which
+      ? eq(sandboxProfiles.id, which.profileId)
+      : and(eq(sandboxProfiles.orgId, which.orgId), eq(sandboxProfiles.name, which.name))).for("update");
+    if (!profile && "profileId" in which && trigger === "schedule") return { profile: { id: which.profileId, active: false, refreshCron: null }, skipped: "unscheduled" as const };
+    if (!profile) throw notFound(`sandbox profile ${"name" in which ? which.name : which.profileId}`);
+    if (trigger === "schedule" && (!profile.active || !profile.refreshCron)) return { profile, skipped: "unscheduled" as const };
+    const [version] = await tx.select().from(sandboxProfileVersions)
+      .where(and(eq(sandboxProfileVersions.profileId, profile.id), eq(sandboxProfileVersions.status, "published")))
+      .orderBy(desc(sandboxProfileVersions.version)).limit(1);
+    if (!version) {
+      if (trigger === "schedule") return { profile, skipped: "unpublished" as const };
+      throw conflict(`profile ${profile.name} has no published version to refresh; publish it first`);
+    }
+    const [latest] = await tx.select().from(snapshots)
+      .where(eq(snapshots.profileVersionId, version.id)).orderBy(desc(snapshots.createdAt)).limit(1);
+    if (latest && (latest.status === "queued" || latest.status === "running")) return { profile, version, snapshot: latest, created: false };
+    const [snapshot] = await tx.insert(snapshots).values(newSnapshot(version, deps.clock, trigger)).returning();
+    return { profile, version, snapshot: snapshot!, created: true };
+  });
+  if ("skipped" in result) {
+    // A schedule left behind (profile deleted, deactivated or cleared while Redis was away) goes now.
+    deps.logger.info({ profileId: result.profile.id, reason: result.skipped }, "profile.refresh_skipped");
+    if (result.skipped === "unscheduled") await applyRefreshSchedule(deps.queues, result.profile);
+    return null;
+  }
+  // Enqueued again even when it exists: a snapshot committed while Redis was away gets its job now.
+  if (result.snapshot.status === "queued") await requestSnapshot(deps, result.snapshot);
+  deps.logger.info({
+    orgId: result.profile.orgId, profile: result.profile.name, version: result.version.version,
+    snapshotId: result.snapshot.id, trigger, created: result.created,
+  }, "profile.refresh_requested");
+  return { version: result.version.version, versionId: result.version.id, snapshot: snapshotView(result.snapshot as Snapshot)! };
+}
+
+/**
+ * Makes BullMQ's schedulers match the rows: every active profile with a cron has one, and no
+ * other profile does (a change made while Redis was away, a profile deleted). Run at worker start.
+ */
+export async function syncRefreshSchedules(deps: Pick<ProfileDeps, "db" | "queues" | "logger">): Promise<void> {
+  const wanted = await deps.db.select().from(sandboxProfiles)
+    .where(and(eq(sandboxProfiles.active, true), isNotNull(sandboxProfiles.refreshCron)));
+  const ids = new Set(wanted.map((p) => refreshSchedulerId(p.id)));
+  for (const profile of wanted) await applyRefreshSchedule(deps.queues, profile);
+  for (const scheduler of await deps.queues.snapshots.getJobSchedulers()) {
+    if (scheduler.key.startsWith("profile-refresh-") && !ids.has(scheduler.key)) {
+      await deps.queues.snapshots.removeJobScheduler(scheduler.key);
+    }
+  }
+  deps.logger.info({ schedules: wanted.length }, "profile.schedules_synced");
+}
+
