@@ -187,6 +187,11 @@ describe("codex turns", () => {
     expect(custom[0]!.content).toContain('model = "odd \\"model\\""');
     expect(JSON.parse(custom[1]!.content).models[0]).toMatchObject({ slug: 'odd "model"', apply_patch_tool_type: "freeform" });
   });
+
+  it("sets the reasoning effort only when the profile asks for one", () => {
+    expect(codexAdapter.buildTurn(base).files[0]!.content).not.toContain("model_reasoning_effort");
+    expect(codexAdapter.buildTurn({ ...base, reasoningEffort: "high" }).files[0]!.content).toContain('model_reasoning_effort = "high"');
+  });
 });
 
 describe("codex output parser", () => {

@@ -174,6 +174,28 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       expect(inactive.body.error.message).toBe("profile node-22 is inactive");
     });
 
+    it("starts on the profile's primary repository when the request names none, and says so when there is none", async () => {
+      const { db } = rt.database;
+      const none = await owner.request("POST", "/api/sessions", { prompt: "hi" });
+      expect(none.status).toBe(400);
+      expect(none.body.error.message).toBe("name a repository (owner/repo): profile default v1 has no repositories to start on");
+
+      await owner.request("POST", "/api/repositories", { name: "acme/tools", cloneUrl: "https://git.example.test/tools.git" });
+      const [profile] = await db.insert(schema.sandboxProfiles).values({ orgId: rt.defaultOrgId, name: "mono" }).returning();
+      const [version] = await db.insert(schema.sandboxProfileVersions).values({
+        profileId: profile!.id, version: 1, status: "published",
+        spec: { repositories: [{ name: "acme/app" }, { name: "acme/tools", primary: true }], agent: { kind: "claude-code", model: "m" } },
+      }).returning();
+      await db.insert(schema.snapshots).values({ profileVersionId: version!.id, status: "ready", imageRef: "tandem/snapshot:mono-1", finishedAt: new Date() });
+      const created = await owner.request("POST", "/api/sessions", { prompt: "hi", profile: "mono" });
+      expect(created.status).toBe(201);
+      const shown = await owner.request("GET", `/api/sessions/${created.body.id}`);
+      expect(shown.body).toMatchObject({ repository: "acme/tools", agent: "claude-code" });
+      // A named repository wins over the primary one.
+      const named = await owner.request("POST", "/api/sessions", { prompt: "hi", profile: "mono", repository: "acme/app" });
+      expect((await owner.request("GET", `/api/sessions/${named.body.id}`)).body.repository).toBe("acme/app");
+    });
+
     it("hides another organization's session behind 404 on every route", async () => {
       const created = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "secret work" });
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
@@ -280,6 +302,9 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         ["PUT", "/api/profiles/checked/draft", { spec: { limits: { cpus: -1 } } }, /spec\.limits\.cpus/],
         ["PUT", "/api/profiles/checked/draft", { spec: { secrets: {} } }, /unknown field secrets/],
         ["PUT", "/api/profiles/checked/draft", { spec: { image: "bad image" } }, /image must be/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { repositories: [{ name: "acme/app" }, { name: "acme/ghost" }, { name: "x/y" }] } },
+          /^unknown repositories acme\/ghost, x\/y: register them first \(POST \/api\/repositories\)$/],
+        ["PUT", "/api/profiles/checked/draft", { spec: { repositories: [{ name: "acme/ghost" }] } }, /^unknown repository acme\/ghost: register it first/],
         ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["/"] } } }, /a persistent path cannot be \//],
         ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["/home/agent", "/home/agent/"] } } }, /persistent paths listed twice: \/home\/agent/],
         ["PUT", "/api/profiles/checked/draft", { spec: { persistent: { enabled: true, paths: ["workspace"] } } }, /paths must be absolute/],
@@ -433,6 +458,6 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const [method, path] = route.split(" ") as [string, string];
       expect(app.hasRoute({ method: method as "GET", url: path.replace(/\{(\w+)\}/g, ":$1") }), route).toBe(true);
     }
-    expect(doc.paths["/api/sessions"].post.requestBody.content["application/json"].schema.required).toEqual(["repository", "prompt"]);
+    expect(doc.paths["/api/sessions"].post.requestBody.content["application/json"].schema.required).toEqual(["prompt"]);
   });
 });

@@ -8,7 +8,9 @@ import { promisify } from "node:util";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig, issueSandboxToken, schema, type Logger } from "@tandem/core";
+import {
+  GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig, hashToken, issueBuildToken, issueSandboxToken, revokeBuildToken, schema, type Logger,
+} from "@tandem/core";
 import { buildApp } from "@tandem/web";
 import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
 import { apiClient, otherOrganization, ownerToken, type ApiClient } from "./helpers/api.ts";
@@ -153,6 +155,36 @@ describe.each(DB_KINDS)("git credentials for the sandbox on %s", (kind) => {
     expect(result.ok).toBe(false);
     expect(result.stderr).toMatch(/Authentication failed|could not read Username/);
     expect(git.requests.slice(before).some((r) => r.authorized)).toBe(false);
+  });
+
+  it("answers a build token (no session) for its repositories only, until it is revoked or expires", async () => {
+    git.createRepo("acme/lib", { "lib.txt": "lib\n" });
+    const lib = await owner.request("POST", "/api/repositories", {
+      name: "acme/lib", cloneUrl: git.url("acme/lib"), credential: { username: USERNAME, password: PASSWORD },
+    });
+    expect(lib.status).toBe(201);
+    const appRepo = (await owner.request("GET", "/api/repositories")).body.repositories.find((r: { name: string }) => r.name === "acme/app");
+    const deps = { db: rt.database.db, clock: rt.clock };
+    const token = await issueBuildToken(deps, { orgId: rt.defaultOrgId, repositoryIds: [appRepo.id], purpose: "snapshot" });
+    const host = new URL(cloneUrl).host;
+    expect(await ask(token, `protocol=http\nhost=${host}\npath=acme/app.git\n`)).toEqual({ status: 200, text: `username=${USERNAME}\npassword=${PASSWORD}\n` });
+    expect(await ask(token, `protocol=http\nhost=${host}\npath=acme/lib.git\n`)).toEqual({ status: 404, text: "" });
+    expect((await clone(token)).ok).toBe(true);
+    // Only the hash is stored.
+    const rows = await rt.database.db.select().from(schema.sandboxTokens);
+    expect(rows.map((r) => r.tokenHash)).toContain(hashToken(token));
+    expect(JSON.stringify(rows)).not.toContain(token);
+
+    await revokeBuildToken(rt.database.db, token);
+    expect((await ask(token, `protocol=http\nhost=${host}\npath=acme/app.git\n`)).status).toBe(401);
+    expect((await clone(token)).ok).toBe(false);
+
+    const expired = await issueBuildToken(deps, { orgId: rt.defaultOrgId, repositoryIds: [appRepo.id], purpose: "snapshot", ttlMs: -1 });
+    expect((await ask(expired, `protocol=http\nhost=${host}\npath=acme/app.git\n`)).status).toBe(401);
+    // Another org's build token gets nothing for this org's repository, even when it names its id.
+    const mallory = await otherOrganization(rt);
+    const foreign = await issueBuildToken(deps, { orgId: mallory.org.id, repositoryIds: [appRepo.id], purpose: "snapshot" });
+    expect(await ask(foreign, `protocol=http\nhost=${host}\npath=acme/app.git\n`)).toEqual({ status: 404, text: "" });
   });
 
   it("gives a session in another organization nothing for this repository", async () => {

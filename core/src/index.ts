@@ -36,3 +36,4 @@ export * from "./profiles/spec.ts";
 export * from "./profiles/snapshots.ts";
 export * from "./profiles/setup-sandbox.ts";
 export * from "./profiles/refresh.ts";
+export * from "./profiles/prepare.ts";

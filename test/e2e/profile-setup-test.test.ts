@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueToken, schema } from "@tandem/core";
+import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { buildTestApp, otherOrganization, apiClient } from "../helpers/api.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
@@ -15,13 +16,17 @@ const testContainers = (orgId: string) => spawnSync("docker", [
 
 describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sandbox", () => {
   let s: Stack;
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
 
   beforeAll(async () => {
+    git = await startGitHttpServer({ username: "u", password: "test-git-password-setup" });
+    git.createRepo("acme/app", { "README.md": "# app from git\n" });
     s = await startStack("postgres", { SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE }, { none: true });
     await s.owner.request("POST", "/api/profiles", { name: "node" });
   }, 60_000);
   afterAll(async () => {
     await s?.close();
+    await git?.close();
   });
 
   /** A real HTTP request on the stack's port, read as the browser does: chunk by chunk. */
@@ -94,6 +99,26 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     expect(rows.map((r) => r.status)).toEqual(["removed"]);
   }, 60_000);
 
+  it("clones the draft's repositories before the script, with a build token revoked at the end", async () => {
+    await s.owner.request("POST", "/api/repositories", {
+      name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password-setup" },
+    });
+    const setupScript = "cat acme/app/README.md && git -C acme/app log -1 --format=%s && cp \"$TANDEM_TOKEN_FILE\" /tmp/kept && echo kept=$(cat /tmp/kept)";
+    expect((await s.owner.request("PUT", "/api/profiles/node/draft", { spec: { repositories: [{ name: "acme/app" }], setupScript } })).status).toBe(200);
+    const text = (await readChunks(await post("node"))).map((c) => c.text).join("");
+    expect(text).toMatch(/cloned acme\/app \(main at [0-9a-f]+\) into \/workspace\/acme\/app\n/);
+    expect(text).toContain("# app from git\ninitial commit\n");
+    expect(text.endsWith("\n[setup script exited with 0]\n")).toBe(true);
+    expect(text).not.toContain("test-git-password-setup");
+    const kept = text.match(/kept=(tdm_\S+)/)![1]!;
+    expect(await s.rt.database.db.select().from(schema.sandboxTokens)).toEqual([]);
+    const asked = await fetch(`${s.base}/sandbox/git-credential`, {
+      method: "POST", headers: { authorization: `Bearer ${kept}` }, body: `protocol=http\nhost=${new URL(git.url("acme/app")).host}\n`,
+    });
+    expect(asked.status).toBe(401);
+    expect(testContainers(s.rt.defaultOrgId)).toEqual([]);
+  }, 60_000);
+
   it("removes the sandbox when the client disconnects mid-run", async () => {
     await s.owner.request("PUT", "/api/profiles/node/draft", { spec: { setupScript: "echo waiting-forever; sleep 300" } });
     const abort = new AbortController();
@@ -107,7 +132,7 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     await until("the sandbox to be removed", async () => testContainers(s.rt.defaultOrgId).length === 0, 20_000);
     await until("the sandbox row to say removed", async () => {
       const rows = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.orgId, s.rt.defaultOrgId));
-      return rows.every((r) => r.status === "removed" && r.removedAt) && rows.length === 2;
+      return rows.every((r) => r.status === "removed" && r.removedAt) && rows.length === 3;
     }, 10_000);
   }, 60_000);
 });

@@ -1,5 +1,9 @@
 import { and, count, eq, inArray } from "drizzle-orm";
-import { requestSnapshot, setupSandboxSpec, schema, storedSpec, type Runtime, type SandboxProvider } from "@tandem/core";
+import {
+  findRepositoriesByName, issueBuildToken, prepareRepositories, removeSandboxToken, requestSnapshot, revokeBuildToken,
+  sandboxCommandEnv, sandboxControlUrl, schema, setupSandboxSpec, storedSpec, unknownRepositoriesMessage,
+  type Runtime, type SandboxProvider,
+} from "@tandem/core";
 
 export interface SnapshotDeps {
   rt: Runtime;
@@ -13,9 +17,11 @@ const tail = (log: string) => (log.length > MAX_LOG_CHARS ? `[…]\n${log.slice(
 export const snapshotImageName = (versionId: string, n: number) => `tandem/snapshot:${versionId.slice(0, 8)}-${n}`;
 
 /**
- * Builds a profile version's snapshot: a one-off sandbox from the version's image runs the setup
- * script, and its filesystem becomes the image sessions on the version start from. A failure is
- * recorded on the snapshot (with the log); earlier ready snapshots stay in use.
+ * Builds a profile version's snapshot: a one-off sandbox from the version's image clones the
+ * version's repositories (with a build token the git credential route accepts for them only),
+ * runs the setup script in the workspace, and its filesystem, without the token, becomes the
+ * image sessions on the version start from. A failure is recorded on the snapshot (with the
+ * log); earlier ready snapshots stay in use.
  */
 export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Promise<void> {
   const { db } = deps.rt.database;
@@ -33,10 +39,19 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     db.update(schema.snapshots).set({ ...values, log: tail(values.log), finishedAt: deps.rt.clock.now() })
       .where(eq(schema.snapshots.id, snapshotId));
 
+  // Checked when the draft was saved, but a repository may have been removed since.
+  const { repositories, unknown } = await findRepositoriesByName(db, profile.orgId, spec.repositories.map((r) => r.name));
+  if (unknown.length) {
+    const message = `the snapshot could not be built: ${unknownRepositoriesMessage(unknown)}`;
+    log.warn({ unknown }, "snapshot.unknown_repositories");
+    return void await finish({ status: "failed", log: `${message}\n` });
+  }
+
   const [row] = await db.insert(schema.sandboxes).values({
     orgId: profile.orgId, provider: deps.sandboxes.kind, status: "creating",
   }).returning();
   let sandboxId: string | undefined;
+  let token: string | undefined;
   let result: { status: "ready" | "failed"; log: string; imageRef?: string };
   const output: Buffer[] = [];
   try {
@@ -46,10 +61,19 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
     await deps.sandboxes.start(sandboxId);
     const layout = deps.sandboxes.layout(sandboxId);
-    log.info({ image: spec.image ?? deps.rt.config.SANDBOX_IMAGE }, "snapshot.started");
+    log.info({ image: spec.image ?? deps.rt.config.SANDBOX_IMAGE, repositories: repositories.map((r) => r.name) }, "snapshot.started");
+    const controlUrl = sandboxControlUrl(deps.rt.config);
+    if (repositories.length) {
+      token = await issueBuildToken({ db, clock: deps.rt.clock }, {
+        orgId: profile.orgId, repositoryIds: repositories.map((r) => r.id), purpose: "snapshot",
+      });
+      output.push(Buffer.from(`${await prepareRepositories({ sandboxes: deps.sandboxes, sandboxId, layout, repositories, controlUrl, token })}\n`));
+    }
+    // In the workspace, so the script finds the repositories where sessions will; git works
+    // through the credential helper while the build token lives.
     // One stream for both outputs, in the order they arrived, as a terminal would show them.
     const proc = await deps.sandboxes.exec(sandboxId, ["bash", "-lc", spec.setupScript], {
-      cwd: layout.workspace, env: { ...spec.env, HOME: layout.home },
+      cwd: layout.workspace, env: { ...spec.env, ...sandboxCommandEnv(controlUrl, layout) },
     });
     proc.stdout.on("data", (d: Buffer) => output.push(d));
     proc.stderr.on("data", (d: Buffer) => output.push(d));
@@ -59,6 +83,8 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
       result = { status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` };
       log.warn({ exitCode }, "snapshot.failed");
     } else {
+      // The token dies with the build, but even a dead credential does not belong in an image.
+      await removeSandboxToken(deps.sandboxes, sandboxId, layout);
       // Labelled with its org and snapshot: image GC only ever looks at its own orgs' images.
       const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1), {
         labels: { "tandem.org": profile.orgId, "tandem.snapshot": snapshotId },
@@ -71,6 +97,7 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     const text = Buffer.concat(output).toString("utf8");
     result = { status: "failed", log: `${text}\nthe snapshot could not be built: ${(err as Error).message}\n` };
   } finally {
+    if (token) await revokeBuildToken(db, token).catch((err) => log.warn({ err }, "snapshot.revoke_failed"));
     if (sandboxId) await deps.sandboxes.remove(sandboxId).catch((err) => log.warn({ err }, "snapshot.remove_failed"));
     await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.rt.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
   }

@@ -1,6 +1,6 @@
 import { Worker, type Job } from "bullmq";
 import {
-  createSandboxProvider, getAgentAdapter, QUEUE_NAMES, redisOptions, REFRESH_JOB, refreshProfile, sweepInbox, syncRefreshSchedules,
+  createSandboxProvider, QUEUE_NAMES, redisOptions, REFRESH_JOB, refreshProfile, sweepInbox, syncRefreshSchedules,
   type AgentAdapter, type Runtime, type SandboxProvider,
 } from "@tandem/core";
 import { createGitHubWorker, createSlackWorker } from "@tandem/bot";
@@ -18,8 +18,9 @@ export interface WorkerOptions {
   sweepIntervalMs?: number;
   /** How long an enqueued-but-unprocessed event waits before the sweeper enqueues it again. */
   staleAfterMs?: number;
-  /** Defaults come from the config (SANDBOX_PROVIDER, AGENT). */
+  /** Defaults come from the config (SANDBOX_PROVIDER). */
   sandboxes?: SandboxProvider;
+  /** Overrides the agent every profile names, for every session (tests). */
   agent?: AgentAdapter;
   pollMs?: number;
   /** How long a job stays claimed by a worker that stopped answering (BullMQ's lock). */
@@ -58,7 +59,8 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const runner: RunnerDeps = {
     rt,
     sandboxes: opts.sandboxes ?? createSandboxProvider(rt.config, log),
-    agent: opts.agent ?? getAgentAdapter(rt.config.AGENT),
+    // Without an override, each session runs the agent its profile version names (sessions/agent.ts).
+    ...(opts.agent ? { agent: opts.agent } : {}),
     pollMs: opts.pollMs ?? 250,
   };
   const lockDuration = opts.lockDurationMs ?? rt.config.SESSION_LOCK_MS;

@@ -1,15 +1,15 @@
 import { eq } from "drizzle-orm";
-import { repositoriesForSession, schema, type Clock, type Config, type Db, type Logger, type Repository } from "@tandem/core";
+import { repositoriesForGrant, schema, type Clock, type Config, type Db, type Logger, type Repository } from "@tandem/core";
 import { githubSettings } from "./config.ts";
 import { sharedGitHubApp } from "./shared.ts";
 
 /** Answers the sandbox's git for a repository reached through a GitHub App installation. */
 export type GitHubGitCredentials = (
-  session: { orgId: string; repositoryId: string }, repo: Repository,
+  grant: { orgId: string; repositoryIds: string[] }, repo: Repository,
 ) => Promise<{ username: string; password: string } | null>;
 
 /**
- * Git credentials for installed repositories: an installation token minted for the session's
+ * Git credentials for installed repositories: an installation token minted for the sandbox token's
  * repositories of that installation only, with `contents` and `pull_requests` write, cached until
  * shortly before it expires. The App's key never leaves this process. Null when GitHub is not configured.
  */
@@ -17,11 +17,11 @@ export function githubGitCredentials(deps: { config: Config; db: Db; logger: Log
   const settings = githubSettings(deps.config);
   if (!settings) return null;
   const github = sharedGitHubApp(settings, deps.logger, deps.clock);
-  return async (session, repo) => {
+  return async (grant, repo) => {
     if (!repo.installationId) return null;
     const installation = await deps.db.query.installations.findFirst({ where: eq(schema.installations.id, repo.installationId) });
     if (!installation) return null;
-    const names = (await repositoriesForSession(deps.db, session))
+    const names = (await repositoriesForGrant(deps.db, grant))
       .filter((r) => r.installationId === repo.installationId)
       .map((r) => r.name.split("/")[1]!);
     const { token } = await github.sandboxToken(Number(installation.externalId), names);

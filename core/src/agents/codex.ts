@@ -58,6 +58,7 @@ const toml = (value: string) => JSON.stringify(value).replaceAll("\u007f", "\\u0
 function codexConfig(spec: TurnSpec, catalogPath: string | undefined): string {
   return `# Written by Tandem before every turn; edits here are overwritten.
 model = ${toml(spec.model)}
+${spec.reasoningEffort ? `model_reasoning_effort = ${toml(spec.reasoningEffort)}` : ""}
 model_provider = "tandem"
 ${catalogPath ? `model_catalog_json = ${toml(catalogPath)}` : ""}
 approval_policy = "never"

@@ -44,6 +44,7 @@ export function commandAdapter(argv: string[]): AgentAdapter {
         TANDEM_SESSION_ID: spec.sessionId,
         TANDEM_PROMPT: spec.prompt,
         TANDEM_MODEL: spec.model,
+        ...(spec.reasoningEffort ? { TANDEM_REASONING_EFFORT: spec.reasoningEffort } : {}),
         TANDEM_HOME_DIR: spec.homeDir,
         TANDEM_MODEL_BASE_URL: spec.modelBaseUrl,
         TANDEM_MODEL_TOKEN: spec.modelToken,

@@ -1,5 +1,8 @@
 import type { SessionEventBody } from "../events/types.ts";
 
+export const REASONING_EFFORTS = ["minimal", "low", "medium", "high"] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
 /** Everything an adapter needs to build one turn of one session. */
 export interface TurnSpec {
   sessionId: string;
@@ -7,6 +10,8 @@ export interface TurnSpec {
   /** The agent's own thread id, reported by an earlier turn; absent on the first turn. */
   resumeId?: string;
   model: string;
+  /** How hard the model should think, where the agent has such a setting (Codex); others ignore it. */
+  reasoningEffort?: ReasoningEffort;
   workdir: string;
   /** A per-session directory the adapter may write config into (e.g. CODEX_HOME); kept between turns. */
   homeDir: string;

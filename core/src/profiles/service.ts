@@ -2,7 +2,8 @@ import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { sandboxProfiles, sandboxProfileVersions, snapshots } from "../db/schema.ts";
-import { conflict, notFound } from "../errors.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
+import { findRepositoriesByName, unknownRepositoriesMessage } from "../repositories/service.ts";
 import type { Logger } from "../logger.ts";
 import type { Queues } from "../queue/queues.ts";
 import { latestSnapshots, listSnapshots, readySnapshots, requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
@@ -125,6 +126,9 @@ export async function getProfileViewOrThrow(db: Db, orgId: string, name: string)
 
 export async function updateDraft(db: Db, orgId: string, name: string, spec: ProfileSpec) {
   const profile = await profileOrThrow(db, orgId, name);
+  // Checked again when the snapshot is built: a repository may be removed in between.
+  const { unknown } = await findRepositoriesByName(db, orgId, spec.repositories.map((r) => r.name));
+  if (unknown.length) throw badRequest(unknownRepositoriesMessage(unknown));
   const [row] = await db.update(sandboxProfileVersions).set({ spec })
     .where(and(eq(sandboxProfileVersions.profileId, profile.id), eq(sandboxProfileVersions.status, "draft")))
     .returning();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { REASONING_EFFORTS } from "../agents/types.ts";
 
 export const AGENT_KINDS = ["codex", "claude-code", "command"] as const;
 export const INTEGRATIONS = ["slack", "github", "linear", "jira", "discord"] as const;
@@ -20,7 +21,7 @@ export const profileSpec = z.strictObject({
   agent: z.strictObject({
     kind: z.enum(AGENT_KINDS).default("codex"),
     model: z.string().trim().min(1).max(200).optional(),
-    reasoningEffort: z.enum(["minimal", "low", "medium", "high"]).optional(),
+    reasoningEffort: z.enum(REASONING_EFFORTS).optional(),
     /** For `command`: the argv to run (it speaks Tandem's JSONL events). */
     command: z.array(z.string().min(1)).min(1).optional(),
   }).refine((a) => a.kind !== "command" || a.command, { error: "agent.command is required when agent.kind is command" })

@@ -60,6 +60,23 @@ export async function findRepositoryByNameOrThrow(db: Db, orgId: string, name: s
   return row;
 }
 
+/** The named repositories of the org in the order asked, and the names it has not registered. */
+export async function findRepositoriesByName(
+  db: Db, orgId: string, names: string[],
+): Promise<{ repositories: Repository[]; unknown: string[] }> {
+  const rows = names.length === 0 ? [] : await db.select().from(repositories)
+    .where(and(eq(repositories.orgId, orgId), inArray(repositories.name, names)));
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  return {
+    repositories: names.flatMap((n) => byName.get(n) ?? []),
+    unknown: names.filter((n) => !byName.has(n)),
+  };
+}
+
+/** The message for names a profile lists but the org has not registered. */
+export const unknownRepositoriesMessage = (unknown: string[]) =>
+  `unknown ${unknown.length === 1 ? "repository" : "repositories"} ${unknown.join(", ")}: register ${unknown.length === 1 ? "it" : "them"} first (POST /api/repositories)`;
+
 /** Public view: never the stored credential. */
 export const repositoryView = (r: Repository) => ({
   id: r.id,
@@ -74,9 +91,14 @@ export const repositoryView = (r: Repository) => ({
 export async function repositoriesForSession(
   db: Db, session: { orgId: string; repositoryId: string },
 ): Promise<Repository[]> {
-  const ids = [session.repositoryId];
+  return repositoriesForGrant(db, { orgId: session.orgId, repositoryIds: [session.repositoryId] });
+}
+
+/** The listed repositories of the org (a sandbox token's grant); ids of other orgs never match. */
+export async function repositoriesForGrant(db: Db, grant: { orgId: string; repositoryIds: string[] }): Promise<Repository[]> {
+  if (grant.repositoryIds.length === 0) return [];
   return db.select().from(repositories)
-    .where(and(eq(repositories.orgId, session.orgId), inArray(repositories.id, ids)))
+    .where(and(eq(repositories.orgId, grant.orgId), inArray(repositories.id, grant.repositoryIds)))
     .orderBy(asc(repositories.name));
 }
 

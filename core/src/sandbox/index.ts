@@ -11,3 +11,5 @@ export function createSandboxProvider(config: Config, logger: Logger): SandboxPr
     ? new DockerSandboxProvider({ dockerHost: config.DOCKER_HOST, logger })
     : new LocalSandboxProvider({ baseDir: config.DATA_DIR, logger });
 }
+export * from "./files.ts";
+export * from "./git-checkout.ts";

@@ -2,13 +2,14 @@ import { and, count, desc, eq, lt } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { repositories, sessionMessages, sessions } from "../db/schema.ts";
-import { conflict, notFound } from "../errors.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import { appendEvent } from "../events/log.ts";
 import type { Logger } from "../logger.ts";
 import { enqueueWithin, type Queues } from "../queue/queues.ts";
-import { resolveSessionProfileOrThrow } from "../profiles/service.ts";
+import { DEFAULT_PROFILE, resolveSessionProfileOrThrow } from "../profiles/service.ts";
 import { findRepositoryByNameOrThrow } from "../repositories/service.ts";
+import { primaryRepository, storedSpec } from "../profiles/spec.ts";
 import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
 
 export type Session = typeof sessions.$inferSelect;
@@ -27,12 +28,20 @@ export const sessionUrl = (publicUrl: string, id: string) => `${publicUrl.replac
 export async function createSession(
   deps: SessionDeps,
   input: {
-    orgId: string; userId?: string; repository: string; prompt: string; profile?: string; source?: string; ref?: string;
+    /** Absent: the profile's primary repository. */
+    orgId: string; userId?: string; repository?: string; prompt: string; profile?: string; source?: string; ref?: string;
   },
 ): Promise<Session> {
-  const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, input.repository);
   // Every session starts from a profile version: the named one, or the org's default.
-  const profileVersionId = (await resolveSessionProfileOrThrow(deps.db, input.orgId, input.profile, input.source)).id;
+  const profileName = input.profile ?? DEFAULT_PROFILE;
+  const version = await resolveSessionProfileOrThrow(deps.db, input.orgId, input.profile, input.source);
+  const spec = storedSpec(version.spec);
+  const repository = input.repository ?? primaryRepository(spec);
+  if (!repository) {
+    throw badRequest(`name a repository (owner/repo): profile ${profileName} v${version.version} has no repositories to start on`);
+  }
+  const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, repository);
+  const profileVersionId = version.id;
   const [session] = await deps.db.transaction(async (tx) => {
     const created = await tx
       .insert(sessions)
@@ -41,6 +50,7 @@ export async function createSession(
         createdBy: input.userId,
         repositoryId: repo.id,
         profileVersionId,
+        agent: spec.agent.kind,
         prompt: input.prompt,
         baseRef: input.ref,
         source: input.source ?? "api",

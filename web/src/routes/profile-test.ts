@@ -3,7 +3,9 @@ import { randomUUID } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { eq } from "drizzle-orm";
 import {
-  AppError, badRequest, getProfileViewOrThrow, requireAdmin, schema, setupSandboxSpec, type Actor, type ProfileSpec, type SandboxProvider,
+  AppError, badRequest, findRepositoriesByName, getProfileViewOrThrow, issueBuildToken, prepareRepositories, requireAdmin,
+  revokeBuildToken, sandboxCommandEnv, sandboxControlUrl, schema, setupSandboxSpec, unknownRepositoriesMessage,
+  type Actor, type ProfileSpec, type Repository, type SandboxProvider,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
@@ -27,13 +29,15 @@ export function profileTestRoutes(declare: Declare, deps: WebDeps) {
     const spec = (await getProfileViewOrThrow(deps.database.db, actor.orgId, name)).draft?.spec;
     if (!spec || spec.setupScript.trim() === "") throw badRequest("the draft has no setup script");
     if (!deps.sandboxes) throw new AppError("sandbox_unavailable", "this web process has no sandbox provider configured", 503);
-    await streamSetupTest(deps, deps.sandboxes, req, reply, { actor, profile: name, spec });
+    const { repositories, unknown } = await findRepositoriesByName(deps.database.db, actor.orgId, spec.repositories.map((r) => r.name));
+    if (unknown.length) throw badRequest(unknownRepositoriesMessage(unknown));
+    await streamSetupTest(deps, deps.sandboxes, req, reply, { actor, profile: name, spec, repositories });
   });
 }
 
 async function streamSetupTest(
   deps: WebDeps, provider: SandboxProvider, req: FastifyRequest, reply: FastifyReply,
-  run: { actor: Actor; profile: string; spec: ProfileSpec },
+  run: { actor: Actor; profile: string; spec: ProfileSpec; repositories: Repository[] },
 ) {
   const { db } = deps.database;
   const testId = randomUUID();
@@ -47,9 +51,11 @@ async function streamSetupTest(
 
   // The sandbox goes when the run ends, and as soon as the client goes away mid-run.
   let sandboxId: string | undefined;
+  let token: string | undefined;
   let gone = false;
   let removal: Promise<void> | undefined;
   const remove = () => (removal ??= (async () => {
+    if (token) await revokeBuildToken(db, token).catch((err) => log.warn({ err }, "setup_test.revoke_failed"));
     if (sandboxId) await provider.remove(sandboxId).catch((err) => log.warn({ err }, "setup_test.remove_failed"));
     await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
   })());
@@ -71,12 +77,19 @@ async function streamSetupTest(
     if (gone) return;
     await provider.start(sandboxId);
     const layout = provider.layout(sandboxId);
-    // TODO(issue 7, helper-a): prepareRepositories(...) from core/src/profiles/prepare.ts goes here:
-    // it clones the draft's repositories into the sandbox with a short-lived build token, before the script runs.
+    // The draft's repositories, cloned where the snapshot build clones them, with a token that
+    // answers for them only and is revoked when the sandbox goes.
+    const controlUrl = sandboxControlUrl(deps.config);
+    if (run.repositories.length) {
+      token = await issueBuildToken({ db, clock: deps.clock }, {
+        orgId: run.actor.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: "setup-test",
+      });
+      write(`${await prepareRepositories({ sandboxes: provider, sandboxId, layout, repositories: run.repositories, controlUrl, token })}\n`);
+    }
     if (gone) return;
     log.info({ image: sandboxSpec.image }, "setup_test.started");
     const proc = await provider.exec(sandboxId, ["bash", "-lc", run.spec.setupScript], {
-      cwd: layout.workspace, env: { ...run.spec.env, HOME: layout.home },
+      cwd: layout.workspace, env: { ...run.spec.env, ...sandboxCommandEnv(controlUrl, layout) },
     });
     proc.stdout.on("data", write);
     proc.stderr.on("data", write);

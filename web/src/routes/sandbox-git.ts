@@ -1,16 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import { githubGitCredentials } from "@tandem/bot";
 import {
-  credentialRequestMatches, formatGitCredential, parseGitCredentialRequest, repositoriesForSession, repositoryCredential,
+  credentialRequestMatches, formatGitCredential, parseGitCredentialRequest, repositoriesForGrant, repositoryCredential,
 } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 import { requestLogger } from "../http.ts";
-import { requireSandboxSession } from "../sandbox-auth.ts";
+import { requireSandboxGrant } from "../sandbox-auth.ts";
 
 /**
  * Answers the sandbox's git credential helper (`get` in git's credential protocol) with the
- * stored credential of the session repository whose clone URL git is fetching; 404 otherwise,
- * which git treats as "this helper knows nothing".
+ * stored credential of the token's repository whose clone URL git is fetching (a session's, or a
+ * build token's list); 404 otherwise, which git treats as "this helper knows nothing".
  */
 export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
   // Repositories installed through the GitHub App get a fresh, narrowed installation token instead.
@@ -21,18 +21,18 @@ export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
     scope.addContentTypeParser("*", { parseAs: "string", bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
 
     scope.post("/sandbox/git-credential", async (req, reply) => {
-      const session = await requireSandboxSession(deps, req);
-      const log = requestLogger(req, { sessionId: session.id });
+      const grant = await requireSandboxGrant(deps, req);
+      const log = requestLogger(req, grant.sessionId ? { sessionId: grant.sessionId } : { orgId: grant.orgId, purpose: grant.purpose });
       const request = parseGitCredentialRequest(typeof req.body === "string" ? req.body : "");
       if (!request) return reply.code(400).type("text/plain").send("expected git credential fields protocol= and host=\n");
 
-      const candidates = (await repositoriesForSession(deps.database.db, session))
+      const candidates = (await repositoriesForGrant(deps.database.db, grant))
         .filter((repo) => (repo.credentialEncrypted !== null || (github && repo.installationId !== null))
           && credentialRequestMatches(request, repo.cloneUrl));
       // Without a path git could mean any of them; guessing would hand out the wrong secret.
       const repo = candidates.length === 1 || request.path !== undefined ? candidates[0] : undefined;
       const credential = !repo ? null
-        : github && repo.installationId ? await github(session, repo)
+        : github && repo.installationId ? await github(grant, repo)
         : repositoryCredential(deps.config.ENCRYPTION_KEY, repo);
       if (!repo || !credential) {
         log.info({ protocol: request.protocol, host: request.host, path: request.path }, "git_credential.no_match");

@@ -11,7 +11,8 @@ import { sessionDetails, type SessionCreator, type SessionOrigin } from "./sessi
 import { streamSessionEvents } from "./session-events.ts";
 
 const createBody = z.strictObject({
-  repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "repository must look like owner/repo" }),
+  /** Absent: the profile's (or the default profile's) primary repository. */
+  repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "repository must look like owner/repo" }).optional(),
   prompt: z.string().trim().min(1, { error: "prompt must not be empty" }).max(100_000),
   profile: z.string().trim().min(1).optional(),
   ref: z.string().regex(/^[\w./-]+$/, { error: "ref must be a branch, tag or commit" }).refine((r) => !r.startsWith("-") && !r.includes(".."), {
@@ -56,7 +57,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     endedAt: s.endedAt?.toISOString() ?? null,
   });
 
-  declare({ method: "POST", url: "/api/sessions", tag: "sessions", summary: "Start a session on a registered repository", body: createBody, responses: { 201: "created", 400: "invalid body", 404: "unknown repository or profile" } },
+  declare({ method: "POST", url: "/api/sessions", tag: "sessions", summary: "Start a session on a registered repository (the profile's primary one when none is named)", body: createBody, responses: { 201: "created", 400: "invalid body, or no repository named and the profile has none", 404: "unknown repository or profile" } },
     async (req, reply) => {
       const actor = await requireActor(deps, req);
       const body = parse(createBody, req.body);

@@ -3,6 +3,7 @@ import {
   AppError, appendEvent, isTerminal, requestSessionRun, schema, transitionSession, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
+import { sessionAgent } from "./agent.ts";
 import { recordDiffStat } from "./diff-stat.ts";
 import { publishTurn } from "./publish.ts";
 import { ensureSandbox } from "./sandbox.ts";
@@ -48,9 +49,10 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
       return fail(deps, session, err instanceof AppError ? err.message : `the sandbox could not start: ${(err as Error).message}`);
     }
 
+    const agent = await sessionAgent(deps, session);
     let turn = running ?? null;
     if (!turn) {
-      turn = await startTurn(deps, session, sandbox);
+      turn = await startTurn(deps, session, sandbox, agent);
       if (!turn) continue;
       // "running" means the agent process is up: it is announced once the agent was launched.
       if (session.status !== "running") session = await transitionSession(depsFor(deps), session, "running");
@@ -59,7 +61,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
       log.info({ turn: turn.number, offset: turn.outputOffset }, "turn.reattached");
     }
 
-    const end = await followTurn(deps, sessionId, sandbox.id, turn);
+    const end = await followTurn(deps, sessionId, sandbox.id, turn, agent);
     log.info({ turn: turn.number, end }, "turn.ended");
     if (end === "completed" || end === "failed") await recordDiffStat(deps, sessionId, sandbox, repo);
     if (end === "completed") await publishTurn(deps, sessionId, sandbox, repo);

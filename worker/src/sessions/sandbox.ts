@@ -1,9 +1,9 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, sandboxCommandEnv, sandboxLimits, shellQuote, issueSandboxToken, readySnapshot, sandboxControlUrl, schema, storedSpec,
-  type ProfileSpec, type Repository, type SandboxLayout, type SandboxVolume, type Session,
+  AppError, execCollect, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
+  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
+  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
 } from "@tandem/core";
-import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 
 export interface ActiveSandbox {
@@ -17,7 +17,7 @@ export interface ActiveSandbox {
 }
 
 export const branchFor = (sessionId: string) => `tandem/${sessionId.slice(0, 8)}`;
-export const repoDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) => `${layout.workspace}/${repo.name}`;
+export const repoDir = repositoryDir;
 
 /**
  * The session's sandbox, running: created and checked out on first use, restarted when it was
@@ -165,70 +165,83 @@ export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
   sandboxCommandEnv(sandboxControlUrl(deps.rt.config), layout);
 
 async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, token: string) {
-  await writeFiles(deps, id, [{ path: `${layout.state}/token`, content: token, mode: 0o600 }]);
+  await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
 }
-
 
 /** Writes several files with one exec (each exec is a round trip to the engine). */
-export async function writeFiles(deps: RunnerDeps, id: string, files: Array<{ path: string; content: string; mode?: number }>) {
-  if (files.length === 0) return;
-  const script = files.map(({ path, content, mode = 0o644 }) => {
-    const dir = path.slice(0, path.lastIndexOf("/"));
-    return `mkdir -p ${shellQuote(dir)} && printf %s ${shellQuote(Buffer.from(content).toString("base64"))} | base64 -d > ${shellQuote(path)}`
-      + ` && chmod ${mode.toString(8)} ${shellQuote(path)}`;
-  }).join(" && ");
-  const r = await execCollect(deps.sandboxes, id, ["sh", "-c", script]);
-  if (r.exitCode !== 0) {
-    throw new AppError("sandbox_write_failed", `could not write ${files.map((f) => f.path).join(", ")} in the sandbox: ${r.stderr.trim()}`);
-  }
-}
+export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) => writeSandboxFiles(deps.sandboxes, id, files);
 
-/** Clones the repository under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>. */
+/**
+ * Checks the repository out under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>:
+ * on top of the snapshot's clone when the profile version's snapshot has one (a fetch instead of
+ * a clone; the setup script is not run again), cloned afresh otherwise.
+ */
 async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
   const dir = repoDir(layout, repo);
+  const branch = branchFor(session.id);
+  const fromSnapshot = await snapshotHasClone(deps, session, repo);
   const steps = [
     ...await gitSetup(deps, id, layout),
-    ["git", "clone", "--quiet", "--branch", repo.defaultBranch, "--", repo.cloneUrl, dir],
-    // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
-    ...(session.baseRef
-      ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id), "FETCH_HEAD"]]
-      : [["git", "-C", dir, "checkout", "--quiet", "-b", branchFor(session.id)]]),
+    ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
+      ...cloneSteps(layout, repo),
+      // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
+      ...(session.baseRef
+        ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branch, "FETCH_HEAD"]]
+        : [["git", "-C", dir, "checkout", "--quiet", "-b", branch]]),
+    ]),
   ];
   // One exec for the whole checkout; `set -e` stops at the first failing step.
-  const r = await execCollect(deps.sandboxes, id, ["sh", "-ec", steps.map((argv) => argv.map(shellQuote).join(" ")).join("\n")], {
-    env: sandboxEnv(deps, layout),
-  });
+  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(deps, layout));
   if (r.exitCode !== 0) {
-    const why = r.stderr.trim().split("\n").slice(-3).join(" ");
-    throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${why}`);
+    throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
   }
-  await deps.rt.database.db.update(schema.sessions).set({ branch: branchFor(session.id) }).where(eq(schema.sessions.id, session.id));
+  deps.rt.logger.info({ sessionId: session.id, repository: repo.name, fromSnapshot }, "sandbox.checked_out");
+  await deps.rt.database.db.update(schema.sessions).set({ branch }).where(eq(schema.sessions.id, session.id));
+}
+
+/**
+ * Brings the snapshot's clone up to date: the latest default branch (or the requested ref) is
+ * fetched and the session branch made from it. `--force` drops what the setup script changed in
+ * tracked files (a rewritten lockfile would otherwise block the checkout); untracked and ignored
+ * files (installed dependencies, build output) stay. The local default branch moves too, since
+ * the diff is taken against it.
+ */
+function fetchOnSnapshotSteps(dir: string, repo: Repository, baseRef: string | null, branch: string): string[][] {
+  const git = (...args: string[]) => ["git", "-C", dir, ...args];
+  return [
+    git("remote", "set-url", "origin", repo.cloneUrl),
+    git("fetch", "--quiet", "origin", baseRef ?? repo.defaultBranch),
+    git("checkout", "--quiet", "--force", "-b", branch, "FETCH_HEAD"),
+    ...(baseRef ? [git("fetch", "--quiet", "origin", repo.defaultBranch)] : []),
+    git("branch", "--quiet", "--force", repo.defaultBranch, "FETCH_HEAD"),
+  ];
+}
+
+/** Whether the session's snapshot was built with the repository cloned in it. */
+async function snapshotHasClone(deps: RunnerDeps, session: Session, repo: Repository): Promise<boolean> {
+  if (!session.profileVersionId) return false;
+  const { db } = deps.rt.database;
+  const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
+  if (!version || !storedSpec(version.spec).repositories.some((r) => r.name === repo.name)) return false;
+  return Boolean((await readySnapshot(db, session.profileVersionId))?.imageRef);
 }
 
 /** Writes the git credential helper and returns the steps that configure git to use it. */
 async function gitSetup(deps: RunnerDeps, id: string, layout: SandboxLayout): Promise<string[][]> {
-  const helper = `${layout.state}/git-credential-tandem`;
-  await writeFiles(deps, id, [{ path: helper, content: GIT_CREDENTIAL_HELPER_SCRIPT, mode: 0o755 }]);
-  return [
-    ...gitCredentialConfig(helper),
-    ["git", "config", "--global", "user.name", "Tandem"],
-    ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
-  ];
+  await writeFiles(deps, id, [gitHelperFile(layout)]);
+  return gitConfigSteps(layout);
 }
 
 /**
  * After a persistent sandbox was created again: the credential helper and git's configuration
  * are written anew (the paths that held them may not be persistent), and the repository is
- * checked out only when the workspace did not persist; a persisted checkout is left as it is.
+ * checked out only when the workspace did not persist; a persisted checkout (one with the
+ * session's branch: a snapshot's image holds a clone without it) is left as it is.
  */
 async function restoreCheckout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
   const dir = repoDir(layout, repo);
-  if ((await execCollect(deps.sandboxes, id, ["test", "-d", `${dir}/.git`])).exitCode !== 0) {
-    return checkout(deps, id, layout, session, repo);
-  }
-  const steps = await gitSetup(deps, id, layout);
-  const r = await execCollect(deps.sandboxes, id, ["sh", "-ec", steps.map((argv) => argv.map(shellQuote).join(" ")).join("\n")], {
-    env: sandboxEnv(deps, layout),
-  });
+  const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
+  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo);
+  const r = await runSandboxSteps(deps.sandboxes, id, await gitSetup(deps, id, layout), sandboxEnv(deps, layout));
   if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }

@@ -3,6 +3,7 @@ import {
   appendEvents, execCollect, schema, shellQuote, sandboxControlUrl, type AgentOutput, type Session, type SessionEventBody,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
+import type { SessionAgent } from "./agent.ts";
 import { sandboxEnv, writeFiles, type ActiveSandbox } from "./sandbox.ts";
 
 export type Turn = typeof schema.sessionTurns.$inferSelect;
@@ -15,7 +16,7 @@ const READ_CHUNK_BYTES = 256 * 1024;
  * its output goes to a file there, so the agent outlives this worker. Returns null when there
  * is no message to answer.
  */
-export async function startTurn(deps: RunnerDeps, session: Session, sandbox: ActiveSandbox): Promise<Turn | null> {
+export async function startTurn(deps: RunnerDeps, session: Session, sandbox: ActiveSandbox, agent: SessionAgent): Promise<Turn | null> {
   const { db } = deps.rt.database;
   const message = await db.query.sessionMessages.findFirst({
     where: and(eq(schema.sessionMessages.sessionId, session.id), isNull(schema.sessionMessages.consumedAt)),
@@ -26,11 +27,12 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     .where(eq(schema.sessionTurns.sessionId, session.id))) as [{ n: number }];
   const number = n + 1;
   const base = `${sandbox.layout.state}/turns/${number}`;
-  const command = deps.agent.buildTurn({
+  const command = agent.adapter.buildTurn({
     sessionId: session.id,
     prompt: message.text,
     resumeId: session.agentThreadId ?? undefined,
-    model: deps.rt.config.AGENT_MODEL,
+    model: agent.model,
+    reasoningEffort: agent.reasoningEffort,
     workdir: sandbox.workdir,
     homeDir: `${sandbox.layout.state}/agent-home`,
     modelBaseUrl: `${sandboxControlUrl(deps.rt.config)}/proxy/model/v1`,
@@ -59,9 +61,11 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
  * Follows a running turn from its stored offset until the agent exits, the session is stopped,
  * or the sandbox disappears. Events and the new offset are committed together.
  */
-export async function followTurn(deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn): Promise<TurnEnd> {
+export async function followTurn(
+  deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn, agent: SessionAgent,
+): Promise<TurnEnd> {
   const { db } = deps.rt.database;
-  const parser = deps.agent.createParser();
+  const parser = agent.adapter.createParser();
   const log = deps.rt.logger.child({ sessionId, turn: turn.number });
   let offset = turn.outputOffset;
   let failure: string | undefined;

@@ -1,0 +1,37 @@
+import type { Repository } from "../repositories/service.ts";
+import type { SandboxFile } from "./files.ts";
+import { GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig } from "./git-credential-helper.ts";
+import type { SandboxLayout } from "./types.ts";
+
+/**
+ * The git set-up every checkout in a sandbox shares (sessions, snapshot builds, setup-script
+ * tests): the token file the credential helper reads, the helper, and git's global config.
+ */
+
+/** Where the sandbox token lives; sandboxCommandEnv points TANDEM_TOKEN_FILE here. */
+export const sandboxTokenPath = (layout: SandboxLayout) => `${layout.state}/token`;
+export const gitHelperPath = (layout: SandboxLayout) => `${layout.state}/git-credential-tandem`;
+
+/** A repository's checkout: `<workspace>/<owner>/<repo>`, where sessions and setup scripts find it. */
+export const repositoryDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) => `${layout.workspace}/${repo.name}`;
+
+export const sandboxTokenFile = (layout: SandboxLayout, token: string): SandboxFile =>
+  ({ path: sandboxTokenPath(layout), content: token, mode: 0o600 });
+
+export const gitHelperFile = (layout: SandboxLayout): SandboxFile =>
+  ({ path: gitHelperPath(layout), content: GIT_CREDENTIAL_HELPER_SCRIPT, mode: 0o755 });
+
+/** `git config --global` for the sandbox user: the credential helper and the commit identity. */
+export const gitConfigSteps = (layout: SandboxLayout): string[][] => [
+  ...gitCredentialConfig(gitHelperPath(layout)),
+  ["git", "config", "--global", "user.name", "Tandem"],
+  ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
+];
+
+/** Clones the repository's default branch into its directory. */
+export const cloneSteps = (layout: SandboxLayout, repo: Pick<Repository, "name" | "cloneUrl" | "defaultBranch">): string[][] => [
+  ["git", "clone", "--quiet", "--branch", repo.defaultBranch, "--", repo.cloneUrl, repositoryDir(layout, repo)],
+];
+
+/** The last lines of git's stderr, for an error message. */
+export const gitFailure = (stderr: string) => stderr.trim().split("\n").slice(-3).join(" ");
