@@ -166,7 +166,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const plain = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" });
       const [plainRow] = await db.select().from(schema.sessions).where(eq(schema.sessions.id, plain.body.id));
       const defaultView = (await owner.request("GET", "/api/profiles/default")).body;
-      expect(defaultView).toMatchObject({ inUse: 1, published: [{ version: 1, spec: { setupScript: "", agent: { kind: "codex" } }, snapshot: { status: "ready", imageRef: null } }] });
+      expect(defaultView).toMatchObject({ inUse: 1, published: [{ version: 1, spec: { setupScript: "", agent: {}, repositories: [] }, snapshot: { status: "ready", imageRef: null } }] });
       expect(plainRow!.profileVersionId).toBe(defaultView.published[0].id);
       await db.update(schema.sandboxProfiles).set({ active: false }).where(eq(schema.sandboxProfiles.id, ready!.id));
       const inactive = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "node-22" });

@@ -17,15 +17,16 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const profileSpec = z.strictObject({
   /** The image the snapshot starts from; the configured SANDBOX_IMAGE when absent. */
   image: z.string().trim().regex(/^[\w./:@-]+$/, { error: "image must be an image reference like registry/name:tag" }).optional(),
-  /** The agent sessions on this version run, and its model settings (AGENT / AGENT_MODEL when absent). */
+  /** The agent sessions on this version run, and its model settings (AGENT / AGENT_MODEL where absent). */
   agent: z.strictObject({
-    kind: z.enum(AGENT_KINDS).default("codex"),
+    /** Absent: the configured AGENT (codex unless set otherwise). */
+    kind: z.enum(AGENT_KINDS).optional(),
     model: z.string().trim().min(1).max(200).optional(),
     reasoningEffort: z.enum(REASONING_EFFORTS).optional(),
     /** For `command`: the argv to run (it speaks Tandem's JSONL events). */
     command: z.array(z.string().min(1)).min(1).optional(),
   }).refine((a) => a.kind !== "command" || a.command, { error: "agent.command is required when agent.kind is command" })
-    .default({ kind: "codex" }),
+    .default({}),
   /**
    * Registered repositories (by name) cloned into the snapshot under the workspace. One is the
    * primary: sessions that name no repository use it. The first one when none is marked.

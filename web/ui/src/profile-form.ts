@@ -3,7 +3,7 @@ import { h } from "./api.ts";
 /** A profile version's spec as GET /api/profiles/:name returns it (core/src/profiles/spec.ts). */
 export interface ProfileSpec {
   image?: string;
-  agent: { kind: string; model?: string; reasoningEffort?: string; command?: string[] };
+  agent: { kind?: string; model?: string; reasoningEffort?: string; command?: string[] };
   repositories: Array<{ name: string; primary?: boolean }>;
   setupScript: string;
   env: Record<string, string>;
@@ -37,8 +37,9 @@ const optional = (value: string) => (value.trim() === "" ? undefined : value.tri
  */
 export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositories: string[] }) {
   const image = text(spec.image, { placeholder: "the configured SANDBOX_IMAGE", "data-testid": "spec-image" });
-  const kind = h("select", { "data-testid": "spec-agent-kind" }, ...AGENT_KINDS.map((k) => h("option", { value: k }, k)));
-  kind.value = spec.agent.kind;
+  // No kind: the agent the install is configured with (AGENT).
+  const kind = h("select", { "data-testid": "spec-agent-kind" }, h("option", { value: "" }, "configured (AGENT)"), ...AGENT_KINDS.map((k) => h("option", { value: k }, k)));
+  kind.value = spec.agent.kind ?? "";
   const model = text(spec.agent.model, { placeholder: "AGENT_MODEL", "data-testid": "spec-agent-model" });
   const effort = h("select", { "data-testid": "spec-agent-effort" }, ...EFFORTS.map((e) => h("option", { value: e }, e || "default")));
   effort.value = spec.agent.reasoningEffort ?? "";
@@ -112,7 +113,7 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
     return {
       ...(optional(image.value) ? { image: optional(image.value) } : {}),
       agent: {
-        kind: kind.value,
+        ...(kind.value ? { kind: kind.value } : {}),
         ...(optional(model.value) ? { model: optional(model.value) } : {}),
         ...(effort.value ? { reasoningEffort: effort.value } : {}),
         ...(kind.value === "command" && lines(command.value).length ? { command: lines(command.value) } : {}),

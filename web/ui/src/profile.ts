@@ -56,7 +56,7 @@ export async function renderProfile(app: HTMLElement, name: string) {
     settingsError);
 
   // The draft.
-  const form = specForm(view.draft?.spec ?? { agent: { kind: "codex" }, repositories: [], setupScript: "", env: {}, integrations: [] }, { readOnly: !admin, repositories });
+  const form = specForm(view.draft?.spec ?? { agent: {}, repositories: [], setupScript: "", env: {}, integrations: [] }, { readOnly: !admin, repositories });
   let saved = JSON.stringify(form.read());
   const draftError = h("p.error", { "data-testid": "draft-error" });
   const draftNote = h("p.muted", { "data-testid": "draft-note" });
