@@ -45,7 +45,7 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
   it("builds a published version's snapshot once, and sessions on the profile start from it", async () => {
     expect((await s.owner.request("POST", "/api/profiles", { name: "node" })).status).toBe(201);
     const spec = {
-      setupScript: "sleep 2 && echo built-by-setup > /home/agent/from-setup.txt && echo setup-done",
+      setupScript: "echo setup-started && sleep 3 && echo built-by-setup > /home/agent/from-setup.txt && echo setup-done",
       env: { FROM_PROFILE: "yes" },
       limits: { pids: 512 },
     };
@@ -53,6 +53,11 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
     const first = await s.owner.request("POST", "/api/profiles/node/publish");
     expect(first.status).toBe(202);
     expect(first.body).toMatchObject({ version: 1, status: "published", snapshot: { status: "queued" } });
+    // The log grows while the build runs: the workbench follows it.
+    await until("the log of the running build", async () => {
+      const snapshot = (await profile("node")).published[0].snapshot;
+      return snapshot.status === "running" && snapshot.log.includes("setup-started");
+    }, 30_000);
     // Asking again while the build is queued or running gives the same snapshot, not a second build.
     await until("the build to run", async () => (await profile("node")).published[0].snapshot.status !== "queued", 30_000);
     const second = await s.owner.request("POST", "/api/profiles/node/publish");

@@ -53,7 +53,9 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
   let sandboxId: string | undefined;
   let token: string | undefined;
   let result: { status: "ready" | "failed"; log: string; imageRef?: string };
-  const output: Buffer[] = [];
+  // Written to the row as it grows, so the workbench (and the API) can follow a running build.
+  const output = liveLog((text) => db.update(schema.snapshots).set({ log: tail(text) })
+    .where(and(eq(schema.snapshots.id, snapshotId), eq(schema.snapshots.status, "running"))));
   try {
     sandboxId = await deps.sandboxes.create(setupSandboxSpec(deps.rt.config, spec, `tandem-snapshot-${snapshotId}`, {
       "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId,
@@ -78,7 +80,7 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     proc.stdout.on("data", (d: Buffer) => output.push(d));
     proc.stderr.on("data", (d: Buffer) => output.push(d));
     const { exitCode } = await proc.wait();
-    const text = Buffer.concat(output).toString("utf8");
+    const text = output.text();
     if (exitCode !== 0) {
       result = { status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` };
       log.warn({ exitCode }, "snapshot.failed");
@@ -94,15 +96,37 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     }
   } catch (err) {
     log.warn({ err }, "snapshot.failed");
-    const text = Buffer.concat(output).toString("utf8");
+    const text = output.text();
     result = { status: "failed", log: `${text}\nthe snapshot could not be built: ${(err as Error).message}\n` };
   } finally {
+    await output.close();
     if (token) await revokeBuildToken(db, token).catch((err) => log.warn({ err }, "snapshot.revoke_failed"));
     if (sandboxId) await deps.sandboxes.remove(sandboxId).catch((err) => log.warn({ err }, "snapshot.remove_failed"));
     await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.rt.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
   }
   // Announced only once the build sandbox is gone, so "ready" or "failed" leaves nothing behind.
   await finish(result);
+}
+
+/** Collects a build's output and hands the whole of it to `write` at most once per `everyMs` while it grows. */
+function liveLog(write: (text: string) => Promise<unknown>, everyMs = 1000) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let written = 0;
+  let pending: Promise<unknown> = Promise.resolve();
+  const text = () => Buffer.concat(chunks).toString("utf8");
+  const timer = setInterval(() => {
+    if (size === written) return;
+    written = size;
+    const snapshot = text();
+    pending = pending.then(() => write(snapshot)).catch(() => {});
+  }, everyMs);
+  return {
+    push(chunk: Buffer) { chunks.push(chunk); size += chunk.length; },
+    text,
+    /** Stops writing; resolves once the last write is done, so nothing lands after the final log. */
+    async close() { clearInterval(timer); await pending; },
+  };
 }
 
 /**
