@@ -1,6 +1,6 @@
 import { AppError } from "../errors.ts";
 import type { Repository } from "../repositories/service.ts";
-import { runSandboxSteps, writeSandboxFiles } from "../sandbox/files.ts";
+import { runSandboxSteps } from "../sandbox/files.ts";
 import {
   cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, repositoryDir, sandboxTokenFile, sandboxTokenPath,
 } from "../sandbox/git-checkout.ts";
@@ -28,8 +28,7 @@ export interface PrepareRepositoriesInput {
 export async function prepareRepositories(input: PrepareRepositoriesInput): Promise<string> {
   const { sandboxes, sandboxId, layout } = input;
   const env = sandboxCommandEnv(input.controlUrl, layout);
-  await writeSandboxFiles(sandboxes, sandboxId, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
-  const configured = await runSandboxSteps(sandboxes, sandboxId, gitConfigSteps(layout), env);
+  const configured = await runSandboxSteps(sandboxes, sandboxId, gitConfigSteps(layout), env, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
   if (configured.exitCode !== 0) throw new AppError("checkout_failed", `configuring git failed: ${gitFailure(configured.stderr)}`);
   const lines: string[] = [];
   // One exec per repository, so a failure names the one git could not clone.

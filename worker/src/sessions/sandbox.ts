@@ -72,8 +72,7 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     await db.update(schema.sandboxes).set({ externalId }).where(eq(schema.sandboxes.id, created!.id));
   });
   const layout = deps.sandboxes.layout(id);
-  await writeToken(deps, id, layout, token);
-  await checkout(deps, id, layout, session, repo);
+  await checkout(deps, id, layout, session, repo, [sandboxTokenFile(layout, token)]);
   await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
   return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
 }
@@ -176,12 +175,12 @@ export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =
  * on top of the snapshot's clone when the profile version's snapshot has one (a fetch instead of
  * a clone; the setup script is not run again), cloned afresh otherwise.
  */
-async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
+async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, files: SandboxFile[] = []) {
   const dir = repoDir(layout, repo);
   const branch = branchFor(session.id);
   const fromSnapshot = await snapshotHasClone(deps, session, repo);
   const steps = [
-    ...await gitSetup(deps, id, layout),
+    ...gitConfigSteps(layout),
     ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
       ...cloneSteps(layout, repo),
       // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
@@ -190,8 +189,8 @@ async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, ses
         : [["git", "-C", dir, "checkout", "--quiet", "-b", branch]]),
     ]),
   ];
-  // One exec for the whole checkout; `set -e` stops at the first failing step.
-  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(deps, layout));
+  // One exec for the whole checkout, the credential helper (and the caller's files) written first; `set -e` stops at the first failing step.
+  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(deps, layout), [...files, gitHelperFile(layout)]);
   if (r.exitCode !== 0) {
     throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
   }
@@ -226,12 +225,6 @@ async function snapshotHasClone(deps: RunnerDeps, session: Session, repo: Reposi
   return Boolean((await readySnapshot(db, session.profileVersionId))?.imageRef);
 }
 
-/** Writes the git credential helper and returns the steps that configure git to use it. */
-async function gitSetup(deps: RunnerDeps, id: string, layout: SandboxLayout): Promise<string[][]> {
-  await writeFiles(deps, id, [gitHelperFile(layout)]);
-  return gitConfigSteps(layout);
-}
-
 /**
  * After a persistent sandbox was created again: the credential helper and git's configuration
  * are written anew (the paths that held them may not be persistent), and the repository is
@@ -242,6 +235,6 @@ async function restoreCheckout(deps: RunnerDeps, id: string, layout: SandboxLayo
   const dir = repoDir(layout, repo);
   const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
   if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo);
-  const r = await runSandboxSteps(deps.sandboxes, id, await gitSetup(deps, id, layout), sandboxEnv(deps, layout));
+  const r = await runSandboxSteps(deps.sandboxes, id, gitConfigSteps(layout), sandboxEnv(deps, layout), [gitHelperFile(layout)]);
   if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }
