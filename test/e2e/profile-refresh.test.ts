@@ -8,6 +8,7 @@ import { schema } from "@tandem/core";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { profileView, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -45,16 +46,15 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password" } });
   }, 60_000);
   afterAll(async () => {
-    const images = s ? await s.rt.database.db.select({ imageRef: schema.snapshots.imageRef }).from(schema.snapshots) : [];
+    const images = await snapshotImageRefs(s);
     await s?.close();
     await model?.close();
     await git?.close();
     modeServer?.close();
-    const refs = [...images.map((i) => i.imageRef).filter((r): r is string => !!r), ...extraImages];
-    if (refs.length) spawnSync("docker", ["rmi", "-f", ...refs], { stdio: "ignore" });
+    removeImages([...images, ...extraImages]);
   });
 
-  const profile = async (name: string) => (await s.owner.request("GET", `/api/profiles/${name}`)).body;
+  const profile = (name: string) => profileView(s, name);
   const snapshotsOf = async (name: string, version: number) =>
     (await s.owner.request("GET", `/api/profiles/${name}/versions/${version}/snapshots`)).body.snapshots as Array<Record<string, any>>;
   const finished = (name: string, id: string) => until(`snapshot ${id}`, async () => {

@@ -5,6 +5,7 @@ import { schema } from "@tandem/core";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { finishedSnapshot, profileView, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -26,20 +27,16 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
     await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password" } });
   }, 60_000);
   afterAll(async () => {
-    const images = s ? await s.rt.database.db.select({ imageRef: schema.snapshots.imageRef }).from(schema.snapshots) : [];
+    const images = await snapshotImageRefs(s);
     await s?.close();
     await model?.close();
     await git?.close();
-    const refs = images.map((i) => i.imageRef).filter((r): r is string => !!r);
-    if (refs.length) spawnSync("docker", ["rmi", "-f", ...refs], { stdio: "ignore" });
+    removeImages(images);
   });
 
-  const profile = async (name: string) => (await s.owner.request("GET", `/api/profiles/${name}`)).body;
+  const profile = (name: string) => profileView(s, name);
   /** Polls the API until the newest published version's snapshot has finished. */
-  const finished = (name: string) => until(`the ${name} snapshot`, async () => {
-    const snapshot = (await profile(name)).published[0]?.snapshot;
-    return snapshot && (snapshot.status === "ready" || snapshot.status === "failed") ? snapshot : null;
-  }, 90_000);
+  const finished = (name: string) => finishedSnapshot(s, name, 90_000);
   const startOn = (name: string) => s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "show it", profile: name });
 
   it("builds a published version's snapshot once, and sessions on the profile start from it", async () => {

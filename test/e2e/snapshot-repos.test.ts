@@ -8,6 +8,7 @@ import { schema } from "@tandem/core";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { finishedSnapshot, profileView, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -54,20 +55,16 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     }
   }, 60_000);
   afterAll(async () => {
-    const images = s ? await s.rt.database.db.select({ imageRef: schema.snapshots.imageRef }).from(schema.snapshots) : [];
+    const images = await snapshotImageRefs(s);
     await s?.close();
     await model?.close();
     await git?.close();
     if (work) rmSync(work, { recursive: true, force: true });
-    const refs = images.map((i) => i.imageRef).filter((r): r is string => !!r);
-    if (refs.length) spawnSync("docker", ["rmi", "-f", ...refs], { stdio: "ignore" });
+    removeImages(images);
   });
 
-  const profile = async (name: string) => (await s.owner.request("GET", `/api/profiles/${name}`)).body;
-  const finished = (name: string) => until(`the ${name} snapshot`, async () => {
-    const snapshot = (await profile(name)).published[0]?.snapshot;
-    return snapshot && (snapshot.status === "ready" || snapshot.status === "failed") ? snapshot : null;
-  }, 120_000);
+  const profile = (name: string) => profileView(s, name);
+  const finished = (name: string) => finishedSnapshot(s, name, 120_000);
   const commandOutput = (sessionId: string) => until("the agent's command", async () => {
     const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, sessionId));
     const failed = events.find((e) => e.type === "error");
