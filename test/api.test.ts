@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, buildTestApp, otherOrganization, ownerToken, type ApiClient } from "./helpers/api.ts";
-import { issueToken, schema } from "@tandem/core";
+import { issueToken, schema, transitionSession } from "@tandem/core";
 import { DB_KINDS, startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
@@ -109,6 +109,20 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const afterStop = await owner.request("POST", `/api/sessions/${id}/messages`, { text: "more" });
       expect(afterStop.status).toBe(409);
       expect(afterStop.body.error.message).toMatch(/session is stopped/);
+    });
+
+    it("a stop always wins, even while a worker moves the session at the same moment", async () => {
+      const { db } = rt.database;
+      const deps = { db, bus: rt.bus, logger: rt.logger, clock: rt.clock };
+      for (let i = 0; i < 40; i++) {
+        const id = (await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: `race ${i}` })).body.id as string;
+        await db.update(schema.sessions).set({ status: "running" }).where(eq(schema.sessions.id, id));
+        // The worker's turn ends (running → idle) while the stop is on its way; either may commit first.
+        const worker = new Promise((r) => setTimeout(r, i % 8)).then(() => transitionSession(deps, { id, status: "running" }, "idle")).catch(() => null);
+        const [stopped] = await Promise.all([owner.request("POST", `/api/sessions/${id}/stop`), worker]);
+        expect(stopped.body, `attempt ${i}`).toEqual({ id, status: "stopped" });
+        expect((await db.query.sessions.findFirst({ where: eq(schema.sessions.id, id) }))!.status).toBe("stopped");
+      }
     });
 
     it("links each session back to its Slack thread or GitHub issue and names who started it", async () => {

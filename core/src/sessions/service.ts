@@ -2,7 +2,7 @@ import { and, count, desc, eq, lt } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { repositories, sessionMessages, sessions } from "../db/schema.ts";
-import { badRequest, conflict, notFound } from "../errors.ts";
+import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import { appendEvent } from "../events/log.ts";
 import type { Logger } from "../logger.ts";
@@ -13,6 +13,9 @@ import { primaryRepository, storedSpec } from "../profiles/spec.ts";
 import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
 
 export type Session = typeof sessions.$inferSelect;
+
+/** The code of the 409 transitionSession throws when the session moved since it was read. */
+export const STATE_CHANGED = "state_changed";
 
 export interface SessionDeps {
   db: Db;
@@ -119,7 +122,7 @@ export async function transitionSession(
     .set({ status: to, updatedAt: now, ...(isTerminal(to) ? { endedAt: now, error: reason ?? null } : {}) })
     .where(and(eq(sessions.id, session.id), eq(sessions.status, session.status)))
     .returning();
-  if (!row) throw conflict(`session ${session.id} changed state meanwhile; try again`);
+  if (!row) throw new AppError(STATE_CHANGED, `session ${session.id} changed state meanwhile; try again`, 409);
   await appendEvent(deps, session.id, { type: "status", status: to, ...(reason ? { reason } : {}) });
   return row;
 }
@@ -141,10 +144,20 @@ export async function addMessage(
   return message!;
 }
 
+/**
+ * Stops the session. A worker may move it at the same moment (a turn ending, a sandbox
+ * starting): the stop reads it again and wins, rather than telling the user to try again.
+ */
 export async function stopSession(deps: SessionDeps, orgId: string, id: string, reason = "stopped by user") {
-  const session = await getSessionOrThrow(deps.db, orgId, id);
-  if (session.status === "stopped") return session;
-  const stopped = await transitionSession(deps, session, "stopped", reason);
-  await requestSessionRun(deps, id); // a running turn notices by itself; an idle sandbox needs a worker
-  return stopped;
+  for (let attempt = 1; ; attempt++) {
+    const session = await getSessionOrThrow(deps.db, orgId, id);
+    if (session.status === "stopped") return session;
+    try {
+      const stopped = await transitionSession(deps, session, "stopped", reason);
+      await requestSessionRun(deps, id); // a running turn notices by itself; an idle sandbox needs a worker
+      return stopped;
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === STATE_CHANGED) || attempt >= 5) throw err;
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { and, asc, count, eq, inArray, isNull, lt } from "drizzle-orm";
 import {
-  AppError, appendEvent, isTerminal, requestSessionRun, schema, transitionSession, type Session,
+  AppError, appendEvent, isTerminal, requestSessionRun, schema, STATE_CHANGED, transitionSession, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import { sessionAgent } from "./agent.ts";
@@ -55,7 +55,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
       turn = await startTurn(deps, session, sandbox, agent);
       if (!turn) continue;
       // "running" means the agent process is up: it is announced once the agent was launched.
-      if (session.status !== "running") session = await transitionSession(depsFor(deps), session, "running");
+      if (session.status !== "running") session = await moveSession(deps, session, "running");
       log.info({ turn: turn.number }, "turn.started");
     } else {
       log.info({ turn: turn.number, offset: turn.outputOffset }, "turn.reattached");
@@ -75,8 +75,21 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
         type: "error", message: "the sandbox stopped or disappeared while the agent was working; its files are kept, and the next message continues in a new sandbox",
       });
     }
-    if (session.status === "running") await transitionSession(depsFor(deps), session, "idle");
+    if (session.status === "running") await moveSession(deps, session, "idle");
     await admitWaiting(deps, session.orgId);
+  }
+}
+
+/**
+ * Moves the session, unless someone moved it first (a stop from the API or Slack): then the
+ * current row, which the turn and the loop look at again, so a stop is never lost to the race.
+ */
+async function moveSession(deps: RunnerDeps, session: Session, to: "running" | "idle"): Promise<Session> {
+  try {
+    return await transitionSession(depsFor(deps), session, to);
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === STATE_CHANGED)) throw err;
+    return (await deps.rt.database.db.query.sessions.findFirst({ where: eq(schema.sessions.id, session.id) }))!;
   }
 }
 
