@@ -154,9 +154,9 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         { profileId: draftOnly!.id, version: 1, status: "draft" },
       ]);
       expect((await owner.request("GET", "/api/profiles")).body).toEqual({ profiles: [
-        { name: "default", active: true, version: 1, latest: { version: 1, snapshot: "ready" }, startable: true, reason: null },
-        { name: "node-22", active: true, version: null, latest: { version: 2, snapshot: null }, startable: false, reason: "profile node-22 v2 has no ready snapshot yet (status: none)" },
-        { name: "wip", active: true, version: null, latest: null, startable: false, reason: "profile wip has no published version yet" },
+        { name: "default", active: true, version: 1, repository: null, latest: { version: 1, snapshot: "ready" }, startable: true, reason: null },
+        { name: "node-22", active: true, version: null, repository: null, latest: { version: 2, snapshot: null }, startable: false, reason: "profile node-22 v2 has no ready snapshot yet (status: none)" },
+        { name: "wip", active: true, version: null, repository: null, latest: null, startable: false, reason: "profile wip has no published version yet" },
       ] });
       // Another org sees only its own default profile.
       const mallory = apiClient(app, (await otherOrganization(rt)).token);

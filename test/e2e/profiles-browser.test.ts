@@ -218,4 +218,24 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     await page.waitForSelector("[data-testid=profile-reason]:has-text('profile node is inactive')");
     expect(await page.$$eval("[data-testid=profile] option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["default"]);
   }, 150_000);
+
+  it("picks the profile's primary repository in the New session form along with the profile", async () => {
+    await git.createRepo("acme/lib", { "README.md": "# lib\n" });
+    await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/lib", cloneUrl: git.url("acme/lib"), defaultBranch: "main", credential: { username: "u", password: "p" },
+    });
+    await stack.owner.request("POST", "/api/profiles", { name: "mono" });
+    await stack.owner.request("PUT", "/api/profiles/mono/draft", { spec: { repositories: [{ name: "acme/lib", primary: true }] } });
+    await stack.owner.request("POST", "/api/profiles/mono/publish");
+    await until("the mono snapshot", async () => (await stack.owner.request("GET", "/api/profiles/mono")).body.inUse === 1, 90_000);
+
+    await page.goto(`${stack.base}/?profile=mono`);
+    await page.waitForSelector("[data-testid=profile] option[value=mono]", { state: "attached" });
+    expect(await page.inputValue("[data-testid=profile]")).toBe("mono");
+    expect(await page.inputValue("[data-testid=repository]")).toBe("acme/lib");
+    await page.selectOption("[data-testid=profile]", "default");
+    await page.selectOption("[data-testid=repository]", "acme/app");
+    await page.selectOption("[data-testid=profile]", "mono");
+    expect(await page.inputValue("[data-testid=repository]")).toBe("acme/lib");
+  }, 120_000);
 });

@@ -7,7 +7,7 @@ import { findRepositoriesByName, unknownRepositoriesMessage } from "../repositor
 import type { Logger } from "../logger.ts";
 import type { Queues } from "../queue/queues.ts";
 import { latestSnapshots, listSnapshots, readySnapshots, requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
-import { INTEGRATIONS, profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
+import { INTEGRATIONS, primaryRepository, profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
 
 export type ProfileVersion = typeof sandboxProfileVersions.$inferSelect;
 
@@ -45,6 +45,8 @@ export async function listProfiles(db: Db, orgId: string) {
       active: profile.active,
       /** The version new sessions start on. */
       version: usable?.version ?? null,
+      /** The repository sessions on that version start on when they name none. */
+      repository: (usable && primaryRepository(storedSpec(usable.spec))) ?? null,
       latest: published[0] ? { version: published[0].version, snapshot: latest.get(published[0].id)?.status ?? null } : null,
       startable: reason === null,
       reason,

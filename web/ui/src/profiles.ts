@@ -3,6 +3,8 @@ import { api, ApiError, h } from "./api.ts";
 /** One row of GET /api/profiles. */
 export interface ProfileSummary {
   name: string; active: boolean; version: number | null;
+  /** The in-use version's primary repository: the New session form picks it with the profile. */
+  repository: string | null;
   latest: { version: number; snapshot: string | null } | null; startable: boolean; reason: string | null;
 }
 

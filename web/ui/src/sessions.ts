@@ -25,19 +25,26 @@ function sessionRow(s: SessionView): HTMLElement {
 
 /**
  * Fills the profile picker with the profiles that can start a session (the default one first and
- * chosen), picks `?profile=` when it can start, and otherwise says why it cannot.
+ * chosen), picks `?profile=` when it can start, and otherwise says why it cannot. Picking a
+ * profile with a primary repository picks that repository too.
  */
-function offerProfiles(select: HTMLSelectElement, reason: HTMLElement, profiles: ProfileSummary[], wanted: string | null) {
+function offerProfiles(
+  select: HTMLSelectElement, reason: HTMLElement, repoSelect: HTMLSelectElement, profiles: ProfileSummary[], wanted: string | null,
+) {
   const startable = profiles.filter((p) => p.startable).sort((a, b) => Number(b.name === DEFAULT_PROFILE) - Number(a.name === DEFAULT_PROFILE));
   for (const p of startable) select.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
-  select.addEventListener("change", () => { reason.hidden = true; });
-  if (!wanted) return;
-  const asked = profiles.find((p) => p.name === wanted);
+  const pickRepository = () => {
+    const repository = startable.find((p) => p.name === select.value)?.repository;
+    if (repository && [...repoSelect.options].some((o) => o.value === repository)) repoSelect.value = repository;
+  };
+  select.addEventListener("change", () => { reason.hidden = true; pickRepository(); });
+  const asked = wanted ? profiles.find((p) => p.name === wanted) : undefined;
   if (asked?.startable) select.value = asked.name;
-  else {
+  else if (wanted) {
     reason.hidden = false;
     reason.textContent = asked ? (asked.reason ?? `profile ${wanted} cannot start a session`) : `sandbox profile ${wanted} not found`;
   }
+  pickRepository();
 }
 
 const DEFAULT_PROFILE = "default";
@@ -77,7 +84,7 @@ export async function renderSessions(app: HTMLElement) {
       api<{ profiles: ProfileSummary[] }>("GET", "/api/profiles"),
     ]);
     for (const r of repositories) repoSelect.append(h("option", { value: r.name }, r.name));
-    offerProfiles(profileSelect, profileReason, profiles, new URLSearchParams(location.search).get("profile"));
+    offerProfiles(profileSelect, profileReason, repoSelect, profiles, new URLSearchParams(location.search).get("profile"));
     if (!sessions.length) list.append(h("li.empty", {}, "No sessions yet."));
     for (const s of sessions) {
       list.append(sessionRow(s));
