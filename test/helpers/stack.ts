@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { createServer } from "node:net";
-import { createSandboxProvider, type SandboxProvider } from "@tandem/core";
+import { isNull } from "drizzle-orm";
+import { createSandboxProvider, schema, type SandboxProvider } from "@tandem/core";
 import { buildApp } from "@tandem/web";
 import { startWorker, type RunningWorker, type WorkerOptions } from "@tandem/worker";
 import { apiClient, ownerToken, type ApiClient } from "./api.ts";
@@ -47,6 +48,10 @@ export async function startStack(
     async close() {
       await worker.close();
       await app.close();
+      // What the test left running (idle sessions' sandboxes) goes with the stack: the engine is shared.
+      const left = await rt.database.db.select({ externalId: schema.sandboxes.externalId }).from(schema.sandboxes)
+        .where(isNull(schema.sandboxes.removedAt));
+      await Promise.all(left.map(({ externalId }) => externalId && sandboxes.remove(externalId).catch(() => {})));
       await rt.close();
     },
   };
