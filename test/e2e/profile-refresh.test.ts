@@ -197,4 +197,17 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     await s.rt.database.db.update(schema.sandboxProfiles).set({ refreshCron: null }).where(eq(schema.sandboxProfiles.id, row!.id));
     await until("the stale scheduler to go", async () => !(await s.rt.queues.snapshots.getJobScheduler(schedulerId)), 10_000);
   }, 240_000);
+
+  it("a scheduler Redis lost comes back with the worker's sweep, and one no profile wants goes", async () => {
+    await s.owner.request("POST", "/api/profiles", { name: "yearly" });
+    await s.owner.request("POST", "/api/profiles/yearly/publish");
+    expect((await s.owner.request("PATCH", "/api/profiles/yearly", { refreshCron: "0 0 1 1 *" })).status).toBe(200);
+    const [row] = await s.rt.database.db.select().from(schema.sandboxProfiles).where(eq(schema.sandboxProfiles.name, "yearly"));
+    const schedulerId = `profile-refresh-${row!.id}`;
+    const stranger = `profile-refresh-${randomUUID()}`;
+    await s.rt.queues.snapshots.removeJobScheduler(schedulerId);
+    await s.rt.queues.snapshots.upsertJobScheduler(stranger, { pattern: "0 0 1 1 *", tz: "UTC" }, { name: "refresh-profile", data: { profileId: "gone" } });
+    await until("the lost scheduler back", async () => (await s.rt.queues.snapshots.getJobScheduler(schedulerId))?.pattern === "0 0 1 1 *", 10_000);
+    await until("the stranger gone", async () => !(await s.rt.queues.snapshots.getJobScheduler(stranger)), 10_000);
+  }, 60_000);
 });

@@ -123,6 +123,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
       sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
       sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
       sweepSnapshots({ rt, sandboxes: runner.sandboxes }).catch((err) => log.warn({ err }, "snapshots.sweep_failed")),
+      syncRefreshSchedules(profileDeps).catch((err) => log.warn({ err }, "profile.schedules_sync_failed")),
     ]).finally(() => { sweeping = false; });
   }, opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS);
 

@@ -11,7 +11,8 @@ type Profile = typeof sandboxProfiles.$inferSelect;
 /** The snapshots queue's job that a profile's refresh schedule produces. */
 export const REFRESH_JOB = "refresh-profile";
 /** One scheduler per profile: upserting replaces its cron, so a profile never has two. */
-export const refreshSchedulerId = (profileId: string) => `profile-refresh-${profileId}`;
+const REFRESH_SCHEDULER_PREFIX = "profile-refresh-";
+export const refreshSchedulerId = (profileId: string) => `${REFRESH_SCHEDULER_PREFIX}${profileId}`;
 
 /** A refresh cron as stored: 5 fields (minute hour day month weekday), or 6 with seconds first; UTC. */
 export function parseRefreshCronOrThrow(expression: string): string {
@@ -122,18 +123,36 @@ export async function refreshProfile(
 
 /**
  * Makes BullMQ's schedulers match the rows: every active profile with a cron has one, and no
- * other profile does (a change made while Redis was away, a profile deleted). Run at worker start.
+ * other profile does (a change made while Redis was away, a Redis that lost its data, a profile
+ * deleted). Only what differs is touched, so the worker runs it at start and on every sweep.
+ * Returns how many schedulers it added, changed or removed.
  */
-export async function syncRefreshSchedules(deps: Pick<ProfileDeps, "db" | "queues" | "logger">): Promise<void> {
-  const wanted = await deps.db.select().from(sandboxProfiles)
-    .where(and(eq(sandboxProfiles.active, true), isNotNull(sandboxProfiles.refreshCron)));
-  const ids = new Set(wanted.map((p) => refreshSchedulerId(p.id)));
-  for (const profile of wanted) await applyRefreshSchedule(deps.queues, profile);
-  for (const scheduler of await deps.queues.snapshots.getJobSchedulers()) {
-    if (scheduler.key.startsWith("profile-refresh-") && !ids.has(scheduler.key)) {
-      await deps.queues.snapshots.removeJobScheduler(scheduler.key);
-    }
-  }
-  deps.logger.info({ schedules: wanted.length }, "profile.schedules_synced");
+export async function syncRefreshSchedules(deps: Pick<ProfileDeps, "db" | "queues" | "logger">): Promise<number> {
+  const existing = new Map((await deps.queues.snapshots.getJobSchedulers())
+    .filter((scheduler) => scheduler.key.startsWith(REFRESH_SCHEDULER_PREFIX))
+    .map((scheduler) => [scheduler.key.slice(REFRESH_SCHEDULER_PREFIX.length), scheduler.pattern ?? null]));
+  const wanted = new Map((await deps.db.select().from(sandboxProfiles)
+    .where(and(eq(sandboxProfiles.active, true), isNotNull(sandboxProfiles.refreshCron))))
+    .map((profile) => [profile.id, profile.refreshCron]));
+  const differ = new Set([...wanted.keys(), ...existing.keys()].filter((id) => (wanted.get(id) ?? null) !== (existing.get(id) ?? null)));
+  let changed = 0;
+  for (const profileId of differ) if (await reconcileSchedule(deps, profileId)) changed++;
+  if (changed) deps.logger.info({ schedules: wanted.size, changed }, "profile.schedules_synced");
+  return changed;
+}
+
+/**
+ * One profile's scheduler made to match its row, under the row's lock: updateProfile holds the
+ * same lock while it changes both, so a sweep never puts back what a PATCH just removed.
+ */
+async function reconcileSchedule(deps: Pick<ProfileDeps, "db" | "queues">, profileId: string): Promise<boolean> {
+  return deps.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(sandboxProfiles).where(eq(sandboxProfiles.id, profileId)).for("update");
+    const want = row?.active && row.refreshCron ? row.refreshCron : null;
+    const have = (await deps.queues.snapshots.getJobScheduler(refreshSchedulerId(profileId)))?.pattern ?? null;
+    if (have === want) return false;
+    await applyRefreshSchedule(deps.queues, row ?? { id: profileId, active: false, refreshCron: null });
+    return true;
+  });
 }
 
