@@ -358,6 +358,40 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
       expect((await mallory.request("GET", "/api/profiles/checked")).status).toBe(404);
     });
+
+    it("deletes a profile no session started on; keeps the default one and one with sessions", async () => {
+      const { db } = rt.database;
+      await owner.request("POST", "/api/profiles", { name: "scratch" });
+      await owner.request("POST", "/api/profiles/scratch/publish"); // nothing to build: ready at once
+      await owner.request("PATCH", "/api/profiles/scratch", { refreshCron: "0 0 1 1 *" });
+      const [row] = await db.select().from(schema.sandboxProfiles).where(and(eq(schema.sandboxProfiles.orgId, rt.defaultOrgId), eq(schema.sandboxProfiles.name, "scratch")));
+      expect(await rt.queues.snapshots.getJobScheduler(`profile-refresh-${row!.id}`)).toBeTruthy();
+
+      const mallory = apiClient(app, (await otherOrganization(rt)).token);
+      expect((await mallory.request("DELETE", "/api/profiles/scratch")).status).toBe(404);
+      const [user] = await db.insert(schema.users).values({ name: "Member", email: `member-del-${Date.now()}@example.test` }).returning();
+      await db.insert(schema.memberships).values({ orgId: rt.defaultOrgId, userId: user!.id, role: "member" });
+      const member = apiClient(app, (await issueToken(db, rt.clock, { userId: user!.id, kind: "api" })).token);
+      expect((await member.request("DELETE", "/api/profiles/scratch")).status).toBe(403);
+
+      const deleted = await owner.request("DELETE", "/api/profiles/scratch");
+      expect(deleted.status).toBe(204);
+      expect((await owner.request("GET", "/api/profiles/scratch")).status).toBe(404);
+      expect(await db.select().from(schema.sandboxProfileVersions).where(eq(schema.sandboxProfileVersions.profileId, row!.id))).toEqual([]);
+      expect(await rt.queues.snapshots.getJobScheduler(`profile-refresh-${row!.id}`)).toBeFalsy();
+      expect((await owner.request("DELETE", "/api/profiles/scratch")).status).toBe(404);
+
+      const keptDefault = await owner.request("DELETE", "/api/profiles/default");
+      expect(keptDefault.status).toBe(409);
+      expect(keptDefault.body.error.message).toBe("the default profile cannot be deleted: sessions that name no profile start on it");
+
+      await owner.request("POST", "/api/profiles", { name: "used" });
+      await owner.request("POST", "/api/profiles/used/publish");
+      expect((await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi", profile: "used" })).status).toBe(201);
+      const keptUsed = await owner.request("DELETE", "/api/profiles/used");
+      expect(keptUsed.status).toBe(409);
+      expect(keptUsed.body.error.message).toBe('profile used has sessions that started on it; deactivate it instead (PATCH {"active": false})');
+    });
   });
 
   describe("organizations and members", () => {
@@ -462,7 +496,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     expect(doc.openapi).toBe("3.1.0");
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
     expect(documented.sort()).toEqual([
-      "DELETE /api/orgs/{orgId}/members/{userId}", "DELETE /api/sessions/{id}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
+      "DELETE /api/orgs/{orgId}/members/{userId}", "DELETE /api/profiles/{name}", "DELETE /api/sessions/{id}", "GET /api/me", "GET /api/orgs", "GET /api/orgs/{orgId}/members",
       "GET /api/orgs/{orgId}/settings", "GET /api/profiles", "GET /api/profiles/{name}", "GET /api/profiles/{name}/versions/{version}/snapshots", "GET /api/repositories", "GET /api/sessions", "GET /api/sessions/{id}", "GET /api/sessions/{id}/events",
       "PATCH /api/orgs/{orgId}/members/{userId}", "PATCH /api/orgs/{orgId}/settings", "PATCH /api/profiles/{name}", "POST /api/orgs", "POST /api/orgs/{orgId}/members",
       "POST /api/profiles", "POST /api/profiles/{name}/draft/test", "POST /api/profiles/{name}/publish", "POST /api/profiles/{name}/refresh", "POST /api/repositories", "POST /api/sessions", "POST /api/sessions/{id}/messages", "POST /api/sessions/{id}/stop",

@@ -204,11 +204,13 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
 
     const before = (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot.id;
     await page.click("[data-testid=refresh-snapshot]");
-    await until("a second snapshot of v1", async () => (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot.id !== before, 10_000);
-    await page.waitForSelector("[data-testid=version][data-version='1'] [data-testid=snapshot-status]:has-text('ready')", { timeout: 120_000 });
-    const after = (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot;
-    expect(after).toMatchObject({ status: "ready" });
-    expect(after.id).not.toBe(before);
+    // The click built a new snapshot of v1 (the page shows the old one as ready until it reloads, so the API is asked).
+    const after = await until("a second snapshot of v1, ready", async () => {
+      const snapshot = (await stack.owner.request("GET", "/api/profiles/node")).body.published[0].snapshot;
+      return snapshot.id !== before && snapshot.status === "ready" ? snapshot : null;
+    }, 120_000);
+    expect(after.trigger).toBe("refresh");
+    await page.waitForSelector("[data-testid=version][data-version='1'] [data-testid=snapshot-status]:has-text('ready')", { timeout: 10_000 });
 
     await page.uncheck("[data-testid=profile-active]");
     await page.waitForSelector("[data-testid=profile-summary]:has-text('Inactive.')");
@@ -238,4 +240,18 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     await page.selectOption("[data-testid=profile]", "mono");
     expect(await page.inputValue("[data-testid=repository]")).toBe("acme/lib");
   }, 120_000);
+
+  it("deletes a profile from its page after asking, and shows why the default one stays", async () => {
+    await stack.owner.request("POST", "/api/profiles", { name: "scratch" });
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.goto(`${stack.base}/profiles/default`);
+    await page.click("[data-testid=delete-profile]");
+    await page.waitForSelector("[data-testid=profile-settings-error]:has-text('the default profile cannot be deleted')");
+    await page.goto(`${stack.base}/profiles/scratch`);
+    await page.click("[data-testid=delete-profile]");
+    await page.waitForURL(/\/profiles$/);
+    await page.waitForSelector("[data-testid=profile-row][data-name=default]");
+    expect(await page.$("[data-testid=profile-row][data-name=scratch]")).toBeNull();
+    expect((await stack.owner.request("GET", "/api/profiles/scratch")).status).toBe(404);
+  }, 60_000);
 });

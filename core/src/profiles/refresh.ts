@@ -1,9 +1,9 @@
-import { and, desc, eq, isNotNull } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull } from "drizzle-orm";
 import cronParser from "cron-parser";
-import { sandboxProfiles, sandboxProfileVersions, snapshots } from "../db/schema.ts";
+import { sandboxProfiles, sandboxProfileVersions, sessions, snapshots } from "../db/schema.ts";
 import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import type { Queues } from "../queue/queues.ts";
-import { newSnapshot, type ProfileDeps } from "./service.ts";
+import { DEFAULT_PROFILE, newSnapshot, type ProfileDeps } from "./service.ts";
 import { requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
 
 type Profile = typeof sandboxProfiles.$inferSelect;
@@ -75,6 +75,30 @@ export async function updateProfile(
     }
   });
   deps.logger.info({ orgId, profile: name, ...patch }, "profile.updated");
+}
+
+/**
+ * Deletes a profile that no session ever started on, with its versions, snapshots and schedule;
+ * its images go with the next GC. Sessions record their version, so a used profile is kept
+ * (deactivate it instead), and so is the org's default profile.
+ */
+export async function deleteProfile(deps: ProfileDeps, orgId: string, name: string): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    const [profile] = await tx.select().from(sandboxProfiles)
+      .where(and(eq(sandboxProfiles.orgId, orgId), eq(sandboxProfiles.name, name))).for("update");
+    if (!profile) throw notFound(`sandbox profile ${name}`);
+    if (name === DEFAULT_PROFILE) throw conflict(`the ${DEFAULT_PROFILE} profile cannot be deleted: sessions that name no profile start on it`);
+    const versionIds = (await tx.select({ id: sandboxProfileVersions.id }).from(sandboxProfileVersions)
+      .where(eq(sandboxProfileVersions.profileId, profile.id))).map((v) => v.id);
+    const [used] = await tx.select({ id: sessions.id }).from(sessions).where(inArray(sessions.profileVersionId, versionIds)).limit(1);
+    if (used) throw conflict(`profile ${name} has sessions that started on it; deactivate it instead (PATCH {"active": false})`);
+    const [building] = await tx.select({ id: snapshots.id }).from(snapshots)
+      .where(and(inArray(snapshots.profileVersionId, versionIds), inArray(snapshots.status, ["queued", "running"]))).limit(1);
+    if (building) throw conflict(`profile ${name} has a snapshot being built; delete it once the build is done`);
+    await tx.delete(sandboxProfiles).where(eq(sandboxProfiles.id, profile.id));
+    await applyRefreshSchedule(deps.queues, { id: profile.id, active: false, refreshCron: null });
+  });
+  deps.logger.info({ orgId, profile: name }, "profile.deleted");
 }
 
 /**

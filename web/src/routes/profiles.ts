@@ -1,7 +1,7 @@
 import { z } from "zod";
 import {
   createProfile, getProfileViewOrThrow, listProfiles, listVersionSnapshotsOrThrow, parseRefreshCronOrThrow, profileSpec,
-  publishProfile, refreshProfile, requireAdmin, updateDraft, updateProfile,
+  deleteProfile, publishProfile, refreshProfile, requireAdmin, updateDraft, updateProfile,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
@@ -76,6 +76,15 @@ export function profileRoutes(declare: Declare, deps: WebDeps) {
       const logger = requestLogger(req, { orgId: actor.orgId });
       await updateProfile({ db, queues: deps.queues, logger, clock: deps.clock }, actor.orgId, name, { active: body.active, refreshCron });
       return getProfileViewOrThrow(db, actor.orgId, name);
+    });
+
+  declare({ method: "DELETE", url: "/api/profiles/:name", tag: "profiles", summary: "Delete a profile no session started on, with its versions, snapshots and schedule", responses: { 204: "deleted", 403: "admins only", 404: "unknown profile", 409: "the default profile, one with sessions, or a build running" } },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      const { name } = parse(params, req.params, "path");
+      await deleteProfile({ db, queues: deps.queues, logger: requestLogger(req, { orgId: actor.orgId }), clock: deps.clock }, actor.orgId, name);
+      return reply.code(204).send();
     });
 
   declare({ method: "POST", url: "/api/profiles/:name/refresh", tag: "profiles", summary: "Rebuild the newest published version's snapshot (the one queued or running, if any)", responses: { 202: "snapshot queued, running or ready", 403: "admins only", 404: "unknown profile", 409: "nothing published" } },

@@ -53,6 +53,21 @@ export async function renderProfile(app: HTMLElement, name: string) {
     h("form.inline", { onsubmit: (e: Event) => { e.preventDefault(); void settle(() => api("PATCH", url, { refreshCron: cron.value.trim() || null })); } },
       h("label", {}, "Rebuild the snapshot on a schedule ", cron), admin ? h("button", { type: "submit", "data-testid": "profile-cron-save" }, "Save schedule") : null),
     admin ? h("button", { "data-testid": "refresh-snapshot", onclick: () => void settle(() => api("POST", `${url}/refresh`)) }, "Refresh snapshot now") : null,
+    " ",
+    // The API refuses the default profile and one that sessions started on, and says so.
+    admin ? h("button.danger", {
+      "data-testid": "delete-profile",
+      onclick: async () => {
+        if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
+        settingsError.textContent = "";
+        try {
+          await api("DELETE", url);
+          location.assign("/profiles");
+        } catch (err) {
+          settingsError.textContent = (err as Error).message;
+        }
+      },
+    }, "Delete profile") : null,
     settingsError);
 
   // The draft.
