@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { startBot } from "@tandem/bot";
@@ -337,6 +337,26 @@ describe("Slack: mention, follow in place, continue by replying", () => {
     await fake.waitFor("the failure message", () => fake.postsIn("C9", ts).some((c) => /^The session failed: .*acme\/gone/.test(String(c.body.text))));
     const post = fake.postsIn("C9", ts).find((c) => String(c.body.text).startsWith("The session failed"))!;
     expect(post.body.text).toContain(sessionUrl("http://tandem.test", session.id));
+  });
+
+  it("a turn end the live feed missed is posted from the event log, once", async () => {
+    const ts = newTs();
+    const channel = "CMISSED";
+    await postSlack(stack.base, "events", mention({ teamId: TEAM_ID, channel, ts, text: `<@${BOT_USER_ID}> please write some notes in acme/app` }));
+    const session = await waitSession(channel, ts);
+    await waitStatus(session.id, "idle");
+    const { db } = stack.rt.database;
+    // The session fails, and its status event is committed but never published (as when pub/sub drops it).
+    await db.transaction(async (tx) => {
+      const [row] = await tx.update(schema.sessions)
+        .set({ lastEventSeq: sql`${schema.sessions.lastEventSeq} + 1`, status: "failed", error: "the disk caught fire", updatedAt: new Date(Date.now() - 10_000) })
+        .where(eq(schema.sessions.id, session.id)).returning();
+      await tx.insert(schema.sessionEvents).values({ sessionId: session.id, seq: row!.lastEventSeq, type: "status", data: { type: "status", status: "failed" } });
+    });
+    const failed = () => fake.postsIn(channel, ts).filter((c) => /^The session failed: the disk caught fire/.test(String(c.body.text)));
+    await fake.waitFor("the missed failure", () => failed().length === 1, 10_000);
+    await new Promise((r) => setTimeout(r, 1_500)); // a few more catch-up rounds
+    expect(failed()).toHaveLength(1);
   });
 
   it("a 429 from Slack delays the message by Retry-After; it still arrives", async () => {

@@ -105,7 +105,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   }
 
   // Reporters follow every session's events and update the threads sessions came from.
-  const following = slack?.follow().catch((err) => {
+  const following = slack?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS }).catch((err) => {
     log.error({ err }, "slack.follow_failed");
     return undefined;
   });

@@ -15,8 +15,8 @@ export type { SlackOutboundJob } from "./outbox.ts";
 export interface SlackWorker {
   inbound(event: InboundEvent, log: Logger): Promise<void>;
   outbound(job: unknown, log: Logger): Promise<void>;
-  /** Starts following session events (the reporter); returns the function that stops it. */
-  follow(): Promise<() => Promise<void>>;
+  /** Starts following session events (the reporter), catching up every `catchUpMs`; returns the function that stops it. */
+  follow(opts?: { catchUpMs?: number }): Promise<() => Promise<void>>;
 }
 
 export function createSlackWorker(rt: Runtime): SlackWorker | null {
@@ -36,7 +36,7 @@ export function createSlackWorker(rt: Runtime): SlackWorker | null {
   return {
     inbound: route,
     outbound: (job) => send(job as SlackOutboundJob),
-    follow: () => followSlackSessions({ db, bus: rt.bus, logger, outbox }),
+    follow: (opts = {}) => followSlackSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs: opts.catchUpMs }),
   };
 }
 
