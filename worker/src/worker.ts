@@ -110,7 +110,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     return undefined;
   });
 
-  const followingGitHub = github?.follow().catch((err) => {
+  const followingGitHub = github?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS }).catch((err) => {
     log.error({ err }, "github.follow_failed");
     return undefined;
   });

@@ -15,7 +15,7 @@ export type { GitHubOutboundJob } from "./outbox.ts";
 export interface GitHubWorker {
   inbound(event: InboundEvent, log: Logger): Promise<void>;
   outbound(job: unknown, log: Logger): Promise<void>;
-  follow(): Promise<() => Promise<void>>;
+  follow(opts?: { catchUpMs?: number }): Promise<() => Promise<void>>;
 }
 
 export function createGitHubWorker(rt: Runtime): GitHubWorker | null {
@@ -35,6 +35,6 @@ export function createGitHubWorker(rt: Runtime): GitHubWorker | null {
   return {
     inbound: route,
     outbound: (job, log) => send(job as GitHubOutboundJob, log),
-    follow: () => followGitHubSessions({ db, bus: rt.bus, logger, outbox }),
+    follow: (opts = {}) => followGitHubSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs: opts.catchUpMs }),
   };
 }

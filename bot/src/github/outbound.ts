@@ -19,7 +19,7 @@ export interface GitHubOutboundDeps {
 }
 
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
-const TRACKING = "tracking";
+export const TRACKING = "tracking";
 
 /** Performs one outbound job: reactions, comments, the tracking comment, and the pull request. */
 export function createGitHubOutbound(deps: GitHubOutboundDeps) {
