@@ -31,6 +31,7 @@ export * from "./agents/index.ts";
 export * from "./sessions/usage.ts";
 export * from "./sandbox/git-credential-helper.ts";
 export * from "./util/shell.ts";
+export * from "./util/every.ts";
 export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";
 export * from "./profiles/snapshots.ts";

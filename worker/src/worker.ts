@@ -1,6 +1,6 @@
 import { Worker, type Job } from "bullmq";
 import {
-  createSandboxProvider, QUEUE_NAMES, redisOptions, REFRESH_JOB, refreshProfile, sweepInbox, syncRefreshSchedules,
+  createSandboxProvider, every, QUEUE_NAMES, redisOptions, REFRESH_JOB, refreshProfile, sweepInbox, syncRefreshSchedules,
   type AgentAdapter, type Runtime, type SandboxProvider,
 } from "@tandem/core";
 import { createGitHubWorker, createSlackWorker } from "@tandem/bot";
@@ -115,22 +115,17 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     return undefined;
   });
 
-  let sweeping = false;
-  const timer = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    Promise.all([
-      sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
-      sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
-      sweepSnapshots({ rt, sandboxes: runner.sandboxes }).catch((err) => log.warn({ err }, "snapshots.sweep_failed")),
-      syncRefreshSchedules(profileDeps).catch((err) => log.warn({ err }, "profile.schedules_sync_failed")),
-    ]).finally(() => { sweeping = false; });
-  }, opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS);
+  const stopSweeping = every(opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS, () => Promise.all([
+    sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
+    sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
+    sweepSnapshots({ rt, sandboxes: runner.sandboxes }).catch((err) => log.warn({ err }, "snapshots.sweep_failed")),
+    syncRefreshSchedules(profileDeps).catch((err) => log.warn({ err }, "profile.schedules_sync_failed")),
+  ]), () => {});
 
   return {
     sweepNow,
     async close() {
-      clearInterval(timer);
+      stopSweeping();
       await (await following)?.();
       await (await followingGitHub)?.();
       await Promise.all(workers.map((w) => w.close()));

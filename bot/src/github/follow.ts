@@ -1,5 +1,5 @@
 import { and, eq, gt, inArray, lt } from "drizzle-orm";
-import { boundSessionCache, schema, type Clock, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
+import { boundSessionCache, every, schema, type Clock, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
 import { PROVIDER } from "./config.ts";
 import { TRACKING } from "./outbound.ts";
 import type { GitHubOutbox } from "./outbox.ts";
@@ -50,19 +50,13 @@ export async function followGitHubSessions(deps: {
       await deps.outbox.send({ op: "summary", sessionId: session.id, seq: session.seq }, `${session.id}-${session.seq}`);
     }
   };
-  let catchingUp = false;
-  const timer = setInterval(() => {
-    if (catchingUp) return;
-    catchingUp = true;
-    catchUp().catch((err) => deps.logger.warn({ err }, "github.catch_up_failed")).finally(() => { catchingUp = false; });
-  }, deps.catchUpMs ?? 30_000);
-  timer.unref();
+  const stopCatchingUp = every(deps.catchUpMs ?? 30_000, catchUp, (err) => deps.logger.warn({ err }, "github.catch_up_failed"));
 
   const unsubscribe = await deps.bus.subscribeAll((event) => {
     onEvent(event).catch((err) => deps.logger.warn({ err, sessionId: event.sessionId }, "github.follow_failed"));
   });
   return async () => {
-    clearInterval(timer);
+    stopCatchingUp();
     await unsubscribe();
   };
 }

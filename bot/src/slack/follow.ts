@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, inArray, lt } from "drizzle-orm";
-import { boundSessionCache, schema, type Clock, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
+import { boundSessionCache, every, schema, type Clock, type Db, type EventBus, type Logger, type SessionEvent } from "@tandem/core";
 import { noticeMessage } from "./blocks.ts";
 import { parseThreadKey, PROVIDER } from "./config.ts";
 import type { SlackOutbox } from "./outbox.ts";
@@ -85,19 +85,13 @@ export async function followSlackSessions(deps: {
       await deps.outbox.send({ op: "summary", sessionId: id, seq: last.seq, status }, `${id}-${last.seq}`);
     }
   };
-  let catchingUp = false;
-  const timer = setInterval(() => {
-    if (catchingUp) return;
-    catchingUp = true;
-    catchUp().catch((err) => deps.logger.warn({ err }, "slack.catch_up_failed")).finally(() => { catchingUp = false; });
-  }, deps.catchUpMs ?? 30_000);
-  timer.unref();
+  const stopCatchingUp = every(deps.catchUpMs ?? 30_000, catchUp, (err) => deps.logger.warn({ err }, "slack.catch_up_failed"));
 
   const unsubscribe = await deps.bus.subscribeAll((event) => {
     onEvent(event).catch((err) => deps.logger.warn({ err, sessionId: event.sessionId }, "slack.follow_failed"));
   });
   return async () => {
-    clearInterval(timer);
+    stopCatchingUp();
     await unsubscribe();
   };
 }
