@@ -1,7 +1,7 @@
 import { and, count, eq, inArray } from "drizzle-orm";
 import {
-  findRepositoriesByName, issueBuildToken, prepareRepositories, removeSandboxToken, requestSnapshot, revokeBuildToken,
-  sandboxCommandEnv, sandboxControlUrl, schema, setupSandboxSpec, storedSpec, unknownRepositoriesMessage,
+  findRepositoriesByName, removeSandboxToken, requestSnapshot, runSetupScript, sandboxControlUrl, schema, setupSandboxSpec,
+  storedSpec, unknownRepositoriesMessage,
   type Runtime, type SandboxProvider,
 } from "@tandem/core";
 
@@ -51,7 +51,6 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     orgId: profile.orgId, provider: deps.sandboxes.kind, status: "creating",
   }).returning();
   let sandboxId: string | undefined;
-  let token: string | undefined;
   let result: { status: "ready" | "failed"; log: string; imageRef?: string };
   // Written to the row as it grows, so the workbench (and the API) can follow a running build.
   const output = liveLog((text) => db.update(schema.snapshots).set({ log: tail(text) })
@@ -62,31 +61,18 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     }));
     await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
     await deps.sandboxes.start(sandboxId);
-    const layout = deps.sandboxes.layout(sandboxId);
     log.info({ image: spec.image ?? deps.rt.config.SANDBOX_IMAGE, repositories: repositories.map((r) => r.name) }, "snapshot.started");
-    const controlUrl = sandboxControlUrl(deps.rt.config);
-    if (repositories.length) {
-      token = await issueBuildToken({ db, clock: deps.rt.clock }, {
-        orgId: profile.orgId, repositoryIds: repositories.map((r) => r.id), purpose: "snapshot",
-      });
-      output.push(Buffer.from(`${await prepareRepositories({ sandboxes: deps.sandboxes, sandboxId, layout, repositories, controlUrl, token })}\n`));
-    }
-    // In the workspace, so the script finds the repositories where sessions will; git works
-    // through the credential helper while the build token lives.
-    // One stream for both outputs, in the order they arrived, as a terminal would show them.
-    const proc = await deps.sandboxes.exec(sandboxId, ["bash", "-lc", spec.setupScript], {
-      cwd: layout.workspace, env: { ...spec.env, ...sandboxCommandEnv(controlUrl, layout) },
-    });
-    proc.stdout.on("data", (d: Buffer) => output.push(d));
-    proc.stderr.on("data", (d: Buffer) => output.push(d));
-    const { exitCode } = await proc.wait();
+    // One stream for the clones and both outputs, in the order they arrived, as a terminal would show them.
+    const { exitCode } = await runSetupScript({ db, clock: deps.rt.clock, logger: log, sandboxes: deps.sandboxes }, {
+      sandboxId, orgId: profile.orgId, spec, repositories, controlUrl: sandboxControlUrl(deps.rt.config), purpose: "snapshot",
+    }, (chunk) => output.push(chunk));
     const text = output.text();
     if (exitCode !== 0) {
       result = { status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` };
       log.warn({ exitCode }, "snapshot.failed");
     } else {
       // The token dies with the build, but even a dead credential does not belong in an image.
-      await removeSandboxToken(deps.sandboxes, sandboxId, layout);
+      await removeSandboxToken(deps.sandboxes, sandboxId, deps.sandboxes.layout(sandboxId));
       // Labelled with its org and snapshot: image GC only ever looks at its own orgs' images.
       const imageRef = await deps.sandboxes.commit(sandboxId, snapshotImageName(version.id, ordinal?.n ?? 1), {
         labels: { "tandem.org": profile.orgId, "tandem.snapshot": snapshotId },
@@ -100,7 +86,6 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
     result = { status: "failed", log: `${text}\nthe snapshot could not be built: ${(err as Error).message}\n` };
   } finally {
     await output.close();
-    if (token) await revokeBuildToken(db, token).catch((err) => log.warn({ err }, "snapshot.revoke_failed"));
     if (sandboxId) await deps.sandboxes.remove(sandboxId).catch((err) => log.warn({ err }, "snapshot.remove_failed"));
     await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.rt.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
   }

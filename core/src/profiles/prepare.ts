@@ -1,10 +1,16 @@
+import { finished } from "node:stream/promises";
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import type { Repository } from "../repositories/service.ts";
 import { runSandboxSteps } from "../sandbox/files.ts";
 import {
   cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, repositoryDir, sandboxTokenFile, sandboxTokenPath,
 } from "../sandbox/git-checkout.ts";
 import { sandboxCommandEnv, type SandboxLayout, type SandboxProvider } from "../sandbox/types.ts";
+import { issueBuildToken, revokeBuildToken } from "../sessions/sandbox-token.ts";
+import type { ProfileSpec } from "./spec.ts";
 
 export interface PrepareRepositoriesInput {
   sandboxes: SandboxProvider;
@@ -47,4 +53,40 @@ export async function prepareRepositories(input: PrepareRepositoriesInput): Prom
 export async function removeSandboxToken(sandboxes: SandboxProvider, sandboxId: string, layout: SandboxLayout): Promise<void> {
   const r = await runSandboxSteps(sandboxes, sandboxId, [["rm", "-f", sandboxTokenPath(layout)]], {});
   if (r.exitCode !== 0) throw new AppError("sandbox_write_failed", `could not remove the sandbox token: ${r.stderr.trim()}`);
+}
+
+/**
+ * Runs a version's setup script in a started one-off sandbox (a snapshot build, a test of the
+ * draft) where sessions will find things: the repositories cloned under the workspace with a
+ * build token that answers for them only, then `bash -lc <script>` in the workspace with the
+ * spec's env. Everything printed (the clone lines, then stdout and stderr in the order they
+ * arrive) goes to `output`; the token is revoked when the script ends, however it ends.
+ */
+export async function runSetupScript(
+  deps: { db: Db; clock: Clock; logger: Logger; sandboxes: SandboxProvider },
+  run: { sandboxId: string; orgId: string; spec: ProfileSpec; repositories: Repository[]; controlUrl: string; purpose: string },
+  output: (chunk: Buffer) => void,
+): Promise<{ exitCode: number }> {
+  const { sandboxes } = deps;
+  const layout = sandboxes.layout(run.sandboxId);
+  let token: string | undefined;
+  try {
+    if (run.repositories.length) {
+      token = await issueBuildToken(deps, { orgId: run.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: run.purpose });
+      const cloned = await prepareRepositories({
+        sandboxes, sandboxId: run.sandboxId, layout, repositories: run.repositories, controlUrl: run.controlUrl, token,
+      });
+      output(Buffer.from(`${cloned}\n`));
+    }
+    const proc = await sandboxes.exec(run.sandboxId, ["bash", "-lc", run.spec.setupScript], {
+      cwd: layout.workspace, env: { ...run.spec.env, ...sandboxCommandEnv(run.controlUrl, layout) },
+    });
+    proc.stdout.on("data", output);
+    proc.stderr.on("data", output);
+    const { exitCode } = await proc.wait();
+    await Promise.all([finished(proc.stdout), finished(proc.stderr)]).catch(() => {});
+    return { exitCode };
+  } finally {
+    if (token) await revokeBuildToken(deps.db, token).catch((err) => deps.logger.warn({ err }, "setup_script.revoke_failed"));
+  }
 }

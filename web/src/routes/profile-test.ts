@@ -1,10 +1,9 @@
-import { finished } from "node:stream/promises";
 import { randomUUID } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { eq } from "drizzle-orm";
 import {
-  AppError, badRequest, findRepositoriesByName, getProfileViewOrThrow, issueBuildToken, prepareRepositories, requireAdmin,
-  revokeBuildToken, sandboxCommandEnv, sandboxControlUrl, schema, setupSandboxSpec, unknownRepositoriesMessage,
+  AppError, badRequest, findRepositoriesByName, getProfileViewOrThrow, requireAdmin, runSetupScript, sandboxControlUrl, schema,
+  setupSandboxSpec, unknownRepositoriesMessage,
   type Actor, type ProfileSpec, type Repository, type SandboxProvider,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
@@ -51,11 +50,9 @@ async function streamSetupTest(
 
   // The sandbox goes when the run ends, and as soon as the client goes away mid-run.
   let sandboxId: string | undefined;
-  let token: string | undefined;
   let gone = false;
   let removal: Promise<void> | undefined;
   const remove = () => (removal ??= (async () => {
-    if (token) await revokeBuildToken(db, token).catch((err) => log.warn({ err }, "setup_test.revoke_failed"));
     if (sandboxId) await provider.remove(sandboxId).catch((err) => log.warn({ err }, "setup_test.remove_failed"));
     await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.clock.now() }).where(eq(schema.sandboxes.id, row!.id));
   })());
@@ -76,25 +73,13 @@ async function streamSetupTest(
     await db.update(schema.sandboxes).set({ externalId: sandboxId, status: "running" }).where(eq(schema.sandboxes.id, row!.id));
     if (gone) return;
     await provider.start(sandboxId);
-    const layout = provider.layout(sandboxId);
-    // The draft's repositories, cloned where the snapshot build clones them, with a token that
-    // answers for them only and is revoked when the sandbox goes.
-    const controlUrl = sandboxControlUrl(deps.config);
-    if (run.repositories.length) {
-      token = await issueBuildToken({ db, clock: deps.clock }, {
-        orgId: run.actor.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: "setup-test",
-      });
-      write(`${await prepareRepositories({ sandboxes: provider, sandboxId, layout, repositories: run.repositories, controlUrl, token })}\n`);
-    }
-    if (gone) return;
     log.info({ image: sandboxSpec.image }, "setup_test.started");
-    const proc = await provider.exec(sandboxId, ["bash", "-lc", run.spec.setupScript], {
-      cwd: layout.workspace, env: { ...run.spec.env, ...sandboxCommandEnv(controlUrl, layout) },
-    });
-    proc.stdout.on("data", write);
-    proc.stderr.on("data", write);
-    const { exitCode } = await proc.wait();
-    await Promise.all([finished(proc.stdout), finished(proc.stderr)]).catch(() => {});
+    // The draft's repositories are cloned where the snapshot build clones them, with a token that
+    // answers for them only. The client going away removes the sandbox, which ends the script.
+    const { exitCode } = await runSetupScript({ db, clock: deps.clock, logger: log, sandboxes: provider }, {
+      sandboxId, orgId: run.actor.orgId, spec: run.spec, repositories: run.repositories,
+      controlUrl: sandboxControlUrl(deps.config), purpose: "setup-test",
+    }, write);
     log.info({ exitCode }, "setup_test.finished");
     write(`\n[setup script exited with ${exitCode}]\n`);
   } catch (err) {
