@@ -34,7 +34,8 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   const token = await issueSandboxToken(db, session.id);
   if (row?.externalId) {
     let id = row.externalId;
-    let recreated = false;
+    /** Set when the container was gone and made again, from this. */
+    let recreatedFrom: ProfileSandbox | undefined;
     // Read before the lock (PGlite has one connection, which the transaction holds); needed only if the sandbox is gone.
     const profile = row.persistent ? await profileSandbox(deps, session).catch((err: Error) => err) : undefined;
     // Locked against the idle sweeper, which may be stopping this very sandbox.
@@ -44,8 +45,8 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
       if (info.state === "missing") {
         if (!row.persistent) throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
         if (profile instanceof Error) throw profile;
-        id = await createContainer(deps, session, profile!, row.volumes);
-        recreated = true;
+        recreatedFrom = profile!;
+        id = await createContainer(deps, session, recreatedFrom, row.volumes);
         await tx.update(schema.sandboxes).set({ externalId: id }).where(eq(schema.sandboxes.id, row.id));
         deps.rt.logger.info({ sessionId: session.id, sandbox: id, volumes: row.volumes.map((v) => v.name) }, "sandbox.recreated");
       } else if (info.state === "stopped") {
@@ -55,11 +56,11 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     });
     const layout = deps.sandboxes.layout(id);
     await writeToken(deps, id, layout, token);
-    if (recreated) {
-      await restoreCheckout(deps, id, layout, session, repo);
+    if (recreatedFrom) {
+      await restoreCheckout(deps, id, layout, session, repo, recreatedFrom);
       await forgetLostThread(deps, session, layout, row.volumes);
     }
-    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, recreated };
+    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, recreated: recreatedFrom !== undefined };
   }
 
   const profile = await profileSandbox(deps, session);
@@ -72,7 +73,7 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     await db.update(schema.sandboxes).set({ externalId }).where(eq(schema.sandboxes.id, created!.id));
   });
   const layout = deps.sandboxes.layout(id);
-  await checkout(deps, id, layout, session, repo, [sandboxTokenFile(layout, token)]);
+  await checkout(deps, id, layout, session, repo, profile, [sandboxTokenFile(layout, token)]);
   await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
   return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
 }
@@ -145,11 +146,13 @@ interface ProfileSandbox {
   image: string;
   /** Absent for sessions from before profiles. */
   spec?: ProfileSpec;
+  /** The repositories the image holds a clone of (a snapshot built with them): sessions fetch on top. */
+  cloned: string[];
 }
 
-/** What the session's profile version sets: its ready snapshot's image, and its spec. */
+/** What the session's profile version sets: its ready snapshot's image (and the clones in it), and its spec. */
 async function profileSandbox(deps: RunnerDeps, session: Session): Promise<ProfileSandbox> {
-  if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE };
+  if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE, cloned: [] };
   const { db } = deps.rt.database;
   const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
   const snapshot = await readySnapshot(db, session.profileVersionId);
@@ -157,7 +160,9 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<Profi
     throw new AppError("snapshot_missing", `the session's profile version ${version ? `v${version.version} ` : ""}has no ready snapshot; publish the profile again`);
   }
   const spec = storedSpec(version.spec);
-  return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, spec };
+  // A snapshot with no image of its own needed no build, so it holds no clones.
+  const cloned = snapshot.imageRef ? spec.repositories.map((r) => r.name) : [];
+  return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, spec, cloned };
 }
 
 export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
@@ -175,10 +180,12 @@ export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =
  * on top of the snapshot's clone when the profile version's snapshot has one (a fetch instead of
  * a clone; the setup script is not run again), cloned afresh otherwise.
  */
-async function checkout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, files: SandboxFile[] = []) {
+async function checkout(
+  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, files: SandboxFile[] = [],
+) {
   const dir = repoDir(layout, repo);
   const branch = branchFor(session.id);
-  const fromSnapshot = await snapshotHasClone(deps, session, repo);
+  const fromSnapshot = profile.cloned.includes(repo.name);
   const steps = [
     ...gitConfigSteps(layout),
     ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
@@ -216,25 +223,18 @@ function fetchOnSnapshotSteps(dir: string, repo: Repository, baseRef: string | n
   ];
 }
 
-/** Whether the session's snapshot was built with the repository cloned in it. */
-async function snapshotHasClone(deps: RunnerDeps, session: Session, repo: Repository): Promise<boolean> {
-  if (!session.profileVersionId) return false;
-  const { db } = deps.rt.database;
-  const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
-  if (!version || !storedSpec(version.spec).repositories.some((r) => r.name === repo.name)) return false;
-  return Boolean((await readySnapshot(db, session.profileVersionId))?.imageRef);
-}
-
 /**
  * After a persistent sandbox was created again: the credential helper and git's configuration
  * are written anew (the paths that held them may not be persistent), and the repository is
  * checked out only when the workspace did not persist; a persisted checkout (one with the
  * session's branch: a snapshot's image holds a clone without it) is left as it is.
  */
-async function restoreCheckout(deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository) {
+async function restoreCheckout(
+  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox,
+) {
   const dir = repoDir(layout, repo);
   const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
-  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo);
+  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo, profile);
   const r = await runSandboxSteps(deps.sandboxes, id, gitConfigSteps(layout), sandboxEnv(deps, layout), [gitHelperFile(layout)]);
   if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }
