@@ -6,7 +6,7 @@ import { badRequest, conflict, notFound } from "../errors.ts";
 import { findRepositoriesByName, unknownRepositoriesMessage } from "../repositories/service.ts";
 import type { Logger } from "../logger.ts";
 import type { Queues } from "../queue/queues.ts";
-import { latestSnapshots, listSnapshots, readySnapshots, requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
+import { listSnapshots, requestSnapshot, snapshotView, versionSnapshots, type Snapshot } from "./snapshots.ts";
 import { INTEGRATIONS, primaryRepository, profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
 
 export type ProfileVersion = typeof sandboxProfileVersions.$inferSelect;
@@ -34,8 +34,7 @@ export async function listProfiles(db: Db, orgId: string) {
   const versions = await db.select().from(sandboxProfileVersions)
     .where(and(inArray(sandboxProfileVersions.profileId, profiles.map((p) => p.id)), eq(sandboxProfileVersions.status, "published")))
     .orderBy(desc(sandboxProfileVersions.version));
-  const latest = await latestSnapshots(db, versions.map((v) => v.id));
-  const ready = await readySnapshots(db, versions.map((v) => v.id));
+  const { latest, ready } = await versionSnapshots(db, versions.map((v) => v.id));
   return profiles.map((profile) => {
     const published = versions.filter((v) => v.profileId === profile.id);
     const usable = published.find((v) => ready.has(v.id));
@@ -110,8 +109,7 @@ export async function getProfileViewOrThrow(db: Db, orgId: string, name: string)
   const profile = await profileOrThrow(db, orgId, name);
   const versions = await db.select().from(sandboxProfileVersions)
     .where(eq(sandboxProfileVersions.profileId, profile.id)).orderBy(desc(sandboxProfileVersions.version));
-  const latest = await latestSnapshots(db, versions.map((v) => v.id));
-  const ready = await readySnapshots(db, versions.map((v) => v.id));
+  const { latest, ready } = await versionSnapshots(db, versions.map((v) => v.id));
   const draft = versions.find((v) => v.status === "draft");
   const published = versions.filter((v) => v.status === "published");
   return {
@@ -194,8 +192,7 @@ export async function sessionProfileVersionOrThrow(
   const published = await db.select().from(sandboxProfileVersions)
     .where(and(eq(sandboxProfileVersions.profileId, profile.id), eq(sandboxProfileVersions.status, "published")))
     .orderBy(desc(sandboxProfileVersions.version));
-  const latest = await latestSnapshots(db, published.map((v) => v.id));
-  const ready = await readySnapshots(db, published.map((v) => v.id));
+  const { latest, ready } = await versionSnapshots(db, published.map((v) => v.id));
   const reason = unstartableReason(profile, published, latest, ready);
   if (reason) throw conflict(reason);
   const version = published.find((v) => ready.has(v.id))!;

@@ -11,28 +11,25 @@ export const snapshotView = (s: Snapshot | undefined) => (s ? {
   createdAt: s.createdAt.toISOString(), finishedAt: s.finishedAt?.toISOString() ?? null, log: s.log,
 } : null);
 
-/** Each version's newest snapshot, by version id. */
-export async function latestSnapshots(db: Db, versionIds: string[]): Promise<Map<string, Snapshot>> {
+/**
+ * By version id, each version's newest snapshot (`latest`) and its newest ready one (`ready`, by
+ * when it finished: the one sessions on the version start from; a refresh still running, or
+ * failed, leaves it in use). One read of the versions' snapshots serves both.
+ */
+export async function versionSnapshots(db: Db, versionIds: string[]): Promise<{ latest: Map<string, Snapshot>; ready: Map<string, Snapshot> }> {
   const latest = new Map<string, Snapshot>();
-  if (versionIds.length === 0) return latest;
+  const ready = new Map<string, Snapshot>();
+  if (versionIds.length === 0) return { latest, ready };
   const rows = await db.select().from(snapshots)
     .where(inArray(snapshots.profileVersionId, versionIds)).orderBy(desc(snapshots.createdAt));
-  for (const row of rows) if (!latest.has(row.profileVersionId)) latest.set(row.profileVersionId, row);
-  return latest;
-}
-
-/**
- * Each version's newest ready snapshot (by when it finished), by version id: the one sessions on
- * the version start from. A refresh that is still running, or failed, leaves it in use.
- */
-export async function readySnapshots(db: Db, versionIds: string[]): Promise<Map<string, Snapshot>> {
-  const ready = new Map<string, Snapshot>();
-  if (versionIds.length === 0) return ready;
-  const rows = await db.select().from(snapshots)
-    .where(and(inArray(snapshots.profileVersionId, versionIds), eq(snapshots.status, "ready")))
-    .orderBy(desc(snapshots.finishedAt), desc(snapshots.createdAt));
-  for (const row of rows) if (!ready.has(row.profileVersionId)) ready.set(row.profileVersionId, row);
-  return ready;
+  // As readySnapshot orders them: finished last first, an unset finish first of all (SQL's NULLS FIRST), then newest.
+  const finished = (s: Snapshot) => s.finishedAt?.getTime() ?? Infinity;
+  for (const row of rows) {
+    if (!latest.has(row.profileVersionId)) latest.set(row.profileVersionId, row);
+    const best = ready.get(row.profileVersionId);
+    if (row.status === "ready" && (!best || finished(row) > finished(best))) ready.set(row.profileVersionId, row);
+  }
+  return { latest, ready };
 }
 
 /** A version's snapshots, newest first (at most `limit`). */
