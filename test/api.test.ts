@@ -111,6 +111,20 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       expect(afterStop.body.error.message).toMatch(/session is stopped/);
     });
 
+    it("gives an org from before profiles its default profile on its first session", async () => {
+      const { db } = rt.database;
+      const other = await otherOrganization(rt);
+      await db.delete(schema.sandboxProfiles).where(eq(schema.sandboxProfiles.orgId, other.org.id)); // as before profiles existed
+      const mallory = apiClient(app, other.token);
+      await mallory.request("POST", "/api/repositories", { name: "mallory/app", cloneUrl: "https://git.example.test/mallory/app.git" });
+      const created = await mallory.request("POST", "/api/sessions", { repository: "mallory/app", prompt: "hi" });
+      expect(created.status).toBe(201);
+      const [row] = await db.select().from(schema.sessions).where(eq(schema.sessions.id, created.body.id));
+      const defaultView = (await mallory.request("GET", "/api/profiles/default")).body;
+      expect(defaultView).toMatchObject({ inUse: 1, published: [{ version: 1 }] });
+      expect(row!.profileVersionId).toBe(defaultView.published[0].id);
+    });
+
     it("a stop always wins, even while a worker moves the session at the same moment", async () => {
       const { db } = rt.database;
       const deps = { db, bus: rt.bus, logger: rt.logger, clock: rt.clock };

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { sandboxProfiles, sandboxProfileVersions, snapshots } from "../db/schema.ts";
-import { badRequest, conflict, notFound } from "../errors.ts";
+import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import { findRepositoriesByName, unknownRepositoriesMessage } from "../repositories/service.ts";
 import type { Logger } from "../logger.ts";
 import type { Queues } from "../queue/queues.ts";
@@ -206,8 +206,14 @@ export async function sessionProfileVersionOrThrow(
 /** The version a session asking for `profile` (the org's default when absent) from `from` starts on. */
 export async function resolveSessionProfileOrThrow(db: Db, orgId: string, profile: string | undefined, from?: string) {
   const name = profile ?? DEFAULT_PROFILE;
-  if (name === DEFAULT_PROFILE) await ensureDefaultProfile(db, orgId);
-  return sessionProfileVersionOrThrow(db, orgId, name, { from });
+  try {
+    return await sessionProfileVersionOrThrow(db, orgId, name, { from });
+  } catch (err) {
+    // An org from before profiles existed gets its default profile now (only then: not on every start).
+    if (name !== DEFAULT_PROFILE || !(err instanceof AppError && err.code === "not_found")) throw err;
+    await ensureDefaultProfile(db, orgId);
+    return sessionProfileVersionOrThrow(db, orgId, name, { from });
+  }
 }
 
 const isIntegration = (from: string | undefined): from is (typeof INTEGRATIONS)[number] =>
