@@ -34,6 +34,7 @@ export * from "./util/shell.ts";
 export * from "./util/every.ts";
 export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";
+export * from "./profiles/network.ts";
 export * from "./profiles/snapshots.ts";
 export * from "./profiles/setup-sandbox.ts";
 export * from "./profiles/refresh.ts";
