@@ -467,9 +467,16 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
 
     it("lets admins change the org's settings, with validation", async () => {
       const url = `/api/orgs/${rt.defaultOrgId}/settings`;
-      expect((await owner.request("GET", url)).body).toEqual({ concurrencyLimit: 4, allowPersistentSandboxes: false });
-      expect((await owner.request("PATCH", url, { concurrencyLimit: 2 })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: false });
-      expect((await owner.request("PATCH", url, { allowPersistentSandboxes: true })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: true });
+      const unlimited = { monthlyTokenBudget: null, sessionTokenBudget: null };
+      expect((await owner.request("GET", url)).body).toEqual({ concurrencyLimit: 4, allowPersistentSandboxes: false, ...unlimited });
+      expect((await owner.request("PATCH", url, { concurrencyLimit: 2 })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: false, ...unlimited });
+      expect((await owner.request("PATCH", url, { allowPersistentSandboxes: true })).body).toEqual({ concurrencyLimit: 2, allowPersistentSandboxes: true, ...unlimited });
+      expect((await owner.request("PATCH", url, { monthlyTokenBudget: 5_000_000_000, sessionTokenBudget: 200_000 })).body)
+        .toMatchObject({ monthlyTokenBudget: 5_000_000_000, sessionTokenBudget: 200_000 });
+      const negative = await owner.request("PATCH", url, { sessionTokenBudget: -1 });
+      expect(negative.status).toBe(400);
+      expect(negative.body.error.message).toMatch(/sessionTokenBudget/);
+      expect((await owner.request("PATCH", url, { monthlyTokenBudget: null, sessionTokenBudget: null })).body).toMatchObject(unlimited);
       expect((await owner.request("GET", url)).body.allowPersistentSandboxes).toBe(true);
       const notBool = await owner.request("PATCH", url, { allowPersistentSandboxes: "yes" });
       expect(notBool.status).toBe(400);

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
+import { and, eq, gte, sql } from "drizzle-orm";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getSessionOrThrow, issueSandboxToken, type Logger } from "@tandem/core";
+import { budgetMonthStart, getSessionOrThrow, issueSandboxToken, listEventsAfter, schema, type Logger } from "@tandem/core";
 import { buildApp } from "@tandem/web";
 import { apiClient, ownerToken, type ApiClient } from "./helpers/api.ts";
 import { DB_KINDS, startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
@@ -27,8 +28,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sse = (event: object) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`;
 
 /**
- * A Responses API stand-in that insists on the real key: `/v1/responses` streams SSE in pauses
- * and ends with usage 11/7, `/v1/json` answers JSON with usage 5/3, `/v1/echo` returns the body.
+ * A model API stand-in that insists on the real key: `/v1/responses` streams SSE in pauses and
+ * ends with usage 11/7, `/v1/chat/completions` answers JSON with usage 5/3 (or echoes the body
+ * with `?echo=1`), `/v1/messages` streams Anthropic SSE with usage 20+5 cached / 9 and wants the
+ * key in x-api-key as well, `/v1/models` lists one model.
  */
 async function startFakeUpstream() {
   const requests: UpstreamRequest[] = [];
@@ -38,18 +41,31 @@ async function startFakeUpstream() {
     const rec: UpstreamRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks), startedAt: Date.now() };
     requests.push(rec);
     res.on("close", () => { if (!res.writableFinished) rec.aborted = true; });
-    if (req.headers.authorization !== `Bearer ${UPSTREAM_KEY}`) {
+    const path = req.url!.split("?")[0];
+    const keyOk = req.headers.authorization === `Bearer ${UPSTREAM_KEY}` && (path !== "/v1/messages" || req.headers["x-api-key"] === UPSTREAM_KEY);
+    if (!keyOk) {
       res.writeHead(401, { "content-type": "application/json" });
       return res.end(JSON.stringify({ error: { message: "bad key" } }));
     }
-    const path = req.url!.split("?")[0];
-    if (path === "/v1/echo") {
+    if (path === "/v1/chat/completions" && req.url!.includes("echo=1")) {
       res.writeHead(200, { "content-type": req.headers["content-type"] ?? "application/octet-stream" });
       return res.end(rec.body);
     }
-    if (path === "/v1/json" || path === "/v1") {
+    if (path === "/v1/chat/completions") {
       res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify({ id: "resp_json", usage: { input_tokens: 5, output_tokens: 3, total_tokens: 8 } }));
+      return res.end(JSON.stringify({ id: "chatcmpl_1", object: "chat.completion", usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } }));
+    }
+    if (path?.startsWith("/v1/models")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ object: "list", data: [{ id: "test-model", object: "model" }] }));
+    }
+    if (path === "/v1/messages") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(sse({ type: "message_start", message: { id: "msg_1", usage: { input_tokens: 20, cache_read_input_tokens: 5, output_tokens: 1 } } }));
+      res.write(sse({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "hi" } }));
+      res.write(sse({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 9 } }));
+      res.write(sse({ type: "message_stop" }));
+      return res.end();
     }
     const deltas = req.url!.includes("long=1") ? 50 : 3;
     res.writeHead(200, { "content-type": "text/event-stream" });
@@ -90,6 +106,30 @@ function rawRequest(base: string, path: string, headers: Record<string, string>)
   });
 }
 
+/**
+ * Sends a request's headers announcing a body of `contentLength` bytes, then only a few of them,
+ * and resolves with the status line's code: an answer proves the server did not wait for the body.
+ */
+function headersOnly(base: string, path: string, headers: Record<string, string>, contentLength: number) {
+  const url = new URL(base);
+  return new Promise<number>((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to ${path} within 5 s`)); }, 5_000);
+    let head = "";
+    socket.on("data", (chunk) => {
+      head += chunk.toString("latin1");
+      const match = head.match(/^HTTP\/1\.1 (\d{3})/);
+      if (!match) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Number(match[1]));
+    });
+    socket.on("error", (err) => { clearTimeout(timer); reject(err); });
+    const lines = Object.entries({ host: url.host, "content-type": "application/json", ...headers, "content-length": String(contentLength) });
+    socket.write(`POST ${path} HTTP/1.1\r\n${lines.map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n{"input":`);
+  });
+}
+
 describe.each(DB_KINDS)("model proxy on %s", (kind) => {
   let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
   let rt: TestRuntime;
@@ -108,6 +148,19 @@ describe.each(DB_KINDS)("model proxy on %s", (kind) => {
   };
   const proxy = (token: string, path: string, init: RequestInit = {}) =>
     fetch(`${base}/proxy/model/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as object) } });
+  const post = (headers: Record<string, string> = {}): RequestInit => ({ method: "POST", body: "{}", headers: { "content-type": "application/json", ...headers } });
+  const setSettings = async (patch: Record<string, unknown>) => {
+    const res = await owner.request("PATCH", `/api/orgs/${rt.defaultOrgId}/settings`, patch);
+    expect(res.status).toBe(200);
+  };
+  const errorsOf = async (id: string) =>
+    (await listEventsAfter(rt.database.db, id, 0)).flatMap((e) => (e.body.type === "error" ? [e.body.message] : []));
+  const orgUsedThisMonth = async () => {
+    const [row] = await rt.database.db.select({ used: sql<string>`coalesce(sum(${schema.modelUsage.inputTokens} + ${schema.modelUsage.outputTokens}), 0)` })
+      .from(schema.modelUsage)
+      .where(and(eq(schema.modelUsage.orgId, rt.defaultOrgId), gte(schema.modelUsage.createdAt, budgetMonthStart(new Date()))));
+    return Number(row!.used);
+  };
   const usageOf = async (id: string) => {
     const s = await getSessionOrThrow(rt.database.db, rt.defaultOrgId, id);
     return [s.inputTokens, s.outputTokens];
@@ -148,15 +201,12 @@ describe.each(DB_KINDS)("model proxy on %s", (kind) => {
     expect(JSON.stringify(seen.headers)).not.toContain(token);
   });
 
-  it("passes any content type through byte for byte, and reaches the base path itself", async () => {
+  it("passes any content type through byte for byte", async () => {
     const { token } = await newSession();
     const bytes = randomBytes(4096);
-    const res = await proxy(token, "/echo", { method: "PUT", body: bytes, headers: { "content-type": "application/octet-stream" } });
+    const res = await proxy(token, "/chat/completions?echo=1", { method: "POST", body: bytes, headers: { "content-type": "application/octet-stream" } });
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
-    const root = await proxy(token, "");
-    expect(root.status).toBe(200);
-    expect(upstream.requests.at(-1)!.url).toBe("/v1");
   });
 
   it("streams the reply unbuffered: the first event arrives long before the upstream finishes", async () => {
@@ -181,8 +231,8 @@ describe.each(DB_KINDS)("model proxy on %s", (kind) => {
       await res.text();
     }
     expect(await usageOf(id)).toEqual([22, 14]);
-    const json = await proxy(token, "/json", { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
-    expect(await json.json()).toMatchObject({ usage: { input_tokens: 5 } });
+    const json = await proxy(token, "/chat/completions", { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(await json.json()).toMatchObject({ usage: { prompt_tokens: 5 } });
     expect(await usageOf(id)).toEqual([27, 17]);
   });
 
@@ -201,7 +251,7 @@ describe.each(DB_KINDS)("model proxy on %s", (kind) => {
 
   it("refuses the token once the session is stopped, without calling upstream", async () => {
     const { id, token } = await newSession();
-    expect((await proxy(token, "/json", { method: "POST", body: "{}" })).status).toBe(200);
+    expect((await proxy(token, "/chat/completions", { method: "POST", body: "{}" })).status).toBe(200);
     expect((await owner.request("POST", `/api/sessions/${id}/stop`)).status).toBe(200);
     const before = upstream.requests.length;
     const res = await proxy(token, "/responses", { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
@@ -253,6 +303,137 @@ describe.each(DB_KINDS)("model proxy on %s", (kind) => {
     } finally {
       await deadApp.close();
     }
+  });
+
+  it("forwards only the endpoints an agent needs; anything else is 404 naming them, and never reaches the upstream", async () => {
+    const { token } = await newSession();
+    const before = upstream.requests.length;
+    const refused: Array<[string, string]> = [
+      ["GET", "/files"], ["POST", "/files"], ["DELETE", "/responses/x"], ["GET", "/responses"], ["PUT", "/responses"],
+      ["POST", "/batches"], ["GET", ""], ["POST", "/responses/"], ["POST", "/respons%65s"], ["GET", "/models/a/b"], ["DELETE", "/models/ft-1"],
+    ];
+    for (const [method, path] of refused) {
+      const res = await proxy(token, path, method === "GET" || method === "DELETE" ? { method } : { method, body: "{}" });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      const { error } = await res.json();
+      expect(error.code).toBe("not_found");
+      expect(error.message).toContain(`does not forward ${method} /proxy/model/v1${path}`);
+      expect(error.message).toContain("POST /proxy/model/v1/responses, POST /proxy/model/v1/chat/completions, POST /proxy/model/v1/messages");
+    }
+    expect(upstream.requests.length).toBe(before);
+    expect((await proxy(token, "/models")).status).toBe(200);
+    expect((await proxy(token, "/models/test-model")).status).toBe(200);
+    expect(upstream.requests.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(["GET /v1/models", "GET /v1/models/test-model"]);
+  });
+
+  it("drops headers that pick another organization, project or account, and never forwards the client's key", async () => {
+    const { id, token } = await newSession();
+    const res = await proxy(token, "/responses", post({
+      "openai-organization": "org-someone-else", "openai-project": "proj_someone_else", "chatgpt-account-id": "acct-else",
+      "api-key": "client-placeholder-key", "openai-beta": "responses=v1",
+    }));
+    expect(res.status).toBe(200);
+    await res.text();
+    const seen = upstream.requests.at(-1)!.headers;
+    expect(seen["openai-organization"]).toBeUndefined();
+    expect(seen["openai-project"]).toBeUndefined();
+    expect(seen["chatgpt-account-id"]).toBeUndefined();
+    expect(seen["openai-beta"]).toBe("responses=v1");
+    expect(seen["api-key"]).toBe(UPSTREAM_KEY);
+    expect(seen["x-api-key"]).toBeUndefined();
+    expect(JSON.stringify(seen)).not.toContain("client-placeholder-key");
+
+    // Anthropic-style: the sandbox token in x-api-key; the upstream gets the real key there and as Bearer.
+    const before = await usageOf(id);
+    const msg = await fetch(`${base}/proxy/model/v1/messages`, {
+      method: "POST", body: "{}",
+      headers: { "content-type": "application/json", "x-api-key": token, "anthropic-version": "2023-06-01", "anthropic-beta": "tools-2024-04-04", "anthropic-workspace-id": "wrkspc_else" },
+    });
+    expect(msg.status).toBe(200);
+    expect(await msg.text()).toContain("message_stop");
+    const anthropic = upstream.requests.at(-1)!.headers;
+    expect(anthropic["x-api-key"]).toBe(UPSTREAM_KEY);
+    expect(anthropic.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    expect(anthropic["anthropic-version"]).toBe("2023-06-01");
+    expect(anthropic["anthropic-beta"]).toBe("tools-2024-04-04");
+    expect(anthropic["anthropic-workspace-id"]).toBeUndefined();
+    expect(JSON.stringify(anthropic)).not.toContain(token);
+    // …and its streamed usage is metered: 20 + 5 cached in, 9 out.
+    expect(await usageOf(id)).toEqual([before[0]! + 25, before[1]! + 9]);
+  });
+
+  it("a session over its budget gets 429 with the reason, the upstream gets nothing, and the session's log says so once", async () => {
+    const { id, token } = await newSession();
+    await setSettings({ sessionTokenBudget: 18 });
+    try {
+      expect(await (await proxy(token, "/responses", post())).text()).toContain("response.completed");
+      const count = upstream.requests.length;
+      const message = "token budget exhausted: session used 18 of 18 tokens";
+      for (let i = 0; i < 2; i++) {
+        const res = await proxy(token, "/responses", post());
+        expect(res.status).toBe(429);
+        expect(res.headers.get("x-should-retry")).toBe("false");
+        expect(await res.json()).toEqual({ error: { code: "token_budget_exhausted", type: "token_budget_exhausted", message } });
+      }
+      expect((await proxy(token, "/models")).status).toBe(429);
+      expect(upstream.requests.length).toBe(count);
+      expect(await errorsOf(id)).toEqual([message]);
+      // Another session of the org has its own budget.
+      const fresh = await newSession();
+      expect((await proxy(fresh.token, "/chat/completions", post())).status).toBe(200);
+    } finally {
+      await setSettings({ sessionTokenBudget: null });
+    }
+  });
+
+  it("an org over its monthly budget gets 429 in every session; last month's usage does not count", async () => {
+    const { id, token } = await newSession();
+    const lastMonth = new Date(budgetMonthStart(new Date()).getTime() - 60_000);
+    await rt.database.db.insert(schema.modelUsage).values({ orgId: rt.defaultOrgId, sessionId: id, inputTokens: 1_000_000, outputTokens: 0, createdAt: lastMonth });
+    const before = await orgUsedThisMonth();
+    await setSettings({ monthlyTokenBudget: before + 1 });
+    try {
+      expect(await (await proxy(token, "/responses", post())).text()).toContain("response.completed");
+      expect(await orgUsedThisMonth()).toBe(before + 18);
+      const count = upstream.requests.length;
+      const month = new Date().toISOString().slice(0, 7);
+      const message = `token budget exhausted: organization used ${before + 18} of ${before + 1} tokens in ${month} (UTC)`;
+      const res = await proxy(token, "/responses", post());
+      expect(res.status).toBe(429);
+      expect((await res.json()).error.message).toBe(message);
+      const other = await newSession();
+      const otherRes = await proxy(other.token, "/chat/completions", post());
+      expect(otherRes.status).toBe(429);
+      expect((await otherRes.json()).error.message).toBe(message);
+      expect(upstream.requests.length).toBe(count);
+      expect(await errorsOf(id)).toEqual([message]);
+      expect(await errorsOf(other.id)).toEqual([message]);
+    } finally {
+      await setSettings({ monthlyTokenBudget: null });
+    }
+  });
+
+  it("a stream in flight when the budget is used up completes; the next call is refused", async () => {
+    const { token } = await newSession();
+    const res = await proxy(token, "/responses", post());
+    expect(res.status).toBe(200);
+    await setSettings({ sessionTokenBudget: 1 });
+    try {
+      expect(await res.text()).toContain("response.completed");
+      expect((await proxy(token, "/responses", post())).status).toBe(429);
+    } finally {
+      await setSettings({ sessionTokenBudget: null });
+    }
+  });
+
+  it("answers a refused request before reading its body: a 60 MB announcement is not waited for", async () => {
+    const before = upstream.requests.length;
+    const bigBody = 60 * 1024 * 1024;
+    expect(await headersOnly(base, "/proxy/model/v1/responses", {}, bigBody)).toBe(401);
+    expect(await headersOnly(base, "/proxy/model/v1/responses", { authorization: "Bearer tdm_not-a-sandbox-token" }, bigBody)).toBe(401);
+    const { token } = await newSession();
+    expect(await headersOnly(base, "/proxy/model/v1/files", { authorization: `Bearer ${token}` }, bigBody)).toBe(404);
+    expect(upstream.requests.length).toBe(before);
   });
 
   it("never logs the upstream key or a sandbox token", () => {

@@ -29,6 +29,7 @@ export * from "./sessions/sandbox-token.ts";
 export * from "./crypto.ts";
 export * from "./agents/index.ts";
 export * from "./sessions/usage.ts";
+export * from "./sessions/budget.ts";
 export * from "./sandbox/git-credential-helper.ts";
 export * from "./util/shell.ts";
 export * from "./util/every.ts";

@@ -3,13 +3,19 @@ import { sandboxGrantForToken, sessionForSandboxToken, unauthorized, type Sandbo
 import type { WebDeps } from "./deps.ts";
 
 const bearer = (req: FastifyRequest) => req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+/** Anthropic-style clients (Claude Code with ANTHROPIC_API_KEY) send their key here instead. */
+const apiKey = (req: FastifyRequest) => {
+  const value = req.headers["x-api-key"];
+  return typeof value === "string" && value ? value : undefined;
+};
 
 /**
- * The live session behind `Authorization: Bearer <sandbox token>`; 401 otherwise. User tokens
- * never pass: sandbox tokens are looked up on the session rows only.
+ * The live session behind `Authorization: Bearer <sandbox token>` (or `x-api-key: <sandbox
+ * token>`); 401 otherwise. User tokens never pass: sandbox tokens are looked up on the session
+ * rows only.
  */
 export async function requireSandboxSession(deps: WebDeps, req: FastifyRequest): Promise<Session> {
-  const token = bearer(req);
+  const token = bearer(req) ?? apiKey(req);
   const session = token ? await sessionForSandboxToken(deps.database.db, token) : null;
   if (!session) throw unauthorized("sandbox token unknown, or its session has ended");
   return session;

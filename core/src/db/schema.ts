@@ -45,6 +45,10 @@ export const orgSettings = pgTable("org_settings", {
   orgId: uuid("org_id").primaryKey().references(() => organizations.id, { onDelete: "cascade" }),
   allowPersistentSandboxes: boolean("allow_persistent_sandboxes").notNull().default(false),
   concurrencyLimit: integer("concurrency_limit").notNull().default(4),
+  /** Model tokens (input + output) the org's sessions may use per calendar month (UTC); null is unlimited. */
+  monthlyTokenBudget: bigint("monthly_token_budget", { mode: "number" }),
+  /** Model tokens (input + output) one session may use in its life; null is unlimited. */
+  sessionTokenBudget: bigint("session_token_budget", { mode: "number" }),
 });
 
 /** Bearer tokens, one-time login links and browser sessions; only a hash is stored. */
@@ -143,6 +147,16 @@ export const sessions = pgTable("sessions", {
   updatedAt: ts("updated_at").notNull().defaultNow(),
   endedAt: ts("ended_at"),
 }, (t) => [index("sessions_org_created").on(t.orgId, t.createdAt), index("sessions_status").on(t.status)]);
+
+/** One metered model reply, so an org's usage can be summed over a time window. */
+export const modelUsage = pgTable("model_usage", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  sessionId: uuid("session_id").references(() => sessions.id, { onDelete: "set null" }),
+  inputTokens: integer("input_tokens").notNull(),
+  outputTokens: integer("output_tokens").notNull(),
+  createdAt: createdAt(),
+}, (t) => [index("model_usage_org_created").on(t.orgId, t.createdAt)]);
 
 export const sessionBindings = pgTable("session_bindings", {
   id: id(),

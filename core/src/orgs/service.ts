@@ -157,7 +157,7 @@ export async function getOrgSettings(db: Db, orgId: string): Promise<OrgSettings
 }
 
 export async function updateOrgSettings(
-  db: Db, orgId: string, patch: Partial<Pick<OrgSettings, "concurrencyLimit" | "allowPersistentSandboxes">>,
+  db: Db, orgId: string, patch: Partial<Pick<OrgSettings, "concurrencyLimit" | "allowPersistentSandboxes" | "monthlyTokenBudget" | "sessionTokenBudget">>,
 ): Promise<OrgSettings> {
   const [row] = await db.update(orgSettings).set(patch).where(eq(orgSettings.orgId, orgId)).returning();
   if (!row) throw notFound("organization settings");

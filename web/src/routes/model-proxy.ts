@@ -1,75 +1,64 @@
-import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import http, { type ServerResponse } from "node:http";
 import https from "node:https";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { badRequest, recordSessionUsage, UsageMeter, type Logger } from "@tandem/core";
+import {
+  AppError, badRequest, recordBudgetRefusal, recordSessionUsage, tokenBudgetExhausted, UsageMeter, type Logger, type Session,
+} from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 import { requestLogger } from "../http.ts";
 import { requireSandboxSession } from "../sandbox-auth.ts";
+import { ALLOWED_ENDPOINTS, isAllowedEndpoint, MODEL_PROXY_PREFIX, NOT_RETURNED, upstreamHeaders, upstreamPath } from "./model-proxy-policy.ts";
 
-/** What the sandbox calls; everything after it is appended to MODEL_UPSTREAM_URL (which ends in /v1). */
-export const MODEL_PROXY_PREFIX = "/proxy/model/v1";
+export { MODEL_PROXY_PREFIX, upstreamPath } from "./model-proxy-policy.ts";
+
 /** Whole conversations are resent each turn; the app's 2 MB limit is too small for them. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Streams send something every few seconds; a silent upstream this long is dead. */
 const UPSTREAM_IDLE_TIMEOUT_MS = 15 * 60_000;
 
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
-/** The sandbox's token, cookies and framing stay here; the upstream gets the real key instead. */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, "authorization", "host", "cookie", "content-length", "accept-encoding"]);
-const NOT_RETURNED = new Set(HOP_BY_HOP);
+/** What the onRequest checks found, for the handler once the body is in. */
+interface Admitted {
+  session: Session;
+  path: string;
+}
+const admitted = new WeakMap<FastifyRequest, Admitted>();
 
-/** Forwards `/proxy/model/v1/*` to the model upstream for sandboxes, with the raw body and an unbuffered reply. */
+/**
+ * Forwards the agent's model calls under `/proxy/model/v1/` to the model upstream for sandboxes,
+ * with the raw body and an unbuffered reply. Token, endpoint and budget are checked in
+ * `onRequest`, before the body is read: a stranger's (or a refused) 60 MB is never buffered.
+ */
 export function modelProxyRoutes(app: FastifyInstance, deps: WebDeps) {
   void app.register(async (scope) => {
     // Raw bytes for every content type, in this scope only; the rest of the app keeps parsing JSON.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+    scope.addHook("onRequest", async (req, reply) => {
+      const session = await requireSandboxSession(deps, req);
+      const target = upstreamPath(new URL(deps.config.MODEL_UPSTREAM_URL), req.url);
+      if (target === null) throw badRequest(`the model proxy forwards only paths under ${MODEL_PROXY_PREFIX}/, without dot segments`);
+      if (!isAllowedEndpoint(req.method, target.endpoint)) {
+        throw new AppError("not_found", `the model proxy does not forward ${req.method} ${MODEL_PROXY_PREFIX}${target.endpoint}; it forwards ${ALLOWED_ENDPOINTS.join(", ")}`, 404);
+      }
+      const exhausted = await tokenBudgetExhausted(deps.database.db, session, deps.clock.now());
+      if (exhausted) {
+        await recordBudgetRefusal({ db: deps.database.db, bus: deps.bus, logger: deps.logger }, session, exhausted);
+        requestLogger(req, { sessionId: session.id }).info({ reason: exhausted }, "model_proxy.budget_exhausted");
+        // x-should-retry: the OpenAI SDKs would otherwise retry a 429 a few times.
+        return reply.code(429).header("x-should-retry", "false")
+          .send({ error: { code: "token_budget_exhausted", type: "token_budget_exhausted", message: exhausted } });
+      }
+      admitted.set(req, { session, path: target.path });
+    });
     const handler = (req: FastifyRequest, reply: FastifyReply) => forward(deps, req, reply);
     scope.all(MODEL_PROXY_PREFIX, handler);
     scope.all(`${MODEL_PROXY_PREFIX}/*`, handler);
   });
 }
 
-/**
- * The upstream path for a proxied request URL: MODEL_UPSTREAM_URL's path + what follows the
- * prefix, query string kept byte for byte. Null when the URL would leave the prefix (dot
- * segments, encoded slashes), which an upstream or a proxy in front of it might resolve.
- */
-export function upstreamPath(upstreamBase: URL, requestUrl: string): string | null {
-  if (!requestUrl.startsWith(MODEL_PROXY_PREFIX)) return null;
-  const rest = requestUrl.slice(MODEL_PROXY_PREFIX.length);
-  const q = rest.indexOf("?");
-  const path = q >= 0 ? rest.slice(0, q) : rest;
-  if (path !== "" && !path.startsWith("/")) return null;
-  for (const segment of path.split("/")) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(segment);
-    } catch {
-      return null;
-    }
-    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded)) return null;
-  }
-  return upstreamBase.pathname.replace(/\/$/, "") + path + (q >= 0 ? rest.slice(q) : "");
-}
-
-function upstreamHeaders(incoming: IncomingHttpHeaders, apiKey: string | undefined, body: Buffer | undefined): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value;
-  }
-  // Identity, so the usage events can be read as they pass.
-  headers["accept-encoding"] = "identity";
-  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-  if (body) headers["content-length"] = body.length;
-  return headers;
-}
-
 async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const session = await requireSandboxSession(deps, req);
+  const { session, path } = admitted.get(req)!;
   const base = new URL(deps.config.MODEL_UPSTREAM_URL);
-  const path = upstreamPath(base, req.url);
-  if (path === null) throw badRequest(`the model proxy forwards only paths under ${MODEL_PROXY_PREFIX}/, without dot segments`);
   const log = requestLogger(req, { sessionId: session.id });
   const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
 
@@ -106,7 +95,7 @@ async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply):
   });
 
   upstream.on("response", (up) => {
-    const headers: OutgoingHttpHeaders = {};
+    const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(up.headers)) {
       if (value !== undefined && !NOT_RETURNED.has(name)) headers[name] = value;
     }
@@ -123,7 +112,7 @@ async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply):
     res.on("drain", () => up.resume());
     up.on("end", () => {
       // Usage is on the session row before the client sees the end of the reply.
-      void record(deps, log, session.id, meter).finally(() => res.end());
+      void record(deps, log, session, meter).finally(() => res.end());
     });
     up.on("error", () => {}); // reported through `close` below
     up.on("close", () => {
@@ -137,11 +126,11 @@ async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply):
   upstream.end(body);
 }
 
-async function record(deps: WebDeps, log: Logger, sessionId: string, meter: UsageMeter | null) {
+async function record(deps: WebDeps, log: Logger, session: Session, meter: UsageMeter | null) {
   if (!meter) return;
   const usage = meter.finish();
   try {
-    await recordSessionUsage(deps.database.db, sessionId, usage);
+    await recordSessionUsage(deps.database.db, session, usage, deps.clock.now());
     if (usage.inputTokens || usage.outputTokens) log.debug({ ...usage }, "model_proxy.usage");
   } catch (err) {
     log.error({ err }, "model_proxy.usage_not_recorded");

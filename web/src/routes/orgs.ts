@@ -17,9 +17,13 @@ const addMemberBody = z.strictObject({
 });
 const updateMemberBody = z.strictObject({ role });
 const createTokenBody = z.strictObject({ name: z.string().trim().min(1).max(100).default("api") });
+const tokenBudget = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional();
 const settingsBody = z.strictObject({
   concurrencyLimit: z.number().int().min(1).max(1_000).optional(),
   allowPersistentSandboxes: z.boolean().optional(),
+  /** Model tokens (input + output); null is unlimited. */
+  monthlyTokenBudget: tokenBudget,
+  sessionTokenBudget: tokenBudget,
 });
 const orgParams = z.object({ orgId: z.uuid({ error: "orgId must be a UUID" }) });
 const memberParams = orgParams.extend({ userId: z.uuid({ error: "userId must be a UUID" }) });
@@ -54,7 +58,10 @@ export function orgRoutes(declare: Declare, deps: WebDeps) {
     });
 
   const settingsView = (s: Awaited<ReturnType<typeof getOrgSettings>>) =>
-    ({ concurrencyLimit: s.concurrencyLimit, allowPersistentSandboxes: s.allowPersistentSandboxes });
+    ({
+      concurrencyLimit: s.concurrencyLimit, allowPersistentSandboxes: s.allowPersistentSandboxes,
+      monthlyTokenBudget: s.monthlyTokenBudget, sessionTokenBudget: s.sessionTokenBudget,
+    });
 
   declare({ method: "GET", url: "/api/orgs/:orgId/settings", tag: "orgs", summary: "Organization settings", responses: { 200: "ok", 404: "not a member" } },
     async (req) => {
@@ -63,7 +70,7 @@ export function orgRoutes(declare: Declare, deps: WebDeps) {
       return settingsView(await getOrgSettings(db, actor.orgId));
     });
 
-  declare({ method: "PATCH", url: "/api/orgs/:orgId/settings", tag: "orgs", summary: "Change settings: concurrencyLimit (sessions running at once), allowPersistentSandboxes", body: settingsBody, responses: { 200: "updated", 403: "not an admin" } },
+  declare({ method: "PATCH", url: "/api/orgs/:orgId/settings", tag: "orgs", summary: "Change settings: concurrencyLimit (sessions running at once), allowPersistentSandboxes, monthlyTokenBudget (org, per calendar month UTC) and sessionTokenBudget (model tokens; null is unlimited)", body: settingsBody, responses: { 200: "updated", 403: "not an admin" } },
     async (req) => {
       const { orgId } = parse(orgParams, req.params, "path");
       const actor = await requireActor(deps, req, orgId);
