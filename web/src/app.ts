@@ -52,7 +52,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     }
     const status = err.statusCode ?? 500;
     if (status < 500) {
-      return reply.code(status).send({ error: { code: "bad_request", message: err.message } });
+      return reply.code(status).send({ error: { code: status === 413 ? "payload_too_large" : "bad_request", message: err.message } });
     }
     req.log.error({ err }, "request.failed");
     return reply.code(500).send({ error: { code: "internal", message: "internal error; see the server log for request " + req.id } });
