@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -8,7 +8,8 @@ import {
   createLogger, DockerSandboxProvider, execCollect, startDockerExecProxy, type DockerExecProxy,
 } from "@tandem/core";
 import { dockerAvailable, SANDBOX_IMAGE } from "./helpers/docker.ts";
-import { randomSuffix } from "./helpers/runtime.ts";
+import { createTestDatabase, randomSuffix, TEST_REDIS_URL } from "./helpers/runtime.ts";
+import { ROOT } from "./helpers/spawn.ts";
 
 const logger = createLogger({ level: "silent", service: "test" });
 
@@ -158,4 +159,37 @@ describe.skipIf(!dockerAvailable())("Docker exec proxy", () => {
     });
     expect(hijacked).toBe("403");
   });
+});
+
+describe.skipIf(!dockerAvailable())("the worker with DOCKER_EXEC_PROXY_SOCKET", () => {
+  it("serves the exec proxy on that socket while it runs, and removes it on stop", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tandem-worker-proxy-"));
+    const socketPath = path.join(dir, "docker.sock");
+    const database = await createTestDatabase();
+    const worker = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "worker/src/main.ts"], {
+      cwd: ROOT, stdio: "ignore",
+      env: {
+        PATH: process.env.PATH!, DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `test-${randomSuffix()}`,
+        LOG_LEVEL: "silent", DATA_DIR: dir, DOCKER_EXEC_PROXY_SOCKET: socketPath,
+      },
+    });
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    try {
+      let ping = 0;
+      for (let i = 0; i < 200 && ping !== 200; i++) {
+        ping = await call(socketPath, "GET", "/_ping").then((r) => r.status, () => 0);
+        if (ping !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ping).toBe(200);
+      expect((await call(socketPath, "GET", "/containers/json")).status).toBe(403);
+      worker.kill("SIGTERM");
+      await exited;
+      await expect(call(socketPath, "GET", "/_ping")).rejects.toThrow();
+    } finally {
+      worker.kill("SIGKILL");
+      await exited;
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { chmodSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { Duplex } from "node:stream";
+import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { execUserRefusal, routeOf, type ProxyRoute } from "./exec-proxy-rules.ts";
 
@@ -14,6 +15,16 @@ import { execUserRefusal, routeOf, type ProxyRoute } from "./exec-proxy-rules.ts
 export interface DockerExecProxy {
   path: string;
   close(): Promise<void>;
+}
+
+/** The engine socket the proxy forwards to: the worker's own `DOCKER_HOST`, which must be a unix socket. */
+export function engineSocketOf(dockerHost: string | undefined): string {
+  if (!dockerHost) return "/var/run/docker.sock";
+  const url = new URL(dockerHost);
+  if (url.protocol !== "unix:") {
+    throw new AppError("config", `DOCKER_EXEC_PROXY_SOCKET forwards to a local engine socket, and DOCKER_HOST is ${url.protocol}//…; unset one of them`, 500);
+  }
+  return url.pathname;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
