@@ -15,6 +15,9 @@ COPY web/package.json web/
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 COPY . .
+# Built here, not at first start: the web service runs as the unprivileged `node` user, which
+# cannot write into /app.
+RUN npm run build:ui
 
 # Set after `npm ci`, which would otherwise skip devDependencies.
 ENV NODE_ENV=production

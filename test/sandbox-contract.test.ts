@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createLogger, DockerSandboxProvider, execCollect, LocalSandboxProvider, type SandboxProvider, type SandboxSpec,
 } from "@tandem/core";
@@ -158,7 +158,12 @@ describe.skipIf(!dockerAvailable())("docker provider specifics", () => {
     try {
       await provider.start(id);
       const inspect = JSON.parse(spawnSync("docker", ["inspect", id]).stdout.toString())[0];
-      expect(inspect.HostConfig).toMatchObject({ NanoCpus: 1e9, Memory: 512 * 1024 * 1024, PidsLimit: 256, NetworkMode: "none" });
+      expect(inspect.HostConfig).toMatchObject({
+        NanoCpus: 1e9, Memory: 512 * 1024 * 1024, PidsLimit: 256, NetworkMode: "none",
+        CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Privileged: false,
+      });
+      expect(inspect.HostConfig.CapAdd ?? []).toEqual([]);
+      expect(inspect.Config.User).toBe("1000:1000");
       expect(inspect.Config.Labels["tandem.profile_version"]).toBe("pv-1");
       const user = await execCollect(provider, id, ["id", "-un"]);
       expect(user.stdout.trim()).toBe("agent");
@@ -187,6 +192,74 @@ describe.skipIf(!dockerAvailable())("docker provider specifics", () => {
       for (const id of ids) await provider.remove(id);
       await provider.removeVolume(volume.name);
     }
+  });
+});
+
+describe.skipIf(!dockerAvailable())("docker provider hardening", () => {
+  const tag = randomSuffix();
+  // A root image with a setuid-root copy of `id`, and one whose agent user and folders are gone.
+  const images = {
+    root: { ref: `tandem-test/root-user:${tag}`, dockerfile: "USER root\nRUN cp /usr/bin/id /usr/local/bin/suid-id && chmod 4755 /usr/local/bin/suid-id" },
+    noAgent: { ref: `tandem-test/no-agent:${tag}`, dockerfile: "USER root\nRUN userdel --remove agent && rm -rf /workspace" },
+  };
+  const provider = new DockerSandboxProvider({ logger });
+  const ids: string[] = [];
+  beforeAll(() => {
+    for (const { ref, dockerfile } of Object.values(images)) {
+      const built = spawnSync("docker", ["build", "--network", "host", "--label", "tandem.test=hardening", "-t", ref, "-"], {
+        input: `FROM ${SANDBOX_IMAGE}\n${dockerfile}\n`,
+      });
+      if (built.status !== 0) throw new Error(`docker build ${ref}: ${built.stderr.toString()}`);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    for (const id of ids) await provider.remove(id);
+    for (const { ref } of Object.values(images)) spawnSync("docker", ["rmi", "-f", ref]);
+  });
+
+  it("runs every command as uid 1000 with no capabilities, no_new_privs, and no setuid escalation, even from a root image", async () => {
+    const id = await provider.create({ ...spec("root-image"), image: images.root.ref });
+    ids.push(id);
+    await provider.start(id);
+    expect(JSON.parse(spawnSync("docker", ["image", "inspect", images.root.ref]).stdout.toString())[0].Config.User).toBe("root");
+    expect((await execCollect(provider, id, ["id", "-u"])).stdout.trim()).toBe("1000");
+    // PID 1 too: the container's own user, not only each exec's.
+    expect((await execCollect(provider, id, ["stat", "-c", "%u", "/proc/1"])).stdout.trim()).toBe("1000");
+    const status = (await execCollect(provider, id, ["cat", "/proc/self/status"])).stdout;
+    expect(status).toMatch(/^CapEff:\s+0{16}$/m);
+    expect(status).toMatch(/^CapBnd:\s+0{16}$/m);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect((await execCollect(provider, id, ["stat", "-c", "%a %u", "/usr/local/bin/suid-id"])).stdout.trim()).toBe("4755 0");
+    expect((await execCollect(provider, id, ["/usr/local/bin/suid-id", "-u"])).stdout.trim()).toBe("1000");
+    // What root could do with a capability fails: no CAP_SYS_ADMIN to mount, no CAP_CHOWN.
+    expect((await execCollect(provider, id, ["mount", "-t", "tmpfs", "x", "/tmp"])).exitCode).not.toBe(0);
+  });
+
+  it("refuses to start an image without a home and workspace for uid 1000, saying what the image needs", async () => {
+    const id = await provider.create({ ...spec("no-agent"), image: images.noAgent.ref });
+    ids.push(id);
+    await expect(provider.start(id)).rejects.toMatchObject({
+      code: "sandbox_image_unfit", message: expect.stringMatching(/no \/home\/agent and \/workspace writable by uid 1000.*FROM tandem\/sandbox/),
+    });
+    expect((await provider.inspect(id)).state).toBe("stopped");
+  });
+
+  it("never mounts the Docker socket, nor a host path posing as a volume", async () => {
+    const name = `tandem-test-socket-${randomSuffix()}`;
+    for (const source of ["/var/run/docker.sock", "/run"]) {
+      await expect(provider.create({ ...spec("socket"), name, volumes: [{ name: source, path: "/var/run/docker.sock" }] }))
+        .rejects.toMatchObject({ code: "sandbox_mount_refused" });
+    }
+    expect(spawnSync("docker", ["container", "inspect", name]).status).not.toBe(0);
+    const { assertNoDockerSocket } = await import("../core/src/sandbox/docker/hardening.ts");
+    for (const hostConfig of [
+      { Binds: ["/var/run/docker.sock:/var/run/docker.sock"] },
+      { Binds: ["/var/run:/host-run:ro"] },
+      { Mounts: [{ Type: "bind" as const, Source: "/run/user/1000/docker.sock", Target: "/d.sock" }] },
+      { Mounts: [{ Type: "bind" as const, Source: "/run/tandem-docker/", Target: "/x" }] },
+      { Mounts: [{ Type: "bind" as const, Source: "/", Target: "/host" }] },
+    ]) expect(() => assertNoDockerSocket(hostConfig), JSON.stringify(hostConfig)).toThrow(/Docker socket/);
+    expect(() => assertNoDockerSocket({ Mounts: [{ Type: "bind", Source: "/srv/tandem/gateway", Target: "/run/gateway" }] })).not.toThrow();
   });
 });
 

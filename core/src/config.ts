@@ -31,6 +31,11 @@ const schema = z.object({
   SANDBOX_IDLE_MINUTES: z.coerce.number({ error: "expected minutes" }).positive().default(30),
   AGENT: z.enum(["codex", "claude-code"], { error: "expected codex or claude-code" }).default("codex"),
   DOCKER_HOST: z.string().optional(),
+  /**
+   * Worker only: serve a Docker API socket here that forwards only inspect and non-root exec on
+   * Tandem's sandboxes, for a web process that must not hold the engine (docker-compose.yml).
+   */
+  DOCKER_EXEC_PROXY_SOCKET: z.string().regex(/^\//, { error: "expected an absolute path for a unix socket" }).optional(),
 
   MODEL_UPSTREAM_URL: url("an OpenAI-compatible base URL").default("https://api.openai.com/v1"),
   MODEL_UPSTREAM_API_KEY: secret,

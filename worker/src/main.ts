@@ -1,4 +1,4 @@
-import { createLogger, loadConfigOrExit, openRuntime, runMain } from "@tandem/core";
+import { createLogger, engineSocketOf, loadConfigOrExit, openRuntime, runMain, startDockerExecProxy } from "@tandem/core";
 import { startWorker } from "./worker.ts";
 
 runMain(async () => {
@@ -6,8 +6,13 @@ runMain(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, service: "worker" });
   const rt = await openRuntime(config, logger);
   const worker = startWorker(rt);
+  // The web service reaches sandboxes through this, not the engine socket (docker-compose.yml).
+  const proxy = config.DOCKER_EXEC_PROXY_SOCKET
+    ? await startDockerExecProxy({ listenPath: config.DOCKER_EXEC_PROXY_SOCKET, upstreamSocket: engineSocketOf(config.DOCKER_HOST), logger })
+    : undefined;
   logger.info("worker.started");
   return async () => {
+    await proxy?.close();
     await worker.close();
     await rt.close();
   };

@@ -2,8 +2,9 @@ import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type {
-  ExecOptions, ExecProcess, SandboxImage, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec,
+import { assertNoDockerSocket, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
+import {
+  execCollect, type ExecOptions, type ExecProcess, type SandboxImage, type SandboxInfo, type SandboxLayout, type SandboxProvider, type SandboxSpec,
 } from "../types.ts";
 
 type ContainerOptions = Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig };
@@ -51,15 +52,12 @@ export class DockerSandboxProvider implements SandboxProvider {
 
   async create(spec: SandboxSpec): Promise<string> {
     const labels = { "tandem.managed": "true", ...spec.labels };
-    for (const volume of spec.volumes ?? []) {
-      // Creating a volume that exists returns it unchanged, so a sandbox made again reuses its files.
-      await this.docker.createVolume({ Name: volume.name, Labels: { ...labels, "tandem.path": volume.path } });
-    }
     const options: ContainerOptions = {
       name: spec.name,
       Image: spec.image,
       Entrypoint: KEEPALIVE,
       Cmd: [],
+      User: SANDBOX_USER,
       Labels: labels,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: LAYOUT.workspace,
@@ -72,10 +70,15 @@ export class DockerSandboxProvider implements SandboxProvider {
         // persistent home starts with the image's dotfiles and a workspace with its checkouts.
         Mounts: spec.volumes?.map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path })),
         // Unprivileged, nothing extra: the sandbox is only the agent's workspace.
-        CapDrop: ["NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP"],
-        SecurityOpt: ["no-new-privileges"],
+        ...SANDBOX_HARDENING,
       },
     };
+    // Before anything exists: a refused sandbox leaves no volume behind either.
+    assertNoDockerSocket(options.HostConfig);
+    for (const volume of spec.volumes ?? []) {
+      // Creating a volume that exists returns it unchanged, so a sandbox made again reuses its files.
+      await this.docker.createVolume({ Name: volume.name, Labels: { ...labels, "tandem.path": volume.path } });
+    }
     const diskBytes = spec.limits?.diskBytes;
     if (diskBytes && this.diskLimits !== false) {
       try {
@@ -93,9 +96,15 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   async start(id: string): Promise<void> {
-    await this.docker.getContainer(id).start().catch((err) => {
+    const container = this.docker.getContainer(id);
+    await container.start().catch((err) => {
       if (!isStatus(err, 304)) throw err; // already running
     });
+    const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace]);
+    if (check.exitCode !== 0) {
+      await container.stop({ t: 0 }).catch(() => {});
+      throw imageUnfit((await container.inspect()).Config.Image, LAYOUT);
+    }
   }
 
   async stop(id: string, opts: { timeoutMs?: number } = {}): Promise<void> {
@@ -121,6 +130,9 @@ export class DockerSandboxProvider implements SandboxProvider {
       AttachStdout: true,
       AttachStderr: true,
       Tty: Boolean(opts.tty),
+      // Never root, whatever the image or the container was made with.
+      User: SANDBOX_USER,
+      Privileged: false,
       WorkingDir: opts.cwd,
       Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
     });
@@ -202,3 +214,4 @@ export class DockerSandboxProvider implements SandboxProvider {
     }
   }
 }
+
