@@ -95,8 +95,12 @@ describe("the sandbox egress proxy", () => {
   let open: number;
   beforeAll(async () => {
     up = await startUpstreams();
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
     rt = await startTestRuntime("postgres", {
-      SANDBOX_HOST_ALIASES: [`plain.test=127.0.0.1:${up.http.port}`, `tls.test=127.0.0.1:${up.https.port}`,
+      SANDBOX_HOST_ALIASES: [`down.test=127.0.0.1:${closedPort}`, `plain.test=127.0.0.1:${up.http.port}`, `tls.test=127.0.0.1:${up.https.port}`,
         `echo.test=127.0.0.1:${up.echo.port}`, `api.wild.test=127.0.0.1:${up.http.port}`].join(","),
     });
     app = await buildApp({ ...rt, metrics });
@@ -230,6 +234,17 @@ describe("the sandbox egress proxy", () => {
       expect((await curl(open, "http://169.254.169.254/latest/meta-data/")).status).toBe(403);
       expect(up.watched.connections).toBe(0);
     });
+  });
+
+  it("answers 502 with the reason when an allowed upstream cannot be reached", async () => {
+    const { head, socket } = await rawConnect(open, "down.test:443");
+    expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    const rest = await new Promise<string>((resolve) => { let r = head; socket.on("data", (d) => (r += d)); socket.on("end", () => resolve(r)); });
+    expect(rest).toContain("the sandbox gateway could not reach down.test:443 (connect ECONNREFUSED");
+    const res = await curl(open, "http://down.test/");
+    expect(res.status).toBe(502);
+    expect(res.body).toContain("could not reach down.test:80");
+    await until("both records closed", async () => ((await rowsFor("down.test")).filter((r) => r.closedAt).length === 2 ? true : undefined));
   });
 
   it("answers 407 for a connection the gateway did not identify", async () => {

@@ -138,7 +138,8 @@ async function tunnel(ctx: Context, req: http.IncomingMessage, socket: net.Socke
   });
   socket.on("close", () => upstream.destroy());
   upstream.on("close", () => {
-    socket.destroy();
+    // Before it was established, the 502 above is still being written: end() closes the socket after it.
+    if (established) socket.destroy();
     decision.close({ bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead });
   });
 }
