@@ -20,6 +20,16 @@ describe("configuration", () => {
     expect(config.MODEL_UPSTREAM_API_KEY).toBeUndefined();
   });
 
+  it("parses SANDBOX_HOST_ALIASES into name → target, and names a malformed pair", () => {
+    expect(loadConfig({ SANDBOX_HOST_ALIASES: "Registry.test=127.0.0.1:4873, v6.test=[::1]:80" }).SANDBOX_HOST_ALIASES).toEqual({
+      "registry.test": { host: "127.0.0.1", port: 4873 }, "v6.test": { host: "::1", port: 80 },
+    });
+    expect(loadConfig({}).SANDBOX_HOST_ALIASES).toEqual({});
+    expect(problemsOf({ SANDBOX_HOST_ALIASES: "registry.test=127.0.0.1" })).toEqual([
+      "SANDBOX_HOST_ALIASES is invalid: expected name=host:port pairs, comma-separated (got registry.test=127.0.0.1)",
+    ]);
+  });
+
   it("treats an empty variable as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }).PORT).toBe(3000);
   });

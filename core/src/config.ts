@@ -28,6 +28,25 @@ const schema = z.object({
   /** How a sandbox reaches Tandem (model proxy, git credentials); unset → http://127.0.0.1:$PORT. */
   SANDBOX_CONTROL_URL: optionalUrl("the control plane as the sandbox reaches it"),
   SANDBOX_NETWORK: z.string().regex(/^[\w.-]+$/, { error: "expected host, none or a Docker network name" }).default("host"),
+  /** Whether a profile may set `hostNetwork: true` (the sandbox on the host's network, no policy): for development. */
+  SANDBOX_ALLOW_HOST_NETWORK: z.enum(["true", "false"], { error: "expected true or false" }).default("false").transform((v) => v === "true"),
+  /**
+   * `name=host:port` pairs, comma-separated: the egress proxy connects an allowed `name` to
+   * `host:port`, even a loopback or private one (which it never reaches otherwise).
+   */
+  SANDBOX_HOST_ALIASES: z.string().default("").transform((v, ctx) => {
+    const aliases: Record<string, { host: string; port: number }> = {};
+    for (const pair of v.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const m = /^([a-z0-9.-]+)=(\[[0-9a-f:.]+\]|[^:\s]+):(\d{1,5})$/i.exec(pair);
+      const port = Number(m?.[3]);
+      if (!m || port < 1 || port > 65535) {
+        ctx.addIssue({ code: "custom", message: `expected name=host:port pairs, comma-separated (got ${pair})` });
+        continue;
+      }
+      aliases[m[1]!.toLowerCase()] = { host: m[2]!.replace(/^\[|\]$/g, ""), port };
+    }
+    return aliases;
+  }),
   SANDBOX_IDLE_MINUTES: z.coerce.number({ error: "expected minutes" }).positive().default(30),
   AGENT: z.enum(["codex", "claude-code"], { error: "expected codex or claude-code" }).default("codex"),
   DOCKER_HOST: z.string().optional(),

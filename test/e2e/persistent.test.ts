@@ -41,7 +41,7 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
 
   /**
    * A stack whose own idle time is long (10 h) and whose sandboxes have no network, and a profile
-   * "keep" that opts in to persistence, idles after 1 minute and runs on the host network (so
+   * "keep" that opts in to persistence, idles after 1 minute and runs on the host network (`hostNetwork`, allowed here; so
    * its agent reaches the model only if the version's network is the one applied). Nothing to
    * build, so its snapshot is ready at once.
    */
@@ -49,14 +49,14 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     model = await new ModelServer(script).listen();
     const s = stack = await startStack("postgres", {
       SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-      AGENT_MODEL: "test-model", SANDBOX_IDLE_MINUTES: "600", SANDBOX_NETWORK: "none",
+      AGENT_MODEL: "test-model", SANDBOX_IDLE_MINUTES: "600", SANDBOX_NETWORK: "none", SANDBOX_ALLOW_HOST_NETWORK: "true",
     });
     await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password" } });
     const settings = await s.owner.request("PATCH", `/api/orgs/${s.rt.defaultOrgId}/settings`, { allowPersistentSandboxes: allowPersistent });
     expect(settings.body.allowPersistentSandboxes).toBe(allowPersistent);
     expect((await s.owner.request("POST", "/api/profiles", { name: "keep" })).status).toBe(201);
     expect((await s.owner.request("PUT", "/api/profiles/keep/draft", { spec: {
-      persistent: { enabled: true, ...persistent }, idleMinutes: 1, network: "host", limits: { pids: 300, diskBytes: 2 * 1024 ** 3 },
+      persistent: { enabled: true, ...persistent }, idleMinutes: 1, hostNetwork: true, limits: { pids: 300, diskBytes: 2 * 1024 ** 3 },
     } })).status).toBe(200);
     expect((await s.owner.request("POST", "/api/profiles/keep/publish")).body.snapshot.status).toBe("ready");
     return s;

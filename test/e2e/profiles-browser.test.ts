@@ -78,6 +78,10 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     await page.fill("[data-testid=spec-pids]", "512");
     await page.fill("[data-testid=spec-memory]", "1024");
     await page.fill("[data-testid=spec-idle]", "45");
+    expect(await page.inputValue("[data-testid=spec-egress]")).toBe("none");
+    expect(await page.isHidden("[data-testid=spec-allow]")).toBe(true);
+    await page.selectOption("[data-testid=spec-egress]", "allowlist");
+    await page.fill("[data-testid=spec-allow]", "registry.npmjs.org\n\n  *.pypi.org  ");
     await page.uncheck("[data-testid=spec-integration-discord]");
     await page.check("[data-testid=spec-persistent]");
     await page.fill("[data-testid=spec-persistent-paths]", "/workspace\n/home/agent");
@@ -92,6 +96,7 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
       setupScript: "",
       env: { GREETING: "profiles" },
       limits: { pids: 512, memoryBytes: 1024 * 1024 ** 2 },
+      network: { egress: "allowlist", allow: ["registry.npmjs.org", "*.pypi.org"] },
       idleMinutes: 45,
       integrations: ["slack", "github", "linear", "jira"],
       persistent: { enabled: true, paths: ["/workspace", "/home/agent"] },
@@ -99,6 +104,8 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     // A reload shows what was saved; the repository comes out again before publishing (cloning is another step's test).
     await page.reload();
     expect(await page.inputValue("[data-testid=spec-env-value]")).toBe("profiles");
+    expect(await page.inputValue("[data-testid=spec-egress]")).toBe("allowlist");
+    expect(await page.inputValue("[data-testid=spec-allow]")).toBe("registry.npmjs.org\n*.pypi.org");
     expect(await page.isChecked("[data-testid=spec-repository][data-name='acme/app'] input[type=radio]")).toBe(true);
     await page.click("[data-testid=spec-repository][data-name='acme/app'] button");
     await page.uncheck("[data-testid=spec-persistent]");

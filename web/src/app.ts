@@ -31,8 +31,9 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
+  const metrics = deps.metrics ?? new Registry();
+  // Default metrics once per registry (a shared one may already have them).
+  if (!metrics.getSingleMetric("process_cpu_user_seconds_total")) collectDefaultMetrics({ register: metrics });
   const requests = new Counter({
     name: "tandem_http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: [metrics],
   });

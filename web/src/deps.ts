@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { Registry } from "prom-client";
 import type { Clock, Config, Database, EventBus, Logger, Queues, SandboxProvider } from "@tandem/core";
 
 /** Everything the web app needs, built by the entry point and passed in. */
@@ -12,4 +13,6 @@ export interface WebDeps {
   clock: Clock;
   /** The workbench reaches sandboxes through this (terminals, changes, ports); without it those answer 503. */
   sandboxes?: SandboxProvider;
+  /** The registry /metrics serves; given, so the gateway (egress proxy) counts on the same one. */
+  metrics?: Registry;
 }

@@ -233,6 +233,28 @@ export const sandboxTokens = pgTable("sandbox_tokens", {
   createdAt: createdAt(),
 });
 
+/**
+ * Every decision of the gateway's egress proxy: who asked (a session, or a build by purpose),
+ * for which host, what was decided and why, and the bytes each way once the connection closed.
+ */
+export const sandboxEgress = pgTable("sandbox_egress", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  sessionId: uuid("session_id").references(() => sessions.id, { onDelete: "cascade" }),
+  /** "session", or the build token's purpose (e.g. "snapshot"). */
+  purpose: text("purpose").notNull(),
+  host: text("host").notNull(),
+  port: integer("port").notNull(),
+  /** CONNECT, or the method of a plain-HTTP request. */
+  method: text("method").notNull(),
+  decision: text("decision", { enum: ["allowed", "blocked", "intercepted"] }).notNull(),
+  reason: text("reason").notNull(),
+  bytesUp: bigint("bytes_up", { mode: "number" }).notNull().default(0),
+  bytesDown: bigint("bytes_down", { mode: "number" }).notNull().default(0),
+  createdAt: createdAt(),
+  closedAt: ts("closed_at"),
+}, (t) => [index("sandbox_egress_session").on(t.sessionId, t.createdAt)]);
+
 export const automations = pgTable("automations", {
   id: id(),
   orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),

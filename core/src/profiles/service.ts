@@ -7,7 +7,7 @@ import { findRepositoriesByName, unknownRepositoriesMessage } from "../repositor
 import type { Logger } from "../logger.ts";
 import type { Queues } from "../queue/queues.ts";
 import { listSnapshots, requestSnapshot, snapshotView, versionSnapshots, type Snapshot } from "./snapshots.ts";
-import { INTEGRATIONS, primaryRepository, profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
+import { checkHostNetworkOrThrow, INTEGRATIONS, primaryRepository, profileSpec, sameSpec, storedSpec, type ProfileSpec } from "./spec.ts";
 
 export type ProfileVersion = typeof sandboxProfileVersions.$inferSelect;
 
@@ -124,7 +124,13 @@ export async function getProfileViewOrThrow(db: Db, orgId: string, name: string)
   };
 }
 
-export async function updateDraft(db: Db, orgId: string, name: string, spec: ProfileSpec) {
+/** What the instance lets a profile ask for (SANDBOX_ALLOW_HOST_NETWORK). */
+export interface ProfilePermissions {
+  allowHostNetwork: boolean;
+}
+
+export async function updateDraft(db: Db, orgId: string, name: string, spec: ProfileSpec, allowed: ProfilePermissions) {
+  checkHostNetworkOrThrow(spec, allowed.allowHostNetwork);
   const profile = await profileOrThrow(db, orgId, name);
   // Checked again when the snapshot is built: a repository may be removed in between.
   const { unknown } = await findRepositoriesByName(db, orgId, spec.repositories.map((r) => r.name));
@@ -148,7 +154,7 @@ export function newSnapshot(version: ProfileVersion, clock: Clock, trigger: Snap
  * queued. With nothing new in the draft, it asks again for the newest published version's snapshot
  * instead: the one queued or running (the same job), or a fresh one after a failure.
  */
-export async function publishProfile(deps: ProfileDeps, orgId: string, name: string) {
+export async function publishProfile(deps: ProfileDeps, orgId: string, name: string, allowed: ProfilePermissions) {
   const result = await deps.db.transaction(async (tx) => {
     // Locked so two publishes of one profile cannot both take the same draft.
     const [profile] = await tx.select().from(sandboxProfiles)
@@ -166,6 +172,8 @@ export async function publishProfile(deps: ProfileDeps, orgId: string, name: str
       return { version: published, snapshot: snapshot! };
     }
     if (!draft) throw conflict(`sandbox profile ${name} has no draft to publish`);
+    // Saved before the instance stopped allowing it, perhaps: published versions run as they are.
+    checkHostNetworkOrThrow(storedSpec(draft.spec), allowed.allowHostNetwork);
     const [version] = await tx.update(sandboxProfileVersions).set({ status: "published", publishedAt: deps.clock.now() })
       .where(eq(sandboxProfileVersions.id, draft.id)).returning();
     await tx.insert(sandboxProfileVersions).values({ profileId: profile.id, version: draft.version + 1, status: "draft", spec: draft.spec });

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { REASONING_EFFORTS } from "../agents/types.ts";
+import { badRequest } from "../errors.ts";
+import { DEFAULT_NETWORK_POLICY, networkPolicy } from "./network.ts";
 
 export const AGENT_KINDS = ["codex", "claude-code", "command"] as const;
 export const INTEGRATIONS = ["slack", "github", "linear", "jira", "discord"] as const;
@@ -53,8 +55,13 @@ export const profileSpec = z.strictObject({
     /** Root filesystem size; applied where the engine supports it (overlay2 on xfs with pquota), ignored with a warning elsewhere. */
     diskBytes: z.number().int().min(1024 ** 3).optional(),
   }).optional(),
-  /** `host`, `none` or a Docker network name; SANDBOX_NETWORK when absent. With `none` the agent reaches nothing, the model included. */
-  network: z.string().regex(/^[\w.-]+$/, { error: "network must be host, none or a Docker network name" }).optional(),
+  /** Where the sandbox's traffic may go through the gateway's egress proxy; nowhere (`egress: none`) when absent. */
+  network: networkPolicy.default(DEFAULT_NETWORK_POLICY),
+  /**
+   * The old host mode, for development: the sandbox shares the host's network and the policy is
+   * not enforced. Refused when a draft is saved unless SANDBOX_ALLOW_HOST_NETWORK=true.
+   */
+  hostNetwork: z.literal(true, { error: "hostNetwork is true or absent" }).optional(),
   /** Minutes a quiet session keeps its sandbox running; SANDBOX_IDLE_MINUTES when absent. */
   idleMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
   /** Where sessions on this profile can be started from, besides the API and the workbench. */
@@ -78,8 +85,25 @@ export const profileSpec = z.strictObject({
 });
 export type ProfileSpec = z.infer<typeof profileSpec>;
 
-/** A stored spec (older rows may hold `{}`), with the defaults filled in. */
-export const storedSpec = (value: unknown): ProfileSpec => profileSpec.parse(value ?? {});
+/**
+ * What a network written as a string before policies existed means: `none` stays closed, and
+ * `host` or a Docker network name reached anywhere, so they become `open`. The migration
+ * 0006_network_policy rewrites stored rows the same way; this covers rows an older process wrote.
+ */
+export const legacyNetworkPolicy = (network: string) => ({ egress: network === "none" ? "none" as const : "open" as const });
+
+/** A stored spec (older rows may hold `{}` or a network string), with the defaults filled in. */
+export function storedSpec(value: unknown): ProfileSpec {
+  const raw = (value ?? {}) as Record<string, unknown>;
+  return profileSpec.parse(typeof raw.network === "string" ? { ...raw, network: legacyNetworkPolicy(raw.network) } : raw);
+}
+
+/** A 400 for a spec asking for the host's network on an instance that does not allow it. */
+export function checkHostNetworkOrThrow(spec: ProfileSpec, allowed: boolean): void {
+  if (spec.hostNetwork && !allowed) {
+    throw badRequest("hostNetwork is not allowed on this instance (set SANDBOX_ALLOW_HOST_NETWORK=true to allow it)");
+  }
+}
 
 /** The repository sessions that name none start on. */
 export const primaryRepository = (spec: ProfileSpec): string | undefined =>

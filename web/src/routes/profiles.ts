@@ -26,6 +26,7 @@ const patchBody = z.strictObject({
 
 export function profileRoutes(declare: Declare, deps: WebDeps) {
   const { db } = deps.database;
+  const permissions = { allowHostNetwork: deps.config.SANDBOX_ALLOW_HOST_NETWORK };
 
   declare({ method: "GET", url: "/api/profiles", tag: "profiles", summary: "The org's sandbox profiles, each with whether it can start a session now (and why not)", responses: { 200: "ok" } },
     async (req) => {
@@ -53,7 +54,7 @@ export function profileRoutes(declare: Declare, deps: WebDeps) {
       const actor = await requireActor(deps, req);
       requireAdmin(actor);
       const { name } = parse(params, req.params, "path");
-      return updateDraft(db, actor.orgId, name, parse(draftBody, req.body).spec);
+      return updateDraft(db, actor.orgId, name, parse(draftBody, req.body).spec, permissions);
     });
 
   declare({ method: "POST", url: "/api/profiles/:name/publish", tag: "profiles", summary: "Publish the draft and build its snapshot (or ask again for the newest version's snapshot)", responses: { 202: "snapshot queued, running or ready", 403: "admins only", 404: "unknown profile" } },
@@ -62,7 +63,7 @@ export function profileRoutes(declare: Declare, deps: WebDeps) {
       requireAdmin(actor);
       const { name } = parse(params, req.params, "path");
       const logger = requestLogger(req, { orgId: actor.orgId });
-      const version = await publishProfile({ db, queues: deps.queues, logger, clock: deps.clock }, actor.orgId, name);
+      const version = await publishProfile({ db, queues: deps.queues, logger, clock: deps.clock }, actor.orgId, name, permissions);
       return reply.code(202).send(version);
     });
 

@@ -4,6 +4,7 @@ import type { WebDeps } from "../deps.ts";
 import { attachmentRoutes } from "./attachments.ts";
 import { collectChanges } from "./changes.ts";
 import { portProxyRoutes } from "./port-proxy.ts";
+import { networkRoutes } from "./network.ts";
 import { listeningPorts } from "./processes.ts";
 import { liveSandboxOrThrow, requireSession } from "./sandbox-access.ts";
 import { terminalRoutes } from "./terminal.ts";
@@ -32,6 +33,7 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
     }
   });
   attachmentRoutes(app, deps);
+  networkRoutes(app, deps);
   terminalRoutes(app, deps);
   await portProxyRoutes(app, deps);
   await uiRoutes(app, deps);

@@ -8,7 +8,8 @@ export interface ProfileSpec {
   setupScript: string;
   env: Record<string, string>;
   limits?: { cpus?: number; memoryBytes?: number; pids?: number; diskBytes?: number };
-  network?: string;
+  network: { egress: string; allow: string[] };
+  hostNetwork?: true;
   idleMinutes?: number;
   integrations: string[];
   persistent?: { enabled: boolean; paths?: string[] };
@@ -16,6 +17,7 @@ export interface ProfileSpec {
 
 const AGENT_KINDS = ["codex", "claude-code", "command"];
 const EFFORTS = ["", "minimal", "low", "medium", "high"];
+const EGRESS = [["none", "none: only the gateway and integrations"], ["allowlist", "allowlist: also the hosts below"], ["open", "open: any public host"]];
 const INTEGRATIONS = ["slack", "github", "linear", "jira", "discord"];
 const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
@@ -85,7 +87,14 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
   const memory = num(spec.limits?.memoryBytes && spec.limits.memoryBytes / MIB, { step: "1", "data-testid": "spec-memory" });
   const pids = num(spec.limits?.pids, { step: "1", "data-testid": "spec-pids" });
   const disk = num(spec.limits?.diskBytes && spec.limits.diskBytes / GIB, { step: "1", "data-testid": "spec-disk" });
-  const network = text(spec.network, { placeholder: "SANDBOX_NETWORK", "data-testid": "spec-network" });
+  const egress = h("select", { "data-testid": "spec-egress" }, ...EGRESS.map(([v, label]) => h("option", { value: v! }, label!)));
+  egress.value = spec.network.egress;
+  const allow = h("textarea", { rows: "3", spellcheck: "false", placeholder: "one host per line, e.g. registry.npmjs.org or *.pypi.org", "data-testid": "spec-allow" });
+  allow.value = spec.network.allow.join("\n");
+  const allowField = field("Allowed hosts", allow, "the sandbox reaches these through the egress proxy (HTTPS_PROXY)");
+  const showAllow = () => { allowField.hidden = egress.value !== "allowlist"; };
+  egress.addEventListener("change", showAllow);
+  showAllow();
   const idle = num(spec.idleMinutes, { step: "1", placeholder: "SANDBOX_IDLE_MINUTES", "data-testid": "spec-idle" });
   const persistent = h("input", { type: "checkbox", checked: Boolean(spec.persistent?.enabled), "data-testid": "spec-persistent" });
   const paths = h("textarea", { rows: "2", placeholder: "one absolute path per line (default: the workspace and the agent's home)", "data-testid": "spec-persistent-paths" });
@@ -100,7 +109,9 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
     field("Environment", h("div", {}, envRows, opts.readOnly ? null : h("button", { type: "button", "data-testid": "spec-env-add", onclick: () => addEnv() }, "Add variable")),
       "non-secret only: everything here ends up inside the sandbox"),
     h("div.grid4", {}, field("CPUs", cpus), field("Memory (MiB)", memory), field("Processes", pids), field("Disk (GiB)", disk)),
-    h("div.grid3", {}, field("Network", network, "host, none or a Docker network name"), field("Idle minutes", idle, "a quiet session keeps its sandbox this long")),
+    h("div.grid3", {}, field("Network egress", egress, spec.hostNetwork ? "this version uses the host's network (hostNetwork): no policy applies" : "where the sandbox may connect"),
+      field("Idle minutes", idle, "a quiet session keeps its sandbox this long")),
+    allowField,
     field("Persistent sandbox", h("div", {}, h("label", {}, persistent, " keep these paths in volumes across restarts (the org must allow it)"), paths)),
     field("Start sessions from", h("div.checks", {}, ...integrations.map((c) => h("label", {}, c, ` ${c.value}`))), "besides the API and the workbench"),
   );
@@ -124,7 +135,8 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
         .map((r) => [(r.querySelector("input") as HTMLInputElement).value.trim(), (r.querySelector("textarea") as HTMLTextAreaElement).value])
         .filter(([k, v]) => k || v)),
       ...(Object.keys(setLimits).length ? { limits: setLimits } : {}),
-      ...(optional(network.value) ? { network: optional(network.value) } : {}),
+      network: { egress: egress.value, allow: lines(allow.value) },
+      ...(spec.hostNetwork ? { hostNetwork: true as const } : {}),
       ...(numberOf(idle) !== undefined ? { idleMinutes: numberOf(idle) } : {}),
       integrations: integrations.filter((c) => c.checked).map((c) => c.value),
       ...(persistent.checked || pathList.length ? { persistent: { enabled: persistent.checked, ...(pathList.length ? { paths: pathList } : {}) } } : {}),

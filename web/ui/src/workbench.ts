@@ -1,5 +1,6 @@
 import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
+import { networkPane } from "./network.ts";
 import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
 import { openTerminal } from "./terminal.ts";
 
@@ -67,6 +68,12 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   tabs.append(newTab, changesTab, processesTab);
   panes.append(changesPane, processesPane);
   changesPane.hidden = processesPane.hidden = true;
+  // Network: the egress proxy's records; they need no running sandbox.
+  const network = networkPane(id);
+  const networkTab = h("button.tab", { "data-testid": "network-tab", onclick: () => { select(networkTab, network.pane); void network.load(); } }, "Network");
+  tabs.append(networkTab);
+  panes.append(network.pane);
+  network.pane.hidden = true;
 
   let changesLoads = 0;
   /** `auto`: a refresh after the agent's edits, which must not wipe a review comment being written. */

@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
   AppError, execCollect, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
-  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
+  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxNetworkMode, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
   type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
@@ -93,7 +93,7 @@ async function createContainer(
       "tandem.profile_version": session.profileVersionId ?? "default",
     },
     env: spec?.env ?? {},
-    network: spec?.network ?? deps.rt.config.SANDBOX_NETWORK,
+    network: sandboxNetworkMode(deps.rt.config, spec),
     limits: sandboxLimits(spec?.limits),
     volumes,
   });
