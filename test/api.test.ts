@@ -68,6 +68,9 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       ["POST", "/api/repositories", { name: "not a repo", cloneUrl: "https://x.test/a.git" }, /name must look like owner\/repo/],
       ["POST", "/api/repositories", { name: "a/b", cloneUrl: "ftp://x.test/a.git" }, /cloneUrl must be/],
       ["POST", "/api/repositories", { name: "a/b", cloneUrl: "https://x.test/a.git", extra: 1 }, /unknown field extra/],
+      // A password in the URL would travel into the sandbox with the remote: credentials go in `credential`.
+      ["POST", "/api/repositories", { name: "a/b", cloneUrl: "https://bob:hunter2@x.test/a.git" }, /cloneUrl must not carry a user:password part/],
+      ["POST", "/api/repositories", { name: "a/b", cloneUrl: "https://x-access-token@x.test/a.git" }, /cloneUrl must not carry a user:password part/],
       ["POST", "/api/sessions", { repository: "acme/app" }, /prompt/],
       ["POST", "/api/sessions", { repository: "acme/app", prompt: "   " }, /prompt must not be empty/],
       ["POST", "/api/sessions", { repository: "acme/app", prompt: "x", model: "y" }, /unknown field model/],

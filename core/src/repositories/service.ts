@@ -10,7 +10,11 @@ const CLONE_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|git:\/\/[^\s]+|file:\/\/\/
 
 export const repositoryInput = z.strictObject({
   name: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "name must look like owner/repo" }),
-  cloneUrl: z.string().regex(CLONE_URL, { error: "cloneUrl must be an https, ssh, git or file:// remote" }),
+  cloneUrl: z.string().regex(CLONE_URL, { error: "cloneUrl must be an https, ssh, git or file:// remote" })
+    // A user or token in an http(s) URL would be handed to the sandbox with the remote; ssh's `git@` names no secret.
+    .refine((url) => !/^https?:\/\/[^/@\s]*@/.test(url), {
+      error: "cloneUrl must not carry a user:password part; register the URL without it and pass the secret as credential",
+    }),
   defaultBranch: z.string().regex(/^[\w./-]+$/, { error: "defaultBranch must be a branch name" }).default("main"),
   /** Basic-auth credential the sandbox gets through the git credential helper; stored encrypted, never shown. */
   credential: z.strictObject({
