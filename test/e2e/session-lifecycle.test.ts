@@ -1,5 +1,4 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { schema, type Config } from "@tandem/core";
@@ -14,7 +13,8 @@ const skip = !dockerAvailable();
 
 /** The config as environment variables, to start another process on the same database and Redis. */
 const configEnv = (config: Config) => Object.fromEntries(
-  Object.entries(config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
+  // Parsed settings (SANDBOX_HOST_ALIASES becomes a map) have no one-line form; the tests set none.
+  Object.entries(config).filter(([, v]) => v !== undefined && typeof v !== "object").map(([k, v]) => [k, String(v)]),
 );
 
 describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
@@ -53,12 +53,23 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
   const sandboxOf = async (s: Stack, id: string) =>
     (await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id)))[0];
 
-  it("reattaches after the worker is killed with SIGKILL mid-turn: no event lost or repeated", async () => {
-    script = [{ shell: "echo step-one" }, { shell: "sleep 4 && echo step-two" }, { message: "all done" }];
+  it("reattaches after the worker is killed with SIGKILL mid-turn: no event lost or repeated, model calls keep working", async () => {
+    // The second command waits for the test's go-ahead, given once the new worker has taken the
+    // turn over, so the model call after it is made with whatever credentials the takeover left.
+    script = [{ shell: "echo step-one" }, { shell: "while [ ! -f /tmp/go ]; do sleep 0.2; done; echo step-two" }, { message: "all done" }];
     const s = await start({ SESSION_LOCK_MS: "2000", INBOX_SWEEP_INTERVAL_MS: "500" }, { none: true });
-    const spawnWorker = (): ChildProcess => spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "worker/src/main.ts"], {
-      cwd: ROOT, env: { ...configEnv(s.rt.config), PATH: process.env.PATH! }, stdio: "ignore",
-    });
+    /** Each worker's log lines (read, so a full pipe never blocks it). */
+    const logs = new Map<ChildProcess, string>();
+    const spawnWorker = (): ChildProcess => {
+      // tsx loaded into this very node process (not tsx's CLI, which runs the worker in a child
+      // that would outlive a SIGKILL of the CLI and keep the turn).
+      const child = spawn(process.execPath, ["--import", "tsx", "worker/src/main.ts"], {
+        cwd: ROOT, env: { ...configEnv(s.rt.config), LOG_LEVEL: "info", PATH: process.env.PATH! }, stdio: ["ignore", "pipe", "ignore"],
+      });
+      logs.set(child, "");
+      child.stdout!.on("data", (d) => logs.set(child, logs.get(child) + String(d)));
+      return child;
+    };
     const first = spawnWorker();
     let second: ChildProcess | undefined;
     try {
@@ -68,7 +79,12 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
       first.kill("SIGKILL");
       await new Promise((r) => first.once("exit", r));
       second = spawnWorker();
+      await until("the new worker to take the turn over", async () => logs.get(second!)!.includes("turn.reattached"), 60_000);
+      const modelCallsBefore = model!.responseRequests.length;
+      spawnSync("docker", ["exec", (await sandboxOf(s, id))!.externalId!, "touch", "/tmp/go"]);
       await until("the turn to finish under the new worker", async () => events.frames.some((f) => f.data.status === "idle"), 60_000);
+      // The agent's model call after the takeover went through (the scripted model answered it).
+      expect(model!.responseRequests.length).toBeGreaterThan(modelCallsBefore);
       await new Promise((r) => setTimeout(r, 300));
       await events.close();
       const seqs = events.frames.map((f) => f.data.seq);

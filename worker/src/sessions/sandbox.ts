@@ -1,7 +1,8 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
   AppError, execCollect, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
-  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxNetworkMode, sandboxTokenFile, schema, storedSpec, writeSandboxFiles,
+  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxNetworkMode, sandboxTokenFile, sandboxTokenPath, schema,
+  sessionForSandboxToken, storedSpec, writeSandboxFiles,
   type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
@@ -30,8 +31,6 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   const row = await db.query.sandboxes.findFirst({
     where: and(eq(schema.sandboxes.sessionId, session.id), isNull(schema.sandboxes.removedAt)),
   });
-  // A fresh token for every (re)start: whatever an earlier sandbox held is dead.
-  const token = await issueSandboxToken(db, session.id);
   if (row?.externalId) {
     let id = row.externalId;
     /** Set when the container was gone and made again, from this. */
@@ -55,7 +54,11 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
       await tx.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
     });
     const layout = deps.sandboxes.layout(id);
-    await writeToken(deps, id, layout, token);
+    // A container that lived on (a worker died, the agent may still be running in it) keeps the
+    // token it holds, so the agent's next model call still works; a new container gets a new one.
+    const kept = recreatedFrom ? null : await keptToken(deps, session, id, layout);
+    const token = kept ?? await issueSandboxToken(db, session.id);
+    if (!kept) await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
     if (recreatedFrom) {
       await restoreCheckout(deps, id, layout, session, repo, recreatedFrom);
       await forgetLostThread(deps, session, layout, row.volumes);
@@ -63,6 +66,8 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, recreated: recreatedFrom !== undefined };
   }
 
+  // A fresh token for a new sandbox: whatever an earlier one held is dead.
+  const token = await issueSandboxToken(db, session.id);
   const profile = await profileSandbox(deps, session);
   const volumes = await persistentVolumes(deps, session, profile.spec);
   const [created] = await db.insert(schema.sandboxes).values({
@@ -168,8 +173,16 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<Profi
 export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
   sandboxCommandEnv(sandboxControlUrl(deps.rt.config), layout);
 
-async function writeToken(deps: RunnerDeps, id: string, layout: SandboxLayout, token: string) {
-  await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
+/**
+ * The token in the container's token file, when it is this session's current one. The file is
+ * the sandbox's to write, so only a token whose hash the session row holds is taken back.
+ */
+async function keptToken(deps: RunnerDeps, session: Session, id: string, layout: SandboxLayout): Promise<string | null> {
+  const r = await execCollect(deps.sandboxes, id, ["cat", sandboxTokenPath(layout)]);
+  const token = r.exitCode === 0 ? r.stdout.trim() : "";
+  if (!token) return null;
+  const owner = await sessionForSandboxToken(deps.rt.database.db, token);
+  return owner?.id === session.id ? token : null;
 }
 
 /** Writes several files with one exec (each exec is a round trip to the engine). */
