@@ -4,9 +4,11 @@
  */
 import {
   createLogger, createSandboxProvider, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
+  usesGateway,
 } from "@tandem/core";
 import { startBot } from "@tandem/bot";
-import { buildApp } from "@tandem/web";
+import { Registry } from "prom-client";
+import { buildApp, startSandboxGateway } from "@tandem/web";
 import { listen } from "@tandem/web/server";
 import { startWorker } from "@tandem/worker";
 
@@ -15,7 +17,10 @@ runMain(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, service: "tandem" });
   const rt = await openRuntime(config, logger, { embeddedRedis: true });
   const { ownerId } = await ensureDefaultOrganization(rt.database.db, config.DEFAULT_ORG_NAME);
-  const app = await buildApp({ ...rt, sandboxes: createSandboxProvider(config, logger) });
+  // One registry: /metrics counts the gateway's egress decisions too.
+  const deps = { ...rt, sandboxes: createSandboxProvider(config, logger), metrics: new Registry() };
+  const app = await buildApp(deps);
+  const gateway = usesGateway(config) ? await startSandboxGateway(deps) : undefined;
   const worker = startWorker(rt);
   const bot = await startBot(rt);
   await listen(app, config);
@@ -26,6 +31,7 @@ runMain(async () => {
   process.stdout.write(`\nTandem is running at ${base}\nOwner login link (one-time, 24 h): ${base}/login/${login.token}\n\n`);
 
   return async () => {
+    await gateway?.close();
     await app.close();
     await bot.close();
     await worker.close();

@@ -27,7 +27,18 @@ const schema = z.object({
   SANDBOX_IMAGE: z.string().min(1).default("tandem/sandbox:latest"),
   /** How a sandbox reaches Tandem (model proxy, git credentials); unset → http://127.0.0.1:$PORT. */
   SANDBOX_CONTROL_URL: optionalUrl("the control plane as the sandbox reaches it"),
-  SANDBOX_NETWORK: z.string().regex(/^[\w.-]+$/, { error: "expected host, none or a Docker network name" }).default("host"),
+  /**
+   * `gateway` (no network; the sandbox gateway's socket is its only way out), or, without the
+   * gateway: `none`, `host` (development only) or a Docker network name.
+   */
+  SANDBOX_NETWORK: z.string().regex(/^[\w.-]+$/, { error: "expected gateway, none, host or a Docker network name" }).default("gateway"),
+  /** Where the gateway keeps its socket and the files sandboxes mount from it; unset → $DATA_DIR/gateway. */
+  GATEWAY_DIR: z.string().optional(),
+  /**
+   * What the Docker engine mounts into sandboxes as the gateway's directory when it is not
+   * GATEWAY_DIR itself: a path on the engine's host, or a named volume (docker-compose.yml).
+   */
+  SANDBOX_GATEWAY_SOURCE: z.string().optional(),
   /** Whether a profile may set `hostNetwork: true` (the sandbox on the host's network, no policy): for development. */
   SANDBOX_ALLOW_HOST_NETWORK: z.enum(["true", "false"], { error: "expected true or false" }).default("false").transform((v) => v === "true"),
   /**
@@ -116,7 +127,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** How a sandbox reaches this control plane (model proxy, git credentials). */
+/** How a sandbox off the gateway (host network, the local provider) reaches this control plane. */
 export const sandboxControlUrl = (config: Config) =>
   (config.SANDBOX_CONTROL_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, "");
 
@@ -134,6 +145,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (cleaned.NODE_ENV === "production") {
     for (const name of requiredInProduction) {
       if (!cleaned[name]) problems.push(`${name} is required: NODE_ENV=production has no embedded default`);
+    }
+    if (cleaned.SANDBOX_NETWORK === "host") {
+      problems.push("SANDBOX_NETWORK=host is refused with NODE_ENV=production: it puts every sandbox on the host's network (use gateway)");
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);

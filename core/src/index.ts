@@ -27,6 +27,7 @@ export { DockerSandboxProvider } from "./sandbox/docker/provider.ts";
 export { engineSocketOf, startDockerExecProxy, type DockerExecProxy } from "./sandbox/docker/exec-proxy.ts";
 export { LocalSandboxProvider } from "./sandbox/local/provider.ts";
 export * from "./sessions/sandbox-token.ts";
+export * from "./sessions/branches.ts";
 export * from "./crypto.ts";
 export * from "./agents/index.ts";
 export * from "./sessions/usage.ts";

@@ -25,7 +25,7 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
   let git: Awaited<ReturnType<typeof startGitHttpServer>>;
   let model: ModelServer;
   let s: Stack;
-  /** What the setup script fetches: "ok" builds, anything else fails the build. */
+  /** What the setup script fetches (through the gateway, by an allowed alias): "ok" builds, anything else fails the build. */
   let mode = "ok";
   let modeServer: Server;
   let modeUrl: string;
@@ -36,12 +36,14 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
       res.writeHead(mode === "ok" ? 200 : 500).end(mode);
     });
     await new Promise<void>((resolve) => modeServer.listen(0, "127.0.0.1", resolve));
-    modeUrl = `http://127.0.0.1:${(modeServer.address() as AddressInfo).port}/mode`;
+    const modePort = (modeServer.address() as AddressInfo).port;
+    modeUrl = "http://mode.tandem.test/mode";
     git = await startGitHttpServer({ username: "u", password: "test-git-password" });
     await git.createRepo("acme/app", { "README.md": "# app\n" });
     model = await new ModelServer([{ message: "done" }, { message: "done" }]).listen();
     s = await startStack("postgres", {
       SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
+      SANDBOX_HOST_ALIASES: `mode.tandem.test=127.0.0.1:${modePort}`,
     }, { snapshotGcEveryMs: 0, snapshotGcGraceMs: 0 });
     await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password" } });
   }, 60_000);
@@ -80,7 +82,9 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
 
   it("a refresh rebuilds the newest version's snapshot; asking again while it runs gives the same one", async () => {
     await s.owner.request("POST", "/api/profiles", { name: "rf" });
-    await s.owner.request("PUT", "/api/profiles/rf/draft", { spec: { setupScript: `sleep 2 && curl -fsS ${modeUrl} && echo built`, env: {} } });
+    await s.owner.request("PUT", "/api/profiles/rf/draft", {
+      spec: { setupScript: `sleep 2 && curl -fsS ${modeUrl} && echo built`, env: {}, network: { egress: "allowlist", allow: ["mode.tandem.test"] } },
+    });
     const published = await s.owner.request("POST", "/api/profiles/rf/publish");
     first = await finished("rf", published.body.snapshot.id) as typeof first;
     expect(first).toMatchObject({ status: "ready", trigger: "publish" });

@@ -112,9 +112,8 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     expect(text).not.toContain("test-git-password-setup");
     const kept = text.match(/kept=(tdm_\S+)/)![1]!;
     expect(await s.rt.database.db.select().from(schema.sandboxTokens)).toEqual([]);
-    const asked = await fetch(`${s.base}/sandbox/git-credential`, {
-      method: "POST", headers: { authorization: `Bearer ${kept}` }, body: `protocol=http\nhost=${new URL(git.url("acme/app")).host}\n`,
-    });
+    const repoId = (await s.owner.request("GET", "/api/repositories")).body.repositories.find((r: { name: string }) => r.name === "acme/app").id;
+    const asked = await fetch(`${s.base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${kept}` } });
     expect(asked.status).toBe(401);
     expect(testContainers(s.rt.defaultOrgId)).toEqual([]);
   }, 60_000);

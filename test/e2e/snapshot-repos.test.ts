@@ -118,10 +118,8 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     const kept = inImage(snapshot.imageRef, "cat /home/agent/kept-token").stdout.trim();
     expect(kept).toMatch(/^tdm_/);
     expect(await s.rt.database.db.select().from(schema.sandboxTokens)).toEqual([]);
-    const asked = await fetch(`${s.base}/sandbox/git-credential`, {
-      method: "POST", headers: { authorization: `Bearer ${kept}`, "content-type": "text/plain" },
-      body: `protocol=http\nhost=${new URL(git.url("acme/app")).host}\npath=acme/app.git\n`,
-    });
+    const repoId = (await s.owner.request("GET", "/api/repositories")).body.repositories.find((r: { name: string }) => r.name === "acme/app").id;
+    const asked = await fetch(`${s.base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${kept}` } });
     expect(asked.status).toBe(401);
 
     pushCommit("acme/app", "pushed after the snapshot");

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { createServer } from "node:net";
 import { isNull } from "drizzle-orm";
-import { createSandboxProvider, schema, type SandboxProvider } from "@tandem/core";
-import { buildApp } from "@tandem/web";
+import { Registry } from "prom-client";
+import { createSandboxProvider, schema, usesGateway, type SandboxProvider } from "@tandem/core";
+import { buildApp, startSandboxGateway, type SandboxGateway } from "@tandem/web";
 import { startWorker, type RunningWorker, type WorkerOptions } from "@tandem/worker";
 import { apiClient, ownerToken, type ApiClient } from "./api.ts";
 import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
@@ -19,6 +20,8 @@ export const freePort = () => new Promise<number>((resolve) => {
 export interface Stack {
   rt: TestRuntime;
   app: FastifyInstance;
+  /** Serving when the stack's sandboxes use it (SANDBOX_NETWORK=gateway, the default, on docker). */
+  gateway?: SandboxGateway;
   worker: RunningWorker;
   sandboxes: SandboxProvider;
   owner: ApiClient;
@@ -32,21 +35,24 @@ export async function startStack(
 ): Promise<Stack> {
   const port = await freePort();
   const rt = await startTestRuntime(kind, {
-    PORT: String(port), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, SANDBOX_NETWORK: "host", ...env,
+    PORT: String(port), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env,
     // "self": the stack's own address, for browsers (WebSocket origin checks compare with it).
     ...(env.PUBLIC_URL === "self" ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
   });
   const sandboxes = workerOptions.sandboxes ?? createSandboxProvider(rt.config, rt.logger);
-  const app = await buildApp({ ...rt, sandboxes });
+  const deps = { ...rt, sandboxes, metrics: new Registry() };
+  const app = await buildApp(deps);
+  const gateway = usesGateway(rt.config) ? await startSandboxGateway(deps) : undefined;
   const base = await app.listen({ port, host: "127.0.0.1" });
   const worker = workerOptions.none
     ? { sweepNow: async () => 0, close: async () => {} }
     : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });
   const owner = apiClient(app, await ownerToken(rt));
   return {
-    rt, app, worker, owner, base, sandboxes,
+    rt, app, gateway, worker, owner, base, sandboxes,
     async close() {
       await worker.close();
+      await gateway?.close();
       await app.close();
       // What the test left running (idle sessions' sandboxes) goes with the stack: the engine is shared.
       const left = await rt.database.db.select({ externalId: schema.sandboxes.externalId }).from(schema.sandboxes)

@@ -21,6 +21,24 @@ import { sessionRoutes } from "./routes/sessions.ts";
 import { csrfProtection } from "./workbench/csrf.ts";
 import { workbenchRoutes } from "./workbench/routes.ts";
 
+/** Errors as `{error: {code, message}}`: AppErrors with their status, Fastify's 4xx as bad_request, the rest 500 (logged). */
+export function answerErrors(app: FastifyInstance) {
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) req.log.error({ err }, "request.failed");
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      return reply.code(status).send({ error: { code: status === 413 ? "payload_too_large" : "bad_request", message: err.message } });
+    }
+    req.log.error({ err }, "request.failed");
+    return reply.code(500).send({ error: { code: "internal", message: "internal error; see the server log for request " + req.id } });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: "not_found", message: `no route for ${req.method} ${req.url.split("?")[0]}` } }));
+}
+
 /** The whole HTTP surface as one Fastify app; `server.ts` only listens. */
 export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -46,20 +64,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     duration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
-    if (err instanceof AppError) {
-      if (err.status >= 500) req.log.error({ err }, "request.failed");
-      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
-    }
-    const status = err.statusCode ?? 500;
-    if (status < 500) {
-      return reply.code(status).send({ error: { code: status === 413 ? "payload_too_large" : "bad_request", message: err.message } });
-    }
-    req.log.error({ err }, "request.failed");
-    return reply.code(500).send({ error: { code: "internal", message: "internal error; see the server log for request " + req.id } });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: "not_found", message: `no route for ${req.method} ${req.url.split("?")[0]}` } }));
+  answerErrors(app);
 
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   csrfProtection(app);

@@ -21,13 +21,21 @@ export async function requireSandboxSession(deps: WebDeps, req: FastifyRequest):
   return session;
 }
 
+/** Git sends the sandbox token as a Basic password (the credential helper's answer). */
+const basicPassword = (req: FastifyRequest) => {
+  const encoded = req.headers.authorization?.match(/^Basic\s+(\S+)$/i)?.[1];
+  if (!encoded) return undefined;
+  const decoded = Buffer.from(encoded, "base64").toString("utf8");
+  const at = decoded.indexOf(":");
+  return at >= 0 && decoded.length > at + 1 ? decoded.slice(at + 1) : undefined;
+};
+
 /**
- * What a sandbox token may reach: a live session's repositories, or those of a build token
- * (snapshot builds, setup-script tests) until it expires or is revoked; 401 otherwise.
+ * What the request's sandbox token (Bearer, or a Basic password) may reach: a live session's
+ * repositories, or those of a build token (snapshot builds, setup-script tests) until it expires
+ * or is revoked; null otherwise.
  */
-export async function requireSandboxGrant(deps: WebDeps, req: FastifyRequest): Promise<SandboxGrant> {
-  const token = bearer(req);
-  const grant = token ? await sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, token) : null;
-  if (!grant) throw unauthorized("sandbox token unknown, expired or revoked, or its session has ended");
-  return grant;
+export async function sandboxGrant(deps: WebDeps, req: FastifyRequest): Promise<SandboxGrant | null> {
+  const token = bearer(req) ?? basicPassword(req);
+  return token ? sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, token) : null;
 }

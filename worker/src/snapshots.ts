@@ -56,15 +56,17 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
   const output = liveLog((text) => db.update(schema.snapshots).set({ log: tail(text) })
     .where(and(eq(schema.snapshots.id, snapshotId), eq(schema.snapshots.status, "running"))));
   try {
-    sandboxId = await deps.sandboxes.create(setupSandboxSpec(deps.rt.config, spec, `tandem-snapshot-${snapshotId}`, {
+    const sandboxSpec = setupSandboxSpec(deps.rt.config, spec, `tandem-snapshot-${snapshotId}`, {
       "tandem.org": profile.orgId, "tandem.profile_version": version.id, "tandem.snapshot": snapshotId,
-    }));
+    });
+    sandboxId = await deps.sandboxes.create(sandboxSpec);
     await db.update(schema.sandboxes).set({ externalId: sandboxId }).where(eq(schema.sandboxes.id, row!.id));
     await deps.sandboxes.start(sandboxId);
     log.info({ image: spec.image ?? deps.rt.config.SANDBOX_IMAGE, repositories: repositories.map((r) => r.name) }, "snapshot.started");
     // One stream for the clones and both outputs, in the order they arrived, as a terminal would show them.
     const { exitCode } = await runSetupScript({ db, clock: deps.rt.clock, logger: log, sandboxes: deps.sandboxes }, {
-      sandboxId, orgId: profile.orgId, spec, repositories, controlUrl: sandboxControlUrl(deps.rt.config), purpose: "snapshot",
+      sandboxId, orgId: profile.orgId, spec, repositories, controlUrl: sandboxSpec.controlUrl, purpose: "snapshot",
+      label: `profile ${profile.name} v${version.version}`,
     }, (chunk) => output.push(chunk));
     const text = output.text();
     if (exitCode !== 0) {

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint, bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
+import type { NetworkPolicy } from "../profiles/network.ts";
 import { SESSION_STATUSES } from "../sessions/state.ts";
 
 const id = () => uuid("id").primaryKey().defaultRandom();
@@ -229,6 +230,9 @@ export const sandboxTokens = pgTable("sandbox_tokens", {
   orgId: uuid("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
   repositoryIds: jsonb("repository_ids").$type<string[]>().notNull().default([]),
   purpose: text("purpose").notNull(),
+  /** The network policy of the version being built or tested, and its label ("profile node v3"). */
+  network: jsonb("network").$type<NetworkPolicy>(),
+  label: text("label"),
   expiresAt: ts("expires_at").notNull(),
   createdAt: createdAt(),
 });

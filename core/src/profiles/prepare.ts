@@ -4,7 +4,7 @@ import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Repository } from "../repositories/service.ts";
-import { runSandboxSteps } from "../sandbox/files.ts";
+import { runSandboxSteps, writeSandboxFiles } from "../sandbox/files.ts";
 import {
   cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, repositoryDir, sandboxTokenFile, sandboxTokenPath,
 } from "../sandbox/git-checkout.ts";
@@ -17,7 +17,7 @@ export interface PrepareRepositoriesInput {
   sandboxId: string;
   layout: SandboxLayout;
   /** In the profile's order; each is cloned under `<workspace>/<repo.name>`. */
-  repositories: Array<Pick<Repository, "name" | "cloneUrl" | "defaultBranch">>;
+  repositories: Array<Pick<Repository, "id" | "name" | "cloneUrl" | "defaultBranch">>;
   /** The control plane as the sandbox reaches it (sandboxControlUrl). */
   controlUrl: string;
   /** A token the git credential route accepts for these repositories (issueBuildToken). */
@@ -33,8 +33,8 @@ export interface PrepareRepositoriesInput {
  */
 export async function prepareRepositories(input: PrepareRepositoriesInput): Promise<string> {
   const { sandboxes, sandboxId, layout } = input;
-  const env = sandboxCommandEnv(input.controlUrl, layout);
-  const configured = await runSandboxSteps(sandboxes, sandboxId, gitConfigSteps(layout), env, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
+  const env = sandboxCommandEnv(layout);
+  const configured = await runSandboxSteps(sandboxes, sandboxId, gitConfigSteps(layout, input.controlUrl, input.repositories), env, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
   if (configured.exitCode !== 0) throw new AppError("checkout_failed", `configuring git failed: ${gitFailure(configured.stderr)}`);
   const lines: string[] = [];
   // One exec per repository, so a failure names the one git could not clone.
@@ -64,22 +64,30 @@ export async function removeSandboxToken(sandboxes: SandboxProvider, sandboxId: 
  */
 export async function runSetupScript(
   deps: { db: Db; clock: Clock; logger: Logger; sandboxes: SandboxProvider },
-  run: { sandboxId: string; orgId: string; spec: ProfileSpec; repositories: Repository[]; controlUrl: string; purpose: string },
+  run: {
+    sandboxId: string; orgId: string; spec: ProfileSpec; repositories: Repository[]; controlUrl: string; purpose: string;
+    /** "profile node v3", for the egress proxy's refusals. */
+    label: string;
+  },
   output: (chunk: Buffer) => void,
 ): Promise<{ exitCode: number }> {
   const { sandboxes } = deps;
   const layout = sandboxes.layout(run.sandboxId);
   let token: string | undefined;
   try {
-    if (run.repositories.length) {
-      token = await issueBuildToken(deps, { orgId: run.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: run.purpose });
+    // Issued even with no repository to clone: the gateway lets the script out only with it, under the version's policy.
+    token = await issueBuildToken(deps, {
+      orgId: run.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: run.purpose, network: run.spec.network, label: run.label,
+    });
+    if (!run.repositories.length) await writeSandboxFiles(sandboxes, run.sandboxId, [sandboxTokenFile(layout, token)]);
+    else {
       const cloned = await prepareRepositories({
         sandboxes, sandboxId: run.sandboxId, layout, repositories: run.repositories, controlUrl: run.controlUrl, token,
       });
       output(Buffer.from(`${cloned}\n`));
     }
     const proc = await sandboxes.exec(run.sandboxId, ["bash", "-lc", run.spec.setupScript], {
-      cwd: layout.workspace, env: { ...run.spec.env, ...sandboxCommandEnv(run.controlUrl, layout) },
+      cwd: layout.workspace, env: { ...run.spec.env, ...sandboxCommandEnv(layout) },
     });
     proc.stdout.on("data", output);
     proc.stderr.on("data", output);

@@ -21,9 +21,14 @@ export const sandboxTokenFile = (layout: SandboxLayout, token: string): SandboxF
 export const gitHelperFile = (layout: SandboxLayout): SandboxFile =>
   ({ path: gitHelperPath(layout), content: GIT_CREDENTIAL_HELPER_SCRIPT, mode: 0o755 });
 
-/** `git config --global` for the sandbox user: the credential helper and the commit identity. */
-export const gitConfigSteps = (layout: SandboxLayout): string[][] => [
-  ...gitCredentialConfig(gitHelperPath(layout)),
+/**
+ * `git config --global` for the sandbox user: Tandem's git remote for each repository, its
+ * credential helper, and the commit identity.
+ */
+export const gitConfigSteps = (
+  layout: SandboxLayout, controlUrl: string, repositories: ReadonlyArray<Pick<Repository, "id" | "cloneUrl">>,
+): string[][] => [
+  ...gitCredentialConfig(gitHelperPath(layout), controlUrl, repositories),
   ["git", "config", "--global", "user.name", "Tandem"],
   ["git", "config", "--global", "user.email", "tandem@users.noreply.localhost"],
 ];

@@ -40,6 +40,8 @@ export interface SandboxSpec {
   limits?: SandboxLimits;
   /** `host`, `none`, or a Docker network name. */
   network: string;
+  /** Mounted read-only at GATEWAY_MOUNT, and the gateway's forwarder started (sandboxNetwork). */
+  gatewaySource?: string;
   /**
    * Created (labelled) when missing, reused as they are when present: a sandbox created again
    * with the same volumes finds their files. An empty volume starts with the image's files at
@@ -126,12 +128,12 @@ export async function execCollect(
 }
 
 /**
- * The environment of every command Tandem runs in a sandbox: its home, where the control plane
- * is and the file holding the session token (for the git credential helper), and no git prompts.
+ * The environment of every command Tandem runs in a sandbox: its home, the file holding the
+ * sandbox token (for the git credential helper and the forwarder), and no git prompts. Where the
+ * control plane is comes with the container's own environment (sandboxNetwork).
  */
-export const sandboxCommandEnv = (controlUrl: string, layout: SandboxLayout): Record<string, string> => ({
+export const sandboxCommandEnv = (layout: SandboxLayout): Record<string, string> => ({
   HOME: layout.home,
-  TANDEM_CONTROL_URL: controlUrl,
   TANDEM_TOKEN_FILE: `${layout.state}/token`,
   GIT_TERMINAL_PROMPT: "0",
 });

@@ -4,6 +4,7 @@ import type { Db } from "../db/client.ts";
 import { sandboxTokens, sessions } from "../db/schema.ts";
 import { generateToken, hashToken } from "../auth/tokens.ts";
 import { isTerminal } from "./state.ts";
+import { DEFAULT_NETWORK_POLICY, type NetworkPolicy } from "../profiles/network.ts";
 import type { Session } from "./service.ts";
 
 /**
@@ -33,7 +34,7 @@ export const BUILD_TOKEN_TTL_MS = 2 * 60 * 60_000;
  */
 export async function issueBuildToken(
   deps: { db: Db; clock: Clock },
-  input: { orgId: string; repositoryIds: string[]; purpose: string; ttlMs?: number },
+  input: { orgId: string; repositoryIds: string[]; purpose: string; network: NetworkPolicy; label: string; ttlMs?: number },
 ): Promise<string> {
   const now = deps.clock.now();
   await deps.db.delete(sandboxTokens).where(lt(sandboxTokens.expiresAt, now));
@@ -43,6 +44,8 @@ export async function issueBuildToken(
     orgId: input.orgId,
     repositoryIds: input.repositoryIds,
     purpose: input.purpose,
+    network: input.network,
+    label: input.label,
     expiresAt: new Date(now.getTime() + (input.ttlMs ?? BUILD_TOKEN_TTL_MS)),
   });
   return token;
@@ -61,6 +64,8 @@ export interface SandboxGrant {
   sessionId?: string;
   /** "session", or the build token's purpose (e.g. "snapshot"). */
   purpose: string;
+  /** A build token's network policy and profile label (a session's come from its profile version). */
+  build?: { network: NetworkPolicy; label: string };
 }
 
 /** The grant behind a sandbox token; null for unknown, expired or revoked tokens and ended sessions. */
@@ -69,5 +74,8 @@ export async function sandboxGrantForToken(deps: { db: Db; clock: Clock }, token
   if (session) return { orgId: session.orgId, repositoryIds: [session.repositoryId], sessionId: session.id, purpose: "session" };
   const [row] = await deps.db.select().from(sandboxTokens)
     .where(and(eq(sandboxTokens.tokenHash, hashToken(token)), gt(sandboxTokens.expiresAt, deps.clock.now())));
-  return row ? { orgId: row.orgId, repositoryIds: row.repositoryIds, purpose: row.purpose } : null;
+  return row ? {
+    orgId: row.orgId, repositoryIds: row.repositoryIds, purpose: row.purpose,
+    build: { network: row.network ?? DEFAULT_NETWORK_POLICY, label: row.label ?? `the ${row.purpose} sandbox` },
+  } : null;
 }

@@ -78,7 +78,7 @@ async function streamSetupTest(
     // answers for them only. The client going away removes the sandbox, which ends the script.
     const { exitCode } = await runSetupScript({ db, clock: deps.clock, logger: log, sandboxes: provider }, {
       sandboxId, orgId: run.actor.orgId, spec: run.spec, repositories: run.repositories,
-      controlUrl: sandboxControlUrl(deps.config), purpose: "setup-test",
+      controlUrl: sandboxSpec.controlUrl, purpose: "setup-test", label: `profile ${run.profile} draft`,
     }, write);
     log.info({ exitCode }, "setup_test.finished");
     write(`\n[setup script exited with ${exitCode}]\n`);

@@ -23,7 +23,7 @@ export interface LiveSandbox {
 
 /** The environment of a person's shell in the sandbox: Tandem's own commands' one, plus a terminal. */
 export const workbenchEnv = (config: Config, layout: SandboxLayout): Record<string, string> => ({
-  ...sandboxCommandEnv(sandboxControlUrl(config), layout),
+  ...sandboxCommandEnv(layout),
   TERM: "xterm-256color",
   COLORTERM: "truecolor",
   LANG: "C.UTF-8",

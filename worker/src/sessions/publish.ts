@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { appendEvent, execCollect, schema, type Repository } from "@tandem/core";
+import { appendEvent, execCollect, pushTarget, schema, sessionBranch, type Repository } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import { sandboxEnv, type ActiveSandbox } from "./sandbox.ts";
 
@@ -8,8 +8,8 @@ const PUBLISHING_PROVIDERS = ["github"];
 
 /**
  * Inside the sandbox, as its user: commit everything the turn left (`git add -A`), then push to
- * `$3` when HEAD has commits the remote branch `$4` lacks. Git asks the control plane for the
- * credential through the session's helper; nothing is stored in the sandbox.
+ * `$3` when HEAD has commits the remote branch `$4` lacks, through Tandem's git remote (which
+ * holds the credential and accepts pushes to the session's branches only).
  * Prints `pushed <sha>`, or `nothing` when there was nothing to push.
  */
 const SCRIPT = `set -e
@@ -34,15 +34,13 @@ export async function publishTurn(deps: RunnerDeps, sessionId: string, sandbox: 
   if (!binding || !PUBLISHING_PROVIDERS.includes(binding.provider)) return;
   const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
   if (!session?.branch) return;
-  // A plain branch name is pushed back to; a pull ref (a fork's PR) or a commit is not ours to move.
-  const onBranch = session.baseRef && /^[\w./-]+$/.test(session.baseRef) && !session.baseRef.startsWith("refs/") && !/^[0-9a-f]{7,40}$/.test(session.baseRef);
-  const target = onBranch ? session.baseRef! : session.branch;
-  const compareWith = onBranch ? session.baseRef! : repo.defaultBranch;
+  const target = pushTarget(session);
+  const compareWith = target === sessionBranch(session.id) ? repo.defaultBranch : target;
   const message = `${session.prompt.split("\n")[0]!.slice(0, 72) || "Tandem changes"}\n\nTandem session ${sessionId}`;
   const eventDeps = { db, bus: deps.rt.bus, logger: log };
   try {
     const r = await execCollect(deps.sandboxes, sandbox.id, ["sh", "-c", SCRIPT, "sh", sandbox.workdir, message, target, compareWith], {
-      env: sandboxEnv(deps, sandbox.layout),
+      env: sandboxEnv(sandbox.layout),
     });
     if (r.exitCode !== 0) {
       const why = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-3).join(" ");

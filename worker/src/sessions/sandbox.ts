@@ -1,8 +1,8 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
   AppError, execCollect, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
-  readySnapshot, repositoryDir, runSandboxSteps, sandboxControlUrl, sandboxNetworkMode, sandboxTokenFile, sandboxTokenPath, schema,
-  sessionForSandboxToken, storedSpec, writeSandboxFiles,
+  readySnapshot, repositoryDir, runSandboxSteps, sandboxNetwork, sandboxTokenFile, sandboxTokenPath, schema,
+  sessionBranch, sessionForSandboxToken, storedSpec, writeSandboxFiles,
   type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
@@ -13,11 +13,13 @@ export interface ActiveSandbox {
   layout: SandboxLayout;
   workdir: string;
   token: string;
+  /** The control plane as the sandbox reaches it (the model proxy's and git's base). */
+  controlUrl: string;
   /** Created again on a persistent sandbox's volumes this time (the session row may have changed). */
   recreated?: boolean;
 }
 
-export const branchFor = (sessionId: string) => `tandem/${sessionId.slice(0, 8)}`;
+export const branchFor = sessionBranch;
 export const repoDir = repositoryDir;
 
 /**
@@ -59,11 +61,12 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     const kept = recreatedFrom ? null : await keptToken(deps, session, id, layout);
     const token = kept ?? await issueSandboxToken(db, session.id);
     if (!kept) await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
+    const { controlUrl } = sandboxNetwork(deps.rt.config, recreatedFrom?.spec ?? await versionSpec(deps, session));
     if (recreatedFrom) {
-      await restoreCheckout(deps, id, layout, session, repo, recreatedFrom);
+      await restoreCheckout(deps, id, layout, session, repo, recreatedFrom, controlUrl);
       await forgetLostThread(deps, session, layout, row.volumes);
     }
-    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, recreated: recreatedFrom !== undefined };
+    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, controlUrl, recreated: recreatedFrom !== undefined };
   }
 
   // A fresh token for a new sandbox: whatever an earlier one held is dead.
@@ -78,9 +81,10 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     await db.update(schema.sandboxes).set({ externalId }).where(eq(schema.sandboxes.id, created!.id));
   });
   const layout = deps.sandboxes.layout(id);
-  await checkout(deps, id, layout, session, repo, profile, [sandboxTokenFile(layout, token)]);
+  const { controlUrl } = sandboxNetwork(deps.rt.config, profile.spec);
+  await checkout(deps, id, layout, session, repo, profile, controlUrl, [sandboxTokenFile(layout, token)]);
   await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
-  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token };
+  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token, controlUrl };
 }
 
 /** Creates and starts the session's container; `created` records its id before it starts. */
@@ -89,6 +93,7 @@ async function createContainer(
   created: (id: string) => Promise<void> = async () => {},
 ): Promise<string> {
   const spec = profile.spec;
+  const network = sandboxNetwork(deps.rt.config, spec);
   const id = await deps.sandboxes.create({
     name: `tandem-${session.id}`,
     image: profile.image,
@@ -97,8 +102,9 @@ async function createContainer(
       "tandem.session": session.id,
       "tandem.profile_version": session.profileVersionId ?? "default",
     },
-    env: spec?.env ?? {},
-    network: sandboxNetworkMode(deps.rt.config, spec),
+    env: { ...spec?.env, ...network.env },
+    network: network.mode,
+    gatewaySource: network.gatewaySource,
     limits: sandboxLimits(spec?.limits),
     volumes,
   });
@@ -170,8 +176,16 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<Profi
   return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, spec, cloned };
 }
 
-export const sandboxEnv = (deps: RunnerDeps, layout: SandboxLayout) =>
-  sandboxCommandEnv(sandboxControlUrl(deps.rt.config), layout);
+export const sandboxEnv = (layout: SandboxLayout) => sandboxCommandEnv(layout);
+
+/** The spec of the session's profile version (none for sessions from before profiles). */
+async function versionSpec(deps: RunnerDeps, session: Session): Promise<ProfileSpec | undefined> {
+  if (!session.profileVersionId) return undefined;
+  const version = await deps.rt.database.db.query.sandboxProfileVersions.findFirst({
+    where: eq(schema.sandboxProfileVersions.id, session.profileVersionId),
+  });
+  return version ? storedSpec(version.spec) : undefined;
+}
 
 /**
  * The token in the container's token file, when it is this session's current one. The file is
@@ -194,13 +208,14 @@ export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =
  * a clone; the setup script is not run again), cloned afresh otherwise.
  */
 async function checkout(
-  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, files: SandboxFile[] = [],
+  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, controlUrl: string,
+  files: SandboxFile[] = [],
 ) {
   const dir = repoDir(layout, repo);
   const branch = branchFor(session.id);
   const fromSnapshot = profile.cloned.includes(repo.name);
   const steps = [
-    ...gitConfigSteps(layout),
+    ...gitConfigSteps(layout, controlUrl, [repo]),
     ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
       ...cloneSteps(layout, repo),
       // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
@@ -210,7 +225,7 @@ async function checkout(
     ]),
   ];
   // One exec for the whole checkout, the credential helper (and the caller's files) written first; `set -e` stops at the first failing step.
-  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(deps, layout), [...files, gitHelperFile(layout)]);
+  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(layout), [...files, gitHelperFile(layout)]);
   if (r.exitCode !== 0) {
     throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
   }
@@ -243,11 +258,11 @@ function fetchOnSnapshotSteps(dir: string, repo: Repository, baseRef: string | n
  * session's branch: a snapshot's image holds a clone without it) is left as it is.
  */
 async function restoreCheckout(
-  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox,
+  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, controlUrl: string,
 ) {
   const dir = repoDir(layout, repo);
   const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
-  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo, profile);
-  const r = await runSandboxSteps(deps.sandboxes, id, gitConfigSteps(layout), sandboxEnv(deps, layout), [gitHelperFile(layout)]);
+  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo, profile, controlUrl);
+  const r = await runSandboxSteps(deps.sandboxes, id, gitConfigSteps(layout, controlUrl, [repo]), sandboxEnv(layout), [gitHelperFile(layout)]);
   if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }

@@ -35,7 +35,7 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     reasoningEffort: agent.reasoningEffort,
     workdir: sandbox.workdir,
     homeDir: `${sandbox.layout.state}/agent-home`,
-    modelBaseUrl: `${sandboxControlUrl(deps.rt.config)}/proxy/model/v1`,
+    modelBaseUrl: `${sandbox.controlUrl}/proxy/model/v1`,
     modelToken: sandbox.token,
   });
   await writeFiles(deps, sandbox.id, [...command.files, { path: `${base}.stdin`, content: command.stdin ?? "" }]);
@@ -52,7 +52,7 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     + `echo $? > ${shellQuote(`${base}.exit.tmp`)} && mv ${shellQuote(`${base}.exit.tmp`)} ${shellQuote(`${base}.exit`)}`;
   const launched = await execCollect(deps.sandboxes, sandbox.id, [
     "sh", "-c", `setsid sh -c ${shellQuote(script)} > /dev/null 2>&1 < /dev/null &`,
-  ], { env: { ...sandboxEnv(deps, sandbox.layout), ...command.env } });
+  ], { env: { ...sandboxEnv(sandbox.layout), ...command.env } });
   if (launched.exitCode !== 0) throw new Error(`could not start the agent: ${launched.stderr.trim()}`);
   return turn!;
 }

@@ -58,12 +58,21 @@ export function assertNoDockerSocket(hostConfig: Docker.HostConfig): void {
  * What an image must offer the agent user, tested as that user at start: a writable home at
  * /home/agent and a writable /workspace. An image built FROM tandem/sandbox has both; one
  * without the `agent` user (uid 1000) would otherwise fail later in a clone or the agent's
- * first write, far from the cause.
+ * first write, far from the cause (exit 1). Then, in a gateway sandbox (`$3`, the forwarder, is
+ * mounted), it waits up to 10 s for the forwarder PID 1 started to listen, so the first clone
+ * finds its way out; exit 2 if it never does (an image without `node`).
  */
-export const IMAGE_CHECK = ["/bin/sh", "-c", 'test -d "$1" -a -w "$1" -a -d "$2" -a -w "$2"', "sh"];
+const FORWARDER_WAIT = '[ -e "$3" ] || exit 0; i=0; while [ ! -e /dev/shm/.tandem-forwarder-ready ]; do i=$((i+1)); [ $i -gt 200 ] && exit 2; sleep 0.05; done';
+export const IMAGE_CHECK = ["/bin/sh", "-c", 'test -d "$1" -a -w "$1" -a -d "$2" -a -w "$2" || exit 1; ' + FORWARDER_WAIT, "sh"];
 
 export const imageUnfit = (image: string, layout: { home: string; workspace: string }) => new AppError(
   "sandbox_image_unfit",
   `image ${image} has no ${layout.home} and ${layout.workspace} writable by uid 1000: sandboxes run as uid 1000 whatever the image's USER; build it FROM tandem/sandbox, or add \`useradd --uid 1000 --create-home --home-dir ${layout.home} agent && install -d -o agent -g agent ${layout.workspace}\``,
+  422,
+);
+
+export const gatewayUnavailable = (image: string) => new AppError(
+  "sandbox_gateway_unavailable",
+  `the sandbox gateway's forwarder did not start in image ${image}: gateway sandboxes need \`node\` on PATH (build the image FROM tandem/sandbox)`,
   422,
 );

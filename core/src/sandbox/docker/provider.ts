@@ -2,7 +2,8 @@ import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import { assertNoDockerSocket, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
+import { GATEWAY_FORWARDER, GATEWAY_MOUNT } from "../gateway.ts";
+import { assertNoDockerSocket, gatewayUnavailable, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
 import {
   execCollect, type ExecOptions, type ExecProcess, type SandboxImage, type SandboxInfo, type SandboxLayout, type SandboxProvider, type SandboxSpec,
 } from "../types.ts";
@@ -16,6 +17,8 @@ const LAYOUT: SandboxLayout = { workspace: "/workspace", home: "/home/agent", st
  * (a plain `sleep infinity` as PID 1 ignores SIGTERM and every stop would wait for the kill).
  */
 const KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"];
+/** A gateway sandbox's PID 1 starts the gateway's forwarder first (from the read-only mount). */
+const WITH_FORWARDER = ["/bin/sh", "-c", `node ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} </dev/null >/tmp/.tandem-forwarder.log 2>&1 & ${KEEPALIVE[2]}`];
 
 /** `unix:///var/run/docker.sock`, `tcp://host:2375`, `ssh://user@host`, or unset for the local socket. */
 export function dockerOptions(dockerHost: string | undefined): Docker.DockerOptions {
@@ -27,6 +30,11 @@ export function dockerOptions(dockerHost: string | undefined): Docker.DockerOpti
   }
   return { protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375) };
 }
+
+/** The gateway's directory, read-only: a host path is bound, anything else is a named volume. */
+const gatewayMount = (source: string): Docker.MountSettings => ({
+  Type: source.startsWith("/") ? "bind" : "volume", Source: source, Target: GATEWAY_MOUNT, ReadOnly: true,
+});
 
 const isStatus = (err: unknown, ...codes: number[]) => codes.includes((err as { statusCode?: number })?.statusCode ?? 0);
 
@@ -55,7 +63,7 @@ export class DockerSandboxProvider implements SandboxProvider {
     const options: ContainerOptions = {
       name: spec.name,
       Image: spec.image,
-      Entrypoint: KEEPALIVE,
+      Entrypoint: spec.gatewaySource ? WITH_FORWARDER : KEEPALIVE,
       Cmd: [],
       User: SANDBOX_USER,
       Labels: labels,
@@ -68,7 +76,10 @@ export class DockerSandboxProvider implements SandboxProvider {
         PidsLimit: spec.limits?.pids,
         // An empty volume is filled with the image's files at its path (Docker's copy-up), so a
         // persistent home starts with the image's dotfiles and a workspace with its checkouts.
-        Mounts: spec.volumes?.map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path })),
+        Mounts: [
+          ...(spec.volumes ?? []).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path })),
+          ...(spec.gatewaySource ? [gatewayMount(spec.gatewaySource)] : []),
+        ],
         // Unprivileged, nothing extra: the sandbox is only the agent's workspace.
         ...SANDBOX_HARDENING,
       },
@@ -100,10 +111,11 @@ export class DockerSandboxProvider implements SandboxProvider {
     await container.start().catch((err) => {
       if (!isStatus(err, 304)) throw err; // already running
     });
-    const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace]);
+    const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace, `${GATEWAY_MOUNT}/${GATEWAY_FORWARDER}`]);
     if (check.exitCode !== 0) {
       await container.stop({ t: 0 }).catch(() => {});
-      throw imageUnfit((await container.inspect()).Config.Image, LAYOUT);
+      const image = (await container.inspect()).Config.Image;
+      throw check.exitCode === 2 ? gatewayUnavailable(image) : imageUnfit(image, LAYOUT);
     }
   }
 

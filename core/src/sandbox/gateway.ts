@@ -1,0 +1,67 @@
+import path from "node:path";
+import { sandboxControlUrl, type Config } from "../config.ts";
+
+/**
+ * The sandbox's side of the gateway. A gateway sandbox runs with no network (`--network none`);
+ * the gateway's directory is mounted read-only at GATEWAY_MOUNT, holding its unix socket and the
+ * forwarder, which the sandbox's PID 1 starts: it listens on 127.0.0.1 inside the sandbox and
+ * carries each connection over the socket, prefixed with the sandbox token, to the gateway.
+ */
+export const GATEWAY_MOUNT = "/run/tandem";
+export const GATEWAY_SOCKET = "gateway.sock";
+export const GATEWAY_FORWARDER = "forwarder.mjs";
+/** Inside the sandbox: the egress proxy (HTTP(S)_PROXY) and the control plane (model proxy, git). */
+export const GATEWAY_PROXY_PORT = 3128;
+export const GATEWAY_CONTROL_PORT = 3129;
+export const GATEWAY_SERVICES = { [GATEWAY_PROXY_PORT]: "proxy", [GATEWAY_CONTROL_PORT]: "control" } as const;
+export type GatewayService = (typeof GATEWAY_SERVICES)[keyof typeof GATEWAY_SERVICES];
+
+/** The gateway's directory on this machine (absolute: the engine bind-mounts it). */
+export const gatewayDir = (config: Pick<Config, "GATEWAY_DIR" | "DATA_DIR">) =>
+  path.resolve(config.GATEWAY_DIR ?? path.join(config.DATA_DIR, "gateway"));
+
+export interface SandboxNetwork {
+  /** Docker's network mode for the container. */
+  mode: string;
+  /** For gateway sandboxes: what the engine mounts at GATEWAY_MOUNT (a host path, or a volume name). */
+  gatewaySource?: string;
+  /** The control plane as processes in the sandbox reach it. */
+  controlUrl: string;
+  /** The container's environment for this network: where the control plane and the proxy are. */
+  env: Record<string, string>;
+}
+
+/**
+ * How a sandbox is connected: through the gateway by default; on the host's network when its
+ * profile version sets `hostNetwork` (allowed only with SANDBOX_ALLOW_HOST_NETWORK) or the
+ * instance sets SANDBOX_NETWORK=host, and always for the local provider, whose sandboxes are
+ * host processes; `none` or a Docker network name as they are.
+ */
+export function sandboxNetwork(
+  config: Pick<Config, "SANDBOX_NETWORK" | "SANDBOX_PROVIDER" | "SANDBOX_CONTROL_URL" | "SANDBOX_GATEWAY_SOURCE" | "GATEWAY_DIR" | "DATA_DIR" | "PORT">,
+  spec: { hostNetwork?: boolean } | undefined,
+): SandboxNetwork {
+  const direct = (mode: string): SandboxNetwork => {
+    const controlUrl = sandboxControlUrl(config as Config);
+    return { mode, controlUrl, env: { TANDEM_CONTROL_URL: controlUrl } };
+  };
+  if (config.SANDBOX_PROVIDER === "local" || spec?.hostNetwork) return direct("host");
+  if (config.SANDBOX_NETWORK !== "gateway") return direct(config.SANDBOX_NETWORK);
+  const controlUrl = `http://127.0.0.1:${GATEWAY_CONTROL_PORT}`;
+  const proxy = `http://127.0.0.1:${GATEWAY_PROXY_PORT}`;
+  const noProxy = "127.0.0.1,localhost,::1";
+  return {
+    mode: "none",
+    gatewaySource: config.SANDBOX_GATEWAY_SOURCE ?? gatewayDir(config),
+    controlUrl,
+    env: {
+      TANDEM_CONTROL_URL: controlUrl,
+      HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
+      NO_PROXY: noProxy, no_proxy: noProxy,
+    },
+  };
+}
+
+/** Whether this instance's sandboxes go through the gateway (which the web process then serves). */
+export const usesGateway = (config: Pick<Config, "SANDBOX_NETWORK" | "SANDBOX_PROVIDER">) =>
+  config.SANDBOX_PROVIDER === "docker" && config.SANDBOX_NETWORK === "gateway";

@@ -1,0 +1,135 @@
+import { chmod, copyFile, mkdir, rm } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import {
+  DEFAULT_NETWORK_POLICY, GATEWAY_FORWARDER, GATEWAY_SOCKET, gatewayDir, sandboxGrantForToken, schema, storedSpec,
+  type SandboxGrant,
+} from "@tandem/core";
+import { answerErrors } from "../app.ts";
+import type { WebDeps } from "../deps.ts";
+import { modelProxyRoutes } from "../routes/model-proxy.ts";
+import { sandboxGitRoutes } from "../routes/sandbox-git.ts";
+import { createEgressProxy } from "./egress-proxy.ts";
+import type { GatewayIdentity, IntegrationInterceptor } from "./types.ts";
+
+/** `TANDEM/1 <service> <token>\n`, the forwarder's first line on every connection. */
+const PREAMBLE = /^TANDEM\/1 (proxy|control) (\S+)$/;
+const MAX_PREAMBLE_BYTES = 512;
+const PREAMBLE_TIMEOUT_MS = 5_000;
+
+export interface SandboxGateway {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The sandbox gateway: the one way out of a gateway sandbox (`--network none`). It listens on a
+ * unix socket in its directory, which sandboxes mount read-only along with the forwarder it
+ * copies there. Each connection names its service and carries the sandbox token; a token that
+ * grants nothing is refused before a byte is forwarded. `proxy` connections go to the egress
+ * proxy (the policy, the integrations), `control` ones to a control plane that serves only the
+ * model proxy and the git remote: none of Tandem's other routes is reachable from a sandbox.
+ */
+export async function startSandboxGateway(
+  deps: WebDeps, opts: { interceptor?: IntegrationInterceptor } = {},
+): Promise<SandboxGateway> {
+  const dir = gatewayDir(deps.config);
+  const socketPath = path.join(dir, GATEWAY_SOCKET);
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, 0o755);
+  await copyFile(new URL("./forwarder.mjs", import.meta.url), path.join(dir, GATEWAY_FORWARDER));
+  await chmod(path.join(dir, GATEWAY_FORWARDER), 0o644);
+
+  const identities = new WeakMap<net.Socket, GatewayIdentity>();
+  const egress = createEgressProxy(
+    { db: deps.database.db, logger: deps.logger, clock: deps.clock, config: deps.config },
+    { identify: (socket) => identities.get(socket), interceptor: opts.interceptor, metrics: deps.metrics },
+  );
+  const control = Fastify({ loggerInstance: deps.logger.child({ gateway: "control" }) as FastifyBaseLogger, bodyLimit: 2 * 1024 * 1024 });
+  answerErrors(control);
+  modelProxyRoutes(control, deps);
+  sandboxGitRoutes(control, deps);
+  await control.ready();
+
+  const server = net.createServer((socket) => {
+    socket.on("error", () => socket.destroy());
+    void admit(deps, socket).then((admitted) => {
+      if (!admitted) return;
+      identities.set(socket, admitted.identity);
+      (admitted.service === "proxy" ? egress : control.server).emit("connection", socket);
+      // Paused while the preamble was read; a server's 'data' listener does not start it again.
+      socket.resume();
+    }, (err: unknown) => {
+      deps.logger.error({ err }, "gateway.failed");
+      socket.destroy();
+    });
+  });
+  await rm(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(socketPath, () => resolve()));
+  // The sandbox's user (uid 1000) connects; the socket is the only thing in the mount it may use.
+  await chmod(socketPath, 0o666);
+  deps.logger.info({ socket: socketPath }, "gateway.listening");
+
+  return {
+    socketPath,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      egress.closeAllConnections();
+      await control.close();
+      await rm(socketPath, { force: true });
+    },
+  };
+}
+
+/** Reads and checks the preamble; the bytes after it are put back for the service. */
+async function admit(deps: WebDeps, socket: net.Socket): Promise<{ service: "proxy" | "control"; identity: GatewayIdentity } | null> {
+  const line = await readLine(socket);
+  const m = line === null ? null : PREAMBLE.exec(line.text);
+  const grant = m ? await sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, m[2]!) : null;
+  if (!m || !grant) {
+    deps.logger.warn({ preamble: m ? "unknown token" : "malformed" }, "gateway.refused");
+    const text = "the sandbox gateway does not know this sandbox's token (its session may have ended)\n";
+    socket.end(`HTTP/1.1 407 Proxy Authentication Required\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`);
+    return null;
+  }
+  if (line!.rest.length) socket.unshift(line!.rest);
+  return { service: m[1] as "proxy" | "control", identity: await identityFor(deps, grant) };
+}
+
+function readLine(socket: net.Socket): Promise<{ text: string; rest: Buffer } | null> {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    const finish = (value: { text: string; rest: Buffer } | null) => {
+      clearTimeout(timer);
+      socket.off("data", onData).off("end", onEnd);
+      socket.pause();
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const at = buf.indexOf(0x0a);
+      if (at >= 0) finish({ text: buf.subarray(0, at).toString("utf8"), rest: buf.subarray(at + 1) });
+      else if (buf.length > MAX_PREAMBLE_BYTES) finish(null);
+    };
+    const onEnd = () => finish(null);
+    const timer = setTimeout(() => finish(null), PREAMBLE_TIMEOUT_MS);
+    socket.on("data", onData).on("end", onEnd);
+  });
+}
+
+/** A build token carries its policy; a session's comes from its profile version. */
+async function identityFor(deps: WebDeps, grant: SandboxGrant): Promise<GatewayIdentity> {
+  if (grant.build) return { grant, policy: grant.build.network, profileLabel: grant.build.label };
+  const { db } = deps.database;
+  const session = grant.sessionId ? await db.query.sessions.findFirst({ where: eq(schema.sessions.id, grant.sessionId) }) : undefined;
+  const [row] = session?.profileVersionId
+    ? await db.select({ spec: schema.sandboxProfileVersions.spec, version: schema.sandboxProfileVersions.version, name: schema.sandboxProfiles.name })
+      .from(schema.sandboxProfileVersions)
+      .innerJoin(schema.sandboxProfiles, eq(schema.sandboxProfiles.id, schema.sandboxProfileVersions.profileId))
+      .where(eq(schema.sandboxProfileVersions.id, session.profileVersionId))
+    : [];
+  if (!row) return { grant, policy: DEFAULT_NETWORK_POLICY, profileLabel: "no profile" };
+  return { grant, policy: storedSpec(row.spec).network, profileLabel: `profile ${row.name} v${row.version}` };
+}
