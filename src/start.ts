@@ -1,13 +1,14 @@
 /**
- * `npm start`: web, worker and bot in one process on one port, with embedded defaults
- * (PGlite under ./.data when DATABASE_URL is unset, a private redis-server when REDIS_URL is unset).
+ * `npm start`: web, worker and bot in one process on one port (sandbox ports on PORTS_PORT), with
+ * embedded defaults (PGlite under ./.data when DATABASE_URL is unset, a private redis-server when
+ * REDIS_URL is unset).
  */
 import {
   createLogger, createSandboxProvider, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
 } from "@tandem/core";
 import { startBot } from "@tandem/bot";
 import { buildApp } from "@tandem/web";
-import { listen } from "@tandem/web/server";
+import { listen, startPortsServer } from "@tandem/web/server";
 import { startWorker } from "@tandem/worker";
 
 runMain(async () => {
@@ -15,10 +16,12 @@ runMain(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, service: "tandem" });
   const rt = await openRuntime(config, logger, { embeddedRedis: true });
   const { ownerId } = await ensureDefaultOrganization(rt.database.db, config.DEFAULT_ORG_NAME);
-  const app = await buildApp({ ...rt, sandboxes: createSandboxProvider(config, logger) });
+  const deps = { ...rt, sandboxes: createSandboxProvider(config, logger) };
+  const app = await buildApp(deps);
   const worker = startWorker(rt);
   const bot = await startBot(rt);
   await listen(app, config);
+  const ports = await startPortsServer(deps);
 
   const base = config.PUBLIC_URL.replace(/\/$/, "");
   const login = await issueToken(rt.database.db, rt.clock, { userId: ownerId, kind: "login", ttlMs: LOGIN_LINK_TTL_MS });
@@ -26,6 +29,7 @@ runMain(async () => {
   process.stdout.write(`\nTandem is running at ${base}\nOwner login link (one-time, 24 h): ${base}/login/${login.token}\n\n`);
 
   return async () => {
+    await ports.close();
     await app.close();
     await bot.close();
     await worker.close();

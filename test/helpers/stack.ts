@@ -1,8 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { createServer } from "node:net";
 import { isNull } from "drizzle-orm";
-import { createSandboxProvider, schema, type SandboxProvider } from "@tandem/core";
+import { createSandboxProvider, portsPublicUrl, schema, type SandboxProvider } from "@tandem/core";
 import { buildApp } from "@tandem/web";
+import { startPortsServer, type PortsServer } from "@tandem/web/server";
 import { startWorker, type RunningWorker, type WorkerOptions } from "@tandem/worker";
 import { apiClient, ownerToken, type ApiClient } from "./api.ts";
 import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
@@ -23,6 +24,9 @@ export interface Stack {
   sandboxes: SandboxProvider;
   owner: ApiClient;
   base: string;
+  /** The ports origin's listener, and the base its hosts are under (`http://localhost:<its port>`). */
+  ports: PortsServer;
+  portsBase: string;
   close(): Promise<void>;
 }
 
@@ -31,22 +35,27 @@ export async function startStack(
   kind: DbKind, env: Record<string, string>, workerOptions: WorkerOptions & { none?: boolean } = {},
 ): Promise<Stack> {
   const port = await freePort();
+  const portsPort = await freePort();
   const rt = await startTestRuntime(kind, {
-    PORT: String(port), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, SANDBOX_NETWORK: "host", ...env,
-    // "self": the stack's own address, for browsers (WebSocket origin checks compare with it).
+    PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, SANDBOX_NETWORK: "host", ...env,
+    // "self": the stack's own address, for browsers (WebSocket origin checks compare with it);
+    // "self-localhost" the same port named localhost, beside the ports origin's *.localhost hosts.
     ...(env.PUBLIC_URL === "self" ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
+    ...(env.PUBLIC_URL === "self-localhost" ? { PUBLIC_URL: `http://localhost:${port}` } : {}),
   });
   const sandboxes = workerOptions.sandboxes ?? createSandboxProvider(rt.config, rt.logger);
   const app = await buildApp({ ...rt, sandboxes });
   const base = await app.listen({ port, host: "127.0.0.1" });
+  const ports = await startPortsServer({ ...rt, sandboxes }, { port: portsPort, host: "127.0.0.1" });
   const worker = workerOptions.none
     ? { sweepNow: async () => 0, close: async () => {} }
     : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });
   const owner = apiClient(app, await ownerToken(rt));
   return {
-    rt, app, worker, owner, base, sandboxes,
+    rt, app, worker, owner, base, sandboxes, ports, portsBase: portsPublicUrl(rt.config),
     async close() {
       await worker.close();
+      await ports.close();
       await app.close();
       // What the test left running (idle sessions' sandboxes) goes with the stack: the engine is shared.
       const left = await rt.database.db.select({ externalId: schema.sandboxes.externalId }).from(schema.sandboxes)

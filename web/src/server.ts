@@ -5,3 +5,6 @@ import type { Config } from "@tandem/core";
 export async function listen(app: FastifyInstance, config: Config): Promise<string> {
   return app.listen({ port: config.PORT, host: config.HOST });
 }
+
+/** The ports origin's listener, beside the app: wherever the app listens, this listens too. */
+export { startPortsServer, type PortsServer } from "./ports/server.ts";
