@@ -12,7 +12,7 @@ const schema = z.object({
   PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url("the address people open, e.g. https://tandem.example.com").default("http://localhost:3000"),
-  /** The second listener, for processes of sandboxes opened from the workbench (ports-origin.ts). */
+  /** The second listener: sandbox ports opened from the workbench, on their own origin (web/src/ports/). */
   PORTS_PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3001),
   /** Its public base; each session's port is `<port>-<session id>.<its host>`. Unset → http://localhost:$PORTS_PORT. */
   PORTS_PUBLIC_URL: optionalUrl("the ports origin's base, e.g. https://tandem-ports.example.net"),
@@ -148,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (parsed.success) {
     const problem = portsOriginProblem(parsed.data.PUBLIC_URL, portsPublicUrl(parsed.data));
     if (problem) problems.push(`PORTS_PUBLIC_URL is invalid: ${problem}`);
+    if (parsed.data.PORTS_PORT === parsed.data.PORT && parsed.data.PORT !== 0) problems.push(`PORTS_PORT is invalid: it must differ from PORT (${parsed.data.PORT})`);
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return parsed.data;
