@@ -147,6 +147,9 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(opened.next).toBe("/a/b?x=1");
     expect(opened.setCookie).toHaveLength(1);
     expect(opened.setCookie[0]).toMatch(/^tandem_port=[\w.-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
+    const offsite = new URL(opened.authorizeUrl);
+    offsite.searchParams.set("next", "//evil.test/x");
+    expect((await portsRequest(stack, offsite.href)).headers.location).toBe("/");
 
     // Tandem's cookies, the ports origin's own among them, never reach the app; its own do.
     const got = await portsRequest(stack, `${origin}/a/b?x=1`, { headers: { cookie: `${opened.cookie}; tandem_session=secret; app=1; tandem_csrf=c`, authorization: "Basic YXBwOmFwcA==" } });

@@ -7,6 +7,7 @@ import { readCookie } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { listeningPorts } from "../workbench/processes.ts";
 import { liveSandboxOrThrow } from "../workbench/sandbox-access.ts";
+import { safeNext } from "../workbench/ui.ts";
 import { openRelay, relayResponse, requestHead } from "./relay.ts";
 import { COOKIE_TTL_MS, portTokenKey, signPortToken, verifyPortToken, type PortClaims } from "./token.ts";
 
@@ -49,7 +50,7 @@ export async function startPortsServer(deps: WebDeps, listen = { port: deps.conf
       const [name, ...value] = part.trim().split("=");
       if (name !== PORT_COOKIE) continue;
       try {
-        return verifyPortToken(key, deps.clock, decodeURIComponent(value.join("=")), { kind: "cookie", ...target });
+        return verifyPortToken(key, deps.clock, value.join("="), { kind: "cookie", ...target });
       } catch (err) {
         problem = err;
       }
@@ -82,13 +83,12 @@ export async function startPortsServer(deps: WebDeps, listen = { port: deps.conf
     log.info({ sessionId: target.sessionId, port: target.port, cookie: setCookie.split("=")[0] }, "ports.cookie_dropped");
 
   /** The link token from Tandem becomes this host's cookie, and the token leaves the address bar. */
-  const authorize = async (req: IncomingMessage, res: ServerResponse, target: Target, url: URL) => {
+  const authorize = async (res: ServerResponse, target: Target, url: URL) => {
     const claims = verifyPortToken(key, deps.clock, url.searchParams.get("token") ?? "", { kind: "link", ...target });
     await sandboxFor(claims, target);
-    const next = url.searchParams.get("next") ?? "/";
     const cookie = signPortToken(key, { ...claims, kind: "cookie", expiresAtMs: deps.clock.now().getTime() + COOKIE_TTL_MS });
     res.writeHead(303, {
-      location: /^\/(?![/\\])/.test(next) && !/[\r\n]/.test(next) ? next : "/",
+      location: safeNext(url.searchParams.get("next")) ?? "/",
       "set-cookie": `${PORT_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${COOKIE_TTL_MS / 1000}${secure ? "; Secure" : ""}`,
       "cache-control": "no-store",
       "referrer-policy": "no-referrer",
@@ -98,7 +98,7 @@ export async function startPortsServer(deps: WebDeps, listen = { port: deps.conf
   const onRequest = async (req: IncomingMessage, res: ServerResponse, written: number) => {
     const target = targetOf(req);
     const url = new URL(req.url ?? "/", "http://port.invalid");
-    if (url.pathname === AUTHORIZE_PATH && (req.method === "GET" || req.method === "HEAD")) return authorize(req, res, target, url);
+    if (url.pathname === AUTHORIZE_PATH && (req.method === "GET" || req.method === "HEAD")) return authorize(res, target, url);
     const claims = cookieClaims(req, target);
     if (UNSAFE.has(req.method ?? "")) requireOwnOrigin(req);
     const sandbox = await sandboxFor(claims, target);
