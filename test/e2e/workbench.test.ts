@@ -147,9 +147,12 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(opened.next).toBe("/a/b?x=1");
     expect(opened.setCookie).toHaveLength(1);
     expect(opened.setCookie[0]).toMatch(/^tandem_port=[\w.-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
-    const offsite = new URL(opened.authorizeUrl);
-    offsite.searchParams.set("next", "//evil.test/x");
-    expect((await portsRequest(stack, offsite.href)).headers.location).toBe("/");
+    const again = await portsRequest(stack, opened.authorizeUrl);
+    expect(again.status).toBe(403);
+    expect(again.body).toBe("this port link was already used; open the port again from the session's Processes panel\n");
+    // A `next` that leaves the port's host is ignored.
+    const offsite = await openPort(stack, stack.owner.token, id, port, "//evil.test/x");
+    expect(offsite.next).toBe("/");
 
     // Tandem's cookies, the ports origin's own among them, never reach the app; its own do.
     const got = await portsRequest(stack, `${origin}/a/b?x=1`, { headers: { cookie: `${opened.cookie}; tandem_session=secret; app=1; tandem_csrf=c`, authorization: "Basic YXBwOmFwcA==" } });

@@ -9,7 +9,7 @@ import { listeningPorts } from "../workbench/processes.ts";
 import { liveSandboxOrThrow } from "../workbench/sandbox-access.ts";
 import { safeNext } from "../workbench/ui.ts";
 import { openRelay, relayResponse, requestHead } from "./relay.ts";
-import { COOKIE_TTL_MS, portTokenKey, signPortToken, verifyPortToken, type PortClaims } from "./token.ts";
+import { COOKIE_TTL_MS, LINK_TTL_MS, portTokenKey, signPortToken, verifyPortToken, type PortClaims } from "./token.ts";
 
 /** Where Tandem's redirect lands on a port's host; the only path the ports origin keeps for itself. */
 export const AUTHORIZE_PATH = "/__tandem/authorize";
@@ -84,8 +84,12 @@ export async function startPortsServer(deps: WebDeps, listen = { port: deps.conf
 
   /** The link token from Tandem becomes this host's cookie, and the token leaves the address bar. */
   const authorize = async (res: ServerResponse, target: Target, url: URL) => {
-    const claims = verifyPortToken(key, deps.clock, url.searchParams.get("token") ?? "", { kind: "link", ...target });
+    const token = url.searchParams.get("token") ?? "";
+    const claims = verifyPortToken(key, deps.clock, token, { kind: "link", ...target });
     await sandboxFor(claims, target);
+    // Once only: a link that stayed in a history or a log opens nothing later.
+    const first = await deps.redis.set(`${deps.config.REDIS_PREFIX}:port-link:${token.split(".")[1]}`, "1", "PX", LINK_TTL_MS, "NX");
+    if (first !== "OK") throw forbidden("this port link was already used; open the port again from the session's Processes panel");
     const cookie = signPortToken(key, { ...claims, kind: "cookie", expiresAtMs: deps.clock.now().getTime() + COOKIE_TTL_MS });
     res.writeHead(303, {
       location: safeNext(url.searchParams.get("next")) ?? "/",
