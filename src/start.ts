@@ -1,15 +1,13 @@
 /**
- * `npm start`: web, worker and bot in one process on one port, with embedded defaults
- * (PGlite under ./.data when DATABASE_URL is unset, a private redis-server when REDIS_URL is unset).
+ * `npm start`: web, worker and bot in one process on one port (sandbox ports on PORTS_PORT), with
+ * embedded defaults (PGlite under ./.data when DATABASE_URL is unset, a private redis-server when
+ * REDIS_URL is unset).
  */
 import {
   createLogger, createSandboxProvider, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
-  usesGateway,
 } from "@tandem/core";
 import { startBot } from "@tandem/bot";
-import { Registry } from "prom-client";
-import { buildApp, startSandboxGateway } from "@tandem/web";
-import { listen } from "@tandem/web/server";
+import { serveWeb } from "@tandem/web/server";
 import { startWorker } from "@tandem/worker";
 
 runMain(async () => {
@@ -17,13 +15,9 @@ runMain(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, service: "tandem" });
   const rt = await openRuntime(config, logger, { embeddedRedis: true });
   const { ownerId } = await ensureDefaultOrganization(rt.database.db, config.DEFAULT_ORG_NAME);
-  // One registry: /metrics counts the gateway's egress decisions too.
-  const deps = { ...rt, sandboxes: createSandboxProvider(config, logger), metrics: new Registry() };
-  const app = await buildApp(deps);
-  const gateway = usesGateway(config) ? await startSandboxGateway(deps) : undefined;
   const worker = startWorker(rt);
   const bot = await startBot(rt);
-  await listen(app, config);
+  const web = await serveWeb({ ...rt, sandboxes: createSandboxProvider(config, logger) });
 
   const base = config.PUBLIC_URL.replace(/\/$/, "");
   const login = await issueToken(rt.database.db, rt.clock, { userId: ownerId, kind: "login", ttlMs: LOGIN_LINK_TTL_MS });
@@ -31,8 +25,7 @@ runMain(async () => {
   process.stdout.write(`\nTandem is running at ${base}\nOwner login link (one-time, 24 h): ${base}/login/${login.token}\n\n`);
 
   return async () => {
-    await gateway?.close();
-    await app.close();
+    await web.close();
     await bot.close();
     await worker.close();
     await rt.close();

@@ -11,10 +11,11 @@ describe("npm start (all in one process, embedded defaults)", () => {
   it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL and a login link", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
     const port = await freePort();
+    const portsPort = await freePort();
     const started = Date.now();
     const child = spawn("npm", ["start", "--silent"], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "warn" },
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "warn" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -29,6 +30,10 @@ describe("npm start (all in one process, embedded defaults)", () => {
       expect(ready?.status).toBe(200);
       expect(await ready!.json()).toEqual({ ok: true, postgres: "ok", redis: "ok" });
       expect(stdout).toContain(`Tandem is running at http://127.0.0.1:${port}`);
+      // The ports origin listens beside it, and serves nothing to a host that names no session port.
+      const ports = await fetch(`http://127.0.0.1:${portsPort}/`);
+      expect(ports.status).toBe(404);
+      expect(await ports.text()).toMatch(/ports are <port>-<session id> hosts under localhost:/);
       const link = stdout.match(/Owner login link \(one-time, 24 h\): (\S+)/)?.[1];
       expect(link).toBeDefined();
       const login = await fetch(link!, { redirect: "manual" });

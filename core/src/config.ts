@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { portsOriginProblem } from "./ports-origin.ts";
 
 const url = (what: string) =>
   z.url({ error: `expected a URL (${what})` });
@@ -11,6 +12,10 @@ const schema = z.object({
   PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url("the address people open, e.g. https://tandem.example.com").default("http://localhost:3000"),
+  /** The second listener: sandbox ports opened from the workbench, on their own origin (web/src/ports/). */
+  PORTS_PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3001),
+  /** Its public base; each session's port is `<port>-<session id>.<its host>`. Unset → http://localhost:$PORTS_PORT. */
+  PORTS_PUBLIC_URL: optionalUrl("the ports origin's base, e.g. https://tandem-ports.example.net"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATA_DIR: z.string().min(1).default("./.data"),
   DATABASE_URL: url("postgres://user:pass@host:5432/db").optional(),
@@ -131,6 +136,10 @@ export class ConfigError extends Error {
 export const sandboxControlUrl = (config: Config) =>
   (config.SANDBOX_CONTROL_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, "");
 
+/** Where sandbox ports are served: never Tandem's own origin. */
+export const portsPublicUrl = (config: Config) =>
+  (config.PORTS_PUBLIC_URL ?? `http://localhost:${config.PORTS_PORT}`).replace(/\/$/, "");
+
 /** Parse the environment once; every bad variable is reported, one line each. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "not set": docker-compose and .env files produce them.
@@ -149,6 +158,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (cleaned.SANDBOX_NETWORK === "host") {
       problems.push("SANDBOX_NETWORK=host is refused with NODE_ENV=production: it puts every sandbox on the host's network (use gateway)");
     }
+  }
+  if (parsed.success) {
+    const problem = portsOriginProblem(parsed.data.PUBLIC_URL, portsPublicUrl(parsed.data));
+    if (problem) problems.push(`PORTS_PUBLIC_URL is invalid: ${problem}`);
+    if (parsed.data.PORTS_PORT === parsed.data.PORT && parsed.data.PORT !== 0) problems.push(`PORTS_PORT is invalid: it must differ from PORT (${parsed.data.PORT})`);
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return parsed.data;

@@ -1,4 +1,5 @@
 export * from "./config.ts";
+export * from "./ports-origin.ts";
 export * from "./errors.ts";
 export * from "./clock.ts";
 export * from "./logger.ts";

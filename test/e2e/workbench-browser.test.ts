@@ -34,6 +34,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
   let browser: Browser;
   let page: Page;
   let id: string;
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     git = await startGitHttpServer({ username: "u", password: "p" });
@@ -55,6 +56,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -119,6 +121,8 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.screenshot({ path: `${ARTIFACTS}/workbench-processes.png` });
     const [opened] = await Promise.all([page.context().waitForEvent("page"), link.click()]);
     await opened.waitForLoadState();
+    // On the port's own origin, not Tandem's.
+    expect(new URL(opened.url()).host).toMatch(new RegExp(`^${port}-${id}\\.localhost:\\d+$`));
     expect(await opened.textContent("body")).toBe("served from the sandbox /");
     await opened.screenshot({ path: `${ARTIFACTS}/workbench-port.png` });
     await opened.close();
@@ -230,6 +234,10 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     expect(await page.getAttribute(`${row} [data-testid=session-origin]`, "href")).toBe(api.origin.url);
     await page.screenshot({ path: `${ARTIFACTS}/workbench-sessions-list.png` });
   }, 30_000);
+
+  it("did all of the above within its Content-Security-Policy", () => {
+    expect(cspViolations).toEqual([]);
+  });
 });
 
 describe.skipIf(!chromiumAvailable())("Settings in headless Chromium: claiming a GitHub installation", () => {

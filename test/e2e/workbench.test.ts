@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { execCollect, issueToken, schema } from "@tandem/core";
+import { execCollect, issueToken, portOrigin, schema } from "@tandem/core";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { openPort, portsRequest } from "../helpers/ports.ts";
 import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
 import { openTerminal } from "../helpers/ws.ts";
 import WebSocket from "ws";
@@ -126,28 +127,47 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(status.stdout).toContain("?? new.txt");
   });
 
-  it("lists listening ports and proxies HTTP to them from inside the sandbox", async () => {
+  it("lists listening ports and serves them on their own origin, relayed from inside the sandbox", async () => {
     const port = await freePort();
     const server = `require("http").createServer((q,s)=>{let b="";q.on("data",d=>b+=d);q.on("end",()=>{s.setHeader("content-type","text/plain");`
+      + `if(q.url==="/cookies")s.setHeader("set-cookie",["app=2; Path=/","wide=1; Domain=localhost; Path=/","Tandem_session=x; Path=/","also=3;path=/; domain=.localhost"]);`
       + `s.end("in-sandbox "+q.method+" "+q.url+" host="+q.headers.host+" cookie="+(q.headers.cookie||"")+" auth="+(q.headers.authorization||"")+" body="+b)})}).listen(${port},"127.0.0.1")`;
     await execCollect(stack.sandboxes, sandboxId, ["sh", "-c", `setsid node -e '${server}' >/dev/null 2>&1 < /dev/null &`]);
     const listed = await until("the port to be listed", async () => {
       const r = await stack.owner.request("GET", `/api/sessions/${id}/processes`);
       return r.body.ports?.find((p: { port: number }) => p.port === port);
     }, 15_000);
-    expect(listed).toEqual({ port, url: `/sessions/${id}/ports/${port}/` });
+    const origin = portOrigin(stack.portsBase, id, port);
+    expect(listed).toEqual({ port, url: `/sessions/${id}/ports/${port}/`, origin });
+    expect(origin).toBe(`http://${port}-${id}.localhost:${new URL(stack.portsBase).port}`);
 
-    const got = await fetch(`${stack.base}/sessions/${id}/ports/${port}/a/b?x=1`, {
-      headers: { authorization: `Bearer ${stack.owner.token}`, cookie: "tandem_session=secret; app=1" },
-    });
+    // Tandem's origin never serves the port: it redirects to the port's own host with a link token.
+    const opened = await openPort(stack, stack.owner.token, id, port, "/a/b?x=1");
+    expect(opened.authorizeUrl.startsWith(`${origin}/__tandem/authorize?token=`)).toBe(true);
+    expect(opened.next).toBe("/a/b?x=1");
+    expect(opened.setCookie).toHaveLength(1);
+    expect(opened.setCookie[0]).toMatch(/^tandem_port=[\w.-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
+    const again = await portsRequest(stack, opened.authorizeUrl);
+    expect(again.status).toBe(403);
+    expect(again.body).toBe("this port link was already used; open the port again from the session's Processes panel\n");
+    // A `next` that leaves the port's host is ignored.
+    const offsite = await openPort(stack, stack.owner.token, id, port, "//evil.test/x");
+    expect(offsite.next).toBe("/");
+
+    // Tandem's cookies, the ports origin's own among them, never reach the app; its own do.
+    const got = await portsRequest(stack, `${origin}/a/b?x=1`, { headers: { cookie: `${opened.cookie}; tandem_session=secret; app=1; tandem_csrf=c`, authorization: "Basic YXBwOmFwcA==" } });
     expect(got.status).toBe(200);
-    expect(await got.text()).toBe(`in-sandbox GET /a/b?x=1 host=127.0.0.1:${port} cookie=app=1 auth= body=`);
-    const posted = await fetch(`${stack.base}/sessions/${id}/ports/${port}/form`, {
-      method: "POST", headers: { authorization: `Bearer ${stack.owner.token}`, "content-type": "application/json" }, body: JSON.stringify({ a: "é" }),
+    expect(got.body).toBe(`in-sandbox GET /a/b?x=1 host=127.0.0.1:${port} cookie=app=1 auth=Basic YXBwOmFwcA== body=`);
+    const posted = await portsRequest(stack, `${origin}/form`, {
+      method: "POST", headers: { cookie: opened.cookie, "content-type": "application/json", origin }, body: JSON.stringify({ a: "é" }),
     });
-    expect(await posted.text()).toContain(`POST /form host=127.0.0.1:${port} cookie= auth= body={"a":"é"}`);
+    expect(posted.body).toBe(`in-sandbox POST /form host=127.0.0.1:${port} cookie= auth= body={"a":"é"}`);
+    // The app may set cookies for its own host only: one with a Domain, or naming a Tandem cookie, is dropped.
+    const cookies = await portsRequest(stack, `${origin}/cookies`, { headers: { cookie: opened.cookie } });
+    expect(cookies.status).toBe(200);
+    expect(cookies.headers["set-cookie"]).toEqual(["app=2; Path=/"]);
 
-    const notListening = await fetch(`${stack.base}/sessions/${id}/ports/1/`, { headers: { authorization: `Bearer ${stack.owner.token}` } });
+    const notListening = await fetch(`${stack.base}/sessions/${id}/ports/1/`, { headers: { authorization: `Bearer ${stack.owner.token}` }, redirect: "manual" });
     expect(notListening.status).toBe(404);
     // The sandbox shares the host's network here: the host's own listeners (Tandem itself,
     // Postgres) are not the sandbox's, so they are neither listed nor reachable.
@@ -156,12 +176,15 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(ports).not.toContain(tandemPort);
     expect(ports).not.toContain(5432);
     for (const hostPort of [tandemPort, 5432]) {
-      const res = await fetch(`${stack.base}/sessions/${id}/ports/${hostPort}/`, { headers: { authorization: `Bearer ${stack.owner.token}` } });
+      const res = await fetch(`${stack.base}/sessions/${id}/ports/${hostPort}/`, { headers: { authorization: `Bearer ${stack.owner.token}` }, redirect: "manual" });
       expect(res.status, `host port ${hostPort}`).toBe(404);
     }
     const other = await otherOrganization(stack.rt);
-    const foreign = await fetch(`${stack.base}/sessions/${id}/ports/${port}/`, { headers: { authorization: `Bearer ${other.token}` } });
+    const foreign = await fetch(`${stack.base}/sessions/${id}/ports/${port}/`, { headers: { authorization: `Bearer ${other.token}` }, redirect: "manual" });
     expect(foreign.status).toBe(404);
+    // A cookie of this port's host does not open another port of the session.
+    const otherPort = await portsRequest(stack, `${portOrigin(stack.portsBase, id, port + 1)}/`, { headers: { cookie: opened.cookie } });
+    expect(otherPort.status).toBe(403);
   }, 45_000);
 
   it("copies an attachment into the checkout under .tandem/attachments, kept out of git", async () => {
@@ -188,12 +211,12 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(foreign.status).toBe(404);
   }, 30_000);
 
-  it("relays WebSocket upgrades through the port proxy to a server in the sandbox", async () => {
+  it("relays WebSocket upgrades on the port's origin to a server in the sandbox", async () => {
     const port = await freePort();
     // A bare WebSocket echo (short text frames only), written by hand: the image has no ws package.
     const server = `const c=require("crypto");require("http").createServer((q,s)=>s.end("plain")).on("upgrade",(q,sock)=>{`
       + `const accept=c.createHash("sha1").update(q.headers["sec-websocket-key"]+"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");`
-      + `sock.write("HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: "+accept+"\\r\\nX-Seen: "+q.url+" cookie="+(q.headers.cookie||"")+"\\r\\n\\r\\n");`
+      + `sock.write("HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: "+accept+"\\r\\nSet-Cookie: ws=1; Domain=localhost\\r\\nX-Seen: "+q.url+" cookie="+(q.headers.cookie||"")+"\\r\\n\\r\\n");`
       + `sock.on("data",b=>{for(let o=0;o+6<=b.length;){if((b[o]&15)===8)return sock.end();const n=b[o+1]&127,m=b.subarray(o+2,o+6),d=Buffer.alloc(n);`
       + `for(let i=0;i<n;i++)d[i]=b[o+6+i]^m[i%4];o+=6+n;const out=Buffer.from("echo:"+d);sock.write(Buffer.concat([Buffer.from([0x81,out.length]),out]))}})})`
       + `.listen(${port},"127.0.0.1")`;
@@ -201,12 +224,16 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     await until("the port to be listed", async () =>
       (await stack.owner.request("GET", `/api/sessions/${id}/processes`)).body.ports?.some((p: { port: number }) => p.port === port), 15_000);
 
-    const url = `${wsBase}/sessions/${id}/ports/${port}/live?room=1`;
-    const ws = new WebSocket(url, { headers: { authorization: auth.authorization!, cookie: "tandem_session=secret; app=1" }, origin: ORIGIN });
+    const { origin, cookie } = await openPort(stack, stack.owner.token, id, port);
+    const host = new URL(origin).host;
+    const url = `${stack.ports.address.replace(/^http/, "ws")}/live?room=1`;
+    const ws = new WebSocket(url, { headers: { host, cookie: `${cookie}; tandem_session=secret; app=1` }, origin });
     let seen = "";
-    ws.on("upgrade", (res) => { seen = String(res.headers["x-seen"]); });
+    let setCookie: unknown;
+    ws.on("upgrade", (res) => { seen = String(res.headers["x-seen"]); setCookie = res.headers["set-cookie"]; });
     await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
     expect(seen).toBe("/live?room=1 cookie=app=1");
+    expect(setCookie).toBeUndefined();
     const replies: string[] = [];
     ws.on("message", (d) => replies.push(d.toString()));
     ws.send("hi");
@@ -215,20 +242,22 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(replies).toEqual(["echo:hi", "echo:again"]);
     ws.close();
 
-    const status = (headers: Record<string, string>) => new Promise<number>((resolve) => {
-      const { origin, ...rest } = headers;
-      const refused = new WebSocket(url, { headers: rest, origin });
+    const status = (headers: Record<string, string>, at = url) => new Promise<number>((resolve) => {
+      const { origin: from, ...rest } = headers;
+      const refused = new WebSocket(at, { headers: rest, origin: from });
       refused.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
       refused.on("open", () => { refused.close(); resolve(101); });
       refused.on("error", () => resolve(-1));
     });
-    expect(await status({ authorization: auth.authorization!, origin: "http://evil.test" })).toBe(403);
-    expect(await status({ origin: ORIGIN })).toBe(401);
-    const other = await otherOrganization(stack.rt);
-    expect(await status({ authorization: `Bearer ${other.token}`, origin: ORIGIN })).toBe(404);
+    // Only the port's own pages: not another port's page (same site), not Tandem, not without a cookie.
+    expect(await status({ host, cookie, origin: portOrigin(stack.portsBase, id, port + 1) })).toBe(403);
+    expect(await status({ host, cookie, origin: stack.base })).toBe(403);
+    expect(await status({ host, origin })).toBe(403);
+    // Tandem's origin relays no WebSocket to a port any more.
+    expect(await status({ authorization: `Bearer ${stack.owner.token}`, origin: ORIGIN }, `${wsBase}/sessions/${id}/ports/${port}/live`)).toBe(404);
     // Plain HTTP to the same server still works.
-    const plain = await fetch(`${stack.base}/sessions/${id}/ports/${port}/`, { headers: { authorization: auth.authorization! } });
-    expect(await plain.text()).toBe("plain");
+    const plain = await portsRequest(stack, `${origin}/`, { headers: { cookie } });
+    expect(plain.body).toBe("plain");
   }, 45_000);
 
   it("sends a signed-out visit to the login page and back after the owner login link", async () => {

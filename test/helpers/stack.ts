@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { createServer } from "node:net";
 import { isNull } from "drizzle-orm";
-import { Registry } from "prom-client";
-import { createSandboxProvider, schema, usesGateway, type SandboxProvider } from "@tandem/core";
-import { buildApp, startSandboxGateway, type SandboxGateway } from "@tandem/web";
+import { createSandboxProvider, portsPublicUrl, schema, type SandboxProvider } from "@tandem/core";
+import type { SandboxGateway } from "@tandem/web";
+import { serveWeb, type PortsServer } from "@tandem/web/server";
 import { startWorker, type RunningWorker, type WorkerOptions } from "@tandem/worker";
 import { apiClient, ownerToken, type ApiClient } from "./api.ts";
 import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
@@ -26,34 +26,36 @@ export interface Stack {
   sandboxes: SandboxProvider;
   owner: ApiClient;
   base: string;
+  /** The ports origin's listener, and the base its hosts are under (`http://localhost:<its port>`). */
+  ports: PortsServer;
+  portsBase: string;
   close(): Promise<void>;
 }
 
-/** Web and worker on a real port, as `npm start` runs them, against a fresh database. */
+/** Web and worker on real ports, as `npm start` runs them, against a fresh database. */
 export async function startStack(
   kind: DbKind, env: Record<string, string>, workerOptions: WorkerOptions & { none?: boolean } = {},
 ): Promise<Stack> {
   const port = await freePort();
+  const portsPort = await freePort();
   const rt = await startTestRuntime(kind, {
-    PORT: String(port), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env,
-    // "self": the stack's own address, for browsers (WebSocket origin checks compare with it).
+    PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env,
+    // "self": the stack's own address, for browsers (WebSocket origin checks compare with it);
+    // "self-localhost" the same port named localhost, beside the ports origin's *.localhost hosts.
     ...(env.PUBLIC_URL === "self" ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
+    ...(env.PUBLIC_URL === "self-localhost" ? { PUBLIC_URL: `http://localhost:${port}` } : {}),
   });
   const sandboxes = workerOptions.sandboxes ?? createSandboxProvider(rt.config, rt.logger);
-  const deps = { ...rt, sandboxes, metrics: new Registry() };
-  const app = await buildApp(deps);
-  const gateway = usesGateway(rt.config) ? await startSandboxGateway(deps) : undefined;
-  const base = await app.listen({ port, host: "127.0.0.1" });
+  const web = await serveWeb({ ...rt, sandboxes });
   const worker = workerOptions.none
     ? { sweepNow: async () => 0, close: async () => {} }
     : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });
-  const owner = apiClient(app, await ownerToken(rt));
+  const owner = apiClient(web.app, await ownerToken(rt));
   return {
-    rt, app, gateway, worker, owner, base, sandboxes,
+    rt, app: web.app, gateway: web.gateway, worker, owner, base: web.base, sandboxes, ports: web.ports, portsBase: portsPublicUrl(rt.config),
     async close() {
       await worker.close();
-      await gateway?.close();
-      await app.close();
+      await web.close();
       // What the test left running (idle sessions' sandboxes) goes with the stack: the engine is shared.
       const left = await rt.database.db.select({ externalId: schema.sandboxes.externalId }).from(schema.sandboxes)
         .where(isNull(schema.sandboxes.removedAt));

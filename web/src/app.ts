@@ -8,6 +8,7 @@ import { requireActor } from "./auth.ts";
 import type { WebDeps } from "./deps.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { routeDeclarer } from "./routes/declare.ts";
+import { securityHeaders } from "./security-headers.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { githubLoginRoutes } from "./routes/github-login.ts";
 import { loginRoutes } from "./routes/login.ts";
@@ -68,6 +69,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
 
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   csrfProtection(app);
+  securityHeaders(app, deps);
 
   const registry = new OpenApiRegistry();
   const declare = routeDeclarer(app, registry);

@@ -1,21 +1,13 @@
-import { Registry } from "prom-client";
-import { createLogger, createSandboxProvider, loadConfigOrExit, openRuntime, runMain, usesGateway } from "@tandem/core";
-import { buildApp } from "./app.ts";
-import { startSandboxGateway } from "./gateway/gateway.ts";
-import { listen } from "./server.ts";
+import { createLogger, createSandboxProvider, loadConfigOrExit, openRuntime, runMain } from "@tandem/core";
+import { serveWeb } from "./server.ts";
 
 runMain(async () => {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, service: "web" });
   const rt = await openRuntime(config, logger);
-  // One registry: /metrics counts the gateway's egress decisions too.
-  const deps = { ...rt, sandboxes: createSandboxProvider(config, logger), metrics: new Registry() };
-  const app = await buildApp(deps);
-  const gateway = usesGateway(config) ? await startSandboxGateway(deps) : undefined;
-  await listen(app, config);
+  const web = await serveWeb({ ...rt, sandboxes: createSandboxProvider(config, logger) });
   return async () => {
-    await gateway?.close();
-    await app.close();
+    await web.close();
     await rt.close();
   };
 });

@@ -21,15 +21,14 @@ export function ensureCsrfCookie(deps: WebDeps, req: FastifyRequest, reply: Fast
 
 /**
  * Double-submit CSRF check for requests authenticated by the browser cookie. Bearer requests
- * are exempt (a browser never adds that header by itself), as are the sandbox port proxy (the
- * app inside speaks for itself) and the provider webhooks (they carry no cookie).
+ * are exempt (a browser never adds that header by itself), as are the provider webhooks (they
+ * carry no cookie). Sandbox ports are not on this origin at all (web/src/ports/).
  */
 export function csrfProtection(app: FastifyInstance) {
   app.addHook("onRequest", async (req) => {
     if (!UNSAFE.has(req.method)) return;
     if (/^Bearer\s/i.test(req.headers.authorization ?? "")) return;
     if (!readCookie(req.headers.cookie, SESSION_COOKIE)) return;
-    if (/^\/sessions\/[^/]+\/ports\//.test(req.url)) return;
     const cookie = readCookie(req.headers.cookie, CSRF_COOKIE) ?? "";
     const header = req.headers[CSRF_HEADER];
     const ok = typeof header === "string" && cookie.length > 0 && header.length === cookie.length

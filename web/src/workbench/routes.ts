@@ -1,16 +1,16 @@
 import type { FastifyInstance } from "fastify";
-import { AppError } from "@tandem/core";
+import { AppError, portOrigin, portsPublicUrl } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 import { attachmentRoutes } from "./attachments.ts";
 import { collectChanges } from "./changes.ts";
-import { portProxyRoutes } from "./port-proxy.ts";
+import { portLinkRoutes } from "./port-links.ts";
 import { networkRoutes } from "./network.ts";
 import { listeningPorts } from "./processes.ts";
 import { liveSandboxOrThrow, requireSession } from "./sandbox-access.ts";
 import { terminalRoutes } from "./terminal.ts";
 import { uiRoutes } from "./ui.ts";
 
-/** Everything the browser workbench talks to: pages, terminals, changes, processes, the port proxy. */
+/** Everything the browser workbench talks to: pages, terminals, changes, processes, links to ports. */
 export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
   app.get("/api/sessions/:id/changes", async (req) => {
     const sandbox = await liveSandboxOrThrow(deps, await requireSession(deps, req));
@@ -19,7 +19,9 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
   app.get("/api/sessions/:id/processes", async (req) => {
     const session = await requireSession(deps, req);
     const ports = await listeningPorts(await liveSandboxOrThrow(deps, session));
-    return { ports: ports.map((port) => ({ port, url: `/sessions/${session.id}/ports/${port}/` })) };
+    // `url` is Tandem's link that signs the person in on the port's own `origin`.
+    const origin = (port: number) => portOrigin(portsPublicUrl(deps.config), session.id, port);
+    return { ports: ports.map((port) => ({ port, url: `/sessions/${session.id}/ports/${port}/`, origin: origin(port) })) };
   });
   // Whether the repository-bound panels can work now, and if not why, so the page can say so.
   app.get("/api/sessions/:id/sandbox", async (req) => {
@@ -35,6 +37,6 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
   attachmentRoutes(app, deps);
   networkRoutes(app, deps);
   terminalRoutes(app, deps);
-  await portProxyRoutes(app, deps);
+  portLinkRoutes(app, deps);
   await uiRoutes(app, deps);
 }
