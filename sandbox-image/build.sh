@@ -38,4 +38,5 @@ case "$got" in
   *) echo "sandbox-image: expected codex $CODEX_VERSION, got: $got" >&2; exit 1 ;;
 esac
 docker run --rm --network none "$IMAGE" git --version >/dev/null
+docker run --rm --network none "$IMAGE" gh --version >/dev/null
 echo "sandbox-image: ok ($got)"

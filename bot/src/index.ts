@@ -1,8 +1,9 @@
 export { startBot, type RunningBot } from "./bot.ts";
 export {
-  createSlackWorker, slackRoutes, slackManifest, slackSettings, type SlackWorker, type SlackRouteOptions,
+  createSlackWorker, slackRoutes, slackManifest, slackSessionToken, slackSettings, type SlackSessionToken, type SlackWorker,
+  type SlackRouteOptions,
 } from "./slack/index.ts";
 export {
-  createGitHubWorker, githubRoutes, githubGitCredentials, githubSettings, type GitHubWorker, type GitHubRouteOptions,
-  type GitHubGitCredentials,
+  createGitHubWorker, githubApiToken, githubRoutes, githubGitCredentials, githubSettings, type GitHubApiToken, type GitHubWorker,
+  type GitHubRouteOptions, type GitHubGitCredentials,
 } from "./github/index.ts";

@@ -63,6 +63,11 @@ const schema = z.object({
     }
     return aliases;
   }),
+  /**
+   * Where the sandbox gateway keeps the CA it issues integration hosts' certificates with (its
+   * key stays here, never in a sandbox); unset → $DATA_DIR/gateway-ca.
+   */
+  GATEWAY_CA_DIR: z.string().min(1).optional(),
   SANDBOX_IDLE_MINUTES: z.coerce.number({ error: "expected minutes" }).positive().default(30),
   AGENT: z.enum(["codex", "claude-code"], { error: "expected codex or claude-code" }).default("codex"),
   DOCKER_HOST: z.string().optional(),
@@ -139,6 +144,10 @@ export const sandboxControlUrl = (config: Config) =>
 /** Where sandbox ports are served: never Tandem's own origin. */
 export const portsPublicUrl = (config: Config) =>
   (config.PORTS_PUBLIC_URL ?? `http://localhost:${config.PORTS_PORT}`).replace(/\/$/, "");
+
+/** The sandbox gateway's CA directory (its key never goes where a sandbox can read it). */
+export const gatewayCaDir = (config: Pick<Config, "GATEWAY_CA_DIR" | "DATA_DIR">) =>
+  config.GATEWAY_CA_DIR ?? `${config.DATA_DIR.replace(/\/$/, "")}/gateway-ca`;
 
 /** Parse the environment once; every bad variable is reported, one line each. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

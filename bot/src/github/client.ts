@@ -1,7 +1,7 @@
 import { App } from "@octokit/app";
 import { Octokit } from "@octokit/core";
 import { RetryLaterError, UnrecoverableError, type Clock, type Logger } from "@tandem/core";
-import { SANDBOX_TOKEN_PERMISSIONS, TOKEN_REFRESH_MARGIN_MS, type GitHubSettings } from "./config.ts";
+import { SANDBOX_TOKEN_PERMISSIONS, TOKEN_REFRESH_MARGIN_MS, type GitHubSettings, type TokenPermissions } from "./config.ts";
 
 export type GitHubOctokit = Octokit;
 
@@ -87,21 +87,22 @@ export class GitHubApp {
   }
 
   /**
-   * An installation token for the sandbox's git: only `repositories` (names without the owner),
-   * only contents and pull requests. Reused until TOKEN_REFRESH_MARGIN_MS before it expires.
+   * An installation token for a sandbox: only `repositories` (names without the owner), only
+   * `permissions` (the git ones unless named). Reused until TOKEN_REFRESH_MARGIN_MS before it expires.
    */
-  async sandboxToken(installationId: number, repositories: string[]): Promise<InstallationToken> {
-    const key = `${installationId}:${[...repositories].sort().join(",")}`;
+  async sandboxToken(installationId: number, repositories: string[], permissions: TokenPermissions = SANDBOX_TOKEN_PERMISSIONS): Promise<InstallationToken> {
+    const scope = Object.entries(permissions).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(",");
+    const key = `${installationId}:${[...repositories].sort().join(",")}:${scope}`;
     const now = this.clock.now().getTime();
     const hit = this.tokens.get(key);
     if (hit && hit.expiresAt.getTime() - now > TOKEN_REFRESH_MARGIN_MS) return hit;
     const res = await githubCall(() => this.app.octokit.request("POST /app/installations/{installation_id}/access_tokens", {
-      installation_id: installationId, repositories, permissions: { ...SANDBOX_TOKEN_PERMISSIONS },
+      installation_id: installationId, repositories, permissions: { ...permissions },
     }));
     const minted = { token: res.data.token, expiresAt: new Date(res.data.expires_at) };
     for (const [k, v] of this.tokens) if (v.expiresAt.getTime() - now <= TOKEN_REFRESH_MARGIN_MS) this.tokens.delete(k);
     this.tokens.set(key, minted);
-    this.logger.info({ installationId, repositories, expiresAt: minted.expiresAt }, "github.sandbox_token_minted");
+    this.logger.info({ installationId, repositories, permissions, expiresAt: minted.expiresAt }, "github.sandbox_token_minted");
     return minted;
   }
 }

@@ -6,8 +6,15 @@ export const PROVIDER = "github";
 export const STATUS_EDIT_INTERVAL_MS = 2_000;
 /** Installation tokens are reused until this close to their expiry. */
 export const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
-/** What an installation token handed to a sandbox may do; nothing else. */
+/** What an installation token handed to a sandbox's git may do; nothing else. */
 export const SANDBOX_TOKEN_PERMISSIONS = { contents: "write", pull_requests: "write" } as const;
+/**
+ * What the token the sandbox gateway puts on the agent's API calls may do: issues and pull
+ * requests, but contents read only, so the API is no way around the git remote's branch rule.
+ */
+export const SANDBOX_API_TOKEN_PERMISSIONS = { contents: "read", issues: "write", pull_requests: "write" } as const;
+
+export type TokenPermissions = Readonly<Record<string, "read" | "write">>;
 
 export interface GitHubSettings {
   appId: string;

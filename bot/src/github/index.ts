@@ -7,7 +7,7 @@ import { createGitHubRouter } from "./router.ts";
 import { sharedGitHubApp } from "./shared.ts";
 
 export { githubRoutes, type GitHubRouteOptions } from "./routes.ts";
-export { githubGitCredentials, type GitHubGitCredentials } from "./credentials.ts";
+export { githubApiToken, githubGitCredentials, type GitHubApiToken, type GitHubGitCredentials } from "./credentials.ts";
 export { githubSettings, threadKey as githubThreadKey } from "./config.ts";
 export type { GitHubOutboundJob } from "./outbox.ts";
 

@@ -9,6 +9,7 @@ import { createSlackRouter } from "./router.ts";
 
 export { slackRoutes, slackManifest, type SlackRouteOptions } from "./routes.ts";
 export { slackSettings, BOT_SCOPES, BOT_EVENTS, ACTIONS, threadKey } from "./config.ts";
+export { slackSessionToken, type SlackSessionToken } from "./credentials.ts";
 export type { SlackOutboundJob } from "./outbox.ts";
 
 /** What the worker runs for Slack: the inbound router, the outbound processor and the reporter's follower. */

@@ -10,6 +10,11 @@ import { sandboxControlUrl, type Config } from "../config.ts";
 export const GATEWAY_MOUNT = "/run/tandem";
 export const GATEWAY_SOCKET = "gateway.sock";
 export const GATEWAY_FORWARDER = "forwarder.mjs";
+/** Tandem's CA certificate alone, and the public roots with it (the gateway writes both). */
+export const GATEWAY_CA_CERT = "ca.pem";
+export const GATEWAY_CA_BUNDLE = "ca-bundle.pem";
+/** What the sandbox holds where a client wants a GitHub token: the gateway puts the real one in. */
+export const CREDENTIAL_PLACEHOLDER = "tandem-placeholder";
 /** Inside the sandbox: the egress proxy (HTTP(S)_PROXY) and the control plane (model proxy, git). */
 export const GATEWAY_PROXY_PORT = 3128;
 export const GATEWAY_CONTROL_PORT = 3129;
@@ -50,6 +55,8 @@ export function sandboxNetwork(
   const controlUrl = `http://127.0.0.1:${GATEWAY_CONTROL_PORT}`;
   const proxy = `http://127.0.0.1:${GATEWAY_PROXY_PORT}`;
   const noProxy = "127.0.0.1,localhost,::1";
+  const ca = `${GATEWAY_MOUNT}/${GATEWAY_CA_CERT}`;
+  const bundle = `${GATEWAY_MOUNT}/${GATEWAY_CA_BUNDLE}`;
   return {
     mode: "none",
     gatewaySource: config.SANDBOX_GATEWAY_SOURCE ?? gatewayDir(config),
@@ -58,6 +65,9 @@ export function sandboxNetwork(
       TANDEM_CONTROL_URL: controlUrl,
       HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
       NO_PROXY: noProxy, no_proxy: noProxy,
+      // Tandem's CA, for the integration hosts the gateway answers itself.
+      NODE_EXTRA_CA_CERTS: ca, SSL_CERT_FILE: bundle, CURL_CA_BUNDLE: bundle, REQUESTS_CA_BUNDLE: bundle, GIT_SSL_CAINFO: bundle,
+      GH_TOKEN: CREDENTIAL_PLACEHOLDER,
     },
   };
 }

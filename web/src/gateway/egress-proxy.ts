@@ -145,7 +145,7 @@ async function tunnel(ctx: Context, req: http.IncomingMessage, socket: net.Socke
 }
 
 /** The request's headers for the upstream: hop-by-hop ones, those Connection names and Proxy-* removed. */
-function forwardHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+export function forwardHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const named = new Set(String(headers.connection ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean));
   return Object.fromEntries(Object.entries(headers)
     .filter(([name]) => !HOP_BY_HOP.has(name) && !named.has(name) && !name.startsWith("proxy-")));

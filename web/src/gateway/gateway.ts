@@ -1,18 +1,21 @@
-import { chmod, copyFile, mkdir, rm } from "node:fs/promises";
+import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import tls from "node:tls";
 import { eq } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import {
-  DEFAULT_NETWORK_POLICY, GATEWAY_FORWARDER, GATEWAY_SOCKET, gatewayDir, sandboxGrantForToken, schema, storedSpec,
-  type SandboxGrant,
+  AppError, DEFAULT_NETWORK_POLICY, GATEWAY_CA_BUNDLE, GATEWAY_CA_CERT, GATEWAY_FORWARDER, GATEWAY_SOCKET, gatewayCaDir, gatewayDir,
+  sandboxGrantForToken, schema, storedSpec, type SandboxGrant,
 } from "@tandem/core";
 import { answerErrors } from "../app.ts";
 import type { WebDeps } from "../deps.ts";
 import { modelProxyRoutes } from "../routes/model-proxy.ts";
 import { sandboxGitRoutes } from "../routes/sandbox-git.ts";
+import { loadOrCreateCa } from "./ca.ts";
 import { createEgressProxy } from "./egress-proxy.ts";
-import type { GatewayIdentity, IntegrationInterceptor } from "./types.ts";
+import { createIntegrationInterceptor } from "./integrations.ts";
+import type { GatewayIdentity } from "./types.ts";
 
 /** `TANDEM/1 <service> <token>\n`, the forwarder's first line on every connection. */
 const PREAMBLE = /^TANDEM\/1 (proxy|control) (\S+)$/;
@@ -31,21 +34,31 @@ export interface SandboxGateway {
  * grants nothing is refused before a byte is forwarded. `proxy` connections go to the egress
  * proxy (the policy, the integrations), `control` ones to a control plane that serves only the
  * model proxy and the git remote: none of Tandem's other routes is reachable from a sandbox.
+ * The integration hosts (GitHub, Slack, Linear, Jira) are served by the interceptor, with
+ * certificates of Tandem's CA, whose certificate (never its key) is in the directory too.
  */
-export async function startSandboxGateway(
-  deps: WebDeps, opts: { interceptor?: IntegrationInterceptor } = {},
-): Promise<SandboxGateway> {
+export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway> {
   const dir = gatewayDir(deps.config);
+  const caDir = path.resolve(gatewayCaDir(deps.config));
+  if (`${caDir}/`.startsWith(`${dir}/`)) {
+    throw new AppError("gateway_ca_exposed", `GATEWAY_CA_DIR (${caDir}) is inside GATEWAY_DIR (${dir}), which every sandbox mounts: keep the CA's key elsewhere`, 500);
+  }
   const socketPath = path.join(dir, GATEWAY_SOCKET);
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
+  const ca = await loadOrCreateCa(caDir, { clock: deps.clock });
+  // What sandboxes mount, world-readable: the forwarder, Tandem's CA alone (NODE_EXTRA_CA_CERTS),
+  // and a bundle of the public roots plus it (SSL_CERT_FILE and the like replace the system's).
   await copyFile(new URL("./forwarder.mjs", import.meta.url), path.join(dir, GATEWAY_FORWARDER));
-  await chmod(path.join(dir, GATEWAY_FORWARDER), 0o644);
+  await writeFile(path.join(dir, GATEWAY_CA_CERT), ca.certPem);
+  await writeFile(path.join(dir, GATEWAY_CA_BUNDLE), `${[...tls.rootCertificates, ca.certPem.trim()].join("\n")}\n`);
+  for (const file of [GATEWAY_FORWARDER, GATEWAY_CA_CERT, GATEWAY_CA_BUNDLE]) await chmod(path.join(dir, file), 0o644);
+  const interceptor = createIntegrationInterceptor({ config: deps.config, db: deps.database.db, logger: deps.logger, clock: deps.clock }, ca);
 
   const identities = new WeakMap<net.Socket, GatewayIdentity>();
   const egress = createEgressProxy(
     { db: deps.database.db, logger: deps.logger, clock: deps.clock, config: deps.config },
-    { identify: (socket) => identities.get(socket), interceptor: opts.interceptor, metrics: deps.metrics },
+    { identify: (socket) => identities.get(socket), interceptor, metrics: deps.metrics },
   );
   const control = Fastify({ loggerInstance: deps.logger.child({ gateway: "control" }) as FastifyBaseLogger, bodyLimit: 2 * 1024 * 1024 });
   answerErrors(control);
@@ -77,6 +90,7 @@ export async function startSandboxGateway(
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       egress.closeAllConnections();
+      interceptor.close();
       await control.close();
       await rm(socketPath, { force: true });
     },
@@ -130,6 +144,7 @@ async function identityFor(deps: WebDeps, grant: SandboxGrant): Promise<GatewayI
       .innerJoin(schema.sandboxProfiles, eq(schema.sandboxProfiles.id, schema.sandboxProfileVersions.profileId))
       .where(eq(schema.sandboxProfileVersions.id, session.profileVersionId))
     : [];
-  if (!row) return { grant, policy: DEFAULT_NETWORK_POLICY, profileLabel: "no profile" };
-  return { grant, policy: storedSpec(row.spec).network, profileLabel: `profile ${row.name} v${row.version}` };
+  if (!row) return { grant, policy: DEFAULT_NETWORK_POLICY, profileLabel: "no profile", integrations: [] };
+  const spec = storedSpec(row.spec);
+  return { grant, policy: spec.network, profileLabel: `profile ${row.name} v${row.version}`, integrations: spec.integrations };
 }

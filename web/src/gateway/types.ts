@@ -1,5 +1,7 @@
 import type { Duplex } from "node:stream";
-import type { NetworkPolicy, SandboxGrant } from "@tandem/core";
+import type { INTEGRATIONS, NetworkPolicy, SandboxGrant } from "@tandem/core";
+
+export type Integration = (typeof INTEGRATIONS)[number];
 
 /**
  * Who is on the other end of a gateway connection: the sandbox token the in-sandbox forwarder
@@ -10,6 +12,11 @@ export interface GatewayIdentity {
   policy: NetworkPolicy;
   /** "profile node v3" (or "profile node draft"), for messages the agent reads. */
   profileLabel: string;
+  /**
+   * The profile version's `spec.integrations`: the integration hosts the gateway serves with
+   * Tandem's credentials. Absent: none (their hosts fall to the policy).
+   */
+  integrations?: readonly Integration[];
 }
 
 /**
