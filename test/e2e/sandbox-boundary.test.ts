@@ -1,0 +1,115 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { schema } from "@tandem/core";
+import { startGitHttpServer } from "../fixtures/git-http-server.ts";
+import { ModelServer } from "../fixtures/model-server.ts";
+import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { startStack, until, type Stack } from "../helpers/stack.ts";
+
+const GIT_PASSWORD = "test-git-password-boundary";
+/** A server session B runs in its sandbox, on a port session A then tries. */
+const OTHER_PORT = 8123;
+
+/**
+ * What the agent tries, as the agent user, in a live gateway sandbox with the default settings:
+ * one line per attempt, `<name> code=<exit code> <output>`.
+ */
+const probes = (tandemPort: number, gitHost: string) => `set +e
+t=$(cat "$TANDEM_TOKEN_FILE")
+probe() { name=$1; shift; out=$("$@" 2>&1); code=$?; echo "$name code=$code $(printf %s "$out" | tr '\\n' ' ' | cut -c1-200)"; }
+probe pg-direct curl -sS -m 3 --noproxy '*' http://127.0.0.1:5432/
+probe pg-proxy curl -sS -m 3 --noproxy '' --proxy "$HTTP_PROXY" http://127.0.0.1:5432/
+probe redis-direct curl -sS -m 3 --noproxy '*' http://127.0.0.1:6379/
+probe redis-proxy curl -sS -m 3 --noproxy '' --proxy "$HTTP_PROXY" http://127.0.0.1:6379/
+probe tandem-direct curl -sS -m 3 --noproxy '*' http://127.0.0.1:${tandemPort}/metrics
+probe tandem-metrics curl -sS -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:3129/metrics
+probe tandem-openapi curl -sS -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:3129/api/openapi.json
+probe metadata-direct curl -sS -m 3 --noproxy '*' http://169.254.169.254/latest/meta-data/
+probe metadata-proxy curl -sS -m 3 http://169.254.169.254/latest/meta-data/
+probe other-sandbox curl -sS -m 3 http://127.0.0.1:${OTHER_PORT}/
+probe external curl -sS -m 5 https://example.com/
+probe model-files curl -sS -m 3 -o /dev/null -w '%{http_code}' -H "authorization: Bearer $t" http://127.0.0.1:3129/proxy/model/v1/files
+probe credential-route curl -sS -m 3 -o /dev/null -w '%{http_code}' -X POST -H "authorization: Bearer $t" --data 'protocol=http' http://127.0.0.1:3129/sandbox/git-credential
+probe credential-fill sh -c "printf 'protocol=http\\nhost=${gitHost}\\npath=acme/app.git\\n\\n' | git credential fill"
+git -c user.name=a -c user.email=a@a commit -q --allow-empty -m "moved by the agent"
+probe push-main git push origin HEAD:main
+echo probes-done`;
+
+describe.skipIf(!dockerAvailable())("the sandbox boundary: a scripted agent in a live gateway sandbox", () => {
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let model: ModelServer;
+  let s: Stack;
+  let output = "";
+  let sessionA: string;
+  let sessionB: string;
+
+  const commandOutputs = async (id: string) => (await s.rt.database.db.select().from(schema.sessionEvents)
+    .where(eq(schema.sessionEvents.sessionId, id))).filter((e) => e.type === "command").map((e) => String((e.data as { output?: string }).output ?? ""));
+  const line = (name: string) => output.split("\n").find((l) => l.startsWith(`${name} `)) ?? `${name} (missing)`;
+  const mainRef = () => spawnSync("git", ["-C", path.join(git.root, "acme/app.git"), "rev-parse", "refs/heads/main"]).stdout.toString().trim();
+
+  beforeAll(async () => {
+    git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
+    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    model = await new ModelServer([
+      // Session B: a server in its sandbox, kept up while A tries to reach it.
+      { shell: `node -e "require('http').createServer((q, r) => r.end('session-b-secret')).listen(${OTHER_PORT})" & sleep 120` },
+    ]).listen();
+    s = await startStack("postgres", {
+      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
+    });
+    expect(s.rt.config.SANDBOX_NETWORK).toBe("gateway");
+    await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: GIT_PASSWORD } });
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+    await model?.close();
+    await git?.close();
+  });
+
+  it("every attempt to get out fails, and the egress record lists the blocked ones", async () => {
+    sessionB = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "serve" })).body.id;
+    const sandboxB = await until("B's server", async () => {
+      const [row] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, sessionB));
+      if (!row?.externalId) return null;
+      const probe = spawnSync("docker", ["exec", row.externalId, "curl", "-sS", "-m", "2", `http://127.0.0.1:${OTHER_PORT}/`]);
+      return probe.stdout.toString() === "session-b-secret" ? row.externalId : null;
+    }, 90_000);
+    // Not on the host either: the sandbox's ports are its own.
+    await expect(fetch(`http://127.0.0.1:${OTHER_PORT}/`)).rejects.toThrow();
+    const before = mainRef();
+
+    model.script.push({ shell: probes(Number(new URL(s.base).port), new URL(git.url("acme/app")).host) }, { message: "tried everything" });
+    sessionA = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "escape" })).body.id;
+    output = await until("the probes", async () => (await commandOutputs(sessionA)).find((o) => o.includes("probes-done")), 120_000);
+
+    for (const name of ["pg-direct", "redis-direct", "tandem-direct", "metadata-direct", "other-sandbox"]) {
+      expect(line(name), name).not.toMatch(/ code=0 /);
+    }
+    for (const name of ["pg-proxy", "redis-proxy", "metadata-proxy"]) {
+      expect(line(name), name).toMatch(/blocked by the sandbox network policy: /);
+    }
+    expect(line("external")).toMatch(/403/);
+    expect(line("external")).not.toMatch(/ code=0 /);
+    expect(line("tandem-metrics")).toMatch(/ 404$/);
+    expect(line("tandem-openapi")).toMatch(/ 404$/);
+    expect(line("model-files")).toMatch(/ 404$/);
+    expect(line("credential-route")).toMatch(/ 404$/);
+    expect(line("credential-fill")).not.toMatch(/ code=0 /);
+    expect(line("push-main")).toMatch(/remote: Tandem: this session may only push to tandem\//);
+    expect(line("push-main")).not.toMatch(/ code=0 /);
+    expect(output).not.toContain(GIT_PASSWORD);
+    expect(output).not.toContain("session-b-secret");
+    expect(mainRef()).toBe(before);
+
+    const network = (await s.owner.request("GET", `/api/sessions/${sessionA}/network`)).body.connections as Array<{ host: string; port: number; decision: string }>;
+    const blocked = network.filter((c) => c.decision === "blocked").map((c) => `${c.host}:${c.port}`);
+    expect(blocked).toEqual(expect.arrayContaining(["127.0.0.1:5432", "127.0.0.1:6379", "169.254.169.254:80", "example.com:443"]));
+    expect(network.filter((c) => c.decision !== "blocked")).toEqual([]);
+    const metrics = await (await fetch(`${s.base}/metrics`)).text();
+    expect(metrics).toMatch(/tandem_sandbox_egress_total\{decision="blocked"\} [1-9]/);
+    void sandboxB;
+  }, 240_000);
+});
