@@ -3,9 +3,13 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "@tandem/core";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { FakeSlack } from "../fixtures/fake-slack.ts";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const GIT_PASSWORD = "test-git-password-boundary";
@@ -111,5 +115,97 @@ describe.skipIf(!dockerAvailable())("the sandbox boundary: a scripted agent in a
     const metrics = await (await fetch(`${s.base}/metrics`)).text();
     expect(metrics).toMatch(/tandem_sandbox_egress_total\{decision="blocked"\} [1-9]/);
     void sandboxB;
+  }, 240_000);
+});
+
+const SLACK_TOKEN = "test-slack-bot-token-boundary";
+
+/** The agent's writes through the gateway, and what it may reach under an allowlist. */
+const integrationProbes = `set +e
+probe() { name=$1; shift; out=$("$@" 2>&1); code=$?; echo "$name code=$code $(printf %s "$out" | tr '\n' ' ' | cut -c1-300)"; }
+probe slack curl -sS -m 10 https://slack.com/api/chat.postMessage -H "authorization: Bearer $GH_TOKEN" -H 'content-type: application/json' --data '{"channel":"C0BOUNDARY","text":"the fix is ready"}'
+probe allowed curl -sS -m 5 http://allowed.tandem.test/
+probe not-allowed curl -sS -m 5 http://other.tandem.test/
+probe not-allowed-tls curl -sS -m 5 https://registry.npmjs.org/
+git -c user.name=a -c user.email=a@a commit -q --allow-empty -m "the agent's work"
+probe push-branch git push origin "HEAD:refs/heads/$(git rev-parse --abbrev-ref HEAD)"
+probe env sh -c 'env | grep -iE "token|secret|password|key" | sort'
+echo probes-done`;
+
+describe.skipIf(!dockerAvailable())("the agent's tools through the gateway, credentials outside", () => {
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let model: ModelServer;
+  let slack: FakeSlack;
+  let allowed: http.Server;
+  let s: Stack;
+
+  beforeAll(async () => {
+    git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
+    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    slack = await new FakeSlack().listen();
+    allowed = http.createServer((_req, res) => res.end("allowed-host-answered"));
+    await new Promise<void>((resolve) => allowed.listen(0, "127.0.0.1", resolve));
+    model = await new ModelServer([{ shell: integrationProbes }, { message: "done" }]).listen();
+    s = await startStack("postgres", {
+      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
+      SLACK_API_URL: slack.url, SLACK_BOT_TOKEN: SLACK_TOKEN, SLACK_SIGNING_SECRET: "test-slack-signing-secret",
+      // Loopback targets the egress proxy reaches only by these names, and only when the policy allows them.
+      SANDBOX_HOST_ALIASES: `allowed.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port},other.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port}`,
+    });
+    await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: GIT_PASSWORD } });
+  }, 60_000);
+  afterAll(async () => {
+    const images = await snapshotImageRefs(s);
+    await s?.close();
+    removeImages(images);
+    await model?.close();
+    await slack?.close();
+    allowed?.close();
+    await git?.close();
+  });
+
+  it("posts to Slack with the real token and the View session link added once, pushes its branch, and reaches only allowed hosts", async () => {
+    const draft = await s.owner.request("PUT", "/api/profiles/default/draft", {
+      spec: { repositories: [{ name: "acme/app" }], network: { egress: "allowlist", allow: ["allowed.tandem.test"] } },
+    });
+    expect(draft.status).toBe(200);
+    expect((await s.owner.request("POST", "/api/profiles/default/publish")).status).toBe(202);
+    expect((await finishedSnapshot(s, "default")).status).toBe("ready");
+
+    const id = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "tell the team" })).body.id as string;
+    const output = await until("the probes", async () => {
+      const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+      return events.map((e) => String((e.data as { output?: string }).output ?? "")).find((o) => o.includes("probes-done"));
+    }, 120_000);
+    const line = (name: string) => output.split("\n").find((l) => l.startsWith(`${name} `)) ?? `${name} (missing)`;
+
+    // Slack got the bot token, not the sandbox's placeholder, and the link once.
+    const link = `${s.rt.config.PUBLIC_URL.replace(/\/$/, "")}/sessions/${id}`;
+    const [posted] = slack.callsTo("chat.postMessage", (c) => c.body.channel === "C0BOUNDARY");
+    expect(posted).toBeDefined();
+    expect(posted!.token).toBe(SLACK_TOKEN);
+    expect(String(posted!.body.text).split(link).length - 1).toBe(1);
+    expect(String(posted!.body.text)).toMatch(/^the fix is ready/);
+    expect(line("slack")).toMatch(/"ok":\s*true/);
+
+    expect(line("allowed")).toContain("allowed-host-answered");
+    expect(line("not-allowed")).toContain("blocked by the sandbox network policy: other.tandem.test is not allowed (profile default v2)");
+    expect(line("not-allowed-tls")).not.toMatch(/ code=0 /);
+
+    const branch = `tandem/${id.slice(0, 8)}`;
+    expect(line("push-branch")).not.toMatch(/rejected|fatal/);
+    expect(spawnSync("git", ["-C", path.join(git.root, "acme/app.git"), "rev-parse", "--verify", `refs/heads/${branch}`]).status).toBe(0);
+
+    // Only placeholders: no real credential in the sandbox's environment.
+    expect(line("env")).toContain("GH_TOKEN=tandem-placeholder");
+    for (const secret of [SLACK_TOKEN, GIT_PASSWORD, "test-upstream-key"]) expect(output).not.toContain(secret);
+
+    const connections = (await s.owner.request("GET", `/api/sessions/${id}/network`)).body.connections as Array<{ host: string; decision: string }>;
+    expect(connections).toEqual(expect.arrayContaining([
+      expect.objectContaining({ host: "slack.com", decision: "intercepted" }),
+      expect.objectContaining({ host: "allowed.tandem.test", decision: "allowed" }),
+      expect.objectContaining({ host: "other.tandem.test", decision: "blocked" }),
+      expect.objectContaining({ host: "registry.npmjs.org", decision: "blocked" }),
+    ]));
   }, 240_000);
 });
