@@ -18,6 +18,9 @@ COPY . .
 # Built here, not at first start: the web service runs as the unprivileged `node` user, which
 # cannot write into /app.
 RUN npm run build:ui
+# The sandbox gateway's socket directory (a volume the engine mounts into sandboxes) and its CA,
+# owned by the user the web service runs as; a named volume starts with this ownership.
+RUN install -d -o node -g node /data/gateway /data/gateway-ca
 
 # Set after `npm ci`, which would otherwise skip devDependencies.
 ENV NODE_ENV=production
