@@ -154,7 +154,8 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     const s = await start();
     await s.rt.database.db.update(schema.orgSettings).set({ concurrencyLimit: 1 }).where(eq(schema.orgSettings.orgId, s.rt.defaultOrgId));
     const a = await newSession(s, "a");
-    await until("a to run", async () => (await sessionRow(s, a)).status === "running", 60_000);
+    await until("a to run", async () => (await sessionRow(s, a)).status === "running", 60_000)
+      .catch(async (err) => { throw new Error(`${(err as Error).message}: ${JSON.stringify(await sessionRow(s, a))}`); });
     const b = await newSession(s, "b");
     const c = await newSession(s, "c");
     await new Promise((r) => setTimeout(r, 1_500)); // workers and sweeps had their chance

@@ -66,7 +66,11 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
   sandboxGitRoutes(control, deps);
   await control.ready();
 
+  /** Open connections: a sandbox's keep-alive ones would hold `close` up forever. */
+  const open = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
     socket.on("error", () => socket.destroy());
     void admit(deps, socket).then((admitted) => {
       if (!admitted) return;
@@ -88,8 +92,9 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
   return {
     socketPath,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      egress.closeAllConnections();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of open) socket.destroy();
+      await closed;
       interceptor.close();
       await control.close();
       await rm(socketPath, { force: true });
