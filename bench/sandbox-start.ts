@@ -12,6 +12,9 @@
  *
  * Everything stays on loopback: the git server is local, npm runs --offline.
  *
+ * Sandboxes use the gateway (the default); SANDBOX_NETWORK=host measures them on the host's
+ * network instead, for comparison.
+ *
  *   npx tsx bench/sandbox-start.ts [runs=7]
  */
 import { spawnSync } from "node:child_process";
@@ -66,6 +69,7 @@ async function main() {
   const model = await new ModelServer(Array.from({ length: 3 * (runs + 1) }, () => ({ message: "ok" }))).listen();
   const stack = await startStack("postgres", {
     SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model", LOG_LEVEL: "silent",
+    SANDBOX_NETWORK: process.env.SANDBOX_NETWORK ?? "gateway",
   }, { pollMs: 50 });
   await stack.owner.request("POST", "/api/repositories", {
     name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "bench-password" },
@@ -112,7 +116,7 @@ async function main() {
   const cold = median(coldMs) + median(scriptMs);
   const snap = median(snapshotMs);
   const bare = median(dockerMs);
-  console.log(`sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}`);
+  console.log(`sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}, SANDBOX_NETWORK=${stack.rt.config.SANDBOX_NETWORK}`);
   console.log(`  cold: session accepted -> agent started (median): ${median(coldMs).toFixed(0)} ms + setup script ${median(scriptMs).toFixed(0)} ms = ${cold.toFixed(0)} ms`);
   console.log(`  snapshot: session accepted -> agent started (median): ${snap.toFixed(0)} ms`);
   console.log(`  bare docker run --rm --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`);

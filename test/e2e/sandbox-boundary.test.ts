@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "@tandem/core";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { FakeGitHub } from "../fixtures/fake-github.ts";
 import { FakeSlack } from "../fixtures/fake-slack.ts";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { APP_ID, APP_SLUG, appKeys, installationCreated, postGitHub, WEBHOOK_SECRET } from "../helpers/github.ts";
 import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -207,5 +209,64 @@ describe.skipIf(!dockerAvailable())("the agent's tools through the gateway, cred
       expect.objectContaining({ host: "other.tandem.test", decision: "blocked" }),
       expect.objectContaining({ host: "registry.npmjs.org", decision: "blocked" }),
     ]));
+  }, 240_000);
+});
+
+describe.skipIf(!dockerAvailable())("gh in the sandbox, through the gateway, as the GitHub App", () => {
+  const INSTALLATION = 93;
+  const REPO = "acme/widgets";
+  let fake: FakeGitHub;
+  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let model: ModelServer;
+  let s: Stack;
+
+  beforeAll(async () => {
+    const keys = appKeys();
+    fake = await new FakeGitHub({ appId: APP_ID, slug: APP_SLUG, publicKey: keys.publicKey }).listen();
+    git = await startGitHttpServer({
+      username: "unused", password: "unused",
+      check: (username, password) => username === "x-access-token" && Boolean(fake.validToken(password)),
+    });
+    git.createRepo(REPO, { "README.md": "# widgets\n" });
+    fake.installations.set(INSTALLATION, [{ name: "widgets", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" }]);
+    model = await new ModelServer([
+      { shell: `gh issue comment 7 --repo ${REPO} --body "The fix is on the session branch." 2>&1; echo "gh exit $?"; git -c user.name=a -c user.email=a@a commit -q --allow-empty -m work && git push -q origin "HEAD:refs/heads/$(git rev-parse --abbrev-ref HEAD)" 2>&1; echo "push exit $?"` },
+      { message: "commented" },
+    ]).listen();
+    s = await startStack("postgres", {
+      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
+      GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url,
+    });
+    expect((await postGitHub(s.base, "installation", installationCreated({ installationId: INSTALLATION, account: "acme" }))).status).toBe(202);
+    await until("the synced repository", async () => s.rt.database.db.query.repositories.findFirst({ where: eq(schema.repositories.name, REPO) }));
+  }, 120_000);
+  afterAll(async () => {
+    await s?.close();
+    await model?.close();
+    await git?.close();
+    await fake?.close();
+  });
+
+  it("`gh issue comment` reaches GitHub with an installation token and the View session link once; the branch push uses one too", async () => {
+    const id = (await s.owner.request("POST", "/api/sessions", { repository: REPO, prompt: "comment on #7" })).body.id as string;
+    const output = await until("the agent's command", async () => {
+      const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
+      return events.map((e) => String((e.data as { output?: string }).output ?? "")).find((o) => o.includes("push exit"));
+    }, 120_000);
+    expect(output).toContain("gh exit 0");
+    expect(output).toContain("push exit 0");
+    const [comment] = fake.commentsOn(REPO, 7);
+    expect(comment).toBeDefined();
+    const link = `${s.rt.config.PUBLIC_URL.replace(/\/$/, "")}/sessions/${id}`;
+    expect(comment!.body.startsWith("The fix is on the session branch.")).toBe(true);
+    expect(comment!.body.split(link).length - 1).toBe(1);
+    // gh sent the placeholder; GitHub saw a real, narrowed installation token.
+    const graphql = fake.calls.filter((c) => c.path === "/graphql");
+    expect(graphql.length).toBeGreaterThan(0);
+    for (const call of graphql) {
+      expect(call.auth).toBe("token");
+      expect(fake.validToken(call.installationToken!)!.repositories).toEqual(["widgets"]);
+    }
+    expect(spawnSync("git", ["-C", path.join(git.root, `${REPO}.git`), "rev-parse", "--verify", `refs/heads/tandem/${id.slice(0, 8)}`]).status).toBe(0);
   }, 240_000);
 });

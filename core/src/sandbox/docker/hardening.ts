@@ -62,7 +62,7 @@ export function assertNoDockerSocket(hostConfig: Docker.HostConfig): void {
  * mounted), it waits up to 10 s for the forwarder PID 1 started to listen, so the first clone
  * finds its way out; exit 2 if it never does (an image without `node`).
  */
-const FORWARDER_WAIT = '[ -e "$3" ] || exit 0; i=0; while [ ! -e /dev/shm/.tandem-forwarder-ready ]; do i=$((i+1)); [ $i -gt 200 ] && exit 2; sleep 0.05; done';
+const FORWARDER_WAIT = '[ -e "$3" ] || exit 0; i=0; while [ ! -e /dev/shm/.tandem-forwarder-ready ]; do i=$((i+1)); [ $i -gt 1000 ] && exit 2; sleep 0.01; done';
 export const IMAGE_CHECK = ["/bin/sh", "-c", 'test -d "$1" -a -w "$1" -a -d "$2" -a -w "$2" || exit 1; ' + FORWARDER_WAIT, "sh"];
 
 export const imageUnfit = (image: string, layout: { home: string; workspace: string }) => new AppError(
