@@ -68,7 +68,7 @@ async function main() {
   git.createRepo("acme/app", REPO_FILES);
   const model = await new ModelServer(Array.from({ length: 3 * (runs + 1) }, () => ({ message: "ok" }))).listen();
   const stack = await startStack("postgres", {
-    SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model", LOG_LEVEL: "silent",
+    SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     SANDBOX_NETWORK: process.env.SANDBOX_NETWORK ?? "gateway",
   }, { pollMs: 50 });
   await stack.owner.request("POST", "/api/repositories", {

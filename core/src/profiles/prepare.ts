@@ -4,7 +4,8 @@ import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Repository } from "../repositories/service.ts";
-import { runSandboxSteps, writeSandboxFiles } from "../sandbox/files.ts";
+import { runSandboxSteps } from "../sandbox/files.ts";
+import { GATEWAY_WAIT_STEP } from "../sandbox/gateway.ts";
 import {
   cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, repositoryDir, sandboxTokenFile, sandboxTokenPath,
 } from "../sandbox/git-checkout.ts";
@@ -34,7 +35,7 @@ export interface PrepareRepositoriesInput {
 export async function prepareRepositories(input: PrepareRepositoriesInput): Promise<string> {
   const { sandboxes, sandboxId, layout } = input;
   const env = sandboxCommandEnv(layout);
-  const configured = await runSandboxSteps(sandboxes, sandboxId, gitConfigSteps(layout, input.controlUrl, input.repositories), env, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
+  const configured = await runSandboxSteps(sandboxes, sandboxId, [...gitConfigSteps(layout, input.controlUrl, input.repositories), GATEWAY_WAIT_STEP], env, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
   if (configured.exitCode !== 0) throw new AppError("checkout_failed", `configuring git failed: ${gitFailure(configured.stderr)}`);
   const lines: string[] = [];
   // One exec per repository, so a failure names the one git could not clone.
@@ -79,8 +80,10 @@ export async function runSetupScript(
     token = await issueBuildToken(deps, {
       orgId: run.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: run.purpose, network: run.spec.network, label: run.label,
     });
-    if (!run.repositories.length) await writeSandboxFiles(sandboxes, run.sandboxId, [sandboxTokenFile(layout, token)]);
-    else {
+    if (!run.repositories.length) {
+      const ready = await runSandboxSteps(sandboxes, run.sandboxId, [GATEWAY_WAIT_STEP], {}, [sandboxTokenFile(layout, token)]);
+      if (ready.exitCode !== 0) throw new AppError("sandbox_gateway_unavailable", ready.stderr.trim());
+    } else {
       const cloned = await prepareRepositories({
         sandboxes, sandboxId: run.sandboxId, layout, repositories: run.repositories, controlUrl: run.controlUrl, token,
       });

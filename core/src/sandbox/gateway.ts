@@ -21,6 +21,19 @@ export const GATEWAY_CONTROL_PORT = 3129;
 export const GATEWAY_SERVICES = { [GATEWAY_PROXY_PORT]: "proxy", [GATEWAY_CONTROL_PORT]: "control" } as const;
 export type GatewayService = (typeof GATEWAY_SERVICES)[keyof typeof GATEWAY_SERVICES];
 
+/** Where the forwarder says it listens: /dev/shm, which each start of the container gets empty and no commit keeps. */
+export const FORWARDER_READY = "/dev/shm/.tandem-forwarder-ready";
+
+/**
+ * A step for the first exec that needs the network: waits (up to 10 s) until the forwarder the
+ * sandbox's PID 1 started listens, and fails naming the cause if it never does (an image
+ * without `node`). Nothing to wait for off the gateway. Run late, not at start, so the
+ * forwarder's start overlaps the writes and git config before it.
+ */
+export const GATEWAY_WAIT_STEP = ["sh", "-c",
+  `[ -e ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} ] || exit 0; i=0; while [ ! -e ${FORWARDER_READY} ]; do i=$((i+1)); `
+  + `if [ $i -gt 1000 ]; then echo "Tandem: the sandbox gateway's forwarder did not start (gateway sandboxes need node on PATH; build the image FROM tandem/sandbox)" >&2; exit 2; fi; sleep 0.01; done`];
+
 /** The gateway's directory on this machine (absolute: the engine bind-mounts it). */
 export const gatewayDir = (config: Pick<Config, "GATEWAY_DIR" | "DATA_DIR">) =>
   path.resolve(config.GATEWAY_DIR ?? path.join(config.DATA_DIR, "gateway"));

@@ -74,7 +74,7 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
     socket.on("error", () => socket.destroy());
     void admit(deps, socket).then((admitted) => {
       if (!admitted) return;
-      identities.set(socket, admitted.identity);
+      if (admitted.identity) identities.set(socket, admitted.identity);
       (admitted.service === "proxy" ? egress : control.server).emit("connection", socket);
       // Paused while the preamble was read; a server's 'data' listener does not start it again.
       socket.resume();
@@ -103,7 +103,7 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
 }
 
 /** Reads and checks the preamble; the bytes after it are put back for the service. */
-async function admit(deps: WebDeps, socket: net.Socket): Promise<{ service: "proxy" | "control"; identity: GatewayIdentity } | null> {
+async function admit(deps: WebDeps, socket: net.Socket): Promise<{ service: "proxy" | "control"; identity?: GatewayIdentity } | null> {
   const line = await readLine(socket);
   const m = line === null ? null : PREAMBLE.exec(line.text);
   const grant = m ? await sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, m[2]!) : null;
@@ -114,7 +114,9 @@ async function admit(deps: WebDeps, socket: net.Socket): Promise<{ service: "pro
     return null;
   }
   if (line!.rest.length) socket.unshift(line!.rest);
-  return { service: m[1] as "proxy" | "control", identity: await identityFor(deps, grant) };
+  const service = m[1] as "proxy" | "control";
+  // The control plane's routes check the token on each request themselves; only the proxy needs the policy.
+  return { service, identity: service === "proxy" ? await identityFor(deps, grant) : undefined };
 }
 
 function readLine(socket: net.Socket): Promise<{ text: string; rest: Buffer } | null> {

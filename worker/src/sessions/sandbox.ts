@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
+  AppError, execCollect, GATEWAY_WAIT_STEP, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
   readySnapshot, repositoryDir, runSandboxSteps, sandboxNetwork, sandboxTokenFile, sandboxTokenPath, schema,
   sessionBranch, sessionForSandboxToken, storedSpec, writeSandboxFiles,
   type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
@@ -37,6 +37,8 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     let id = row.externalId;
     /** Set when the container was gone and made again, from this. */
     let recreatedFrom: ProfileSandbox | undefined;
+    /** Set when it was stopped and started again: its forwarder starts anew. */
+    let restarted = false;
     // Read before the lock (PGlite has one connection, which the transaction holds); needed only if the sandbox is gone.
     const profile = row.persistent ? await profileSandbox(deps, session).catch((err: Error) => err) : undefined;
     // Locked against the idle sweeper, which may be stopping this very sandbox.
@@ -52,10 +54,15 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
         deps.rt.logger.info({ sessionId: session.id, sandbox: id, volumes: row.volumes.map((v) => v.name) }, "sandbox.recreated");
       } else if (info.state === "stopped") {
         await deps.sandboxes.start(id);
+        restarted = true;
       }
       await tx.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
     });
     const layout = deps.sandboxes.layout(id);
+    if (restarted) {
+      const ready = await runSandboxSteps(deps.sandboxes, id, [GATEWAY_WAIT_STEP], {});
+      if (ready.exitCode !== 0) throw new AppError("sandbox_gateway_unavailable", ready.stderr.trim());
+    }
     // A container that lived on (a worker died, the agent may still be running in it) keeps the
     // token it holds, so the agent's next model call still works; a new container gets a new one.
     const kept = recreatedFrom ? null : await keptToken(deps, session, id, layout);
@@ -216,6 +223,7 @@ async function checkout(
   const fromSnapshot = profile.cloned.includes(repo.name);
   const steps = [
     ...gitConfigSteps(layout, controlUrl, [repo]),
+    GATEWAY_WAIT_STEP,
     ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
       ...cloneSteps(layout, repo),
       // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
@@ -263,6 +271,6 @@ async function restoreCheckout(
   const dir = repoDir(layout, repo);
   const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
   if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo, profile, controlUrl);
-  const r = await runSandboxSteps(deps.sandboxes, id, gitConfigSteps(layout, controlUrl, [repo]), sandboxEnv(layout), [gitHelperFile(layout)]);
+  const r = await runSandboxSteps(deps.sandboxes, id, [...gitConfigSteps(layout, controlUrl, [repo]), GATEWAY_WAIT_STEP], sandboxEnv(layout), [gitHelperFile(layout)]);
   if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }

@@ -58,12 +58,9 @@ export function assertNoDockerSocket(hostConfig: Docker.HostConfig): void {
  * What an image must offer the agent user, tested as that user at start: a writable home at
  * /home/agent and a writable /workspace. An image built FROM tandem/sandbox has both; one
  * without the `agent` user (uid 1000) would otherwise fail later in a clone or the agent's
- * first write, far from the cause (exit 1). Then, in a gateway sandbox (`$3`, the forwarder, is
- * mounted), it waits up to 10 s for the forwarder PID 1 started to listen, so the first clone
- * finds its way out; exit 2 if it never does (an image without `node`).
+ * first write, far from the cause.
  */
-const FORWARDER_WAIT = '[ -e "$3" ] || exit 0; i=0; while [ ! -e /dev/shm/.tandem-forwarder-ready ]; do i=$((i+1)); [ $i -gt 1000 ] && exit 2; sleep 0.01; done';
-export const IMAGE_CHECK = ["/bin/sh", "-c", 'test -d "$1" -a -w "$1" -a -d "$2" -a -w "$2" || exit 1; ' + FORWARDER_WAIT, "sh"];
+export const IMAGE_CHECK = ["/bin/sh", "-c", 'test -d "$1" -a -w "$1" -a -d "$2" -a -w "$2"', "sh"];
 
 export const imageUnfit = (image: string, layout: { home: string; workspace: string }) => new AppError(
   "sandbox_image_unfit",
@@ -71,8 +68,3 @@ export const imageUnfit = (image: string, layout: { home: string; workspace: str
   422,
 );
 
-export const gatewayUnavailable = (image: string) => new AppError(
-  "sandbox_gateway_unavailable",
-  `the sandbox gateway's forwarder did not start in image ${image}: gateway sandboxes need \`node\` on PATH (build the image FROM tandem/sandbox)`,
-  422,
-);

@@ -3,7 +3,7 @@ import Docker from "dockerode";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { GATEWAY_FORWARDER, GATEWAY_MOUNT } from "../gateway.ts";
-import { assertNoDockerSocket, gatewayUnavailable, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
+import { assertNoDockerSocket, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
 import {
   execCollect, type ExecOptions, type ExecProcess, type SandboxImage, type SandboxInfo, type SandboxLayout, type SandboxProvider, type SandboxSpec,
 } from "../types.ts";
@@ -111,11 +111,10 @@ export class DockerSandboxProvider implements SandboxProvider {
     await container.start().catch((err) => {
       if (!isStatus(err, 304)) throw err; // already running
     });
-    const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace, `${GATEWAY_MOUNT}/${GATEWAY_FORWARDER}`]);
+    const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace]);
     if (check.exitCode !== 0) {
       await container.stop({ t: 0 }).catch(() => {});
-      const image = (await container.inspect()).Config.Image;
-      throw check.exitCode === 2 ? gatewayUnavailable(image) : imageUnfit(image, LAYOUT);
+      throw imageUnfit((await container.inspect()).Config.Image, LAYOUT);
     }
   }
 
