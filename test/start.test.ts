@@ -4,14 +4,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, runEntry } from "./helpers/spawn.ts";
-import { freePort } from "./helpers/stack.ts";
+import { freePorts } from "./helpers/stack.ts";
 
 
 describe("npm start (all in one process, embedded defaults)", () => {
   it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL and a login link", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
-    const port = await freePort();
-    const portsPort = await freePort();
+    const [port, portsPort] = (await freePorts(2)) as [number, number];
     const started = Date.now();
     const child = spawn("npm", ["start", "--silent"], {
       cwd: ROOT,

@@ -48,8 +48,6 @@ describe.skipIf(!dockerAvailable())("the sandbox boundary: a scripted agent in a
   let model: ModelServer;
   let s: Stack;
   let output = "";
-  let sessionA: string;
-  let sessionB: string;
 
   const commandOutputs = async (id: string) => (await s.rt.database.db.select().from(schema.sessionEvents)
     .where(eq(schema.sessionEvents.sessionId, id))).filter((e) => e.type === "command").map((e) => String((e.data as { output?: string }).output ?? ""));
@@ -76,19 +74,19 @@ describe.skipIf(!dockerAvailable())("the sandbox boundary: a scripted agent in a
   });
 
   it("every attempt to get out fails, and the egress record lists the blocked ones", async () => {
-    sessionB = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "serve" })).body.id;
-    const sandboxB = await until("B's server", async () => {
+    const sessionB = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "serve" })).body.id as string;
+    await until("B's server", async () => {
       const [row] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, sessionB));
       if (!row?.externalId) return null;
       const probe = spawnSync("docker", ["exec", row.externalId, "curl", "-sS", "-m", "2", `http://127.0.0.1:${OTHER_PORT}/`]);
-      return probe.stdout.toString() === "session-b-secret" ? row.externalId : null;
+      return probe.stdout.toString() === "session-b-secret";
     }, 90_000);
     // Not on the host either: the sandbox's ports are its own.
     await expect(fetch(`http://127.0.0.1:${OTHER_PORT}/`)).rejects.toThrow();
     const before = mainRef();
 
     model.script.push({ shell: probes(Number(new URL(s.base).port), new URL(git.url("acme/app")).host) }, { message: "tried everything" });
-    sessionA = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "escape" })).body.id;
+    const sessionA = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "escape" })).body.id as string;
     output = await until("the probes", async () => (await commandOutputs(sessionA)).find((o) => o.includes("probes-done")), 120_000);
 
     for (const name of ["pg-direct", "redis-direct", "tandem-direct", "metadata-direct", "other-sandbox"]) {
@@ -116,7 +114,6 @@ describe.skipIf(!dockerAvailable())("the sandbox boundary: a scripted agent in a
     expect(network.filter((c) => c.decision !== "blocked")).toEqual([]);
     const metrics = await (await fetch(`${s.base}/metrics`)).text();
     expect(metrics).toMatch(/tandem_sandbox_egress_total\{decision="blocked"\} [1-9]/);
-    void sandboxB;
   }, 240_000);
 });
 

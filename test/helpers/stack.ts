@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { createServer } from "node:net";
+import { createServer, type Server } from "node:net";
 import { isNull } from "drizzle-orm";
 import { createSandboxProvider, portsPublicUrl, schema, type SandboxProvider } from "@tandem/core";
 import type { SandboxGateway } from "@tandem/web";
@@ -10,12 +10,17 @@ import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
 
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
 
-export const freePort = () => new Promise<number>((resolve) => {
-  const srv = createServer().listen(0, "127.0.0.1", () => {
-    const { port } = srv.address() as { port: number };
-    srv.close(() => resolve(port));
-  });
-});
+/** `n` distinct free ports: all held open until each is known, so no two are the same. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => resolve(srv));
+  })));
+  const ports = servers.map((srv) => (srv.address() as { port: number }).port);
+  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
+}
+
+export const freePort = async () => (await freePorts(1))[0]!;
 
 export interface Stack {
   rt: TestRuntime;
@@ -36,8 +41,7 @@ export interface Stack {
 export async function startStack(
   kind: DbKind, env: Record<string, string>, workerOptions: WorkerOptions & { none?: boolean } = {},
 ): Promise<Stack> {
-  const port = await freePort();
-  const portsPort = await freePort();
+  const [port, portsPort] = (await freePorts(2)) as [number, number];
   const rt = await startTestRuntime(kind, {
     PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env,
     // "self": the stack's own address, for browsers (WebSocket origin checks compare with it);

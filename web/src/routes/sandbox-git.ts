@@ -94,9 +94,11 @@ async function checkPush(deps: WebDeps, sessionId: string, req: FastifyRequest):
   const { head, lines } = await readPktLines(req.raw);
   (req as unknown as Record<symbol, Buffer>)[HEAD] = head;
   const caps = lines[0]?.split("\0")[1]?.split(" ") ?? [];
-  const refs = lines.map((l) => l.split("\0")[0]!.trim()).map((l) => /^[0-9a-f]{40,64} [0-9a-f]{40,64} (\S+)$/.exec(l)?.[1]).filter((r): r is string => !!r);
+  const sideband = caps.includes("side-band-64k") || caps.includes("side-band");
+  const refs = lines.map((l) => /^[0-9a-f]{40,64} [0-9a-f]{40,64} (\S+)$/.exec(l.split("\0")[0]!.trim())?.[1]).filter((r): r is string => !!r);
+  if (!refs.length) return { refs: ["(no refs)"], allowed, sideband };
   const refused = refs.filter((ref) => !session || !sessionMayPush(session, ref));
-  return refused.length || !refs.length ? { refs: refused.length ? refused : ["(no refs)"], allowed, sideband: caps.includes("side-band-64k") || caps.includes("side-band") } : null;
+  return refused.length ? { refs: refused, allowed, sideband } : null;
 }
 
 /**
@@ -174,13 +176,12 @@ function forward(
     const out: http.OutgoingHttpHeaders = {};
     for (const h of ["content-type", "content-encoding", "cache-control", "expires", "pragma"]) if (up.headers[h]) out[h] = up.headers[h];
     // An upstream 401 would make git prompt for a password it cannot have: the stored credential is what failed.
-    const status = up.statusCode === 401 ? 502 : up.statusCode ?? 502;
-    if (status === 502 && up.statusCode === 401) {
+    if (up.statusCode === 401) {
       up.resume();
       res.writeHead(502, { "content-type": "text/plain" });
       return res.end(`Tandem: ${repo.name}'s remote refused Tandem's credential for it\n`);
     }
-    res.writeHead(status, out);
+    res.writeHead(up.statusCode ?? 502, out);
     up.pipe(res);
   });
   upstream.on("timeout", () => upstream.destroy(new Error("the remote did not answer in time")));
