@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "@tandem/core";
+import { ConfigError, createSandboxProvider, loadConfig, type Logger } from "@tandem/core";
 import { runEntry } from "./helpers/spawn.ts";
 
 const problemsOf = (env: Record<string, string>) => {
@@ -53,6 +53,21 @@ describe("configuration", () => {
       "DATABASE_URL is required: NODE_ENV=production has no embedded default",
       "REDIS_URL is required: NODE_ENV=production has no embedded default",
     ]);
+  });
+
+  it("puts sandboxes behind the gateway by default; the host's network warns, and production refuses it", () => {
+    expect(loadConfig({}).SANDBOX_NETWORK).toBe("gateway");
+    const production = { NODE_ENV: "production", PUBLIC_URL: "https://tandem.example.test", DATABASE_URL: "postgres://db.test/t", REDIS_URL: "redis://redis.test:6379" };
+    expect(problemsOf(production)).toEqual([]);
+    expect(problemsOf({ ...production, SANDBOX_NETWORK: "host" })).toEqual([
+      "SANDBOX_NETWORK=host is refused with NODE_ENV=production: it puts every sandbox on the host's network (use gateway)",
+    ]);
+    const warnings: string[] = [];
+    const logger = { warn: (msg: string) => warnings.push(msg) } as unknown as Logger;
+    createSandboxProvider(loadConfig({ SANDBOX_NETWORK: "host" }), logger);
+    expect(warnings).toEqual([expect.stringMatching(/^sandbox\.host_network: SANDBOX_NETWORK=host puts every sandbox on this host's network/)]);
+    createSandboxProvider(loadConfig({}), logger);
+    expect(warnings).toHaveLength(1);
   });
 
   it("stops an entry point with one clear line per bad variable and exit code 1", async () => {

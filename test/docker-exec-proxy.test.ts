@@ -8,7 +8,7 @@ import {
   createLogger, DockerSandboxProvider, execCollect, startDockerExecProxy, type DockerExecProxy,
 } from "@tandem/core";
 import { dockerAvailable, SANDBOX_IMAGE } from "./helpers/docker.ts";
-import { createTestDatabase, randomSuffix, TEST_REDIS_URL } from "./helpers/runtime.ts";
+import { createTestDatabase, dropRedisPrefix, randomSuffix, TEST_REDIS_URL } from "./helpers/runtime.ts";
 import { ROOT } from "./helpers/spawn.ts";
 
 const logger = createLogger({ level: "silent", service: "test" });
@@ -166,10 +166,11 @@ describe.skipIf(!dockerAvailable())("the worker with DOCKER_EXEC_PROXY_SOCKET", 
     const dir = mkdtempSync(path.join(tmpdir(), "tandem-worker-proxy-"));
     const socketPath = path.join(dir, "docker.sock");
     const database = await createTestDatabase();
+    const prefix = `test-${randomSuffix()}`;
     const worker = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "worker/src/main.ts"], {
       cwd: ROOT, stdio: "ignore",
       env: {
-        PATH: process.env.PATH!, DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `test-${randomSuffix()}`,
+        PATH: process.env.PATH!, DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix,
         LOG_LEVEL: "silent", DATA_DIR: dir, DOCKER_EXEC_PROXY_SOCKET: socketPath,
       },
     });
@@ -189,6 +190,7 @@ describe.skipIf(!dockerAvailable())("the worker with DOCKER_EXEC_PROXY_SOCKET", 
       worker.kill("SIGKILL");
       await exited;
       await database.drop();
+      await dropRedisPrefix(TEST_REDIS_URL, prefix);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Redis } from "ioredis";
 import postgres from "postgres";
 import {
   createLogger, ensureDefaultOrganization, loadConfig, openRuntime, type Config, type Runtime,
@@ -63,7 +64,27 @@ export async function startTestRuntime(kind: DbKind, env: Record<string, string>
     close: async () => {
       await rt.close();
       await database?.drop();
+      await dropRedisPrefix(config.REDIS_URL!, config.REDIS_PREFIX);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Deletes every key under `prefix:` (the queues' keys), so a test leaves nothing in Redis; a Redis already gone has nothing to drop. */
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+  } catch {
+    // A test's private Redis that it stopped itself.
+  } finally {
+    redis.disconnect();
+  }
 }
