@@ -7,6 +7,14 @@ import { ROOT, runEntry } from "./helpers/spawn.ts";
 import { freePorts } from "./helpers/stack.ts";
 
 
+/** SIGTERM to the whole process group (npm, sh, tsx, node, its redis-server), then waits until none is left. */
+async function stopGroup(pgid: number) {
+  const alive = () => { try { process.kill(-pgid, 0); return true; } catch { return false; } };
+  process.kill(-pgid, "SIGTERM");
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(-pgid, "SIGKILL");
+}
+
 describe("npm start (all in one process, embedded defaults)", () => {
   it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL and a login link", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
@@ -16,6 +24,8 @@ describe("npm start (all in one process, embedded defaults)", () => {
       cwd: ROOT,
       env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "warn" },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: npm runs the script under sh, which would not pass a signal on to tsx.
+      detached: true,
     });
     let stdout = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -41,8 +51,7 @@ describe("npm start (all in one process, embedded defaults)", () => {
       const me = await fetch(`http://127.0.0.1:${port}/api/me`, { headers: { cookie } });
       expect((await me.json()).organizations[0]).toMatchObject({ name: "Default", role: "owner" });
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await stopGroup(child.pid!);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
