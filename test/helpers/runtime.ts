@@ -46,16 +46,25 @@ export interface TestRuntime extends Runtime {
 export async function startTestRuntime(kind: DbKind, env: Record<string, string> = {}): Promise<TestRuntime> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-test-"));
   const database = kind === "postgres" ? await createTestDatabase() : null;
-  const config: Config = loadConfig({
-    DATA_DIR: dataDir,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_PREFIX: `test-${randomSuffix()}`,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    PUBLIC_URL: "http://tandem.test",
-    ...(database ? { DATABASE_URL: database.url } : {}),
-    ...env,
-  });
-  const rt = await openRuntime(config, createLogger({ level: config.LOG_LEVEL, service: "test" }));
+  let config: Config;
+  let rt: Awaited<ReturnType<typeof openRuntime>>;
+  try {
+    config = loadConfig({
+      DATA_DIR: dataDir,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: `test-${randomSuffix()}`,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+      PUBLIC_URL: "http://tandem.test",
+      ...(database ? { DATABASE_URL: database.url } : {}),
+      ...env,
+    });
+    rt = await openRuntime(config, createLogger({ level: config.LOG_LEVEL, service: "test" }));
+  } catch (err) {
+    // A test given a bad setting leaves nothing behind either.
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const { org, ownerId } = await ensureDefaultOrganization(rt.database.db, "Default");
   return {
     ...rt,
