@@ -138,7 +138,7 @@ export class ConfigError extends Error {
 }
 
 /** How a sandbox off the gateway (host network, the local provider) reaches this control plane. */
-export const sandboxControlUrl = (config: Config) =>
+export const sandboxControlUrl = (config: Pick<Config, "SANDBOX_CONTROL_URL" | "PORT">) =>
   (config.SANDBOX_CONTROL_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, "");
 
 /** Where sandbox ports are served: never Tandem's own origin. */

@@ -1,6 +1,6 @@
 import { and, count, eq, inArray } from "drizzle-orm";
 import {
-  findRepositoriesByName, removeSandboxToken, requestSnapshot, runSetupScript, sandboxControlUrl, schema, setupSandboxSpec,
+  findRepositoriesByName, removeSandboxToken, requestSnapshot, runSetupScript, schema, setupSandboxSpec,
   storedSpec, unknownRepositoriesMessage,
   type Runtime, type SandboxProvider,
 } from "@tandem/core";

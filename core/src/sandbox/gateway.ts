@@ -18,8 +18,6 @@ export const CREDENTIAL_PLACEHOLDER = "tandem-placeholder";
 /** Inside the sandbox: the egress proxy (HTTP(S)_PROXY) and the control plane (model proxy, git). */
 export const GATEWAY_PROXY_PORT = 3128;
 export const GATEWAY_CONTROL_PORT = 3129;
-export const GATEWAY_SERVICES = { [GATEWAY_PROXY_PORT]: "proxy", [GATEWAY_CONTROL_PORT]: "control" } as const;
-export type GatewayService = (typeof GATEWAY_SERVICES)[keyof typeof GATEWAY_SERVICES];
 
 /** Where the forwarder says it listens: /dev/shm, which each start of the container gets empty and no commit keeps. */
 export const FORWARDER_READY = "/dev/shm/.tandem-forwarder-ready";
@@ -60,7 +58,7 @@ export function sandboxNetwork(
   spec: { hostNetwork?: boolean } | undefined,
 ): SandboxNetwork {
   const direct = (mode: string): SandboxNetwork => {
-    const controlUrl = sandboxControlUrl(config as Config);
+    const controlUrl = sandboxControlUrl(config);
     return { mode, controlUrl, env: { TANDEM_CONTROL_URL: controlUrl } };
   };
   if (config.SANDBOX_PROVIDER === "local" || spec?.hostNetwork) return direct("host");

@@ -3,7 +3,6 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { eq } from "drizzle-orm";
 import { AppError, forbidden, notFound, parsePortHost, portsPublicUrl, resolveActor, schema } from "@tandem/core";
-import { readCookie } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { listeningPorts } from "../workbench/processes.ts";
 import { liveSandboxOrThrow } from "../workbench/sandbox-access.ts";

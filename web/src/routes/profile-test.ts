@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { eq } from "drizzle-orm";
 import {
-  AppError, badRequest, findRepositoriesByName, getProfileViewOrThrow, requireAdmin, runSetupScript, sandboxControlUrl, schema,
+  AppError, badRequest, findRepositoriesByName, getProfileViewOrThrow, requireAdmin, runSetupScript, schema,
   setupSandboxSpec, unknownRepositoriesMessage,
   type Actor, type ProfileSpec, type Repository, type SandboxProvider,
 } from "@tandem/core";

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { eq } from "drizzle-orm";
 import { githubGitCredentials } from "@tandem/bot";
 import {
-  repositoriesForGrant, repositoryCredential, schema, sessionBranch, sessionMayPush, type Repository, type SandboxGrant,
+  repositoriesForGrant, repositoryCredential, schema, sessionBranch, sessionMayPush, type Repository,
 } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 import { requestLogger } from "../http.ts";

@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, conflict, getSessionOrThrow, sandboxCommandEnv, sandboxControlUrl, schema,
-  type Config, type SandboxLayout, type SandboxProvider, type Session,
+  AppError, conflict, getSessionOrThrow, sandboxCommandEnv, schema,
+  type SandboxLayout, type SandboxProvider, type Session,
 } from "@tandem/core";
 import type { FastifyRequest } from "fastify";
 import { requireActor } from "../auth.ts";
@@ -22,7 +22,7 @@ export interface LiveSandbox {
 }
 
 /** The environment of a person's shell in the sandbox: Tandem's own commands' one, plus a terminal. */
-export const workbenchEnv = (config: Config, layout: SandboxLayout): Record<string, string> => ({
+export const workbenchEnv = (layout: SandboxLayout): Record<string, string> => ({
   ...sandboxCommandEnv(layout),
   TERM: "xterm-256color",
   COLORTERM: "truecolor",
@@ -62,6 +62,6 @@ export async function liveSandboxOrThrow(deps: WebDeps, session: Session): Promi
     session, provider, id: row.externalId, layout,
     workdir: `${layout.workspace}/${repo.name}`,
     defaultBranch: repo.defaultBranch,
-    env: workbenchEnv(deps.config, layout),
+    env: workbenchEnv(layout),
   };
 }

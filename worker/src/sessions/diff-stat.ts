@@ -1,6 +1,6 @@
-import { appendEvent, execCollect, type Repository, type SessionEventBody } from "@tandem/core";
+import { appendEvent, execCollect, sandboxCommandEnv, type Repository, type SessionEventBody } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
-import { sandboxEnv, type ActiveSandbox } from "./sandbox.ts";
+import type { ActiveSandbox } from "./sandbox.ts";
 
 export type FileStat = Extract<SessionEventBody, { type: "diff_stat" }>["files"][number];
 
@@ -35,7 +35,7 @@ export async function recordDiffStat(deps: RunnerDeps, sessionId: string, sandbo
   const log = deps.rt.logger.child({ sessionId });
   try {
     const r = await execCollect(deps.sandboxes, sandbox.id, ["sh", "-c", SCRIPT, "sh", repo.defaultBranch, sandbox.workdir], {
-      env: sandboxEnv(sandbox.layout),
+      env: sandboxCommandEnv(sandbox.layout),
     });
     if (r.exitCode !== 0) return log.warn({ exitCode: r.exitCode, stderr: r.stderr.slice(-500) }, "diff_stat.failed");
     const eventDeps = { db: deps.rt.database.db, bus: deps.rt.bus, logger: log };

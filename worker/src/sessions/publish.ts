@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
-import { appendEvent, execCollect, pushTarget, schema, sessionBranch, type Repository } from "@tandem/core";
+import { appendEvent, execCollect, pushTarget, sandboxCommandEnv, schema, sessionBranch, type Repository } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
-import { sandboxEnv, type ActiveSandbox } from "./sandbox.ts";
+import type { ActiveSandbox } from "./sandbox.ts";
 
 /** Providers whose sessions leave as commits on a pushed branch (the provider opens the pull request). */
 const PUBLISHING_PROVIDERS = ["github"];
@@ -40,7 +40,7 @@ export async function publishTurn(deps: RunnerDeps, sessionId: string, sandbox: 
   const eventDeps = { db, bus: deps.rt.bus, logger: log };
   try {
     const r = await execCollect(deps.sandboxes, sandbox.id, ["sh", "-c", SCRIPT, "sh", sandbox.workdir, message, target, compareWith], {
-      env: sandboxEnv(sandbox.layout),
+      env: sandboxCommandEnv(sandbox.layout),
     });
     if (r.exitCode !== 0) {
       const why = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-3).join(" ");

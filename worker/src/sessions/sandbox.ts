@@ -19,7 +19,6 @@ export interface ActiveSandbox {
   recreated?: boolean;
 }
 
-export const branchFor = sessionBranch;
 export const repoDir = repositoryDir;
 
 /**
@@ -183,8 +182,6 @@ async function profileSandbox(deps: RunnerDeps, session: Session): Promise<Profi
   return { image: snapshot.imageRef ?? spec.image ?? deps.rt.config.SANDBOX_IMAGE, spec, cloned };
 }
 
-export const sandboxEnv = (layout: SandboxLayout) => sandboxCommandEnv(layout);
-
 /** The spec of the session's profile version (none for sessions from before profiles). */
 async function versionSpec(deps: RunnerDeps, session: Session): Promise<ProfileSpec | undefined> {
   if (!session.profileVersionId) return undefined;
@@ -219,7 +216,7 @@ async function checkout(
   files: SandboxFile[] = [],
 ) {
   const dir = repoDir(layout, repo);
-  const branch = branchFor(session.id);
+  const branch = sessionBranch(session.id);
   const fromSnapshot = profile.cloned.includes(repo.name);
   const steps = [
     ...gitConfigSteps(layout, controlUrl, [repo]),
@@ -233,7 +230,7 @@ async function checkout(
     ]),
   ];
   // One exec for the whole checkout, the credential helper (and the caller's files) written first; `set -e` stops at the first failing step.
-  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxEnv(layout), [...files, gitHelperFile(layout)]);
+  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxCommandEnv(layout), [...files, gitHelperFile(layout)]);
   if (r.exitCode !== 0) {
     throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
   }
@@ -269,8 +266,8 @@ async function restoreCheckout(
   deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, controlUrl: string,
 ) {
   const dir = repoDir(layout, repo);
-  const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${branchFor(session.id)}`]);
+  const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${sessionBranch(session.id)}`]);
   if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo, profile, controlUrl);
-  const r = await runSandboxSteps(deps.sandboxes, id, [...gitConfigSteps(layout, controlUrl, [repo]), GATEWAY_WAIT_STEP], sandboxEnv(layout), [gitHelperFile(layout)]);
+  const r = await runSandboxSteps(deps.sandboxes, id, [...gitConfigSteps(layout, controlUrl, [repo]), GATEWAY_WAIT_STEP], sandboxCommandEnv(layout), [gitHelperFile(layout)]);
   if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
 }

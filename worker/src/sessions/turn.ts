@@ -1,10 +1,10 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import {
-  appendEvents, execCollect, schema, shellQuote, sandboxControlUrl, type AgentOutput, type Session, type SessionEventBody,
+  appendEvents, execCollect, sandboxCommandEnv, schema, shellQuote, type AgentOutput, type Session, type SessionEventBody,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import type { SessionAgent } from "./agent.ts";
-import { sandboxEnv, writeFiles, type ActiveSandbox } from "./sandbox.ts";
+import { writeFiles, type ActiveSandbox } from "./sandbox.ts";
 
 export type Turn = typeof schema.sessionTurns.$inferSelect;
 export type TurnEnd = "completed" | "failed" | "interrupted" | "vanished";
@@ -52,7 +52,7 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     + `echo $? > ${shellQuote(`${base}.exit.tmp`)} && mv ${shellQuote(`${base}.exit.tmp`)} ${shellQuote(`${base}.exit`)}`;
   const launched = await execCollect(deps.sandboxes, sandbox.id, [
     "sh", "-c", `setsid sh -c ${shellQuote(script)} > /dev/null 2>&1 < /dev/null &`,
-  ], { env: { ...sandboxEnv(sandbox.layout), ...command.env } });
+  ], { env: { ...sandboxCommandEnv(sandbox.layout), ...command.env } });
   if (launched.exitCode !== 0) throw new Error(`could not start the agent: ${launched.stderr.trim()}`);
   return turn!;
 }
