@@ -37,6 +37,6 @@ case "$got" in
   *"$CODEX_VERSION"*) ;;
   *) echo "sandbox-image: expected codex $CODEX_VERSION, got: $got" >&2; exit 1 ;;
 esac
-docker run --rm --network none "$IMAGE" git --version >/dev/null
+docker run --rm --network none "$IMAGE" sh -c "git --version && socat -V" >/dev/null
 docker run --rm --network none "$IMAGE" gh --version >/dev/null
 echo "sandbox-image: ok ($got)"

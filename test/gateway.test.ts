@@ -3,9 +3,9 @@ import net from "node:net";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gatewayDir, issueSandboxToken } from "@tandem/core";
-import { buildApp, startSandboxGateway, type SandboxGateway } from "@tandem/web";
-import { apiClient, ownerToken } from "./helpers/api.ts";
+import { gatewayDir } from "@tandem/core";
+import { startSandboxGateway, type SandboxGateway } from "@tandem/web";
+import { startGatewayWithSession } from "./helpers/gateway.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 /** One connection to the gateway's socket: the preamble, then `request`; the whole answer once the gateway closes or `until` matches. */
@@ -36,12 +36,7 @@ describe("the sandbox gateway's socket", () => {
 
   beforeAll(async () => {
     rt = await startTestRuntime("postgres", {});
-    app = await buildApp(rt);
-    gateway = await startSandboxGateway(rt);
-    const owner = apiClient(app, await ownerToken(rt));
-    await owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: "https://git.example.test/acme/app.git" });
-    const session = await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" });
-    token = await issueSandboxToken(rt.database.db, session.body.id);
+    ({ app, gateway, token } = await startGatewayWithSession(rt));
   });
   afterAll(async () => {
     await gateway?.close();
@@ -49,29 +44,39 @@ describe("the sandbox gateway's socket", () => {
     await rt?.close();
   });
 
-  it("puts its socket, the forwarder and Tandem's CA certificate (not its key) in the directory sandboxes mount", () => {
+  it("puts its sockets, the forwarder and Tandem's CA certificate (not its key) in the directory sandboxes mount", () => {
     const dir = gatewayDir(rt.config);
     expect(gateway.socketPath).toBe(path.join(dir, "gateway.sock"));
-    expect(statSync(gateway.socketPath).mode & 0o777).toBe(0o666);
+    expect(gateway.controlSocketPath).toBe(path.join(dir, "control.sock"));
+    for (const socket of [gateway.socketPath, gateway.controlSocketPath]) expect(statSync(socket).mode & 0o777).toBe(0o666);
     for (const file of ["forwarder.mjs", "ca.pem", "ca-bundle.pem"]) expect(statSync(path.join(dir, file)).mode & 0o777).toBe(0o644);
   });
 
-  it("refuses a connection without a known token before forwarding anything", async () => {
-    for (const preamble of ["GET / HTTP/1.1\r\n", "TANDEM/1 control tdm_unknown\n", "TANDEM/1 other x\n"]) {
+  it("refuses a proxy connection without a known token before forwarding anything", async () => {
+    for (const preamble of ["GET / HTTP/1.1\r\n", "TANDEM/1 proxy tdm_unknown\n", "TANDEM/1 control tdm_unknown\n", "TANDEM/1 other x\n"]) {
       const answer = await talk(gateway.socketPath, preamble, "GET /proxy/model/v1/models HTTP/1.1\r\nhost: x\r\n\r\n");
       expect(answer, preamble).toMatch(/^HTTP\/1.1 407 /);
       expect(answer).toContain("the sandbox gateway does not know this sandbox's token");
     }
   });
 
-  it("serves only the model proxy and the git remote on the control service: Tandem's other routes are not there", async () => {
+  it("serves only the model proxy and the git remote on the control socket, each checking the token: Tandem's other routes are not there", async () => {
     for (const route of ["/metrics", "/api/openapi.json", "/api/sessions", "/healthz", "/sandbox/git-credential"]) {
-      const answer = await talk(gateway.socketPath, `TANDEM/1 control ${token}\n`, `GET ${route} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n\r\n`);
+      const answer = await talk(gateway.controlSocketPath, "", `GET ${route} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n\r\n`);
       expect(answer, route).toMatch(/^HTTP\/1.1 404 /);
     }
-    const git = await talk(gateway.socketPath, `TANDEM/1 control ${token}\n`, "GET /sandbox/git/x/info/refs?service=git-upload-pack HTTP/1.1\r\nhost: x\r\n\r\n");
+    const git = await talk(gateway.controlSocketPath, "", "GET /sandbox/git/x/info/refs?service=git-upload-pack HTTP/1.1\r\nhost: x\r\n\r\n");
     expect(git).toMatch(/^HTTP\/1.1 401 /);
     expect(git).toMatch(/www-authenticate: Basic/i);
+    for (const auth of ["", "authorization: Bearer tdm_unknown\r\n"]) {
+      const model = await talk(gateway.controlSocketPath, "", `GET /proxy/model/v1/models HTTP/1.1\r\nhost: x\r\n${auth}\r\n`);
+      expect(model, auth || "no token").toMatch(/^HTTP\/1.1 401 /);
+    }
+  });
+
+  it("still takes the control service on the proxy socket from a forwarder started before the control socket existed", async () => {
+    const answer = await talk(gateway.socketPath, `TANDEM/1 control ${token}\n`, "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n");
+    expect(answer).toMatch(/^HTTP\/1.1 404 /);
   });
 
   it("closes even while a sandbox holds a keep-alive connection open", async () => {

@@ -3,12 +3,17 @@ import { sandboxControlUrl, type Config } from "../config.ts";
 
 /**
  * The sandbox's side of the gateway. A gateway sandbox runs with no network (`--network none`);
- * the gateway's directory is mounted read-only at GATEWAY_MOUNT, holding its unix socket and the
- * forwarder, which the sandbox's PID 1 starts: it listens on 127.0.0.1 inside the sandbox and
- * carries each connection over the socket, prefixed with the sandbox token, to the gateway.
+ * the gateway's directory is mounted read-only at GATEWAY_MOUNT, holding its unix sockets and the
+ * forwarder. The sandbox's PID 1 starts the forwarders (GATEWAY_FORWARDERS): they listen on
+ * 127.0.0.1 inside the sandbox and carry each connection to the gateway, the egress proxy's
+ * prefixed with the sandbox token (the proxy applies that session's policy to the connection),
+ * the control plane's as they are (its routes check the token on every request).
  */
 export const GATEWAY_MOUNT = "/run/tandem";
+/** The egress proxy's socket: each connection starts with `TANDEM/1 proxy <token>\n`. */
 export const GATEWAY_SOCKET = "gateway.sock";
+/** The control plane's socket (model proxy, git remote): plain HTTP. */
+export const GATEWAY_CONTROL_SOCKET = "control.sock";
 export const GATEWAY_FORWARDER = "forwarder.mjs";
 /** Tandem's CA certificate alone, and the public roots with it (the gateway writes both). */
 export const GATEWAY_CA_CERT = "ca.pem";
@@ -19,18 +24,40 @@ export const CREDENTIAL_PLACEHOLDER = "tandem-placeholder";
 export const GATEWAY_PROXY_PORT = 3128;
 export const GATEWAY_CONTROL_PORT = 3129;
 
-/** Where the forwarder says it listens: /dev/shm, which each start of the container gets empty and no commit keeps. */
-export const FORWARDER_READY = "/dev/shm/.tandem-forwarder-ready";
+/**
+ * What PID 1 of a gateway sandbox runs first. The control plane is on the path of every start
+ * (the checkout fetches through it), so where the image has `socat` (tandem/sandbox does) it
+ * forwards that port: it listens within a millisecond or two, where Node takes a hundred or more.
+ * The Node forwarder carries the proxy, which needs the token on each connection, and the
+ * control plane too on images without socat.
+ */
+export const GATEWAY_FORWARDERS = `if command -v socat >/dev/null 2>&1; then `
+  + `socat TCP-LISTEN:${GATEWAY_CONTROL_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay UNIX-CONNECT:${GATEWAY_MOUNT}/${GATEWAY_CONTROL_SOCKET} </dev/null >>/tmp/.tandem-forwarder.log 2>&1 & `
+  + `set -- proxy; else set -- proxy control; fi; `
+  + `node ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} "$@" </dev/null >>/tmp/.tandem-forwarder.log 2>&1 &`;
+
+/** `/proc/net/tcp`'s line for a socket listening on 127.0.0.1:<port> (state 0A). */
+const listenLine = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`;
 
 /**
- * A step for the first exec that needs the network: waits (up to 10 s) until the forwarder the
- * sandbox's PID 1 started listens, and fails naming the cause if it never does (an image
- * without `node`). Nothing to wait for off the gateway. Run late, not at start, so the
- * forwarder's start overlaps the writes and git config before it.
+ * Shell that waits (up to 10 s) until the gateway's forwarders listen on these ports, and fails
+ * naming the cause if they never do (an image without `node`). Nothing to wait for off the
+ * gateway. The sandbox's own network namespace has only its loopback, so /proc/net/tcp lists
+ * exactly the forwarders, and a restarted container starts with none.
  */
-export const GATEWAY_WAIT_STEP = ["sh", "-c",
-  `[ -e ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} ] || exit 0; i=0; while [ ! -e ${FORWARDER_READY} ]; do i=$((i+1)); `
-  + `if [ $i -gt 1000 ]; then echo "Tandem: the sandbox gateway's forwarder did not start (gateway sandboxes need node on PATH; build the image FROM tandem/sandbox)" >&2; exit 2; fi; sleep 0.01; done`];
+export function gatewayWait(ports: number[]): string {
+  const listening = ports.map((port) => `grep -q '${listenLine(port)}' /proc/net/tcp`).join(" && ");
+  return `if [ -e ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} ]; then i=0; until ${listening}; do i=$((i+1)); `
+    + `if [ $i -gt 1000 ]; then echo "Tandem: the sandbox gateway's forwarder did not start (gateway sandboxes need node on PATH; build the image FROM tandem/sandbox)" >&2; exit 2; fi; sleep 0.01; done; fi`;
+}
+
+/**
+ * A step for the first exec that needs the network, waiting for both forwarders. Run late, not
+ * at start, so the forwarders' start overlaps the writes and git config before it.
+ */
+export const GATEWAY_WAIT_STEP = ["sh", "-c", gatewayWait([GATEWAY_PROXY_PORT, GATEWAY_CONTROL_PORT])];
+/** The same for a step that needs only the control plane (a session's checkout). */
+export const GATEWAY_CONTROL_WAIT_STEP = ["sh", "-c", gatewayWait([GATEWAY_CONTROL_PORT])];
 
 /** The gateway's directory on this machine (absolute: the engine bind-mounts it). */
 export const gatewayDir = (config: Pick<Config, "GATEWAY_DIR" | "DATA_DIR">) =>

@@ -1,20 +1,19 @@
 // Tandem's gateway forwarder: runs inside every gateway sandbox (started by its PID 1 from the
 // read-only mount /run/tandem). The sandbox has no network; this listens on 127.0.0.1 and carries
-// each connection over the gateway's unix socket, after one line naming the service and the
-// sandbox token: `TANDEM/1 <service> <token>\n`. It holds no secret of its own and is no
-// boundary: the gateway checks every connection.
-import { readFileSync, writeFileSync } from "node:fs";
+// each connection over one of the gateway's unix sockets: the egress proxy's after one line
+// naming the sandbox token (`TANDEM/1 proxy <token>\n`), the control plane's as it is (its routes
+// check the token on each request). It holds no secret of its own and is no boundary: the
+// gateway checks every connection. Arguments: the services to carry (`proxy`, `control`); PID 1
+// leaves `control` to socat where the image has it.
+import { readFileSync } from "node:fs";
 import net from "node:net";
 
-const SOCKET = new URL("./gateway.sock", import.meta.url).pathname;
+const dir = (name) => new URL(`./${name}`, import.meta.url).pathname;
 const TOKEN_FILE = process.env.TANDEM_TOKEN_FILE || "/home/agent/.tandem/token";
-const SERVICES = { 3128: "proxy", 3129: "control" };
-/**
- * Appears once every port listens: the sandbox's start waits for it before anything runs. On
- * /dev/shm, a tmpfs that each start of the container gets empty and no image commit keeps.
- */
-const READY = "/dev/shm/.tandem-forwarder-ready";
-let listening = 0;
+const SERVICES = {
+  proxy: { port: 3128, socket: dir("gateway.sock"), preamble: () => `TANDEM/1 proxy ${token()}\n` },
+  control: { port: 3129, socket: dir("control.sock"), preamble: () => "" },
+};
 
 /** Read per connection: the token is written after the sandbox starts, and replaced on a restart. */
 function token() {
@@ -25,10 +24,19 @@ function token() {
   }
 }
 
-for (const [port, service] of Object.entries(SERVICES)) {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(SOCKET);
-    upstream.write(`TANDEM/1 ${service} ${token()}\n`);
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SERVICES);
+for (const name of wanted) {
+  const service = SERVICES[name];
+  if (!service) {
+    process.stderr.write(`tandem forwarder: unknown service ${name}\n`);
+    process.exitCode = 1;
+    continue;
+  }
+  // No Nagle: a response written in pieces would otherwise wait for delayed ACKs (40 ms each).
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect(service.socket);
+    const preamble = service.preamble();
+    if (preamble) upstream.write(preamble);
     client.pipe(upstream).pipe(client);
     const close = () => { client.destroy(); upstream.destroy(); };
     client.on("error", close);
@@ -37,10 +45,8 @@ for (const [port, service] of Object.entries(SERVICES)) {
     upstream.on("close", close);
   });
   server.on("error", (err) => {
-    process.stderr.write(`tandem forwarder: ${service} on 127.0.0.1:${port}: ${err.message}\n`);
+    process.stderr.write(`tandem forwarder: ${name} on 127.0.0.1:${service.port}: ${err.message}\n`);
     process.exitCode = 1;
   });
-  server.listen(Number(port), "127.0.0.1", () => {
-    if (++listening === Object.keys(SERVICES).length) writeFileSync(READY, `${process.pid}\n`);
-  });
+  server.listen(service.port, "127.0.0.1");
 }

@@ -5,7 +5,7 @@ import tls from "node:tls";
 import { eq } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import {
-  AppError, DEFAULT_NETWORK_POLICY, GATEWAY_CA_BUNDLE, GATEWAY_CA_CERT, GATEWAY_FORWARDER, GATEWAY_SOCKET, gatewayCaDir, gatewayDir,
+  AppError, DEFAULT_NETWORK_POLICY, GATEWAY_CA_BUNDLE, GATEWAY_CA_CERT, GATEWAY_CONTROL_SOCKET, GATEWAY_FORWARDER, GATEWAY_SOCKET, gatewayCaDir, gatewayDir,
   sandboxGrantForToken, schema, storedSpec, type SandboxGrant,
 } from "@tandem/core";
 import { answerErrors } from "../app.ts";
@@ -17,23 +17,27 @@ import { createEgressProxy } from "./egress-proxy.ts";
 import { createIntegrationInterceptor } from "./integrations.ts";
 import type { GatewayIdentity } from "./types.ts";
 
-/** `TANDEM/1 <service> <token>\n`, the forwarder's first line on every connection. */
+/**
+ * `TANDEM/1 proxy <token>\n`, the forwarder's first line on every proxy connection. (`control`
+ * is still taken from forwarders started before the control plane had its own socket.)
+ */
 const PREAMBLE = /^TANDEM\/1 (proxy|control) (\S+)$/;
 const MAX_PREAMBLE_BYTES = 512;
 const PREAMBLE_TIMEOUT_MS = 5_000;
 
 export interface SandboxGateway {
   socketPath: string;
+  controlSocketPath: string;
   close(): Promise<void>;
 }
 
 /**
- * The sandbox gateway: the one way out of a gateway sandbox (`--network none`). It listens on a
- * unix socket in its directory, which sandboxes mount read-only along with the forwarder it
- * copies there. Each connection names its service and carries the sandbox token; a token that
- * grants nothing is refused before a byte is forwarded. `proxy` connections go to the egress
- * proxy (the policy, the integrations), `control` ones to a control plane that serves only the
- * model proxy and the git remote: none of Tandem's other routes is reachable from a sandbox.
+ * The sandbox gateway: the one way out of a gateway sandbox (`--network none`). It listens on two
+ * unix sockets in its directory, which sandboxes mount read-only along with the forwarder it
+ * copies there. The egress proxy's (the policy, the integrations): each connection carries the
+ * sandbox token, and one that grants nothing is refused before a byte is forwarded. The control
+ * plane's serves only the model proxy and the git remote, whose routes check the token on every
+ * request: none of Tandem's other routes is reachable from a sandbox.
  * The integration hosts (GitHub, Slack, Linear, Jira) are served by the interceptor, with
  * certificates of Tandem's CA, whose certificate (never its key) is in the directory too.
  */
@@ -44,6 +48,7 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
     throw new AppError("gateway_ca_exposed", `GATEWAY_CA_DIR (${caDir}) is inside GATEWAY_DIR (${dir}), which every sandbox mounts: keep the CA's key elsewhere`, 500);
   }
   const socketPath = path.join(dir, GATEWAY_SOCKET);
+  const controlSocketPath = path.join(dir, GATEWAY_CONTROL_SOCKET);
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
   const ca = await loadOrCreateCa(caDir, { clock: deps.clock });
@@ -68,36 +73,46 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
 
   /** Open connections: a sandbox's keep-alive ones would hold `close` up forever. */
   const open = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    open.add(socket);
-    socket.once("close", () => open.delete(socket));
-    socket.on("error", () => socket.destroy());
-    void admit(deps, socket).then((admitted) => {
-      if (!admitted) return;
-      if (admitted.identity) identities.set(socket, admitted.identity);
-      (admitted.service === "proxy" ? egress : control.server).emit("connection", socket);
-      // Paused while the preamble was read; a server's 'data' listener does not start it again.
-      socket.resume();
-    }, (err: unknown) => {
-      deps.logger.error({ err }, "gateway.failed");
-      socket.destroy();
+  const listen = async (socketPath: string, onConnection: (socket: net.Socket) => void) => {
+    const server = net.createServer((socket) => {
+      open.add(socket);
+      socket.once("close", () => open.delete(socket));
+      socket.on("error", () => socket.destroy());
+      onConnection(socket);
     });
-  });
-  await rm(socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(socketPath, () => resolve()));
-  // The sandbox's user (uid 1000) connects; the socket is the only thing in the mount it may use.
-  await chmod(socketPath, 0o666);
-  deps.logger.info({ socket: socketPath }, "gateway.listening");
+    await rm(socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(socketPath, () => resolve()));
+    // The sandbox's user (uid 1000) connects; the sockets are the only things in the mount it may use.
+    await chmod(socketPath, 0o666);
+    return server;
+  };
+  const servers = [
+    await listen(socketPath, (socket) => {
+      void admit(deps, socket).then((admitted) => {
+        if (!admitted) return;
+        if (admitted.identity) identities.set(socket, admitted.identity);
+        (admitted.service === "proxy" ? egress : control.server).emit("connection", socket);
+        // Paused while the preamble was read; a server's 'data' listener does not start it again.
+        socket.resume();
+      }, (err: unknown) => {
+        deps.logger.error({ err }, "gateway.failed");
+        socket.destroy();
+      });
+    }),
+    await listen(controlSocketPath, (socket) => control.server.emit("connection", socket)),
+  ];
+  deps.logger.info({ socket: socketPath, control: controlSocketPath }, "gateway.listening");
 
   return {
     socketPath,
+    controlSocketPath,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       for (const socket of open) socket.destroy();
       await closed;
       interceptor.close();
       await control.close();
-      await rm(socketPath, { force: true });
+      await Promise.all([socketPath, controlSocketPath].map((p) => rm(p, { force: true })));
     },
   };
 }

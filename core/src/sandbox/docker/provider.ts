@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import { GATEWAY_FORWARDER, GATEWAY_MOUNT } from "../gateway.ts";
+import { GATEWAY_FORWARDERS, GATEWAY_MOUNT } from "../gateway.ts";
 import { assertNoDockerSocket, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
 import {
   execCollect, type ExecOptions, type ExecProcess, type SandboxImage, type SandboxInfo, type SandboxLayout, type SandboxProvider, type SandboxSpec,
@@ -17,8 +17,8 @@ const LAYOUT: SandboxLayout = { workspace: "/workspace", home: "/home/agent", st
  * (a plain `sleep infinity` as PID 1 ignores SIGTERM and every stop would wait for the kill).
  */
 const KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"];
-/** A gateway sandbox's PID 1 starts the gateway's forwarder first (from the read-only mount). */
-const WITH_FORWARDER = ["/bin/sh", "-c", `node ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} </dev/null >/tmp/.tandem-forwarder.log 2>&1 & ${KEEPALIVE[2]}`];
+/** A gateway sandbox's PID 1 starts the gateway's forwarders first (from the read-only mount). */
+const WITH_FORWARDER = ["/bin/sh", "-c", `${GATEWAY_FORWARDERS} ${KEEPALIVE[2]}`];
 
 /** `unix:///var/run/docker.sock`, `tcp://host:2375`, `ssh://user@host`, or unset for the local socket. */
 export function dockerOptions(dockerHost: string | undefined): Docker.DockerOptions {
