@@ -1,6 +1,6 @@
 import { AppError } from "../errors.ts";
 import { shellQuote } from "../util/shell.ts";
-import { execCollect, type SandboxProvider } from "./types.ts";
+import { collectExec, execCollect, type ExecResult, type SandboxProvider } from "./types.ts";
 
 export interface SandboxFile {
   path: string;
@@ -24,13 +24,46 @@ export async function writeSandboxFiles(sandboxes: SandboxProvider, id: string, 
   }
 }
 
+/** The steps as one script, the files written first. */
+const stepsScript = (steps: string[][], files: SandboxFile[]) =>
+  [...(files.length ? [writeScript(files)] : []), ...steps.map((argv) => argv.map(shellQuote).join(" "))].join("\n");
+
 /**
  * Runs argv steps as one `sh -e` script (one round trip), stopping at the first that fails;
  * `files` are written first, in the same round trip.
  */
 export async function runSandboxSteps(
   sandboxes: SandboxProvider, id: string, steps: string[][], env: Record<string, string>, files: SandboxFile[] = [],
-): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const lines = [...(files.length ? [writeScript(files)] : []), ...steps.map((argv) => argv.map(shellQuote).join(" "))];
-  return execCollect(sandboxes, id, ["sh", "-ec", lines.join("\n")], { env });
+): Promise<ExecResult> {
+  return execCollect(sandboxes, id, ["sh", "-ec", stepsScript(steps, files)], { env });
+}
+
+/** An exec opened before its steps are known: `run` them once (as runSandboxSteps would), or `close` it unused. */
+export interface SandboxShell {
+  run(steps: string[][], env: Record<string, string>, files?: SandboxFile[]): Promise<ExecResult>;
+  close(): void;
+}
+
+/**
+ * Opens an exec now and gives it its script later, on stdin: the engine's part of an exec (tens
+ * of milliseconds, the dearest step of a sandbox's start) then overlaps what the caller does
+ * meanwhile, such as another exec.
+ */
+export function openSandboxShell(sandboxes: SandboxProvider, id: string): SandboxShell {
+  const opened = sandboxes.exec(id, ["sh", "-ec", 'script=$(cat); eval "$script"'], { stdin: true });
+  opened.catch(() => {}); // the error is run's to report
+  let done = false;
+  return {
+    async run(steps, env, files = []) {
+      if (done) throw new Error("this sandbox shell was already used");
+      done = true;
+      const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+      return collectExec(await opened, [...exports, stepsScript(steps, files)].join("\n"));
+    },
+    close() {
+      if (done) return;
+      done = true;
+      void opened.then((proc) => collectExec(proc, "")).catch(() => {});
+    },
+  };
 }

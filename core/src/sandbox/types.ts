@@ -115,14 +115,24 @@ export async function execCollect(
   id: string,
   argv: string[],
   opts: Omit<ExecOptions, "tty"> & { input?: string } = {},
-): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const proc = await provider.exec(id, argv, { ...opts, stdin: opts.input !== undefined });
+): Promise<ExecResult> {
+  return collectExec(await provider.exec(id, argv, { ...opts, stdin: opts.input !== undefined }), opts.input);
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An exec's output and exit code, once it has ended; `input` is its whole stdin. */
+export async function collectExec(proc: ExecProcess, input?: string): Promise<ExecResult> {
   // Decoded once at the end: a chunk boundary may fall inside a multi-byte character.
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   proc.stdout.on("data", (d: Buffer) => stdout.push(d));
   proc.stderr.on("data", (d: Buffer) => stderr.push(d));
-  if (opts.input !== undefined) proc.stdin?.end(opts.input);
+  if (input !== undefined) proc.stdin?.end(input);
   const { exitCode } = await proc.wait();
   return { exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") };
 }

@@ -49,16 +49,21 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
       return fail(deps, session, err instanceof AppError ? err.message : `the sandbox could not start: ${(err as Error).message}`);
     }
 
-    const agent = await sessionAgent(deps, session);
     let turn = running ?? null;
-    if (!turn) {
-      turn = await startTurn(deps, session, sandbox, agent);
-      if (!turn) continue;
+    let agent;
+    try {
+      agent = await sessionAgent(deps, session);
+      if (!turn) turn = await startTurn(deps, session, sandbox, agent);
+    } finally {
+      sandbox.launcher?.close(); // a no-op once startTurn ran it
+    }
+    if (!turn) continue;
+    if (turn === running) {
+      log.info({ turn: turn.number, offset: turn.outputOffset }, "turn.reattached");
+    } else {
       // "running" means the agent process is up: it is announced once the agent was launched.
       if (session.status !== "running") session = await moveSession(deps, session, "running");
       log.info({ turn: turn.number }, "turn.started");
-    } else {
-      log.info({ turn: turn.number, offset: turn.outputOffset }, "turn.reattached");
     }
 
     const end = await followTurn(deps, sessionId, sandbox.id, turn, agent);

@@ -1,9 +1,9 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, GATEWAY_WAIT_STEP, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
-  readySnapshot, repositoryDir, runSandboxSteps, sandboxNetwork, sandboxTokenFile, sandboxTokenPath, schema,
+  AppError, execCollect, GATEWAY_CONTROL_WAIT_STEP, GATEWAY_WAIT_STEP, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
+  openSandboxShell, readySnapshot, repositoryDir, runSandboxSteps, sandboxNetwork, sandboxTokenFile, sandboxTokenPath, schema,
   sessionBranch, sessionForSandboxToken, storedSpec, writeSandboxFiles,
-  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxVolume, type Session,
+  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxShell, type SandboxVolume, type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 
@@ -17,6 +17,11 @@ export interface ActiveSandbox {
   controlUrl: string;
   /** Created again on a persistent sandbox's volumes this time (the session row may have changed). */
   recreated?: boolean;
+  /**
+   * A new sandbox's exec opened while its checkout ran, for the first turn's launch (startTurn
+   * runs it; whoever does not must close it).
+   */
+  launcher?: SandboxShell;
 }
 
 export const repoDir = repositoryDir;
@@ -88,9 +93,15 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
   });
   const layout = deps.sandboxes.layout(id);
   const { controlUrl } = sandboxNetwork(deps.rt.config, profile.spec);
-  await checkout(deps, id, layout, session, repo, profile, controlUrl, [sandboxTokenFile(layout, token)]);
-  await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
-  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token, controlUrl };
+  const launcher = openSandboxShell(deps.sandboxes, id);
+  try {
+    await checkout(deps, id, layout, session, repo, profile, controlUrl, [sandboxTokenFile(layout, token)]);
+    await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
+  } catch (err) {
+    launcher.close();
+    throw err;
+  }
+  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token, controlUrl, launcher };
 }
 
 /** Creates and starts the session's container; `created` records its id before it starts. */
@@ -220,7 +231,8 @@ async function checkout(
   const fromSnapshot = profile.cloned.includes(repo.name);
   const steps = [
     ...gitConfigSteps(layout, controlUrl, [repo]),
-    GATEWAY_WAIT_STEP,
+    // The proxy is waited for when the agent is launched (startTurn): nothing here needs it.
+    GATEWAY_CONTROL_WAIT_STEP,
     ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
       ...cloneSteps(layout, repo),
       // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.

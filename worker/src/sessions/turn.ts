@@ -1,10 +1,11 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import {
-  appendEvents, execCollect, sandboxCommandEnv, schema, shellQuote, type AgentOutput, type Session, type SessionEventBody,
+  appendEvents, execCollect, GATEWAY_PROXY_PORT, gatewayWait, runSandboxSteps, sandboxCommandEnv, schema, shellQuote,
+  type AgentOutput, type Session, type SessionEventBody,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import type { SessionAgent } from "./agent.ts";
-import { writeFiles, type ActiveSandbox } from "./sandbox.ts";
+import type { ActiveSandbox } from "./sandbox.ts";
 
 export type Turn = typeof schema.sessionTurns.$inferSelect;
 export type TurnEnd = "completed" | "failed" | "interrupted" | "vanished";
@@ -38,21 +39,24 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     modelBaseUrl: `${sandbox.controlUrl}/proxy/model/v1`,
     modelToken: sandbox.token,
   });
-  await writeFiles(deps, sandbox.id, [...command.files, { path: `${base}.stdin`, content: command.stdin ?? "" }]);
-
   const [turn] = await db.transaction(async (tx) => {
     await tx.update(schema.sessionMessages).set({ consumedAt: deps.rt.clock.now() }).where(eq(schema.sessionMessages.id, message.id));
     return tx.insert(schema.sessionTurns).values({
       sessionId: session.id, number, messageId: message.id, outputPath: `${base}.jsonl`,
     }).returning();
   });
-  // `setsid` detaches the agent from this exec; `.exit` appears only once the output is complete.
-  const script = `cd ${shellQuote(sandbox.workdir)} && ${command.argv.map(shellQuote).join(" ")} `
-    + `< ${shellQuote(`${base}.stdin`)} > ${shellQuote(`${base}.jsonl`)} 2> ${shellQuote(`${base}.stderr`)}; `
+  // One exec writes the turn's files and starts the agent: `setsid` detaches it from the exec,
+  // and `.exit` appears only once the output is complete. The agent waits for the gateway's
+  // proxy, which the checkout did not need (a failure to start it is the turn's stderr).
+  const agentLine = `${gatewayWait([GATEWAY_PROXY_PORT])} && cd ${shellQuote(sandbox.workdir)} && exec ${command.argv.map(shellQuote).join(" ")}`;
+  const script = `(${agentLine}) < ${shellQuote(`${base}.stdin`)} > ${shellQuote(`${base}.jsonl`)} 2> ${shellQuote(`${base}.stderr`)}; `
     + `echo $? > ${shellQuote(`${base}.exit.tmp`)} && mv ${shellQuote(`${base}.exit.tmp`)} ${shellQuote(`${base}.exit`)}`;
-  const launched = await execCollect(deps.sandboxes, sandbox.id, [
-    "sh", "-c", `setsid sh -c ${shellQuote(script)} > /dev/null 2>&1 < /dev/null &`,
-  ], { env: { ...sandboxCommandEnv(sandbox.layout), ...command.env } });
+  const steps = [["sh", "-c", `setsid sh -c ${shellQuote(script)} > /dev/null 2>&1 < /dev/null &`]];
+  const env = { ...sandboxCommandEnv(sandbox.layout), ...command.env };
+  const files = [...command.files, { path: `${base}.stdin`, content: command.stdin ?? "" }];
+  const launched = sandbox.launcher
+    ? await sandbox.launcher.run(steps, env, files)
+    : await runSandboxSteps(deps.sandboxes, sandbox.id, steps, env, files);
   if (launched.exitCode !== 0) throw new Error(`could not start the agent: ${launched.stderr.trim()}`);
   return turn!;
 }

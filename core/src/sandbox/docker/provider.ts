@@ -48,6 +48,8 @@ export class DockerSandboxProvider implements SandboxProvider {
   private readonly logger: Logger;
   /** Learned from the first sandbox with a disk limit: false once the engine refused one. */
   private diskLimits: boolean | undefined;
+  /** Image ids that passed IMAGE_CHECK: an image's files never change, so it is checked once. */
+  private readonly fitImages = new Set<string>();
 
   constructor(opts: { dockerHost?: string; logger: Logger }) {
     this.docker = new Docker(dockerOptions(opts.dockerHost));
@@ -111,11 +113,17 @@ export class DockerSandboxProvider implements SandboxProvider {
     await container.start().catch((err) => {
       if (!isStatus(err, 304)) throw err; // already running
     });
+    // An exec is the dearest step of a start (tens of ms), so a fit image is not checked again;
+    // a volume over the home or the workspace brings its own files, so then it always is.
+    const info = await container.inspect();
+    const mounted = (info.Mounts ?? []).some((m) => m.Destination === LAYOUT.home || m.Destination === LAYOUT.workspace);
+    if (!mounted && this.fitImages.has(info.Image)) return;
     const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace]);
     if (check.exitCode !== 0) {
       await container.stop({ t: 0 }).catch(() => {});
-      throw imageUnfit((await container.inspect()).Config.Image, LAYOUT);
+      throw imageUnfit(info.Config.Image, LAYOUT);
     }
+    if (!mounted) this.fitImages.add(info.Image);
   }
 
   async stop(id: string, opts: { timeoutMs?: number } = {}): Promise<void> {
