@@ -70,6 +70,16 @@ describe("configuration", () => {
     expect(warnings).toHaveLength(1);
   });
 
+  it("refuses gateway sandboxes on another machine's engine unless the gateway's directory is named there", () => {
+    expect(problemsOf({ DOCKER_HOST: "tcp://engine.example.test:2376" })).toEqual([
+      expect.stringMatching(/^SANDBOX_GATEWAY_SOURCE is required: DOCKER_HOST \(tcp:\/\/engine.example.test:2376\) is another machine's engine/),
+    ]);
+    expect(problemsOf({ DOCKER_HOST: "ssh://agent@engine.example.test" })).toHaveLength(1);
+    expect(problemsOf({ DOCKER_HOST: "ssh://agent@engine.example.test", SANDBOX_GATEWAY_SOURCE: "/srv/tandem/gateway" })).toEqual([]);
+    expect(problemsOf({ DOCKER_HOST: "unix:///run/user/1000/docker.sock" })).toEqual([]);
+    expect(problemsOf({ DOCKER_HOST: "tcp://engine.example.test:2376", SANDBOX_NETWORK: "host" })).toEqual([]);
+  });
+
   it("stops an entry point with one clear line per bad variable and exit code 1", async () => {
     const { code, stderr } = await runEntry("web/src/main.ts", { PATH: process.env.PATH!, PORT: "99999", REDIS_URL: "redis//nope" });
     expect(code).toBe(1);

@@ -149,6 +149,15 @@ export const portsPublicUrl = (config: Config) =>
 export const gatewayCaDir = (config: Pick<Config, "GATEWAY_CA_DIR" | "DATA_DIR">) =>
   config.GATEWAY_CA_DIR ?? `${config.DATA_DIR.replace(/\/$/, "")}/gateway-ca`;
 
+/**
+ * Gateway sandboxes mount the gateway's directory, unix sockets included, from the engine's
+ * host: a tcp:// or ssh:// engine has another filesystem, so it needs SANDBOX_GATEWAY_SOURCE
+ * naming one there. (Sandboxes reaching a gateway over an internal Docker network is not built.)
+ */
+const usesRemoteEngineWithoutGateway = (c: Pick<Config, "DOCKER_HOST" | "SANDBOX_PROVIDER" | "SANDBOX_NETWORK" | "SANDBOX_GATEWAY_SOURCE">) =>
+  c.SANDBOX_PROVIDER === "docker" && c.SANDBOX_NETWORK === "gateway" && !c.SANDBOX_GATEWAY_SOURCE
+  && /^(tcp|ssh|https?):\/\//i.test(c.DOCKER_HOST ?? "");
+
 /** Parse the environment once; every bad variable is reported, one line each. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "not set": docker-compose and .env files produce them.
@@ -167,6 +176,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (cleaned.SANDBOX_NETWORK === "host") {
       problems.push("SANDBOX_NETWORK=host is refused with NODE_ENV=production: it puts every sandbox on the host's network (use gateway)");
     }
+  }
+  if (parsed.success && usesRemoteEngineWithoutGateway(parsed.data)) {
+    problems.push(`SANDBOX_GATEWAY_SOURCE is required: DOCKER_HOST (${parsed.data.DOCKER_HOST}) is another machine's engine, which cannot mount this machine's GATEWAY_DIR; `
+      + "name a path or volume on the engine's host that holds the gateway's directory (the web process must run there), or use a local engine");
   }
   if (parsed.success) {
     const problem = portsOriginProblem(parsed.data.PUBLIC_URL, portsPublicUrl(parsed.data));
