@@ -119,7 +119,7 @@ async function main() {
   console.log(`sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}, SANDBOX_NETWORK=${stack.rt.config.SANDBOX_NETWORK}`);
   console.log(`  cold: session accepted -> agent started (median): ${median(coldMs).toFixed(0)} ms + setup script ${median(scriptMs).toFixed(0)} ms = ${cold.toFixed(0)} ms`);
   console.log(`  snapshot: session accepted -> agent started (median): ${snap.toFixed(0)} ms`);
-  console.log(`  bare docker run --rm --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`);
+  console.log(`  bare docker run --rm --network none --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`);
   console.log(`  cold / snapshot: ${(cold / snap).toFixed(2)}x; snapshot / bare docker run: ${(snap / bare).toFixed(2)}x (goal < 2x)`);
 }
 
