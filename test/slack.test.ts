@@ -159,6 +159,31 @@ describe("Slack: mention, follow in place, continue by replying", () => {
     expect(inbox).toHaveLength(1);
   });
 
+  it("a failure between the session and its thread binding leaves neither: the event's retry makes one session and one reply", async () => {
+    const { db } = stack.rt.database;
+    // The binding insert for channel C9 fails once (a sequence counts across rolled-back transactions).
+    await db.execute(sql`CREATE SEQUENCE test_binding_failures`);
+    await db.execute(sql.raw(`CREATE FUNCTION test_fail_binding_once() RETURNS trigger AS $$ BEGIN
+      IF NEW.thread_key LIKE '%:C9:%' AND nextval('test_binding_failures') = 1 THEN RAISE EXCEPTION 'injected: the binding insert fails once'; END IF;
+      RETURN NEW; END $$ LANGUAGE plpgsql`));
+    await db.execute(sql`CREATE TRIGGER test_fail_binding_once BEFORE INSERT ON session_bindings FOR EACH ROW EXECUTE FUNCTION test_fail_binding_once()`);
+    try {
+      const ts = newTs();
+      expect((await postSlack(stack.base, "events", mention({ teamId: TEAM_ID, channel: "C9", ts, text: `<@${BOT_USER_ID}> bound once` }))).status).toBe(200);
+      const session = await waitSession("C9", ts);
+      await fake.waitFor("the summary", () => fake.postsIn("C9", ts).some((c) => String(c.body.text).includes("Done: bound once")));
+      const [{ failures }] = await db.execute(sql`SELECT last_value AS failures FROM test_binding_failures`) as unknown as [{ failures: string }];
+      expect(Number(failures)).toBeGreaterThanOrEqual(2); // the first attempt did fail
+      const sessions = await db.select().from(schema.sessions).where(eq(schema.sessions.prompt, "bound once"));
+      expect(sessions.map((s) => s.id)).toEqual([session.id]);
+      expect(statusPosts("C9", ts)).toHaveLength(1);
+    } finally {
+      await db.execute(sql`DROP TRIGGER test_fail_binding_once ON session_bindings`);
+      await db.execute(sql`DROP FUNCTION test_fail_binding_once()`);
+      await db.execute(sql`DROP SEQUENCE test_binding_failures`);
+    }
+  });
+
   it("a bad signature or a stale timestamp is refused with 401 and starts nothing", async () => {
     const ts = newTs();
     const body = mention({ teamId: TEAM_ID, channel: "C4", ts, text: `<@${BOT_USER_ID}> forged` });

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import {
-  addMessage, AppError, bindSession, createSession, findBoundSession, isTerminal, schema, sessionUrl,
+  addMessage, AppError, createSession, findBoundSession, isTerminal, schema, sessionUrl,
   type Db, type InboundEvent, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { classifyGitHubError, githubCall, type GitHubApp, type GitHubOctokit } from "./client.ts";
@@ -126,6 +126,7 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
   try {
     session = await createSession(deps, {
       orgId: installation.orgId, repository: repo.name, prompt: buildPrompt(req), source: PROVIDER, ref,
+      binding: { provider: PROVIDER, threadKey: key }, pullRequestUrl,
     });
   } catch (err) {
     // The profile cannot start sessions (no ready snapshot, inactive): say why, start nothing.
@@ -137,8 +138,6 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
     );
   }
   await react();
-  await bindSession(deps.db, { sessionId: session.id, provider: PROVIDER, threadKey: key });
-  if (pullRequestUrl) await deps.db.update(schema.sessions).set({ pullRequestUrl }).where(eq(schema.sessions.id, session.id));
   await deps.outbox.statusNow(session.id, "start");
   log.info({ sessionId: session.id, repository: repo.name, ref }, "github.session_started");
 }

@@ -1,5 +1,5 @@
 import {
-  bindSession, createSession, resolveSessionProfileOrThrow, type Db, type Logger, type Repository, type SessionDeps,
+  createSession, resolveSessionProfileOrThrow, type Db, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { noticeMessage, pickerMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
@@ -113,8 +113,8 @@ export async function startSession(
 ) {
   const session = await createSession(deps, {
     orgId: team.orgId, repository: repo.name, prompt: req.prompt, source: PROVIDER, profile: req.profile,
+    binding: { provider: PROVIDER, threadKey: threadKey(team.teamId, req.channel, req.threadTs) },
   });
-  await bindSession(deps.db, { sessionId: session.id, provider: PROVIDER, threadKey: threadKey(team.teamId, req.channel, req.threadTs) });
   await deps.outbox.statusNow(session.id, "start");
   deps.logger.info({ sessionId: session.id, repository: repo.name, teamId: team.teamId }, "slack.session_started");
   return session;

@@ -15,7 +15,8 @@ export async function findBoundSession(db: Db, provider: string, threadKey: stri
 }
 
 /**
- * Binds a thread to a session, so later replies there continue it. A thread whose session ended
+ * Binds a thread to a session, so later replies there continue it (a new session is bound by
+ * createSession, in its own transaction). A thread whose session ended
  * may be bound again to a new one: the binding moves.
  */
 export async function bindSession(db: Db, input: { sessionId: string; provider: string; threadKey: string }): Promise<void> {
@@ -36,7 +37,8 @@ export async function findBinding(db: Db, sessionId: string, provider: string): 
 /**
  * Whether a session is bound to `provider`'s thread, cached for the live-event followers: a
  * binding never goes away, and a session that did not come from the provider never gets one.
- * A session from the provider is bound just after it is created, so "not yet" is asked again.
+ * A session from the provider is bound in the transaction that creates it (createSession); one
+ * without a binding yet is still asked again.
  */
 export function boundSessionCache(db: Db, provider: string, limit = 10_000) {
   const known = new Map<string, boolean>();

@@ -10,6 +10,7 @@ import { enqueueWithin, type Queues } from "../queue/queues.ts";
 import { DEFAULT_PROFILE, resolveSessionProfileOrThrow } from "../profiles/service.ts";
 import { findRepositoryByNameOrThrow } from "../repositories/service.ts";
 import { primaryRepository, storedSpec } from "../profiles/spec.ts";
+import { bindSession } from "./bindings.ts";
 import { assertTransition, isTerminal, type SessionStatus } from "./state.ts";
 
 export type Session = typeof sessions.$inferSelect;
@@ -33,6 +34,14 @@ export async function createSession(
   input: {
     /** Absent: the profile's primary repository. */
     orgId: string; userId?: string; repository?: string; prompt: string; profile?: string; source?: string; ref?: string;
+    /**
+     * The provider thread the session continues (Slack thread, issue, …), bound in the same
+     * transaction as the session and its first message: a failure leaves neither, so the
+     * provider's retry of the event starts exactly one session.
+     */
+    binding?: { provider: string; threadKey: string };
+    /** The pull request the session works on, when it starts from one. */
+    pullRequestUrl?: string;
   },
 ): Promise<Session> {
   // Every session starts from a profile version: the named one, or the org's default.
@@ -57,11 +66,13 @@ export async function createSession(
         prompt: input.prompt,
         baseRef: input.ref,
         source: input.source ?? "api",
+        pullRequestUrl: input.pullRequestUrl,
       })
       .returning();
     await tx.insert(sessionMessages).values({
       sessionId: created[0]!.id, authorUserId: input.userId, source: input.source ?? "api", text: input.prompt,
     });
+    if (input.binding) await bindSession(tx as unknown as Db, { sessionId: created[0]!.id, ...input.binding });
     return created;
   });
   const log = deps.logger.child({ sessionId: session!.id, orgId: input.orgId });
