@@ -58,6 +58,7 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     fake.branchExists = (_repo, branch) => gitIn("branch", "--list", branch).trim() !== "";
     stack = await startStack("postgres", {
       GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url,
+      GITHUB_AGENT_LOGIN: "Tandem-Agent",
       SANDBOX_PROVIDER: "local",
     }, { agent: commandAdapter(AGENT) });
   }, 60_000);
@@ -276,6 +277,16 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     await postGitHub(stack.base, "issues", human, { deliveryId: "assigned-human" });
     await processed("assigned-human");
     expect(await sessionOf(8)).toBeUndefined();
+  });
+
+  it("an issue assigned to GITHUB_AGENT_LOGIN (GitHub lets no App bot be an assignee) starts a session as the bot's does", async () => {
+    const payload = issueAssigned({ repo: REPO, installationId: INSTALLATION, number: 9, assignee: "tandem-agent", title: "Fix the typo", body: "In README." });
+    expect((await postGitHub(stack.base, "issues", payload, { deliveryId: "assigned-agent-login" })).status).toBe(202);
+    const session = await waitSession(9);
+    expect(session.prompt).toContain("Issue #9: Fix the typo");
+    await fake.waitFor("👀 on the issue", () => fake.reactions.some((r) => r.target === "issues/9"));
+    await fake.waitFor("the tracking comment", () => tracking(9).length === 1);
+    await waitStatus(session.id, "idle");
   });
 
   it("an admin claims an installation for their org", async () => {

@@ -99,6 +99,11 @@ const schema = z.object({
   GITHUB_WEBHOOK_SECRET: secret,
   /** Comma-separated GitHub logins allowed to start sessions (they still need write access); unset: anyone with write access. */
   GITHUB_ALLOWED_USERS: z.string().optional(),
+  /**
+   * A GitHub login (a machine user, say) whose assignment to an issue starts a session, as the
+   * App's bot's does: GitHub does not let an App's `<slug>[bot]` be picked as an assignee.
+   */
+  GITHUB_AGENT_LOGIN: z.string().optional(),
   LINEAR_API_URL: url("Linear GraphQL endpoint").default("https://api.linear.app/graphql"),
   LINEAR_API_KEY: secret,
   LINEAR_WEBHOOK_SECRET: secret,

@@ -24,6 +24,8 @@ export interface GitHubSettings {
   publicUrl: string;
   /** Lower-case logins; empty means anyone with write access. */
   allowedUsers: string[];
+  /** The login (lower-case) whose assignment starts a session besides the App's bot, if any. */
+  agentLogin?: string;
 }
 
 /** GitHub's settings, or null when the App is not configured (needs the id, key and webhook secret). */
@@ -37,6 +39,7 @@ export function githubSettings(config: Config): GitHubSettings | null {
     apiUrl: config.GITHUB_API_URL.replace(/\/$/, ""),
     publicUrl: config.PUBLIC_URL.replace(/\/$/, ""),
     allowedUsers: (config.GITHUB_ALLOWED_USERS ?? "").split(",").map((u) => u.trim().toLowerCase()).filter(Boolean),
+    agentLogin: config.GITHUB_AGENT_LOGIN?.trim().toLowerCase() || undefined,
   };
 }
 

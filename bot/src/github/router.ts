@@ -26,7 +26,7 @@ const WRITE = new Set(["admin", "maintain", "write"]);
  */
 export function createGitHubRouter(deps: GitHubRouterDeps) {
   return async (event: InboundEvent, log: Logger): Promise<void> => {
-    const trigger = toTrigger(event.payload as StoredDelivery, await deps.github.whoAmI());
+    const trigger = toTrigger(event.payload as StoredDelivery, { ...await deps.github.whoAmI(), agentLogin: deps.settings.agentLogin });
     if (trigger.type === "ignore") return log.debug({ reason: trigger.reason }, "github.ignored");
     if (trigger.type === "installation") return onInstallation(deps, trigger, log);
     return onRequest(deps, trigger, event.id, log.child({ repo: trigger.repo, number: trigger.number }));

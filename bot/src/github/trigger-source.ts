@@ -73,10 +73,11 @@ const issueContext = (i: { number: number; title: string; body: string | null },
 
 /**
  * A delivery as the router sees it: a request (mention in an issue or PR comment or review
- * comment, or an issue assigned to the app's bot), an installation change, or "ignore" with the
- * reason. `slug` is the app's slug, `botLogin` its bot user (`<slug>[bot]`).
+ * comment, or an issue assigned to the app's bot or to GITHUB_AGENT_LOGIN), an installation
+ * change, or "ignore" with the reason. `slug` is the app's slug, `botLogin` its bot user
+ * (`<slug>[bot]`), `agentLogin` the login set by GITHUB_AGENT_LOGIN.
  */
-export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogin: string }): GitHubTrigger {
+export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogin: string; agentLogin?: string }): GitHubTrigger {
   const { event, payload } = delivery;
   if (event === "installation" || event === "installation_repositories") {
     const p = installationEvent.safeParse(payload);
@@ -117,7 +118,8 @@ export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogi
     const p = issueAssigned.safeParse(payload);
     if (!p.success) return ignore("not an assignment");
     const { issue: i, repository: r } = p.data;
-    if (p.data.assignee?.login.toLowerCase() !== app.botLogin.toLowerCase()) return ignore("assigned to someone else");
+    const assignee = p.data.assignee?.login.toLowerCase();
+    if (!assignee || ![app.botLogin.toLowerCase(), app.agentLogin?.toLowerCase()].includes(assignee)) return ignore("assigned to someone else");
     if (isBot(p.data.sender)) return ignore("assigned by a bot");
     return {
       type: "request", installationId: p.data.installation.id, repo: r.full_name, number: i.number, isPullRequest: Boolean(i.pull_request),
