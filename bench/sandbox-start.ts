@@ -71,56 +71,62 @@ async function main() {
     SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     SANDBOX_NETWORK: process.env.SANDBOX_NETWORK ?? "gateway",
   }, { pollMs: 50 });
-  await stack.owner.request("POST", "/api/repositories", {
-    name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "bench-password" },
-  });
-  await stack.owner.request("POST", "/api/profiles", { name: "bench" });
-  await stack.owner.request("PUT", "/api/profiles/bench/draft", { spec: { repositories: [{ name: "acme/app" }], setupScript: SETUP_SCRIPT } });
-  await stack.owner.request("POST", "/api/profiles/bench/publish");
-  const snapshot = await until("the snapshot", async () => {
-    const s = (await stack.owner.request("GET", "/api/profiles/bench")).body.published[0]?.snapshot;
-    return s && s.status !== "queued" && s.status !== "running" ? s : null;
-  }, 300_000);
-  if (snapshot.status !== "ready") throw new Error(`the snapshot failed:\n${snapshot.log}`);
-
-  // Cold: the default profile clones at start; the setup script is timed in the same sandbox.
-  const coldMs: number[] = [];
-  const scriptMs: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const ms = await startOnce(stack, { repository: "acme/app" }, async (sandboxId) => {
-      const t = performance.now();
-      const r = await execCollect(stack.sandboxes, sandboxId, ["bash", "-lc", SETUP_SCRIPT], { cwd: stack.sandboxes.layout(sandboxId).workspace });
-      if (r.exitCode !== 0) throw new Error(`the setup script failed: ${r.stderr}`);
-      if (i > 0) scriptMs.push(performance.now() - t);
+  // Whatever fails, the stack (its database, Redis keys, data directory) and the fixtures go.
+  let snapshotImage: string | undefined;
+  try {
+    await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "bench-password" },
     });
-    if (i > 0) coldMs.push(ms); // the first run warms caches
-  }
-  const snapshotMs: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const ms = await startOnce(stack, { profile: "bench" });
-    if (i > 0) snapshotMs.push(ms);
-  }
-  const dockerMs: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const t = performance.now();
-    // The snapshot keeps the sandbox's keep-alive entrypoint: replace it, as a bare run would.
-    const r = spawnSync("docker", ["run", "--rm", "--network", "none", "--entrypoint", "true", snapshot.imageRef]);
-    if (r.status !== 0) throw new Error(`docker run failed: ${r.stderr}`);
-    if (i > 0) dockerMs.push(performance.now() - t);
-  }
+    await stack.owner.request("POST", "/api/profiles", { name: "bench" });
+    await stack.owner.request("PUT", "/api/profiles/bench/draft", { spec: { repositories: [{ name: "acme/app" }], setupScript: SETUP_SCRIPT } });
+    await stack.owner.request("POST", "/api/profiles/bench/publish");
+    const snapshot = await until("the snapshot", async () => {
+      const s = (await stack.owner.request("GET", "/api/profiles/bench")).body.published[0]?.snapshot;
+      return s && s.status !== "queued" && s.status !== "running" ? s : null;
+    }, 300_000);
+    if (snapshot.status !== "ready") throw new Error(`the snapshot failed:\n${snapshot.log}`);
+    snapshotImage = snapshot.imageRef;
 
-  await stack.close();
-  await model.close();
-  await git.close();
-  spawnSync("docker", ["rmi", "-f", snapshot.imageRef], { stdio: "ignore" });
-  const cold = median(coldMs) + median(scriptMs);
-  const snap = median(snapshotMs);
-  const bare = median(dockerMs);
-  console.log(`sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}, SANDBOX_NETWORK=${stack.rt.config.SANDBOX_NETWORK}`);
-  console.log(`  cold: session accepted -> agent started (median): ${median(coldMs).toFixed(0)} ms + setup script ${median(scriptMs).toFixed(0)} ms = ${cold.toFixed(0)} ms`);
-  console.log(`  snapshot: session accepted -> agent started (median): ${snap.toFixed(0)} ms`);
-  console.log(`  bare docker run --rm --network none --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`);
-  console.log(`  cold / snapshot: ${(cold / snap).toFixed(2)}x; snapshot / bare docker run: ${(snap / bare).toFixed(2)}x (goal < 2x)`);
+    // Cold: the default profile clones at start; the setup script is timed in the same sandbox.
+    const coldMs: number[] = [];
+    const scriptMs: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const ms = await startOnce(stack, { repository: "acme/app" }, async (sandboxId) => {
+        const t = performance.now();
+        const r = await execCollect(stack.sandboxes, sandboxId, ["bash", "-lc", SETUP_SCRIPT], { cwd: stack.sandboxes.layout(sandboxId).workspace });
+        if (r.exitCode !== 0) throw new Error(`the setup script failed: ${r.stderr}`);
+        if (i > 0) scriptMs.push(performance.now() - t);
+      });
+      if (i > 0) coldMs.push(ms); // the first run warms caches
+    }
+    const snapshotMs: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const ms = await startOnce(stack, { profile: "bench" });
+      if (i > 0) snapshotMs.push(ms);
+    }
+    const dockerMs: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const t = performance.now();
+      // The snapshot keeps the sandbox's keep-alive entrypoint: replace it, as a bare run would.
+      const r = spawnSync("docker", ["run", "--rm", "--network", "none", "--entrypoint", "true", snapshot.imageRef]);
+      if (r.status !== 0) throw new Error(`docker run failed: ${r.stderr}`);
+      if (i > 0) dockerMs.push(performance.now() - t);
+    }
+
+    const cold = median(coldMs) + median(scriptMs);
+    const snap = median(snapshotMs);
+    const bare = median(dockerMs);
+    console.log(`sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}, SANDBOX_NETWORK=${stack.rt.config.SANDBOX_NETWORK}`);
+    console.log(`  cold: session accepted -> agent started (median): ${median(coldMs).toFixed(0)} ms + setup script ${median(scriptMs).toFixed(0)} ms = ${cold.toFixed(0)} ms`);
+    console.log(`  snapshot: session accepted -> agent started (median): ${snap.toFixed(0)} ms`);
+    console.log(`  bare docker run --rm --network none --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`);
+    console.log(`  cold / snapshot: ${(cold / snap).toFixed(2)}x; snapshot / bare docker run: ${(snap / bare).toFixed(2)}x (goal < 2x)`);
+  } finally {
+    await stack.close();
+    await model.close();
+    await git.close();
+    if (snapshotImage) spawnSync("docker", ["rmi", "-f", snapshotImage], { stdio: "ignore" });
+  }
 }
 
 main().then(() => process.exit(0), (err) => {
