@@ -249,7 +249,7 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(fake.pulls.filter((p) => p.repo === REPO && p.head.startsWith("tandem/") && p.body.includes(session.id))).toEqual([]);
   }, 40_000);
 
-  it("an inline review comment gives the agent the file, line and diff hunk", async () => {
+  it("an inline review comment gives the agent the file, line and diff hunk, and is answered in its review thread", async () => {
     fake.addPull({ number: 6, repo: REPO, title: "Feature Y", body: "", head: "feature-y", base: "main" });
     const payload = reviewComment({
       repo: REPO, installationId: INSTALLATION, number: 6, body: `@${APP_SLUG} rename this greeting`, path: "hello.txt", line: 1,
@@ -262,6 +262,24 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(session.prompt).toContain("`hello.txt` line 1");
     expect(session.prompt).toContain("@@ -1 +1 @@\n-hello\n+hello there");
     await fake.waitFor("👀 on the review comment", () => fake.reactions.some((r) => r.target === `pulls/comments/${payload.comment.id}`));
+    const link = `[View session](${sessionUrl(stack.rt.config.PUBLIC_URL, session.id)})`;
+    await fake.waitFor("the reply in the review thread", () => fake.reviewReplies.some((r) => r.inReplyTo === payload.comment.id));
+    expect(fake.reviewReplies.filter((r) => r.inReplyTo === payload.comment.id)).toEqual([
+      { repo: REPO, pull: 6, inReplyTo: payload.comment.id, body: `On it: a session is working on this · ${link}` },
+    ]);
+    await waitStatus(session.id, "idle");
+    // Another review comment on the pull request reaches the same session, and is answered in its own thread.
+    const second = reviewComment({
+      repo: REPO, installationId: INSTALLATION, number: 6, body: `@${APP_SLUG} and this line too`, path: "hello.txt", line: 1,
+      diffHunk: "@@ -1 +1 @@\n-hello\n+hello there", headRef: "feature-y",
+    });
+    expect((await postGitHub(stack.base, "pull_request_review_comment", second, { deliveryId: "review-follow-up" })).status).toBe(202);
+    await fake.waitFor("the reply to the second comment", () => fake.reviewReplies.some((r) => r.inReplyTo === second.comment.id));
+    expect(fake.reviewReplies.filter((r) => r.inReplyTo === second.comment.id).map((r) => r.body))
+      .toEqual([`Passed on to the session working on this pull request · ${link}`]);
+    expect((await waitSession(6)).id).toBe(session.id);
+    await until("the second message in the session", async () => (await stack.rt.database.db.select().from(schema.sessionMessages)
+      .where(eq(schema.sessionMessages.sessionId, session.id))).some((m) => m.text.includes("and this line too")));
     await waitStatus(session.id, "idle");
   });
 

@@ -111,6 +111,14 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
         }));
         return;
       }
+      case "review_reply": {
+        const octokit = await clientFor(deps, job.installationId);
+        const { owner, repo } = splitRepo(job.repo);
+        await githubCall(() => octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies", {
+          owner, repo, pull_number: job.number, comment_id: job.commentId, body: job.body,
+        }));
+        return;
+      }
       case "status":
         return renderTracking(job.sessionId, false);
       case "summary": {

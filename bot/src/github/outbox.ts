@@ -10,6 +10,8 @@ export type GitHubOutboundJob =
   }
   /** A one-off comment (a refusal, "this session ended"); always with a link. */
   | { provider: "github"; op: "comment"; installationId: number; repo: string; number: number; body: string }
+  /** A reply in the review thread of the comment `commentId` on pull request `number`. */
+  | { provider: "github"; op: "review_reply"; installationId: number; repo: string; number: number; commentId: number; body: string }
   /** Renders the tracking comment from the session's state. */
   | { provider: "github"; op: "status"; sessionId: string }
   /** A turn ended: open or update the pull request, then the final edit. */

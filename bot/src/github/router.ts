@@ -95,12 +95,18 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
   const react = () => deps.outbox.send(
     { op: "react", installationId: req.installationId, repo: req.repo, target: req.reactTo }, `react-${eventId}`,
   );
+  /** A review comment is answered in its own thread too, where the person is looking. */
+  const replyInReviewThread = (sessionId: string, what: string) => req.reactTo.kind !== "review_comment" ? undefined : deps.outbox.send({
+    op: "review_reply", installationId: req.installationId, repo: req.repo, number: req.number, commentId: req.reactTo.id,
+    body: `${what} · [View session](${sessionUrl(deps.publicUrl, sessionId)})`,
+  }, `review-reply-${eventId}`);
   const key = threadKey(req.repo, req.number);
   const bound = await findBoundSession(deps.db, PROVIDER, key);
   if (bound && !isTerminal(bound.status)) {
     await react();
     const text = req.reactTo.kind === "review_comment" ? buildPrompt(req) : req.text || "Continue.";
     await addMessage(deps, { orgId: bound.orgId, sessionId: bound.id, text, source: PROVIDER });
+    await replyInReviewThread(bound.id, "Passed on to the session working on this pull request");
     await deps.outbox.statusNow(bound.id, `follow-${eventId}`);
     return log.info({ sessionId: bound.id }, "github.follow_up");
   }
@@ -138,6 +144,7 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
     );
   }
   await react();
+  await replyInReviewThread(session.id, "On it: a session is working on this");
   await deps.outbox.statusNow(session.id, "start");
   log.info({ sessionId: session.id, repository: repo.name, ref }, "github.session_started");
 }
