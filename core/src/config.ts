@@ -106,14 +106,9 @@ const schema = z.object({
   GITHUB_AGENT_LOGIN: z.string().optional(),
   LINEAR_API_URL: url("Linear GraphQL endpoint").default("https://api.linear.app/graphql"),
   LINEAR_API_KEY: secret,
-  LINEAR_WEBHOOK_SECRET: secret,
   JIRA_BASE_URL: optionalUrl("your Jira site, e.g. https://acme.atlassian.net"),
   JIRA_EMAIL: z.string().optional(),
   JIRA_API_TOKEN: secret,
-  JIRA_WEBHOOK_SECRET: secret,
-  DISCORD_API_URL: url("Discord REST API base").default("https://discord.com/api"),
-  DISCORD_BOT_TOKEN: secret,
-  DISCORD_PUBLIC_KEY: z.string().optional(),
 
   ENCRYPTION_KEY: z
     .string()

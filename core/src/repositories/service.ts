@@ -91,13 +91,6 @@ export const repositoryView = (r: Repository) => ({
   createdAt: r.createdAt.toISOString(),
 });
 
-/** The repositories a session may reach: today only its own; later every repository it was given. */
-export async function repositoriesForSession(
-  db: Db, session: { orgId: string; repositoryId: string },
-): Promise<Repository[]> {
-  return repositoriesForGrant(db, { orgId: session.orgId, repositoryIds: [session.repositoryId] });
-}
-
 /** The listed repositories of the org (a sandbox token's grant); ids of other orgs never match. */
 export async function repositoriesForGrant(db: Db, grant: { orgId: string; repositoryIds: string[] }): Promise<Repository[]> {
   if (grant.repositoryIds.length === 0) return [];
