@@ -1,6 +1,6 @@
 import { App, SocketModeReceiver, type Receiver } from "@slack/bolt";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { acceptInbound, type InboxDeps, type Logger } from "@tandem/core";
+import { acceptInbound, withTimeout, type InboxDeps, type Logger } from "@tandem/core";
 import { slackLogger } from "./client.ts";
 import { ACTIONS, PROVIDER, SLASH_COMMAND } from "./config.ts";
 import { deliveryIdFor, parseSlackBody, toTrigger, verifySlackSignature } from "./trigger-source.ts";
@@ -38,22 +38,17 @@ export function createIngressApp(deps: InboxDeps & { apiUrl: string; allowBots: 
       deps.logger.debug({ reason: trigger.reason }, "slack.delivery_ignored");
       return ack?.();
     }
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const { duplicate } = await Promise.race([
+      // Slack gives up after 3 s; a slow database gets a 503 (and Slack's retry) before that.
+      const { duplicate } = await withTimeout(
         acceptInbound(deps, { provider: PROVIDER, deliveryId: deliveryIdFor(body as Record<string, unknown>), payload: body }),
-        // Slack gives up after 3 s; a slow database gets a 503 (and Slack's retry) before that.
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("the inbox did not commit in time")), COMMIT_BUDGET_MS);
-        }),
-      ]);
+        COMMIT_BUDGET_MS, "the inbox did not commit in time",
+      );
       delivery.outcome = duplicate ? "duplicate" : "committed";
     } catch (err) {
       deps.logger.error({ err }, "slack.inbox_failed");
       delivery.outcome = "failed";
       return;
-    } finally {
-      clearTimeout(timer);
     }
     await ack?.();
   };

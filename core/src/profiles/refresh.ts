@@ -5,6 +5,7 @@ import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import type { Queues } from "../queue/queues.ts";
 import { DEFAULT_PROFILE, newSnapshot, type ProfileDeps } from "./service.ts";
 import { requestSnapshot, snapshotView, type Snapshot } from "./snapshots.ts";
+import { withTimeout } from "../util/timeout.ts";
 
 type Profile = typeof sandboxProfiles.$inferSelect;
 
@@ -29,16 +30,7 @@ export function parseRefreshCronOrThrow(expression: string): string {
   return cron;
 }
 
-const within = async <T>(work: Promise<T>, timeoutMs: number): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("redis did not answer in time")), timeoutMs);
-    })]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
+const within = <T>(work: Promise<T>, timeoutMs: number) => withTimeout(work, timeoutMs, "redis did not answer in time");
 
 /** Puts the profile's schedule in BullMQ as the row says: a scheduler while active with a cron, none otherwise. */
 export async function applyRefreshSchedule(queues: Queues, profile: Pick<Profile, "id" | "active" | "refreshCron">): Promise<void> {

@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
+import { withTimeout } from "../util/timeout.ts";
 
 /** For adapters that classify provider failures: permanent ones are not retried. */
 export { UnrecoverableError } from "bullmq";
@@ -42,18 +43,9 @@ export async function closeQueues(queues: Queues): Promise<void> {
 export async function enqueueWithin<T>(
   queue: Queue, name: string, data: T, jobId: string, opts: { timeoutMs?: number; removeWhenDone?: boolean } = {},
 ) {
-  let timer: NodeJS.Timeout | undefined;
   const remove = opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {};
-  try {
-    return await Promise.race([
-      queue.add(name, data, { jobId, ...remove }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`enqueue to ${queue.name} timed out`)), opts.timeoutMs ?? 2_000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  return withTimeout(queue.add(name, data, { jobId, ...remove }), timeoutMs, `enqueue to ${queue.name} timed out`);
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
+import { withTimeout } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 
-const withTimeout = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timed out")), ms))]);
 
 export function healthRoutes(app: FastifyInstance, deps: WebDeps, metrics: Registry) {
   app.get("/healthz", async () => ({ ok: true }));
@@ -11,7 +10,7 @@ export function healthRoutes(app: FastifyInstance, deps: WebDeps, metrics: Regis
   app.get("/readyz", async (_req, reply) => {
     const check = async (fn: () => Promise<unknown>) => {
       try {
-        await withTimeout(fn(), 2_000);
+        await withTimeout(fn(), 2_000, "timed out");
         return "ok";
       } catch (err) {
         return `error: ${(err as Error).message}`;
