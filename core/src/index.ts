@@ -36,6 +36,7 @@ export * from "./sessions/budget.ts";
 export * from "./sandbox/git-credential-helper.ts";
 export * from "./util/shell.ts";
 export * from "./util/every.ts";
+export * from "./util/text.ts";
 export * from "./util/timeout.ts";
 export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";

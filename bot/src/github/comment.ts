@@ -1,7 +1,6 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import { schema, sessionUrl, type Db, type SessionEventBody } from "@tandem/core";
+import { clip, eventRowBody, schema, sessionUrl, unwrapShell, type Db, type SessionEventBody } from "@tandem/core";
 
-const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 const code = (s: string) => `\`${clip(s.replace(/`/g, "'").split("\n")[0]!, 80)}\``;
 
 const STATE: Record<string, string> = {
@@ -21,11 +20,9 @@ export interface TrackingSnapshot {
   error: string | null;
 }
 
-const eventBody = (row: typeof schema.sessionEvents.$inferSelect) => ({ type: row.type, ...(row.data as object) }) as SessionEventBody;
-
 /** One line per agent step, for the checklist when the agent has no plan. */
 function stepLine(body: SessionEventBody): string | undefined {
-  if (body.type === "command") return `ran ${code(body.command.replace(/^(?:\/\S*\/)?(?:ba)?sh\s+-l?c\s+(['"])([\s\S]*)\1$/, "$2"))}`;
+  if (body.type === "command") return `ran ${code(unwrapShell(body.command))}`;
   if (body.type === "file_change") return `${body.kind === "add" ? "created" : body.kind === "delete" ? "deleted" : "edited"} ${code(body.path)}`;
   return undefined;
 }
@@ -41,7 +38,7 @@ export async function loadTrackingSnapshot(db: Db, publicUrl: string, sessionId:
     .where(and(eq(ev.sessionId, sessionId), sql`${ev.seq} > ${start?.seq ?? 0}`,
       inArray(ev.type, ["plan", "command", "file_change", "message", "error", "diff_stat"])))
     .orderBy(desc(ev.seq)).limit(500);
-  const bodies = rows.reverse().map(eventBody);
+  const bodies = rows.reverse().map(eventRowBody);
   const plan = bodies.filter((b): b is Extract<SessionEventBody, { type: "plan" }> => b.type === "plan").at(-1);
   const steps = bodies.flatMap((b) => { const line = stepLine(b); return line ? [line] : []; });
   const working = session.status === "running" || session.status === "starting";

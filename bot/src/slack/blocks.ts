@@ -1,5 +1,5 @@
 import type { Button, KnownBlock } from "@slack/web-api";
-import type { SessionEventBody } from "@tandem/core";
+import { clip, type SessionEventBody } from "@tandem/core";
 import { ACTIONS } from "./config.ts";
 
 /** A message as Slack takes it: `text` is the notification and screen-reader fallback. */
@@ -32,7 +32,6 @@ export interface TurnSummary {
 }
 
 const MAX_SECTION = 2900;
-const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 /** Slack's mrkdwn needs &, < and > escaped; the rest of Markdown mostly reads fine. */
 export const escapeText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const mrkdwn = (s: string) => escapeText(s).replace(/\*\*(.+?)\*\*/g, "*$1*").replace(/^#{1,6}\s+(.+)$/gm, "*$1*");

@@ -1,17 +1,14 @@
 import { and, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import {
-  queuePosition, schema, sessionUrl, type Clock, type Db, type SessionEventBody,
+  clip, eventRowBody, queuePosition, schema, sessionUrl, unwrapShell, type Clock, type Db, type SessionEventBody,
 } from "@tandem/core";
 import type { FileStat, StatusSnapshot, TurnSummary } from "./blocks.ts";
-
-const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 /** A one-line description of an agent step, for the status message. */
 export function describeStep(body: SessionEventBody): string | undefined {
   switch (body.type) {
     case "command": {
-      const unwrapped = body.command.replace(/^(?:\/\S*\/)?(?:ba)?sh\s+-l?c\s+(['"])([\s\S]*)\1$/, "$2");
-      return `\`${clip(unwrapped.split("\n")[0]!.replace(/`/g, "'"), 80)}\``;
+      return `\`${clip(unwrapShell(body.command).split("\n")[0]!.replace(/`/g, "'"), 80)}\``;
     }
     case "file_change":
       return `${body.kind === "add" ? "created" : body.kind === "delete" ? "deleted" : "edited"} \`${clip(body.path, 80)}\``;
@@ -25,8 +22,6 @@ export function describeStep(body: SessionEventBody): string | undefined {
   }
 }
 
-const eventBody = (row: typeof schema.sessionEvents.$inferSelect) => ({ type: row.type, ...(row.data as object) }) as SessionEventBody;
-
 export async function loadStatusSnapshot(db: Db, clock: Clock, publicUrl: string, sessionId: string): Promise<StatusSnapshot | null> {
   const [row] = await db.select({ session: schema.sessions, repository: schema.repositories.name }).from(schema.sessions)
     .innerJoin(schema.repositories, eq(schema.repositories.id, schema.sessions.repositoryId))
@@ -38,7 +33,7 @@ export async function loadStatusSnapshot(db: Db, clock: Clock, publicUrl: string
     const [last] = await db.select().from(schema.sessionEvents)
       .where(and(eq(schema.sessionEvents.sessionId, sessionId), inArray(schema.sessionEvents.type, ["command", "file_change", "plan"])))
       .orderBy(desc(schema.sessionEvents.seq)).limit(1);
-    step = last ? describeStep(eventBody(last)) : undefined;
+    step = last ? describeStep(eventRowBody(last)) : undefined;
   }
   const end = session.endedAt ?? clock.now();
   return {
@@ -71,7 +66,7 @@ export async function loadTurnSummary(db: Db, publicUrl: string, sessionId: stri
       inArray(schema.sessionEvents.type, ["message", "error", "diff_stat"]),
     ))
     .orderBy(schema.sessionEvents.seq);
-  const bodies = rows.map(eventBody);
+  const bodies = rows.map(eventRowBody);
   const said = bodies.flatMap((b) => (b.type === "message" && b.role === "assistant" ? [b.text] : [])).join("\n\n");
   const problems = bodies.flatMap((b) => (b.type === "error" ? [b.message] : []));
   const diff = bodies.filter((b): b is Extract<SessionEventBody, { type: "diff_stat" }> => b.type === "diff_stat").at(-1);

@@ -6,11 +6,15 @@ import type { Logger } from "../logger.ts";
 import type { EventBus } from "./bus.ts";
 import type { SessionEvent, SessionEventBody } from "./types.ts";
 
+/** A stored event row's body: its type column and its data, as appended. */
+export const eventRowBody = (row: Pick<typeof sessionEvents.$inferSelect, "type" | "data">) =>
+  ({ type: row.type, ...(row.data as object) }) as SessionEventBody;
+
 const toEvent = (row: typeof sessionEvents.$inferSelect): SessionEvent => ({
   sessionId: row.sessionId,
   seq: row.seq,
   createdAt: row.createdAt.toISOString(),
-  body: { type: row.type, ...(row.data as object) } as SessionEventBody,
+  body: eventRowBody(row),
 });
 
 /**
