@@ -19,7 +19,7 @@ export function runMain(main: () => Promise<() => Promise<void>>): void {
   main().then(
     (close) => {
       const stop = () => {
-        close().finally(() => process.exit(0));
+        void close().finally(() => process.exit(0));
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);

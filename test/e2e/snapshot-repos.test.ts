@@ -8,7 +8,7 @@ import { schema } from "@tandem/core";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { finishedSnapshot, profileView, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
+import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -63,7 +63,6 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     removeImages(images);
   });
 
-  const profile = (name: string) => profileView(s, name);
   const finished = (name: string) => finishedSnapshot(s, name, 120_000);
   const commandOutput = (sessionId: string) => until("the agent's command", async () => {
     const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, sessionId));

@@ -18,7 +18,7 @@ export function openTerminal(url: string, headers: Record<string, string>): Prom
     const ws = new WebSocket(url, { headers: rest, origin });
     let text = "";
     let exit: { type: "exit"; code: number } | undefined;
-    let waiters: Array<() => void> = [];
+    const waiters: Array<() => void> = [];
     ws.on("message", (data, isBinary) => {
       const s = data.toString();
       if (!isBinary && s.startsWith("{\"type\":\"exit\"")) exit = JSON.parse(s);

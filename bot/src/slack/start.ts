@@ -1,5 +1,5 @@
 import {
-  createSession, resolveSessionProfileOrThrow, type Db, type Logger, type Repository, type SessionDeps,
+  createSession, resolveSessionProfileOrThrow, type Logger, type Repository, type SessionDeps,
 } from "@tandem/core";
 import { noticeMessage, pickerMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";

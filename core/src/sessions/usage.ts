@@ -41,6 +41,9 @@ function usageOf(value: unknown): TokenUsage | null {
 }
 
 /** Responses API events that end a response and carry its usage. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an upstream's streamed event, read field by field
+type UpstreamEvent = Record<string, any>;
+
 const RESPONSE_DONE = new Set(["response.completed", "response.incomplete", "response.failed"]);
 
 /**
@@ -97,14 +100,14 @@ export class UsageMeter {
       if (!block.includes("usage")) continue;
       const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
       try {
-        this.onEvent(JSON.parse(data) as Record<string, any>);
+        this.onEvent(JSON.parse(data) as UpstreamEvent);
       } catch {
         /* a malformed event: skip it */
       }
     }
   }
 
-  private onEvent(event: Record<string, any>): void {
+  private onEvent(event: UpstreamEvent): void {
     const type = event.type;
     if (typeof type === "string" && RESPONSE_DONE.has(type)) return this.add(usageOf(event.response?.usage));
     if (type === "message_start") {

@@ -9,6 +9,7 @@ export class ApiError extends Error {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers name the shape they read, or use it loosely
 export async function api<T = any>(method: string, url: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
   const headers: Record<string, string> = { ...extra, "x-csrf-token": csrfToken() };
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -20,6 +21,7 @@ export async function api<T = any>(method: string, url: string, body?: unknown, 
 
 /** `h("div.cls", {attrs}, children)`: just enough DOM building for a few panels. */
 export function h<K extends keyof HTMLElementTagNameMap>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers take their own event types
   tag: K | `${K}.${string}`, attrs: Record<string, string | boolean | ((e: any) => void)> = {}, ...children: Array<Node | string | null | undefined>
 ): HTMLElementTagNameMap[K] {
   const [name, ...classes] = tag.split(".");

@@ -4,6 +4,7 @@ import { networkPane } from "./network.ts";
 import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
 import { openTerminal } from "./terminal.ts";
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an event body of any type, read by its renderer
 type Ev = { seq: number; type: string; [k: string]: any };
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
