@@ -11,26 +11,44 @@ const SDK_HOME = {
   "bot/src/discord": ["discord.js"],
   "core/src/sandbox/docker": ["dockerode"],
 };
-const restricted = (allowedHome) => ["error", {
-  paths: Object.entries(SDK_HOME).filter(([home]) => home !== allowedHome).flatMap(([home, sdks]) =>
-    sdks.map((name) => ({ name, message: `import ${name} only in ${home}/` }))),
-}];
+const restricted = (allowedHome) => [
+  "error",
+  {
+    paths: Object.entries(SDK_HOME)
+      .filter(([home]) => home !== allowedHome)
+      .flatMap(([home, sdks]) =>
+        sdks.map((name) => ({ name, message: `import ${name} only in ${home}/` })),
+      ),
+  },
+];
 
 export default tseslint.config(
   { ignores: ["**/node_modules/**", "web/ui/dist/**", "**/*.js", "**/*.mjs"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],
-    languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       "no-restricted-imports": restricted(undefined),
       // A `let` read by a closure before its one assignment (a handler set once ready) stays a `let`.
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
     },
   },
-  ...Object.keys(SDK_HOME).map((home) => ({ files: [`${home}/**/*.ts`], rules: { "no-restricted-imports": restricted(home) } })),
+  ...Object.keys(SDK_HOME).map((home) => ({
+    files: [`${home}/**/*.ts`],
+    rules: { "no-restricted-imports": restricted(home) },
+  })),
   // Tests and benchmarks read fixtures and payloads of any shape.
-  { files: ["test/**/*.ts", "bench/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "off", "no-restricted-imports": "off" } },
+  {
+    files: ["test/**/*.ts", "bench/**/*.ts"],
+    rules: { "@typescript-eslint/no-explicit-any": "off", "no-restricted-imports": "off" },
+  },
 );

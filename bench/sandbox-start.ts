@@ -39,24 +39,36 @@ const REPO_FILES = {
   "README.md": "# app\n",
   "package.json": `${JSON.stringify({ name: "app", version: "1.0.0", private: true }, null, 2)}\n`,
   "vendor/left-pad-lite/package.json": `${JSON.stringify({ name: "left-pad-lite", version: "1.0.0", main: "index.js" }, null, 2)}\n`,
-  "vendor/left-pad-lite/index.js": "module.exports = (s, n, c = ' ') => String(s).padStart(n, c);\n",
+  "vendor/left-pad-lite/index.js":
+    "module.exports = (s, n, c = ' ') => String(s).padStart(n, c);\n",
 };
 
 /** Starts a session and returns ms from accepted to agent started, then stops it and waits for its sandbox to go. */
-async function startOnce(stack: Stack, body: Record<string, string>, whileRunning?: (sandboxId: string) => Promise<void>) {
+async function startOnce(
+  stack: Stack,
+  body: Record<string, string>,
+  whileRunning?: (sandboxId: string) => Promise<void>,
+) {
   let startedAt = 0;
   const accepted = await stack.owner.request("POST", "/api/sessions", { prompt: "hi", ...body });
   const acceptedAt = performance.now();
   if (accepted.status !== 201) throw new Error(`session refused: ${JSON.stringify(accepted.body)}`);
   const id = accepted.body.id as string;
   const unsubscribe = await stack.rt.bus.subscribe(id, (e) => {
-    if (e.body.type === "status" && e.body.status === "running" && !startedAt) startedAt = performance.now();
+    if (e.body.type === "status" && e.body.status === "running" && !startedAt)
+      startedAt = performance.now();
     if (e.body.type === "error") console.error(`session ${id}: ${JSON.stringify(e.body)}`);
   });
   await until("the agent to start", async () => startedAt > 0, 120_000);
   await unsubscribe();
   const ms = startedAt - acceptedAt;
-  const sandbox = async () => (await stack.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id)))[0];
+  const sandbox = async () =>
+    (
+      await stack.rt.database.db
+        .select()
+        .from(schema.sandboxes)
+        .where(eq(schema.sandboxes.sessionId, id))
+    )[0];
   if (whileRunning) await whileRunning((await sandbox())!.externalId!);
   await stack.owner.request("POST", `/api/sessions/${id}/stop`);
   await until("the sandbox to go", async () => (await sandbox())?.removedAt, 30_000);
@@ -66,24 +78,43 @@ async function startOnce(stack: Stack, body: Record<string, string>, whileRunnin
 async function main() {
   const git = await startGitHttpServer({ username: "u", password: "bench-password" });
   git.createRepo("acme/app", REPO_FILES);
-  const model = await new ModelServer(Array.from({ length: 3 * (runs + 1) }, () => ({ message: "ok" }))).listen();
-  const stack = await startStack("postgres", {
-    SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
-    SANDBOX_NETWORK: process.env.SANDBOX_NETWORK ?? "gateway",
-  }, { pollMs: 50 });
+  const model = await new ModelServer(
+    Array.from({ length: 3 * (runs + 1) }, () => ({ message: "ok" })),
+  ).listen();
+  const stack = await startStack(
+    "postgres",
+    {
+      SANDBOX_PROVIDER: "docker",
+      SANDBOX_IMAGE,
+      MODEL_UPSTREAM_URL: model.url,
+      AGENT_MODEL: "test-model",
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+      SANDBOX_NETWORK: process.env.SANDBOX_NETWORK ?? "gateway",
+    },
+    { pollMs: 50 },
+  );
   // Whatever fails, the stack (its database, Redis keys, data directory) and the fixtures go.
   let snapshotImage: string | undefined;
   try {
     await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "bench-password" },
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      credential: { username: "u", password: "bench-password" },
     });
     await stack.owner.request("POST", "/api/profiles", { name: "bench" });
-    await stack.owner.request("PUT", "/api/profiles/bench/draft", { spec: { repositories: [{ name: "acme/app" }], setupScript: SETUP_SCRIPT } });
+    await stack.owner.request("PUT", "/api/profiles/bench/draft", {
+      spec: { repositories: [{ name: "acme/app" }], setupScript: SETUP_SCRIPT },
+    });
     await stack.owner.request("POST", "/api/profiles/bench/publish");
-    const snapshot = await until("the snapshot", async () => {
-      const s = (await stack.owner.request("GET", "/api/profiles/bench")).body.published[0]?.snapshot;
-      return s && s.status !== "queued" && s.status !== "running" ? s : null;
-    }, 300_000);
+    const snapshot = await until(
+      "the snapshot",
+      async () => {
+        const s = (await stack.owner.request("GET", "/api/profiles/bench")).body.published[0]
+          ?.snapshot;
+        return s && s.status !== "queued" && s.status !== "running" ? s : null;
+      },
+      300_000,
+    );
     if (snapshot.status !== "ready") throw new Error(`the snapshot failed:\n${snapshot.log}`);
     snapshotImage = snapshot.imageRef;
 
@@ -93,7 +124,9 @@ async function main() {
     for (let i = 0; i <= runs; i++) {
       const ms = await startOnce(stack, { repository: "acme/app" }, async (sandboxId) => {
         const t = performance.now();
-        const r = await execCollect(stack.sandboxes, sandboxId, ["bash", "-lc", SETUP_SCRIPT], { cwd: stack.sandboxes.layout(sandboxId).workspace });
+        const r = await execCollect(stack.sandboxes, sandboxId, ["bash", "-lc", SETUP_SCRIPT], {
+          cwd: stack.sandboxes.layout(sandboxId).workspace,
+        });
         if (r.exitCode !== 0) throw new Error(`the setup script failed: ${r.stderr}`);
         if (i > 0) scriptMs.push(performance.now() - t);
       });
@@ -108,7 +141,15 @@ async function main() {
     for (let i = 0; i <= runs; i++) {
       const t = performance.now();
       // The snapshot keeps the sandbox's keep-alive entrypoint: replace it, as a bare run would.
-      const r = spawnSync("docker", ["run", "--rm", "--network", "none", "--entrypoint", "true", snapshot.imageRef]);
+      const r = spawnSync("docker", [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "true",
+        snapshot.imageRef,
+      ]);
       if (r.status !== 0) throw new Error(`docker run failed: ${r.stderr}`);
       if (i > 0) dockerMs.push(performance.now() - t);
     }
@@ -116,11 +157,19 @@ async function main() {
     const cold = median(coldMs) + median(scriptMs);
     const snap = median(snapshotMs);
     const bare = median(dockerMs);
-    console.log(`sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}, SANDBOX_NETWORK=${stack.rt.config.SANDBOX_NETWORK}`);
-    console.log(`  cold: session accepted -> agent started (median): ${median(coldMs).toFixed(0)} ms + setup script ${median(scriptMs).toFixed(0)} ms = ${cold.toFixed(0)} ms`);
+    console.log(
+      `sandbox-start: ${runs} runs, base image ${SANDBOX_IMAGE}, snapshot ${snapshot.imageRef}, SANDBOX_NETWORK=${stack.rt.config.SANDBOX_NETWORK}`,
+    );
+    console.log(
+      `  cold: session accepted -> agent started (median): ${median(coldMs).toFixed(0)} ms + setup script ${median(scriptMs).toFixed(0)} ms = ${cold.toFixed(0)} ms`,
+    );
     console.log(`  snapshot: session accepted -> agent started (median): ${snap.toFixed(0)} ms`);
-    console.log(`  bare docker run --rm --network none --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`);
-    console.log(`  cold / snapshot: ${(cold / snap).toFixed(2)}x; snapshot / bare docker run: ${(snap / bare).toFixed(2)}x (goal < 2x)`);
+    console.log(
+      `  bare docker run --rm --network none --entrypoint true <snapshot image> (median): ${bare.toFixed(0)} ms`,
+    );
+    console.log(
+      `  cold / snapshot: ${(cold / snap).toFixed(2)}x; snapshot / bare docker run: ${(snap / bare).toFixed(2)}x (goal < 2x)`,
+    );
   } finally {
     await stack.close();
     await model.close();
@@ -129,7 +178,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -17,23 +17,49 @@ import { openSse } from "../test/helpers/sse.ts";
 import { startStack, until } from "../test/helpers/stack.ts";
 
 const events = Number(process.argv[2] ?? 500);
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 async function main() {
   const git = await startGitHttpServer({ username: "u", password: "p" });
   await git.createRepo("acme/app", { "README.md": "# app\n" });
-  const model = await new ModelServer([{ shell: "seq 5000 > big.txt" }, { message: "wrote big.txt" }]).listen();
+  const model = await new ModelServer([
+    { shell: "seq 5000 > big.txt" },
+    { message: "wrote big.txt" },
+  ]).listen();
   const stack = await startStack("postgres", {
-    PUBLIC_URL: "self", SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model", LOG_LEVEL: "silent",
+    PUBLIC_URL: "self",
+    SANDBOX_PROVIDER: "docker",
+    SANDBOX_IMAGE,
+    MODEL_UPSTREAM_URL: model.url,
+    AGENT_MODEL: "test-model",
+    LOG_LEVEL: "silent",
   });
-  await stack.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "p" } });
-  const id = (await stack.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "write big.txt" })).body.id as string;
-  await until("the turn to end", async () => (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status === "idle", 120_000);
+  await stack.owner.request("POST", "/api/repositories", {
+    name: "acme/app",
+    cloneUrl: git.url("acme/app"),
+    credential: { username: "u", password: "p" },
+  });
+  const id = (
+    await stack.owner.request("POST", "/api/sessions", {
+      repository: "acme/app",
+      prompt: "write big.txt",
+    })
+  ).body.id as string;
+  await until(
+    "the turn to end",
+    async () => (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status === "idle",
+    120_000,
+  );
 
   // 1. Event latency through Postgres + Redis pub/sub + SSE.
-  const sse = await openSse(`${stack.base}/api/sessions/${id}/events`, { authorization: `Bearer ${stack.owner.token}` });
-  await until("the backlog", async () => sse.frames.some((f) => f.data.type === "status" && f.data.status === "idle"));
+  const sse = await openSse(`${stack.base}/api/sessions/${id}/events`, {
+    authorization: `Bearer ${stack.owner.token}`,
+  });
+  await until("the backlog", async () =>
+    sse.frames.some((f) => f.data.type === "status" && f.data.status === "idle"),
+  );
   const deps = { db: stack.rt.database.db, bus: stack.rt.bus, logger: stack.rt.logger };
   const latencies: number[] = [];
   for (let i = 0; i < events; i++) {
@@ -50,7 +76,11 @@ async function main() {
   // (timeOrigin + now, high resolution on one machine), so no round trip to the page is counted.
   const browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+  const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
+    userId: stack.rt.ownerId,
+    kind: "login",
+    ttlMs: 60_000,
+  });
   await page.goto(`${stack.base}/login/${login.token}?next=/sessions/${id}`);
   await page.waitForSelector("[data-testid=status][data-status=idle]");
   await page.waitForSelector(`[data-testid=timeline] .ev.message >> text=bench ${events - 1}`);
@@ -59,10 +89,11 @@ async function main() {
     (window as any).__arrivals = arrivals;
     new MutationObserver((records) => {
       const at = performance.timeOrigin + performance.now();
-      for (const r of records) for (const n of r.addedNodes) {
-        const m = (n as HTMLElement).textContent?.match(/^browser (\d+)$/);
-        if (m) arrivals[m[1]!] = at;
-      }
+      for (const r of records)
+        for (const n of r.addedNodes) {
+          const m = (n as HTMLElement).textContent?.match(/^browser (\d+)$/);
+          if (m) arrivals[m[1]!] = at;
+        }
     }).observe(document.querySelector("[data-testid=timeline]")!, { childList: true });
   });
   const now = () => performance.timeOrigin + performance.now();
@@ -71,7 +102,11 @@ async function main() {
     const t0 = now();
     await appendEvent(deps, id, { type: "message", role: "assistant", text: `browser ${i}` });
     // No named helpers in page functions: tsx's keepNames would reference `__name`, absent there.
-    const arrival = await page.waitForFunction((n) => (window as any).__arrivals[n] as number | undefined, String(i), { polling: 1, timeout: 10_000 });
+    const arrival = await page.waitForFunction(
+      (n) => (window as any).__arrivals[n] as number | undefined,
+      String(i),
+      { polling: 1, timeout: 10_000 },
+    );
     const arrivedAt = (await arrival.jsonValue()) as number;
     browserLatencies.push(arrivedAt - t0);
   }
@@ -81,7 +116,8 @@ async function main() {
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
     const r = await stack.owner.request("GET", `/api/sessions/${id}/changes`);
-    if (r.body.totals?.added !== 5000) throw new Error(`unexpected changes: ${JSON.stringify(r.body.totals)}`);
+    if (r.body.totals?.added !== 5000)
+      throw new Error(`unexpected changes: ${JSON.stringify(r.body.totals)}`);
     serverMs.push(performance.now() - t);
   }
   const renderMs: number[] = [];
@@ -98,9 +134,15 @@ async function main() {
   await model.close();
   await git.close();
 
-  console.log(`event stored → client (SSE), ${events} events: p50 ${ms(pct(latencies, 50))}, p99 ${ms(pct(latencies, 99))}, max ${ms(Math.max(...latencies))}`);
-  console.log(`event stored → timeline in Chromium, ${events} events: p50 ${ms(pct(browserLatencies, 50))}, p99 ${ms(pct(browserLatencies, 99))}, max ${ms(Math.max(...browserLatencies))}`);
-  console.log(`5,000-line diff: GET /changes median ${ms(pct(serverMs, 50))}; open Changes → rendered in Chromium median ${ms(pct(renderMs, 50))} (max ${ms(Math.max(...renderMs))})`);
+  console.log(
+    `event stored → client (SSE), ${events} events: p50 ${ms(pct(latencies, 50))}, p99 ${ms(pct(latencies, 99))}, max ${ms(Math.max(...latencies))}`,
+  );
+  console.log(
+    `event stored → timeline in Chromium, ${events} events: p50 ${ms(pct(browserLatencies, 50))}, p99 ${ms(pct(browserLatencies, 99))}, max ${ms(Math.max(...browserLatencies))}`,
+  );
+  console.log(
+    `5,000-line diff: GET /changes median ${ms(pct(serverMs, 50))}; open Changes → rendered in Chromium median ${ms(pct(renderMs, 50))} (max ${ms(Math.max(...renderMs))})`,
+  );
 }
 
 main().catch((err) => {

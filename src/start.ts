@@ -4,7 +4,14 @@
  * REDIS_URL is unset).
  */
 import {
-  createLogger, createSandboxProvider, ensureDefaultOrganization, issueToken, loadConfigOrExit, LOGIN_LINK_TTL_MS, openRuntime, runMain,
+  createLogger,
+  createSandboxProvider,
+  ensureDefaultOrganization,
+  issueToken,
+  loadConfigOrExit,
+  LOGIN_LINK_TTL_MS,
+  openRuntime,
+  runMain,
 } from "@tandem/core";
 import { startBot } from "@tandem/bot";
 import { serveWeb } from "@tandem/web/server";
@@ -20,9 +27,15 @@ runMain(async () => {
   const web = await serveWeb({ ...rt, sandboxes: createSandboxProvider(config, logger) });
 
   const base = config.PUBLIC_URL.replace(/\/$/, "");
-  const login = await issueToken(rt.database.db, rt.clock, { userId: ownerId, kind: "login", ttlMs: LOGIN_LINK_TTL_MS });
+  const login = await issueToken(rt.database.db, rt.clock, {
+    userId: ownerId,
+    kind: "login",
+    ttlMs: LOGIN_LINK_TTL_MS,
+  });
   // Printed, not logged: the link is for the person at this terminal, and it works once.
-  process.stdout.write(`\nTandem is running at ${base}\nOwner login link (one-time, 24 h): ${base}/login/${login.token}\n\n`);
+  process.stdout.write(
+    `\nTandem is running at ${base}\nOwner login link (one-time, 24 h): ${base}/login/${login.token}\n\n`,
+  );
 
   return async () => {
     await web.close();

@@ -12,19 +12,29 @@ function sourceFiles(dir: string): string[] {
 }
 
 const imports = (file: string) =>
-  [...readFileSync(file, "utf8").matchAll(/(?:from\s+|import\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1]!);
+  [...readFileSync(file, "utf8").matchAll(/(?:from\s+|import\s*\(\s*)["']([^"']+)["']/g)].map(
+    (m) => m[1]!,
+  );
 
 /** Each provider SDK may be imported only inside its own folder. */
 const SDK_HOME: Record<string, string> = {
-  "@slack/bolt": "bot/src/slack/", "@slack/web-api": "bot/src/slack/", "@slack/oauth": "bot/src/slack/",
+  "@slack/bolt": "bot/src/slack/",
+  "@slack/web-api": "bot/src/slack/",
+  "@slack/oauth": "bot/src/slack/",
   "@slack/socket-mode": "bot/src/slack/",
-  "@octokit/app": "bot/src/github/", "@octokit/rest": "bot/src/github/", "@octokit/webhooks": "bot/src/github/",
+  "@octokit/app": "bot/src/github/",
+  "@octokit/rest": "bot/src/github/",
+  "@octokit/webhooks": "bot/src/github/",
   "@octokit/core": "bot/src/github/",
-  "@linear/sdk": "bot/src/linear/", "jira-client": "bot/src/jira/", "discord.js": "bot/src/discord/",
+  "@linear/sdk": "bot/src/linear/",
+  "jira-client": "bot/src/jira/",
+  "discord.js": "bot/src/discord/",
   dockerode: "core/src/sandbox/docker/",
 };
 
-const files = ["core", "bot", "worker", "web"].flatMap((pkg) => sourceFiles(path.join(ROOT, pkg, "src")));
+const files = ["core", "bot", "worker", "web"].flatMap((pkg) =>
+  sourceFiles(path.join(ROOT, pkg, "src")),
+);
 
 describe("module boundaries", () => {
   it("finds the source files it checks", () => {
@@ -45,14 +55,23 @@ describe("module boundaries", () => {
     const violations = files.flatMap((file) => {
       const rel = path.relative(ROOT, file);
       return imports(file).flatMap((spec) => {
-        const resolved = spec.startsWith(".") ? path.relative(ROOT, path.resolve(path.dirname(file), spec)) : spec;
-        if (rel.startsWith("core/") && /^(@tandem\/(bot|worker|web)|(bot|worker|web)\/)/.test(resolved)) {
-          return [`${rel} imports ${spec}: core must not depend on bot, worker or web; move the shared part into core`];
+        const resolved = spec.startsWith(".")
+          ? path.relative(ROOT, path.resolve(path.dirname(file), spec))
+          : spec;
+        if (
+          rel.startsWith("core/") &&
+          /^(@tandem\/(bot|worker|web)|(bot|worker|web)\/)/.test(resolved)
+        ) {
+          return [
+            `${rel} imports ${spec}: core must not depend on bot, worker or web; move the shared part into core`,
+          ];
         }
         const provider = rel.match(/^bot\/src\/(\w+)\//)?.[1];
         const other = resolved.match(/^bot\/src\/(\w+)\//)?.[1];
         if (provider && other && other !== provider) {
-          return [`${rel} imports ${spec}: provider folders must not import each other; share it through core`];
+          return [
+            `${rel} imports ${spec}: provider folders must not import each other; share it through core`,
+          ];
         }
         return [];
       });

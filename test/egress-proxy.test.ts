@@ -8,7 +8,12 @@ import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema, type NetworkPolicy } from "@tandem/core";
-import { buildApp, createEgressProxy, type GatewayIdentity, type IntegrationInterceptor } from "@tandem/web";
+import {
+  buildApp,
+  createEgressProxy,
+  type GatewayIdentity,
+  type IntegrationInterceptor,
+} from "@tandem/web";
 import { startUpstreams, type Upstreams } from "./fixtures/egress-upstreams.ts";
 import { apiClient, otherOrganization, ownerToken } from "./helpers/api.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
@@ -17,8 +22,18 @@ const run = promisify(execFile);
 
 /** curl through the proxy, its own config ignored (-q); the status code, then the body. */
 async function curl(proxyPort: number, url: string, ...args: string[]) {
-  const { stdout } = await run("curl", ["-q", "-sS", "--max-time", "10", "-x", `http://127.0.0.1:${proxyPort}`, ...args,
-    "-w", "\n%{http_code} %{http_connect}", url]).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
+  const { stdout } = await run("curl", [
+    "-q",
+    "-sS",
+    "--max-time",
+    "10",
+    "-x",
+    `http://127.0.0.1:${proxyPort}`,
+    ...args,
+    "-w",
+    "\n%{http_code} %{http_connect}",
+    url,
+  ]).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
   const at = stdout.lastIndexOf("\n");
   const [status, connect] = stdout.slice(at + 1).split(" ");
   return { body: stdout.slice(0, at), status: Number(status), connectStatus: Number(connect) };
@@ -27,11 +42,16 @@ async function curl(proxyPort: number, url: string, ...args: string[]) {
 /** A raw CONNECT with `extra` written in the same packet; the proxy's first answer line and all it sent. */
 function rawConnect(proxyPort: number, target: string, extra = "") {
   return new Promise<{ socket: net.Socket; head: string }>((resolve, reject) => {
-    const socket = net.connect(proxyPort, "127.0.0.1", () => socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n${extra}`));
+    const socket = net.connect(proxyPort, "127.0.0.1", () =>
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n${extra}`),
+    );
     let data = "";
     socket.on("data", (d) => {
       data += d;
-      if (data.includes("\r\n\r\n")) { socket.removeAllListeners("data"); resolve({ socket, head: data }); }
+      if (data.includes("\r\n\r\n")) {
+        socket.removeAllListeners("data");
+        resolve({ socket, head: data });
+      }
     });
     socket.on("error", reject);
   });
@@ -52,7 +72,11 @@ function recordingInterceptor(host: string) {
   return { interceptor, handed };
 }
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> => {
+const until = async <T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 5_000,
+): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -74,21 +98,35 @@ describe("the sandbox egress proxy", () => {
   /** A proxy (on a loopback port, as the gateway would hand it sockets) for sandboxes with `policy`. */
   async function proxyFor(policy: NetworkPolicy | null, label = "profile node v3") {
     const identity: GatewayIdentity | undefined = policy
-      ? { grant: { orgId: rt.defaultOrgId, repositoryIds: [], sessionId, purpose: "session" }, policy, profileLabel: label }
+      ? {
+          grant: { orgId: rt.defaultOrgId, repositoryIds: [], sessionId, purpose: "session" },
+          policy,
+          profileLabel: label,
+        }
       : undefined;
-    const server = createEgressProxy({ db: rt.database.db, logger: rt.logger, clock: rt.clock, config: rt.config }, { identify: () => identity, interceptor: intercepted.interceptor, metrics });
+    const server = createEgressProxy(
+      { db: rt.database.db, logger: rt.logger, clock: rt.clock, config: rt.config },
+      { identify: () => identity, interceptor: intercepted.interceptor, metrics },
+    );
     proxies.push(server);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return (server.address() as AddressInfo).port;
   }
-  const rowsFor = (host: string) => rt.database.db.select().from(schema.sandboxEgress)
-    .where(and(eq(schema.sandboxEgress.sessionId, sessionId), eq(schema.sandboxEgress.host, host)));
-  const closedRow = (host: string) => until(`a closed record for ${host}`, async () => (await rowsFor(host)).find((r) => r.closedAt));
+  const rowsFor = (host: string) =>
+    rt.database.db
+      .select()
+      .from(schema.sandboxEgress)
+      .where(
+        and(eq(schema.sandboxEgress.sessionId, sessionId), eq(schema.sandboxEgress.host, host)),
+      );
+  const closedRow = (host: string) =>
+    until(`a closed record for ${host}`, async () => (await rowsFor(host)).find((r) => r.closedAt));
   /** The host's records once there are `n` of them (they are written beside the answer, not before it). */
-  const rowsOnce = (host: string, n: number) => until(`${n} records for ${host}`, async () => {
-    const rows = await rowsFor(host);
-    return rows.length >= n ? rows : undefined;
-  });
+  const rowsOnce = (host: string, n: number) =>
+    until(`${n} records for ${host}`, async () => {
+      const rows = await rowsFor(host);
+      return rows.length >= n ? rows : undefined;
+    });
 
   let allowlist: number;
   let none: number;
@@ -100,20 +138,41 @@ describe("the sandbox egress proxy", () => {
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     rt = await startTestRuntime("postgres", {
-      SANDBOX_HOST_ALIASES: [`down.test=127.0.0.1:${closedPort}`, `plain.test=127.0.0.1:${up.http.port}`, `tls.test=127.0.0.1:${up.https.port}`,
-        `echo.test=127.0.0.1:${up.echo.port}`, `api.wild.test=127.0.0.1:${up.http.port}`].join(","),
+      SANDBOX_HOST_ALIASES: [
+        `down.test=127.0.0.1:${closedPort}`,
+        `plain.test=127.0.0.1:${up.http.port}`,
+        `tls.test=127.0.0.1:${up.https.port}`,
+        `echo.test=127.0.0.1:${up.echo.port}`,
+        `api.wild.test=127.0.0.1:${up.http.port}`,
+      ].join(","),
     });
     app = await buildApp({ ...rt, metrics });
     await app.ready();
-    const [repo] = await rt.database.db.insert(schema.repositories).values({ orgId: rt.defaultOrgId, name: "acme/app", cloneUrl: "https://git.example.test/acme/app.git" }).returning();
-    const [session] = await rt.database.db.insert(schema.sessions).values({ orgId: rt.defaultOrgId, repositoryId: repo!.id, prompt: "p" }).returning();
+    const [repo] = await rt.database.db
+      .insert(schema.repositories)
+      .values({
+        orgId: rt.defaultOrgId,
+        name: "acme/app",
+        cloneUrl: "https://git.example.test/acme/app.git",
+      })
+      .returning();
+    const [session] = await rt.database.db
+      .insert(schema.sessions)
+      .values({ orgId: rt.defaultOrgId, repositoryId: repo!.id, prompt: "p" })
+      .returning();
     sessionId = session!.id;
-    allowlist = await proxyFor({ egress: "allowlist", allow: ["plain.test", "tls.test", "echo.test", "*.wild.test"] });
+    allowlist = await proxyFor({
+      egress: "allowlist",
+      allow: ["plain.test", "tls.test", "echo.test", "*.wild.test"],
+    });
     none = await proxyFor({ egress: "none", allow: [] }, "profile locked v1");
     open = await proxyFor({ egress: "open", allow: [] });
   });
   afterAll(async () => {
-    for (const p of proxies) { p.closeAllConnections(); await new Promise((r) => p.close(r)); }
+    for (const p of proxies) {
+      p.closeAllConnections();
+      await new Promise((r) => p.close(r));
+    }
     await app?.close();
     await rt?.close();
     await up?.close();
@@ -121,18 +180,38 @@ describe("the sandbox egress proxy", () => {
 
   describe("allowlist", () => {
     it("forwards an absolute-URI request to an allowed host, without the Proxy-* and hop-by-hop headers", async () => {
-      const res = await curl(allowlist, "http://plain.test/hello?x=1", "-H", "Proxy-Authorization: Basic c2VjcmV0", "-H", "X-Mine: yes", "-d", "body!");
+      const res = await curl(
+        allowlist,
+        "http://plain.test/hello?x=1",
+        "-H",
+        "Proxy-Authorization: Basic c2VjcmV0",
+        "-H",
+        "X-Mine: yes",
+        "-d",
+        "body!",
+      );
       expect(res).toMatchObject({ status: 200, body: "POST /hello?x=1 body!" });
       const seen = up.http.requests.at(-1)!;
       expect(seen.headers).toMatchObject({ host: "plain.test", "x-mine": "yes" });
       expect(seen.headers["proxy-authorization"]).toBeUndefined();
       expect(seen.headers["proxy-connection"]).toBeUndefined();
       const row = await closedRow("plain.test");
-      expect(row).toMatchObject({ method: "POST", port: 80, decision: "allowed", bytesUp: 5, bytesDown: "POST /hello?x=1 body!".length, purpose: "session", orgId: rt.defaultOrgId });
+      expect(row).toMatchObject({
+        method: "POST",
+        port: 80,
+        decision: "allowed",
+        bytesUp: 5,
+        bytesDown: "POST /hello?x=1 body!".length,
+        purpose: "session",
+        orgId: rt.defaultOrgId,
+      });
     });
 
     it("matches *.suffix entries on subdomains", async () => {
-      expect(await curl(allowlist, "http://api.wild.test/w")).toMatchObject({ status: 200, body: "GET /w " });
+      expect(await curl(allowlist, "http://api.wild.test/w")).toMatchObject({
+        status: 200,
+        body: "GET /w ",
+      });
     });
 
     it("tunnels CONNECT to an allowed host: curl speaks TLS to the upstream through it", async () => {
@@ -148,14 +227,24 @@ describe("the sandbox egress proxy", () => {
       const { socket, head } = await rawConnect(allowlist, "echo.test:7", "ping");
       expect(head).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\n/);
       let echoed = head.slice(head.indexOf("\r\n\r\n") + 4);
-      while (echoed.length < 4) echoed += await new Promise<string>((resolve) => socket.once("data", (d) => resolve(String(d))));
+      while (echoed.length < 4)
+        echoed += await new Promise<string>((resolve) =>
+          socket.once("data", (d) => resolve(String(d))),
+        );
       expect(echoed).toBe("ping");
       socket.end();
-      expect(await closedRow("echo.test")).toMatchObject({ method: "CONNECT", port: 7, decision: "allowed", bytesUp: 4, bytesDown: 4 });
+      expect(await closedRow("echo.test")).toMatchObject({
+        method: "CONNECT",
+        port: 7,
+        decision: "allowed",
+        bytesUp: 4,
+        bytesDown: 4,
+      });
     });
 
     it("refuses another host with a 403 naming it and the profile version, for requests and tunnels alike", async () => {
-      const text = "blocked by the sandbox network policy: elsewhere.test is not allowed (profile node v3)";
+      const text =
+        "blocked by the sandbox network policy: elsewhere.test is not allowed (profile node v3)";
       const res = await curl(allowlist, "http://elsewhere.test/");
       expect(res.status).toBe(403);
       expect(res.body.trim()).toBe(text);
@@ -168,11 +257,16 @@ describe("the sandbox egress proxy", () => {
         tunnel.socket.on("end", () => resolve(rest));
       });
       expect(body.trim()).toBe(text);
-      expect(await curl(allowlist, "https://elsewhere.test/")).toMatchObject({ connectStatus: 403 });
+      expect(await curl(allowlist, "https://elsewhere.test/")).toMatchObject({
+        connectStatus: 403,
+      });
       const rows = await rowsOnce("elsewhere.test", 3);
-      expect(rows.map((r) => [r.method, r.decision, r.reason])).toEqual(expect.arrayContaining([
-        ["GET", "blocked", "egress allowlist"], ["CONNECT", "blocked", "egress allowlist"],
-      ]));
+      expect(rows.map((r) => [r.method, r.decision, r.reason])).toEqual(
+        expect.arrayContaining([
+          ["GET", "blocked", "egress allowlist"],
+          ["CONNECT", "blocked", "egress allowlist"],
+        ]),
+      );
       expect(rows.every((r) => r.closedAt && r.bytesUp === 0 && r.bytesDown === 0)).toBe(true);
     });
   });
@@ -181,8 +275,12 @@ describe("the sandbox egress proxy", () => {
     it("refuses every host, aliases included", async () => {
       const res = await curl(none, "http://plain.test/");
       expect(res.status).toBe(403);
-      expect(res.body.trim()).toBe("blocked by the sandbox network policy: plain.test is not allowed (profile locked v1)");
-      expect(await curl(none, "https://tls.test/", "--cacert", up.https.caFile)).toMatchObject({ connectStatus: 403 });
+      expect(res.body.trim()).toBe(
+        "blocked by the sandbox network policy: plain.test is not allowed (profile locked v1)",
+      );
+      expect(await curl(none, "https://tls.test/", "--cacert", up.https.caFile)).toMatchObject({
+        connectStatus: 403,
+      });
     });
 
     it("hands an integration host's tunnel to the interceptor, with the bytes sent after the CONNECT head", async () => {
@@ -194,16 +292,25 @@ describe("the sandbox egress proxy", () => {
         socket.on("end", () => resolve(got));
       });
       expect(reply).toBe("got:\x16hello");
-      expect(intercepted.handed).toEqual([{ host: "github.intercept.test", label: "profile locked v1", first: "\x16hello" }]);
+      expect(intercepted.handed).toEqual([
+        { host: "github.intercept.test", label: "profile locked v1", first: "\x16hello" },
+      ]);
       expect(await closedRow("github.intercept.test")).toMatchObject({
-        method: "CONNECT", decision: "intercepted", reason: "integration", bytesUp: "\x16hello".length, bytesDown: "got:\x16hello".length,
+        method: "CONNECT",
+        decision: "intercepted",
+        reason: "integration",
+        bytesUp: "\x16hello".length,
+        bytesDown: "got:\x16hello".length,
       });
     });
   });
 
   describe("open", () => {
     it("tunnels any host (an alias here: tests reach only loopback)", async () => {
-      expect(await curl(open, "https://tls.test/", "--cacert", up.https.caFile)).toMatchObject({ status: 200, body: "hello over tls" });
+      expect(await curl(open, "https://tls.test/", "--cacert", up.https.caFile)).toMatchObject({
+        status: 200,
+        body: "hello over tls",
+      });
     });
 
     it.each([
@@ -215,8 +322,12 @@ describe("the sandbox egress proxy", () => {
     ])("refuses CONNECT %s whatever the policy", async (target, host, reason) => {
       const { head } = await rawConnect(open, target);
       expect(head).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
-      expect(head).toContain(`blocked by the sandbox network policy: ${host} is not allowed (it is a ${reason.split(" ")[0]} address`);
-      await until(`the ${reason} record`, async () => ((await rowsFor(host)).some((r) => r.reason === reason) ? true : undefined));
+      expect(head).toContain(
+        `blocked by the sandbox network policy: ${host} is not allowed (it is a ${reason.split(" ")[0]} address`,
+      );
+      await until(`the ${reason} record`, async () =>
+        (await rowsFor(host)).some((r) => r.reason === reason) ? true : undefined,
+      );
     });
 
     it("refuses before connecting: a loopback listener by its literal address never sees the connection", async () => {
@@ -230,7 +341,9 @@ describe("the sandbox egress proxy", () => {
     it("refuses a name that resolves to loopback (localhost), and the metadata address by plain HTTP", async () => {
       const res = await curl(open, `http://localhost:${up.watched.port}/`);
       expect(res.status).toBe(403);
-      expect(res.body).toMatch(/^blocked by the sandbox network policy: localhost is not allowed \(it resolves to (127\.0\.0\.1|::1), a loopback address/);
+      expect(res.body).toMatch(
+        /^blocked by the sandbox network policy: localhost is not allowed \(it resolves to (127\.0\.0\.1|::1), a loopback address/,
+      );
       expect((await curl(open, "http://169.254.169.254/latest/meta-data/")).status).toBe(403);
       expect(up.watched.connections).toBe(0);
     });
@@ -239,12 +352,20 @@ describe("the sandbox egress proxy", () => {
   it("answers 502 with the reason when an allowed upstream cannot be reached", async () => {
     const { head, socket } = await rawConnect(open, "down.test:443");
     expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
-    const rest = await new Promise<string>((resolve) => { let r = head; socket.on("data", (d) => (r += d)); socket.on("end", () => resolve(r)); });
-    expect(rest).toContain("the sandbox gateway could not reach down.test:443 (connect ECONNREFUSED");
+    const rest = await new Promise<string>((resolve) => {
+      let r = head;
+      socket.on("data", (d) => (r += d));
+      socket.on("end", () => resolve(r));
+    });
+    expect(rest).toContain(
+      "the sandbox gateway could not reach down.test:443 (connect ECONNREFUSED",
+    );
     const res = await curl(open, "http://down.test/");
     expect(res.status).toBe(502);
     expect(res.body).toContain("could not reach down.test:80");
-    await until("both records closed", async () => ((await rowsFor("down.test")).filter((r) => r.closedAt).length === 2 ? true : undefined));
+    await until("both records closed", async () =>
+      (await rowsFor("down.test")).filter((r) => r.closedAt).length === 2 ? true : undefined,
+    );
   });
 
   it("answers 407 for a connection the gateway did not identify", async () => {
@@ -256,7 +377,11 @@ describe("the sandbox egress proxy", () => {
   it("counts decisions in tandem_sandbox_egress_total on the app's /metrics", async () => {
     const count = async (decision: string) => {
       const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
-      return Number(new RegExp(`^tandem_sandbox_egress_total\\{decision="${decision}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+      return Number(
+        new RegExp(`^tandem_sandbox_egress_total\\{decision="${decision}"\\} (\\d+)`, "m").exec(
+          text,
+        )?.[1] ?? 0,
+      );
     };
     const blocked = await count("blocked");
     const allowed = await count("allowed");
@@ -269,16 +394,25 @@ describe("the sandbox egress proxy", () => {
 
   it("shows the session's decisions, newest first, to its org's members only", async () => {
     await curl(allowlist, "http://plain.test/latest");
-    await until("the latest request's record", async () => (await rowsFor("plain.test")).find((r) => r.closedAt) ? true : undefined);
+    await until("the latest request's record", async () =>
+      (await rowsFor("plain.test")).find((r) => r.closedAt) ? true : undefined,
+    );
     const owner = apiClient(app, await ownerToken(rt));
     const res = await owner.request("GET", `/api/sessions/${sessionId}/network?limit=3`);
     expect(res.status).toBe(200);
     expect(res.body.connections).toHaveLength(3);
-    expect(res.body.connections[0]).toMatchObject({ host: "plain.test", method: "GET", decision: "allowed", port: 80 });
+    expect(res.body.connections[0]).toMatchObject({
+      host: "plain.test",
+      method: "GET",
+      decision: "allowed",
+      port: 80,
+    });
     const times = res.body.connections.map((c: { createdAt: string }) => c.createdAt);
     expect([...times].sort().reverse()).toEqual(times);
     const all = await owner.request("GET", `/api/sessions/${sessionId}/network`);
-    expect(all.body.connections.map((c: { decision: string }) => c.decision)).toEqual(expect.arrayContaining(["allowed", "blocked", "intercepted"]));
+    expect(all.body.connections.map((c: { decision: string }) => c.decision)).toEqual(
+      expect.arrayContaining(["allowed", "blocked", "intercepted"]),
+    );
     const other = apiClient(app, (await otherOrganization(rt)).token);
     expect((await other.request("GET", `/api/sessions/${sessionId}/network`)).status).toBe(404);
   });

@@ -1,7 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  createLogger, DockerSandboxProvider, execCollect, GATEWAY_WAIT_STEP, gatewayDir, sandboxNetwork, shellQuote,
+  createLogger,
+  DockerSandboxProvider,
+  execCollect,
+  GATEWAY_WAIT_STEP,
+  gatewayDir,
+  sandboxNetwork,
+  shellQuote,
 } from "@tandem/core";
 import type { SandboxGateway } from "@tandem/web";
 import type { FastifyInstance } from "fastify";
@@ -16,7 +22,9 @@ import { randomSuffix, startTestRuntime, type TestRuntime } from "./helpers/runt
  */
 describe.skipIf(!dockerAvailable())("the gateway's forwarders in a sandbox", () => {
   const noSocat = `tandem-test/no-socat:${randomSuffix()}`;
-  const provider = new DockerSandboxProvider({ logger: createLogger({ level: "silent", service: "test" }) });
+  const provider = new DockerSandboxProvider({
+    logger: createLogger({ level: "silent", service: "test" }),
+  });
   const ids: string[] = [];
   let rt: TestRuntime;
   let app: FastifyInstance;
@@ -24,11 +32,18 @@ describe.skipIf(!dockerAvailable())("the gateway's forwarders in a sandbox", () 
   let token: string;
 
   beforeAll(async () => {
-    const built = spawnSync("docker", ["build", "--network", "host", "--label", "tandem.test=forwarders", "-t", noSocat, "-"], {
-      input: `FROM ${SANDBOX_IMAGE}\nUSER root\nRUN rm /usr/bin/socat\nUSER agent\n`,
-    });
+    const built = spawnSync(
+      "docker",
+      ["build", "--network", "host", "--label", "tandem.test=forwarders", "-t", noSocat, "-"],
+      {
+        input: `FROM ${SANDBOX_IMAGE}\nUSER root\nRUN rm /usr/bin/socat\nUSER agent\n`,
+      },
+    );
     if (built.status !== 0) throw new Error(`docker build ${noSocat}: ${built.stderr.toString()}`);
-    rt = await startTestRuntime("postgres", { SANDBOX_PROVIDER: "docker", SANDBOX_NETWORK: "gateway" });
+    rt = await startTestRuntime("postgres", {
+      SANDBOX_PROVIDER: "docker",
+      SANDBOX_NETWORK: "gateway",
+    });
     ({ app, gateway, token } = await startGatewayWithSession(rt));
   }, 120_000);
   afterAll(async () => {
@@ -44,21 +59,29 @@ describe.skipIf(!dockerAvailable())("the gateway's forwarders in a sandbox", () 
     const network = sandboxNetwork(rt.config, undefined);
     expect(network.gatewaySource).toBe(gatewayDir(rt.config));
     const id = await provider.create({
-      name: `tandem-test-forwarders-${randomSuffix()}`, image, labels: { "tandem.session": "forwarders" },
-      env: network.env, network: network.mode, gatewaySource: network.gatewaySource,
+      name: `tandem-test-forwarders-${randomSuffix()}`,
+      image,
+      labels: { "tandem.session": "forwarders" },
+      env: network.env,
+      network: network.mode,
+      gatewaySource: network.gatewaySource,
     });
     ids.push(id);
     await provider.start(id);
     const curl = (args: string) => `curl -s -o /dev/null -w '%{http_code}\\n' ${args}`;
-    const r = await execCollect(provider, id, ["sh", "-c", [
-      GATEWAY_WAIT_STEP.map(shellQuote).join(" "),
-      // The control plane, no token and then the sandbox's: the routes check it on each request.
-      curl("http://127.0.0.1:3129/sandbox/git/x/info/refs?service=git-upload-pack"),
-      curl(`-H ${shellQuote(`authorization: Bearer ${token}`)} http://127.0.0.1:3129/metrics`),
-      // The egress proxy: no token file in this sandbox, so the gateway refuses the connection.
-      curl("-x http://127.0.0.1:3128 http://registry.example.test/"),
-      "pgrep -x socat >/dev/null && echo socat || echo no-socat",
-    ].join(" && ")]);
+    const r = await execCollect(provider, id, [
+      "sh",
+      "-c",
+      [
+        GATEWAY_WAIT_STEP.map(shellQuote).join(" "),
+        // The control plane, no token and then the sandbox's: the routes check it on each request.
+        curl("http://127.0.0.1:3129/sandbox/git/x/info/refs?service=git-upload-pack"),
+        curl(`-H ${shellQuote(`authorization: Bearer ${token}`)} http://127.0.0.1:3129/metrics`),
+        // The egress proxy: no token file in this sandbox, so the gateway refuses the connection.
+        curl("-x http://127.0.0.1:3128 http://registry.example.test/"),
+        "pgrep -x socat >/dev/null && echo socat || echo no-socat",
+      ].join(" && "),
+    ]);
     expect(r.stderr).toBe("");
     return r.stdout.trim().split("\n");
   }

@@ -9,8 +9,16 @@ import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  DEFAULT_NETWORK_POLICY, GIT_CREDENTIAL_HELPER_SCRIPT, gitCredentialConfig, hashToken, issueBuildToken, issueSandboxToken, revokeBuildToken,
-  schema, sessionBranch, type Logger,
+  DEFAULT_NETWORK_POLICY,
+  GIT_CREDENTIAL_HELPER_SCRIPT,
+  gitCredentialConfig,
+  hashToken,
+  issueBuildToken,
+  issueSandboxToken,
+  revokeBuildToken,
+  schema,
+  sessionBranch,
+  type Logger,
 } from "@tandem/core";
 import { buildApp } from "@tandem/web";
 import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
@@ -49,7 +57,8 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
       TANDEM_CONTROL_URL: base,
       TANDEM_TOKEN_FILE: path.join(dir, "token"),
     };
-    for (const [cmd, ...args] of gitCredentialConfig(helper, base, repositories)) execFileSync(cmd!, args, { env });
+    for (const [cmd, ...args] of gitCredentialConfig(helper, base, repositories))
+      execFileSync(cmd!, args, { env });
     return { dir, env, helper };
   };
   const clone = async (token: string) => {
@@ -64,7 +73,9 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
   };
   const push = async (checkout: { dest: string; env: NodeJS.ProcessEnv }, refspec: string) => {
     try {
-      const r = await run("git", ["-C", checkout.dest, "push", "origin", refspec], { env: checkout.env });
+      const r = await run("git", ["-C", checkout.dest, "push", "origin", refspec], {
+        env: checkout.env,
+      });
       return { ok: true, stderr: r.stderr };
     } catch (err) {
       return { ok: false, stderr: String((err as { stderr?: string }).stderr) };
@@ -73,13 +84,33 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
   const commit = (dest: string, env: NodeJS.ProcessEnv, file: string) => {
     writeFileSync(path.join(dest, file), `${file}\n`);
     execFileSync("git", ["-C", dest, "add", file], { env });
-    execFileSync("git", ["-C", dest, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", file], { env });
+    execFileSync(
+      "git",
+      ["-C", dest, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", file],
+      { env },
+    );
   };
-  const remoteRef = (ref: string) => spawnSync("git", ["-C", path.join(git.root, "acme/app.git"), "rev-parse", "--verify", "--quiet", ref]).stdout.toString().trim();
+  const remoteRef = (ref: string) =>
+    spawnSync("git", [
+      "-C",
+      path.join(git.root, "acme/app.git"),
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      ref,
+    ])
+      .stdout.toString()
+      .trim();
   const newSession = async (client: ApiClient) => {
-    const created = await client.request("POST", "/api/sessions", { repository: "acme/app", prompt: "hi" });
+    const created = await client.request("POST", "/api/sessions", {
+      repository: "acme/app",
+      prompt: "hi",
+    });
     expect(created.status).toBe(201);
-    return { id: created.body.id as string, token: await issueSandboxToken(rt.database.db, created.body.id) };
+    return {
+      id: created.body.id as string,
+      token: await issueSandboxToken(rt.database.db, created.body.id),
+    };
   };
   const record = async (call: Promise<{ status: number; body: unknown }>) => {
     const res = await call;
@@ -93,13 +124,25 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
     git.createRepo("acme/app", FILES);
     cloneUrl = git.url("acme/app");
     rt = await startTestRuntime(kind, { ENCRYPTION_KEY: randomBytes(32).toString("base64") });
-    const logger = pino({ level: "debug" }, new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }));
+    const logger = pino(
+      { level: "debug" },
+      new Writable({
+        write(c, _e, cb) {
+          logLines.push(String(c));
+          cb();
+        },
+      }),
+    );
     app = await buildApp({ ...rt, logger: logger as unknown as Logger });
     base = await app.listen({ port: 0, host: "127.0.0.1" });
     owner = apiClient(app, await ownerToken(rt));
-    const created = await record(owner.request("POST", "/api/repositories", {
-      name: "acme/app", cloneUrl, credential: { username: USERNAME, password: PASSWORD },
-    }));
+    const created = await record(
+      owner.request("POST", "/api/repositories", {
+        name: "acme/app",
+        cloneUrl,
+        credential: { username: USERNAME, password: PASSWORD },
+      }),
+    );
     expect(created.status).toBe(201);
     repoId = (created.body as { id: string }).id;
   });
@@ -111,8 +154,15 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
   });
 
   it("the git server itself refuses a clone without the credential", async () => {
-    const env = { PATH: process.env.PATH ?? "", HOME: work, GIT_CONFIG_NOSYSTEM: "1", GIT_TERMINAL_PROMPT: "0" };
-    await expect(run("git", ["clone", "-q", cloneUrl, path.join(work, "anonymous")], { env })).rejects.toThrow(/Authentication failed|could not read Username/);
+    const env = {
+      PATH: process.env.PATH ?? "",
+      HOME: work,
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_TERMINAL_PROMPT: "0",
+    };
+    await expect(
+      run("git", ["clone", "-q", cloneUrl, path.join(work, "anonymous")], { env }),
+    ).rejects.toThrow(/Authentication failed|could not read Username/);
   });
 
   it("clones the real clone URL through Tandem's remote, which adds the stored credential; origin stays the real URL", async () => {
@@ -121,8 +171,13 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
     const result = await clone(token);
     expect(result.stderr).toBe("");
     expect(result.ok).toBe(true);
-    for (const [file, content] of Object.entries(FILES)) expect(readFileSync(path.join(result.dest, file), "utf8")).toBe(content);
-    expect(execFileSync("git", ["-C", result.dest, "config", "remote.origin.url"], { env: result.env }).toString().trim()).toBe(cloneUrl);
+    for (const [file, content] of Object.entries(FILES))
+      expect(readFileSync(path.join(result.dest, file), "utf8")).toBe(content);
+    expect(
+      execFileSync("git", ["-C", result.dest, "config", "remote.origin.url"], { env: result.env })
+        .toString()
+        .trim(),
+    ).toBe(cloneUrl);
     expect(git.requests.slice(before).every((r) => r.authorized)).toBe(true);
     expect(git.requests.length).toBeGreaterThan(before);
   });
@@ -130,7 +185,11 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
   it("never hands the stored password to the sandbox: the helper answers only Tandem's host, with the sandbox token", async () => {
     const { token } = await newSession(owner);
     const { helper, env } = sandboxEnv(token);
-    const fill = (host: string) => spawnSync("git", ["credential", "fill"], { env, input: `protocol=http\nhost=${host}\npath=acme/app.git\n\n` });
+    const fill = (host: string) =>
+      spawnSync("git", ["credential", "fill"], {
+        env,
+        input: `protocol=http\nhost=${host}\npath=acme/app.git\n\n`,
+      });
     const own = fill(new URL(base).host);
     expect(own.stdout.toString()).toContain(`password=${token}`);
     // The real remote's host: git gets nothing from Tandem (and would prompt, which is off).
@@ -139,12 +198,19 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
     expect(real.stdout.toString()).not.toContain(PASSWORD);
     expect(real.stdout.toString()).not.toContain(token);
     for (const action of ["store", "erase"]) {
-      const r = spawnSync(helper, [action], { env, input: "protocol=http\nhost=x\nusername=a\npassword=b\n\n" });
+      const r = spawnSync(helper, [action], {
+        env,
+        input: "protocol=http\nhost=x\nusername=a\npassword=b\n\n",
+      });
       expect(r.status).toBe(0);
       expect(r.stdout.toString()).toBe("");
     }
     // The route that handed out credentials is gone.
-    const asked = await fetch(`${base}/sandbox/git-credential`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "protocol=http\n" });
+    const asked = await fetch(`${base}/sandbox/git-credential`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: "protocol=http\n",
+    });
     expect(asked.status).toBe(404);
   });
 
@@ -159,11 +225,15 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
     const ok = await push(checkout, `HEAD:refs/heads/${branch}`);
     expect(ok.stderr).not.toMatch(/rejected|fatal|error/);
     expect(ok.ok).toBe(true);
-    expect(remoteRef(`refs/heads/${branch}`)).toBe(execFileSync("git", ["-C", checkout.dest, "rev-parse", "HEAD"]).toString().trim());
+    expect(remoteRef(`refs/heads/${branch}`)).toBe(
+      execFileSync("git", ["-C", checkout.dest, "rev-parse", "HEAD"]).toString().trim(),
+    );
     // A branch below the session branch (git keeps a ref and refs below it apart, so another session's).
     const second = await newSession(owner);
     const secondCheckout = await clone(second.token);
-    expect((await push(secondCheckout, `HEAD:refs/heads/${sessionBranch(second.id)}/part-2`)).ok).toBe(true);
+    expect(
+      (await push(secondCheckout, `HEAD:refs/heads/${sessionBranch(second.id)}/part-2`)).ok,
+    ).toBe(true);
     expect(remoteRef(`refs/heads/${sessionBranch(second.id)}/part-2`)).not.toBe("");
     // Not another session's branch.
     expect((await push(secondCheckout, `HEAD:refs/heads/${branch}-x`)).ok).toBe(false);
@@ -175,14 +245,18 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
     expect(remoteRef("refs/heads/main")).toBe(mainBefore);
     // One bad ref refuses the whole push: the session branch in it does not move either.
     commit(checkout.dest, checkout.env, "more.txt");
-    const mixed = await push(checkout, `HEAD:refs/heads/${branch}`).then(() => push(checkout, "HEAD:refs/heads/other"));
+    const mixed = await push(checkout, `HEAD:refs/heads/${branch}`).then(() =>
+      push(checkout, "HEAD:refs/heads/other"),
+    );
     expect(mixed.ok).toBe(false);
     expect(remoteRef("refs/heads/other")).toBe("");
     expect(logLines.join("")).toContain("git.push_refused");
   });
 
   it("answers 401 with a Basic challenge without a token, and for an ended session's", async () => {
-    const anonymous = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`);
+    const anonymous = await fetch(
+      `${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`,
+    );
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("www-authenticate")).toMatch(/^Basic/);
     const { id, token } = await newSession(owner);
@@ -192,24 +266,37 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
     expect(result.ok).toBe(false);
     expect(git.requests.length).toBe(before);
     // A user's API token is not a sandbox token.
-    const user = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${owner.token}` } });
+    const user = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Bearer ${owner.token}` },
+    });
     expect(user.status).toBe(401);
     // Only git's smart HTTP is forwarded.
-    const other = await fetch(`${base}/sandbox/git/${repoId}/objects/info/packs`, { headers: { authorization: `Bearer ${(await newSession(owner)).token}` } });
+    const other = await fetch(`${base}/sandbox/git/${repoId}/objects/info/packs`, {
+      headers: { authorization: `Bearer ${(await newSession(owner)).token}` },
+    });
     expect(other.status).toBe(404);
   });
 
   it("serves a build token (no session) its repositories for fetch only, until it is revoked or expires", async () => {
     git.createRepo("acme/lib", { "lib.txt": "lib\n" });
     const lib = await owner.request("POST", "/api/repositories", {
-      name: "acme/lib", cloneUrl: git.url("acme/lib"), credential: { username: USERNAME, password: PASSWORD },
+      name: "acme/lib",
+      cloneUrl: git.url("acme/lib"),
+      credential: { username: USERNAME, password: PASSWORD },
     });
     expect(lib.status).toBe(201);
     const deps = { db: rt.database.db, clock: rt.clock };
-    const token = await issueBuildToken(deps, { orgId: rt.defaultOrgId, repositoryIds: [repoId], ...BUILD });
+    const token = await issueBuildToken(deps, {
+      orgId: rt.defaultOrgId,
+      repositoryIds: [repoId],
+      ...BUILD,
+    });
     const checkout = await clone(token);
     expect(checkout.ok).toBe(true);
-    const libRefs = await fetch(`${base}/sandbox/git/${lib.body.id}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
+    const libRefs = await fetch(
+      `${base}/sandbox/git/${lib.body.id}/info/refs?service=git-upload-pack`,
+      { headers: { authorization: `Bearer ${token}` } },
+    );
     expect(libRefs.status).toBe(404);
     commit(checkout.dest, checkout.env, "build.txt");
     const pushed = await push(checkout, "HEAD:refs/heads/from-build");
@@ -222,26 +309,43 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
 
     await revokeBuildToken(rt.database.db, token);
     expect((await clone(token)).ok).toBe(false);
-    const expired = await issueBuildToken(deps, { orgId: rt.defaultOrgId, repositoryIds: [repoId], ...BUILD, ttlMs: -1 });
+    const expired = await issueBuildToken(deps, {
+      orgId: rt.defaultOrgId,
+      repositoryIds: [repoId],
+      ...BUILD,
+      ttlMs: -1,
+    });
     expect((await clone(expired)).ok).toBe(false);
     // Another org's build token gets nothing for this org's repository, even when it names its id.
     const mallory = await otherOrganization(rt);
-    const foreign = await issueBuildToken(deps, { orgId: mallory.org.id, repositoryIds: [repoId], ...BUILD });
-    const refs = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${foreign}` } });
+    const foreign = await issueBuildToken(deps, {
+      orgId: mallory.org.id,
+      repositoryIds: [repoId],
+      ...BUILD,
+    });
+    const refs = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Bearer ${foreign}` },
+    });
     expect(refs.status).toBe(404);
   });
 
   it("gives a session in another organization nothing for this repository", async () => {
     const mallory = apiClient(app, (await otherOrganization(rt)).token);
-    expect((await mallory.request("POST", "/api/repositories", { name: "acme/app", cloneUrl })).status).toBe(201);
+    expect(
+      (await mallory.request("POST", "/api/repositories", { name: "acme/app", cloneUrl })).status,
+    ).toBe(201);
     const { token } = await newSession(mallory);
-    const refs = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${token}` } });
+    const refs = await fetch(`${base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(refs.status).toBe(404);
   });
 
   it("keeps the password out of every API response, the database and the log", async () => {
     const list = await record(owner.request("GET", "/api/repositories"));
-    const repo = (list.body as { repositories: Array<Record<string, unknown>> }).repositories.find((r) => r.name === "acme/app");
+    const repo = (list.body as { repositories: Array<Record<string, unknown>> }).repositories.find(
+      (r) => r.name === "acme/app",
+    );
     expect(repo).toMatchObject({ cloneUrl, hasCredential: true });
     expect(repo).not.toHaveProperty("credential");
     expect(responses.join("\n")).not.toContain(PASSWORD);
@@ -257,27 +361,46 @@ describe.each(DB_KINDS)("Tandem's git remote for the sandbox on %s", (kind) => {
   });
 
   it("validates the credential and refuses to store one without ENCRYPTION_KEY", async () => {
-    for (const credential of [{ username: USERNAME }, { username: "a", password: "b\nhost=evil" }, { username: "a", password: "b", token: "c" }]) {
-      const res = await owner.request("POST", "/api/repositories", { name: "acme/bad", cloneUrl: "https://x.test/bad.git", credential });
+    for (const credential of [
+      { username: USERNAME },
+      { username: "a", password: "b\nhost=evil" },
+      { username: "a", password: "b", token: "c" },
+    ]) {
+      const res = await owner.request("POST", "/api/repositories", {
+        name: "acme/bad",
+        cloneUrl: "https://x.test/bad.git",
+        credential,
+      });
       expect(res.status, JSON.stringify(credential)).toBe(400);
     }
-    const ssh = await owner.request("POST", "/api/repositories", { name: "acme/ssh", cloneUrl: "git@x.test:acme/ssh.git", credential: { username: "a", password: "b" } });
+    const ssh = await owner.request("POST", "/api/repositories", {
+      name: "acme/ssh",
+      cloneUrl: "git@x.test:acme/ssh.git",
+      credential: { username: "a", password: "b" },
+    });
     expect(ssh.status).toBe(400);
     expect(ssh.body.error.message).toMatch(/only used for http\(s\) remotes/);
     const keyless = await buildApp({ ...rt, config: { ...rt.config, ENCRYPTION_KEY: undefined } });
     try {
       const res = await apiClient(keyless, owner.token).request("POST", "/api/repositories", {
-        name: "acme/keyless", cloneUrl: "https://x.test/keyless.git", credential: { username: "a", password: "b" },
+        name: "acme/keyless",
+        cloneUrl: "https://x.test/keyless.git",
+        credential: { username: "a", password: "b" },
       });
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(/ENCRYPTION_KEY/);
       // Without a credential the key is not needed.
-      const plain = await apiClient(keyless, owner.token).request("POST", "/api/repositories", { name: "acme/plain", cloneUrl: "https://x.test/plain.git" });
+      const plain = await apiClient(keyless, owner.token).request("POST", "/api/repositories", {
+        name: "acme/plain",
+        cloneUrl: "https://x.test/plain.git",
+      });
       expect(plain.status).toBe(201);
     } finally {
       await keyless.close();
     }
-    const names = (await owner.request("GET", "/api/repositories")).body.repositories.map((r: { name: string }) => r.name);
+    const names = (await owner.request("GET", "/api/repositories")).body.repositories.map(
+      (r: { name: string }) => r.name,
+    );
     expect(names).not.toContain("acme/keyless");
     expect(names).not.toContain("acme/bad");
   });

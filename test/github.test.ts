@@ -6,7 +6,16 @@ import { commandAdapter, schema, sessionUrl } from "@tandem/core";
 import { FakeGitHub } from "./fixtures/fake-github.ts";
 import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
 import {
-  APP_ID, APP_SLUG, appKeys, BOT_LOGIN, installationCreated, issueAssigned, issueComment, postGitHub, reviewComment, WEBHOOK_SECRET,
+  APP_ID,
+  APP_SLUG,
+  appKeys,
+  BOT_LOGIN,
+  installationCreated,
+  issueAssigned,
+  issueComment,
+  postGitHub,
+  reviewComment,
+  WEBHOOK_SECRET,
 } from "./helpers/github.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 import { apiClient, otherOrganization } from "./helpers/api.ts";
@@ -23,26 +32,56 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
   const gitTokens = new Set<string>();
   const db = () => stack.rt.database.db;
   const bare = () => path.join(git.root, `${REPO}.git`);
-  const gitIn = (...args: string[]) => execFileSync("git", ["--git-dir", bare(), ...args], { encoding: "utf8" });
+  const gitIn = (...args: string[]) =>
+    execFileSync("git", ["--git-dir", bare(), ...args], { encoding: "utf8" });
 
   const sessionOf = async (number: number) => {
-    const [row] = await db().select({ session: schema.sessions }).from(schema.sessionBindings)
+    const [row] = await db()
+      .select({ session: schema.sessions })
+      .from(schema.sessionBindings)
       .innerJoin(schema.sessions, eq(schema.sessions.id, schema.sessionBindings.sessionId))
-      .where(and(eq(schema.sessionBindings.provider, "github"), eq(schema.sessionBindings.threadKey, `${REPO}#${number}`)));
+      .where(
+        and(
+          eq(schema.sessionBindings.provider, "github"),
+          eq(schema.sessionBindings.threadKey, `${REPO}#${number}`),
+        ),
+      );
     return row?.session;
   };
-  const waitSession = (number: number) => until(`the session of #${number}`, () => sessionOf(number), 20_000);
-  const waitStatus = (id: string, status: string) => until(`session ${status}`, async () =>
-    (await db().query.sessions.findFirst({ where: eq(schema.sessions.id, id) }))?.status === status, 20_000);
-  const tracking = (number: number) => fake.commentsOn(REPO, number).filter((c) => c.body.startsWith("**Tandem**"));
-  const processed = (deliveryId: string) => until("the delivery processed", async () =>
-    (await db().query.inboundEvents.findFirst({ where: eq(schema.inboundEvents.deliveryId, deliveryId) }))?.processedAt, 15_000);
+  const waitSession = (number: number) =>
+    until(`the session of #${number}`, () => sessionOf(number), 20_000);
+  const waitStatus = (id: string, status: string) =>
+    until(
+      `session ${status}`,
+      async () =>
+        (await db().query.sessions.findFirst({ where: eq(schema.sessions.id, id) }))?.status ===
+        status,
+      20_000,
+    );
+  const tracking = (number: number) =>
+    fake.commentsOn(REPO, number).filter((c) => c.body.startsWith("**Tandem**"));
+  const processed = (deliveryId: string) =>
+    until(
+      "the delivery processed",
+      async () =>
+        (
+          await db().query.inboundEvents.findFirst({
+            where: eq(schema.inboundEvents.deliveryId, deliveryId),
+          })
+        )?.processedAt,
+      15_000,
+    );
 
   beforeAll(async () => {
     const keys = appKeys();
-    fake = await new FakeGitHub({ appId: APP_ID, slug: APP_SLUG, publicKey: keys.publicKey }).listen();
+    fake = await new FakeGitHub({
+      appId: APP_ID,
+      slug: APP_SLUG,
+      publicKey: keys.publicKey,
+    }).listen();
     git = await startGitHttpServer({
-      username: "unused", password: "unused",
+      username: "unused",
+      password: "unused",
       check: (username, password) => {
         const ok = username === "x-access-token" && Boolean(fake.validToken(password));
         if (ok) gitTokens.add(password);
@@ -52,15 +91,24 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     git.createRepo(REPO, { "README.md": "# app\n", "hello.txt": "hello\n" });
     gitIn("branch", "feature-x", "main");
     gitIn("branch", "feature-y", "main");
-    fake.installations.set(INSTALLATION, [{ name: "app", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" }]);
+    fake.installations.set(INSTALLATION, [
+      { name: "app", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" },
+    ]);
     fake.setPermission(REPO, "alice", "write");
     fake.setPermission(REPO, "mallory", "read");
     fake.branchExists = (_repo, branch) => gitIn("branch", "--list", branch).trim() !== "";
-    stack = await startStack("postgres", {
-      GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url,
-      GITHUB_AGENT_LOGIN: "Tandem-Agent",
-      SANDBOX_PROVIDER: "local",
-    }, { agent: commandAdapter(AGENT) });
+    stack = await startStack(
+      "postgres",
+      {
+        GITHUB_APP_ID: APP_ID,
+        GITHUB_PRIVATE_KEY: keys.privateKey,
+        GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        GITHUB_API_URL: fake.url,
+        GITHUB_AGENT_LOGIN: "Tandem-Agent",
+        SANDBOX_PROVIDER: "local",
+      },
+      { agent: commandAdapter(AGENT) },
+    );
   }, 60_000);
   afterAll(async () => {
     await stack?.close();
@@ -69,31 +117,67 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
   });
 
   it("installation.created: the installation's repositories are synced into the default org", async () => {
-    const res = await postGitHub(stack.base, "installation", installationCreated({ installationId: INSTALLATION, account: "acme" }));
+    const res = await postGitHub(
+      stack.base,
+      "installation",
+      installationCreated({ installationId: INSTALLATION, account: "acme" }),
+    );
     expect(res.status).toBe(202);
-    const repo = await until("the synced repository", async () =>
-      db().query.repositories.findFirst({ where: eq(schema.repositories.name, REPO) }), 15_000);
-    expect(repo).toMatchObject({ orgId: stack.rt.defaultOrgId, cloneUrl: git.url(REPO), defaultBranch: "main" });
-    const installation = await db().query.installations.findFirst({ where: eq(schema.installations.externalId, String(INSTALLATION)) });
+    const repo = await until(
+      "the synced repository",
+      async () => db().query.repositories.findFirst({ where: eq(schema.repositories.name, REPO) }),
+      15_000,
+    );
+    expect(repo).toMatchObject({
+      orgId: stack.rt.defaultOrgId,
+      cloneUrl: git.url(REPO),
+      defaultBranch: "main",
+    });
+    const installation = await db().query.installations.findFirst({
+      where: eq(schema.installations.externalId, String(INSTALLATION)),
+    });
     expect(installation).toMatchObject({ provider: "github", orgId: stack.rt.defaultOrgId });
     expect(repo!.installationId).toBe(installation!.id);
   });
 
   it("a bad signature is refused with 401 and nothing is stored", async () => {
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 99, body: `@${APP_SLUG} forged` });
+    const payload = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 99,
+      body: `@${APP_SLUG} forged`,
+    });
     const deliveryId = "forged-delivery";
-    const forged = await postGitHub(stack.base, "issue_comment", payload, { secret: "not-the-secret", deliveryId });
+    const forged = await postGitHub(stack.base, "issue_comment", payload, {
+      secret: "not-the-secret",
+      deliveryId,
+    });
     const unsigned = await fetch(`${stack.base}/hooks/github`, {
-      method: "POST", body: JSON.stringify(payload), headers: { "content-type": "application/json", "x-github-event": "issue_comment", "x-github-delivery": deliveryId },
+      method: "POST",
+      body: JSON.stringify(payload),
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "issue_comment",
+        "x-github-delivery": deliveryId,
+      },
     });
     expect([forged.status, unsigned.status]).toEqual([401, 401]);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await db().query.inboundEvents.findFirst({ where: eq(schema.inboundEvents.deliveryId, deliveryId) })).toBeUndefined();
+    expect(
+      await db().query.inboundEvents.findFirst({
+        where: eq(schema.inboundEvents.deliveryId, deliveryId),
+      }),
+    ).toBeUndefined();
     expect(await sessionOf(99)).toBeUndefined();
   });
 
   it("a mention on an issue: 👀, one tracking comment edited in place with the link, a pull request with the change; a later mention continues it", async () => {
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 1, body: `@${APP_SLUG} please write some notes` });
+    const payload = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 1,
+      body: `@${APP_SLUG} please write some notes`,
+    });
     const res = await postGitHub(stack.base, "issue_comment", payload);
     expect(res.status).toBe(202);
     const session = await waitSession(1);
@@ -101,9 +185,15 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(session.prompt).toContain("please write some notes");
     expect(session.prompt).toContain("Issue #1: Issue 1");
     const url = sessionUrl("http://tandem.test", session.id);
-    await fake.waitFor("👀 on the comment", () => fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}` && r.content === "eyes"));
+    await fake.waitFor("👀 on the comment", () =>
+      fake.reactions.some(
+        (r) => r.target === `issues/comments/${payload.comment.id}` && r.content === "eyes",
+      ),
+    );
 
-    await fake.waitFor("the pull request", () => fake.pulls.some((p) => p.head === `tandem/${session.id.slice(0, 8)}`));
+    await fake.waitFor("the pull request", () =>
+      fake.pulls.some((p) => p.head === `tandem/${session.id.slice(0, 8)}`),
+    );
     const pull = fake.pulls.find((p) => p.head === `tandem/${session.id.slice(0, 8)}`)!;
     expect(pull).toMatchObject({ base: "main", repo: REPO });
     expect(pull.body).toContain("Resolves #1");
@@ -111,21 +201,32 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     // The change itself is on the pushed branch, committed in the sandbox.
     expect(gitIn("show", `${pull.head}:notes.txt`)).toBe("a note\nanother note\n");
     expect(gitIn("log", "-1", "--format=%s", pull.head).trim()).toBe("please write some notes");
-    await until("the session's pull request url", async () =>
-      (await db().query.sessions.findFirst({ where: eq(schema.sessions.id, session.id) }))?.pullRequestUrl === pull.html_url);
+    await until(
+      "the session's pull request url",
+      async () =>
+        (await db().query.sessions.findFirst({ where: eq(schema.sessions.id, session.id) }))
+          ?.pullRequestUrl === pull.html_url,
+    );
 
-    await fake.waitFor("the final edit", () => tracking(1)[0]?.body.includes(pull.html_url) ?? false);
+    await fake.waitFor(
+      "the final edit",
+      () => tracking(1)[0]?.body.includes(pull.html_url) ?? false,
+    );
     const [comment, ...more] = tracking(1);
     expect(more).toEqual([]);
     expect(comment!.edits.length).toBeGreaterThan(0);
-    for (const body of [comment!.body, ...comment!.edits]) expect(body).toContain(`[View session](${url})`);
+    for (const body of [comment!.body, ...comment!.edits])
+      expect(body).toContain(`[View session](${url})`);
     expect(comment!.body).toContain("✅ Done");
     expect(comment!.body).toContain("Done: please write some notes");
     expect(comment!.body).toContain("**1 file changed** (+2 −0)");
     expect(comment!.body).toContain("- `notes.txt` +2 −0");
     expect(comment!.body).toMatch(/- \[x\] created `notes.txt`/);
-    const editCalls = fake.calls.filter((c) => c.method === "PATCH" && c.path === `/repos/${REPO}/issues/comments/${comment!.id}`);
-    for (let i = 1; i < editCalls.length - 1; i++) expect(editCalls[i]!.at - editCalls[i - 1]!.at).toBeGreaterThan(1_000);
+    const editCalls = fake.calls.filter(
+      (c) => c.method === "PATCH" && c.path === `/repos/${REPO}/issues/comments/${comment!.id}`,
+    );
+    for (let i = 1; i < editCalls.length - 1; i++)
+      expect(editCalls[i]!.at - editCalls[i - 1]!.at).toBeGreaterThan(1_000);
 
     // The sandbox's git got a narrowed installation token through the credential helper.
     expect(gitTokens.size).toBeGreaterThan(0);
@@ -138,35 +239,75 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
 
     // A later mention on the same issue is a follow-up of the same session.
     await waitStatus(session.id, "idle");
-    const again = issueComment({ repo: REPO, installationId: INSTALLATION, number: 1, body: `@${APP_SLUG} now write a second note` });
+    const again = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 1,
+      body: `@${APP_SLUG} now write a second note`,
+    });
     expect((await postGitHub(stack.base, "issue_comment", again)).status).toBe(202);
-    await fake.waitFor("👀 on the follow-up", () => fake.reactions.some((r) => r.target === `issues/comments/${again.comment.id}`));
-    await until("the second turn", async () =>
-      (await db().select().from(schema.sessionTurns).where(eq(schema.sessionTurns.sessionId, session.id))).filter((t) => t.status === "completed").length === 2, 20_000);
+    await fake.waitFor("👀 on the follow-up", () =>
+      fake.reactions.some((r) => r.target === `issues/comments/${again.comment.id}`),
+    );
+    await until(
+      "the second turn",
+      async () =>
+        (
+          await db()
+            .select()
+            .from(schema.sessionTurns)
+            .where(eq(schema.sessionTurns.sessionId, session.id))
+        ).filter((t) => t.status === "completed").length === 2,
+      20_000,
+    );
     expect((await sessionOf(1))!.id).toBe(session.id);
-    await fake.waitFor("the follow-up's final edit", () => tracking(1)[0]!.body.includes("Done: now write a second note"));
+    await fake.waitFor("the follow-up's final edit", () =>
+      tracking(1)[0]!.body.includes("Done: now write a second note"),
+    );
     expect(tracking(1)).toHaveLength(1);
     expect(fake.pulls.filter((p) => p.head === pull.head)).toHaveLength(1);
-    expect(gitIn("show", `${pull.head}:notes.txt`)).toBe("a note\nanother note\na note\nanother note\n");
+    expect(gitIn("show", `${pull.head}:notes.txt`)).toBe(
+      "a note\nanother note\na note\nanother note\n",
+    );
   }, 60_000);
 
   it("a duplicate delivery starts one session", async () => {
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 2, body: `@${APP_SLUG} look around once` });
+    const payload = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 2,
+      body: `@${APP_SLUG} look around once`,
+    });
     const deliveryId = "dup-delivery-1";
     const [a, b] = await Promise.all([
-      postGitHub(stack.base, "issue_comment", payload, { deliveryId }), postGitHub(stack.base, "issue_comment", payload, { deliveryId }),
+      postGitHub(stack.base, "issue_comment", payload, { deliveryId }),
+      postGitHub(stack.base, "issue_comment", payload, { deliveryId }),
     ]);
     const c = await postGitHub(stack.base, "issue_comment", payload, { deliveryId });
     expect([a.status, b.status, c.status]).toEqual([202, 202, 202]);
     const session = await waitSession(2);
     await waitStatus(session.id, "idle");
-    const sessions = await db().select().from(schema.sessions).where(eq(schema.sessions.prompt, session.prompt));
+    const sessions = await db()
+      .select()
+      .from(schema.sessions)
+      .where(eq(schema.sessions.prompt, session.prompt));
     expect(sessions).toHaveLength(1);
-    expect(await db().select().from(schema.inboundEvents).where(eq(schema.inboundEvents.deliveryId, deliveryId))).toHaveLength(1);
+    expect(
+      await db()
+        .select()
+        .from(schema.inboundEvents)
+        .where(eq(schema.inboundEvents.deliveryId, deliveryId)),
+    ).toHaveLength(1);
   });
 
   it("someone without write access is told politely, and nothing starts", async () => {
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 3, body: `@${APP_SLUG} write all the things`, user: "mallory" });
+    const payload = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 3,
+      body: `@${APP_SLUG} write all the things`,
+      user: "mallory",
+    });
     const res = await postGitHub(stack.base, "issue_comment", payload);
     expect(res.status).toBe(202);
     await fake.waitFor("the refusal", () => fake.commentsOn(REPO, 3).length === 1);
@@ -175,56 +316,113 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(refusal!.body).toContain("write access");
     expect(refusal!.body).toContain("http://tandem.test");
     expect(await sessionOf(3)).toBeUndefined();
-    expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}`)).toBe(false);
+    expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}`)).toBe(
+      false,
+    );
   });
 
   it("when the profile cannot start a session, the reason is answered in the issue and nothing starts", async () => {
-    const defaultProfile = and(eq(schema.sandboxProfiles.orgId, stack.rt.defaultOrgId), eq(schema.sandboxProfiles.name, "default"));
+    const defaultProfile = and(
+      eq(schema.sandboxProfiles.orgId, stack.rt.defaultOrgId),
+      eq(schema.sandboxProfiles.name, "default"),
+    );
     await db().update(schema.sandboxProfiles).set({ active: false }).where(defaultProfile);
     try {
-      const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 11, body: `@${APP_SLUG} please fix it`, user: "alice" });
+      const payload = issueComment({
+        repo: REPO,
+        installationId: INSTALLATION,
+        number: 11,
+        body: `@${APP_SLUG} please fix it`,
+        user: "alice",
+      });
       expect((await postGitHub(stack.base, "issue_comment", payload)).status).toBe(202);
       await fake.waitFor("the answer", () => fake.commentsOn(REPO, 11).length === 1);
       const [answer] = fake.commentsOn(REPO, 11);
-      expect(answer!.body).toContain("@alice I can't start a session yet: profile default is inactive.");
+      expect(answer!.body).toContain(
+        "@alice I can't start a session yet: profile default is inactive.",
+      );
       expect(await sessionOf(11)).toBeUndefined();
-      expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}`)).toBe(false);
+      expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}`)).toBe(
+        false,
+      );
     } finally {
       await db().update(schema.sandboxProfiles).set({ active: true }).where(defaultProfile);
     }
   });
 
   it("a turn end the live feed missed reaches the tracking comment from the event log", async () => {
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 12, body: `@${APP_SLUG} please write some notes`, user: "alice" });
+    const payload = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 12,
+      body: `@${APP_SLUG} please write some notes`,
+      user: "alice",
+    });
     await postGitHub(stack.base, "issue_comment", payload);
     const session = await waitSession(12);
     await waitStatus(session.id, "idle");
     await fake.waitFor("the final edit", () => tracking(12)[0]?.body.includes("✅ Done") ?? false);
     // Edits still on their way (coalesced status edits) land first: 3 s without one.
     let edits = -1;
-    await until("the comment to settle", async () => {
-      const now = tracking(12)[0]!.edits.length;
-      const settled = now === edits;
-      edits = now;
-      return settled || (await new Promise((r) => setTimeout(r, 3_000)), false);
-    }, 30_000);
+    await until(
+      "the comment to settle",
+      async () => {
+        const now = tracking(12)[0]!.edits.length;
+        const settled = now === edits;
+        edits = now;
+        return settled || (await new Promise((r) => setTimeout(r, 3_000)), false);
+      },
+      30_000,
+    );
     // The session fails; its status event is committed but never published (as when pub/sub drops it).
-    await db().update(schema.outboundMessages).set({ updatedAt: new Date(Date.now() - 60_000) })
+    await db()
+      .update(schema.outboundMessages)
+      .set({ updatedAt: new Date(Date.now() - 60_000) })
       .where(eq(schema.outboundMessages.sessionId, session.id));
     await db().transaction(async (tx) => {
-      const [row] = await tx.update(schema.sessions)
-        .set({ lastEventSeq: sql`${schema.sessions.lastEventSeq} + 1`, status: "failed", error: "the disk caught fire", updatedAt: new Date(Date.now() - 10_000) })
-        .where(eq(schema.sessions.id, session.id)).returning();
-      await tx.insert(schema.sessionEvents).values({ sessionId: session.id, seq: row!.lastEventSeq, type: "status", data: { type: "status", status: "failed" } });
+      const [row] = await tx
+        .update(schema.sessions)
+        .set({
+          lastEventSeq: sql`${schema.sessions.lastEventSeq} + 1`,
+          status: "failed",
+          error: "the disk caught fire",
+          updatedAt: new Date(Date.now() - 10_000),
+        })
+        .where(eq(schema.sessions.id, session.id))
+        .returning();
+      await tx.insert(schema.sessionEvents).values({
+        sessionId: session.id,
+        seq: row!.lastEventSeq,
+        type: "status",
+        data: { type: "status", status: "failed" },
+      });
     });
-    await fake.waitFor("the missed failure in the tracking comment", () => tracking(12)[0]?.body.includes("the disk caught fire") ?? false, 10_000);
+    await fake.waitFor(
+      "the missed failure in the tracking comment",
+      () => tracking(12)[0]?.body.includes("the disk caught fire") ?? false,
+      10_000,
+    );
     expect(tracking(12)).toHaveLength(1);
     expect(tracking(12)[0]!.body).toContain("❌ Failed");
   });
 
   it("comments by bots, Tandem's own included, are ignored", async () => {
-    const own = issueComment({ repo: REPO, installationId: INSTALLATION, number: 4, body: `@${APP_SLUG} write, says the bot`, user: BOT_LOGIN, userType: "Bot" });
-    const other = issueComment({ repo: REPO, installationId: INSTALLATION, number: 4, body: `@${APP_SLUG} write, says dependabot`, user: "dependabot[bot]", userType: "Bot" });
+    const own = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 4,
+      body: `@${APP_SLUG} write, says the bot`,
+      user: BOT_LOGIN,
+      userType: "Bot",
+    });
+    const other = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 4,
+      body: `@${APP_SLUG} write, says dependabot`,
+      user: "dependabot[bot]",
+      userType: "Bot",
+    });
     await postGitHub(stack.base, "issue_comment", own, { deliveryId: "bot-own" });
     await postGitHub(stack.base, "issue_comment", other, { deliveryId: "bot-other" });
     await processed("bot-own");
@@ -234,26 +432,59 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
   });
 
   it("a mention on a pull request works on the PR's head branch and pushes there", async () => {
-    const pr = fake.addPull({ number: 5, repo: REPO, title: "Feature X", body: "", head: "feature-x", base: "main" });
+    const pr = fake.addPull({
+      number: 5,
+      repo: REPO,
+      title: "Feature X",
+      body: "",
+      head: "feature-x",
+      base: "main",
+    });
     const before = gitIn("rev-parse", "feature-x").trim();
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 5, body: `@${APP_SLUG} write notes on this PR`, pullRequest: true });
+    const payload = issueComment({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 5,
+      body: `@${APP_SLUG} write notes on this PR`,
+      pullRequest: true,
+    });
     expect((await postGitHub(stack.base, "issue_comment", payload)).status).toBe(202);
     const session = await waitSession(5);
     expect(session.baseRef).toBe("feature-x");
     expect(session.pullRequestUrl).toBe(pr.html_url);
-    await until("the push to feature-x", async () => gitIn("rev-parse", "feature-x").trim() !== before);
+    await until(
+      "the push to feature-x",
+      async () => gitIn("rev-parse", "feature-x").trim() !== before,
+    );
     expect(gitIn("show", "feature-x:notes.txt")).toBe("a note\nanother note\n");
     expect(gitIn("rev-parse", "feature-x~1").trim()).toBe(before);
     await fake.waitFor("the final edit", () => tracking(5)[0]?.body.includes("✅ Done") ?? false);
     expect(tracking(5)[0]!.body).toContain(`Pull request: ${pr.html_url}`);
-    expect(fake.pulls.filter((p) => p.repo === REPO && p.head.startsWith("tandem/") && p.body.includes(session.id))).toEqual([]);
+    expect(
+      fake.pulls.filter(
+        (p) => p.repo === REPO && p.head.startsWith("tandem/") && p.body.includes(session.id),
+      ),
+    ).toEqual([]);
   }, 40_000);
 
   it("an inline review comment gives the agent the file, line and diff hunk, and is answered in its review thread", async () => {
-    fake.addPull({ number: 6, repo: REPO, title: "Feature Y", body: "", head: "feature-y", base: "main" });
+    fake.addPull({
+      number: 6,
+      repo: REPO,
+      title: "Feature Y",
+      body: "",
+      head: "feature-y",
+      base: "main",
+    });
     const payload = reviewComment({
-      repo: REPO, installationId: INSTALLATION, number: 6, body: `@${APP_SLUG} rename this greeting`, path: "hello.txt", line: 1,
-      diffHunk: "@@ -1 +1 @@\n-hello\n+hello there", headRef: "feature-y",
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 6,
+      body: `@${APP_SLUG} rename this greeting`,
+      path: "hello.txt",
+      line: 1,
+      diffHunk: "@@ -1 +1 @@\n-hello\n+hello there",
+      headRef: "feature-y",
     });
     expect((await postGitHub(stack.base, "pull_request_review_comment", payload)).status).toBe(202);
     const session = await waitSession(6);
@@ -261,57 +492,120 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     expect(session.prompt).toContain("rename this greeting");
     expect(session.prompt).toContain("`hello.txt` line 1");
     expect(session.prompt).toContain("@@ -1 +1 @@\n-hello\n+hello there");
-    await fake.waitFor("👀 on the review comment", () => fake.reactions.some((r) => r.target === `pulls/comments/${payload.comment.id}`));
+    await fake.waitFor("👀 on the review comment", () =>
+      fake.reactions.some((r) => r.target === `pulls/comments/${payload.comment.id}`),
+    );
     const link = `[View session](${sessionUrl(stack.rt.config.PUBLIC_URL, session.id)})`;
-    await fake.waitFor("the reply in the review thread", () => fake.reviewReplies.some((r) => r.inReplyTo === payload.comment.id));
+    await fake.waitFor("the reply in the review thread", () =>
+      fake.reviewReplies.some((r) => r.inReplyTo === payload.comment.id),
+    );
     expect(fake.reviewReplies.filter((r) => r.inReplyTo === payload.comment.id)).toEqual([
-      { repo: REPO, pull: 6, inReplyTo: payload.comment.id, body: `On it: a session is working on this · ${link}` },
+      {
+        repo: REPO,
+        pull: 6,
+        inReplyTo: payload.comment.id,
+        body: `On it: a session is working on this · ${link}`,
+      },
     ]);
     await waitStatus(session.id, "idle");
     // Another review comment on the pull request reaches the same session, and is answered in its own thread.
     const second = reviewComment({
-      repo: REPO, installationId: INSTALLATION, number: 6, body: `@${APP_SLUG} and this line too`, path: "hello.txt", line: 1,
-      diffHunk: "@@ -1 +1 @@\n-hello\n+hello there", headRef: "feature-y",
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 6,
+      body: `@${APP_SLUG} and this line too`,
+      path: "hello.txt",
+      line: 1,
+      diffHunk: "@@ -1 +1 @@\n-hello\n+hello there",
+      headRef: "feature-y",
     });
-    expect((await postGitHub(stack.base, "pull_request_review_comment", second, { deliveryId: "review-follow-up" })).status).toBe(202);
-    await fake.waitFor("the reply to the second comment", () => fake.reviewReplies.some((r) => r.inReplyTo === second.comment.id));
-    expect(fake.reviewReplies.filter((r) => r.inReplyTo === second.comment.id).map((r) => r.body))
-      .toEqual([`Passed on to the session working on this pull request · ${link}`]);
+    expect(
+      (
+        await postGitHub(stack.base, "pull_request_review_comment", second, {
+          deliveryId: "review-follow-up",
+        })
+      ).status,
+    ).toBe(202);
+    await fake.waitFor("the reply to the second comment", () =>
+      fake.reviewReplies.some((r) => r.inReplyTo === second.comment.id),
+    );
+    expect(
+      fake.reviewReplies.filter((r) => r.inReplyTo === second.comment.id).map((r) => r.body),
+    ).toEqual([`Passed on to the session working on this pull request · ${link}`]);
     expect((await waitSession(6)).id).toBe(session.id);
-    await until("the second message in the session", async () => (await stack.rt.database.db.select().from(schema.sessionMessages)
-      .where(eq(schema.sessionMessages.sessionId, session.id))).some((m) => m.text.includes("and this line too")));
+    await until("the second message in the session", async () =>
+      (
+        await stack.rt.database.db
+          .select()
+          .from(schema.sessionMessages)
+          .where(eq(schema.sessionMessages.sessionId, session.id))
+      ).some((m) => m.text.includes("and this line too")),
+    );
     await waitStatus(session.id, "idle");
   });
 
   it("an issue assigned to the app's bot starts a session", async () => {
-    const payload = issueAssigned({ repo: REPO, installationId: INSTALLATION, number: 7, assignee: BOT_LOGIN, title: "Add notes", body: "Please add notes." });
+    const payload = issueAssigned({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 7,
+      assignee: BOT_LOGIN,
+      title: "Add notes",
+      body: "Please add notes.",
+    });
     expect((await postGitHub(stack.base, "issues", payload)).status).toBe(202);
     const session = await waitSession(7);
     expect(session.prompt).toContain("Issue #7: Add notes");
-    await fake.waitFor("👀 on the issue", () => fake.reactions.some((r) => r.target === "issues/7"));
+    await fake.waitFor("👀 on the issue", () =>
+      fake.reactions.some((r) => r.target === "issues/7"),
+    );
     await fake.waitFor("the tracking comment", () => tracking(7).length === 1);
     // Assigned to a person: not for Tandem.
-    const human = issueAssigned({ repo: REPO, installationId: INSTALLATION, number: 8, assignee: "alice", title: "x", body: "y" });
+    const human = issueAssigned({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 8,
+      assignee: "alice",
+      title: "x",
+      body: "y",
+    });
     await postGitHub(stack.base, "issues", human, { deliveryId: "assigned-human" });
     await processed("assigned-human");
     expect(await sessionOf(8)).toBeUndefined();
   });
 
   it("an issue assigned to GITHUB_AGENT_LOGIN (GitHub lets no App bot be an assignee) starts a session as the bot's does", async () => {
-    const payload = issueAssigned({ repo: REPO, installationId: INSTALLATION, number: 9, assignee: "tandem-agent", title: "Fix the typo", body: "In README." });
-    expect((await postGitHub(stack.base, "issues", payload, { deliveryId: "assigned-agent-login" })).status).toBe(202);
+    const payload = issueAssigned({
+      repo: REPO,
+      installationId: INSTALLATION,
+      number: 9,
+      assignee: "tandem-agent",
+      title: "Fix the typo",
+      body: "In README.",
+    });
+    expect(
+      (await postGitHub(stack.base, "issues", payload, { deliveryId: "assigned-agent-login" }))
+        .status,
+    ).toBe(202);
     const session = await waitSession(9);
     expect(session.prompt).toContain("Issue #9: Fix the typo");
-    await fake.waitFor("👀 on the issue", () => fake.reactions.some((r) => r.target === "issues/9"));
+    await fake.waitFor("👀 on the issue", () =>
+      fake.reactions.some((r) => r.target === "issues/9"),
+    );
     await fake.waitFor("the tracking comment", () => tracking(9).length === 1);
     await waitStatus(session.id, "idle");
   });
 
   it("an admin claims an installation for their org", async () => {
-    const res = await stack.owner.request("POST", `/api/github/installations/${INSTALLATION}/claim`);
+    const res = await stack.owner.request(
+      "POST",
+      `/api/github/installations/${INSTALLATION}/claim`,
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ installationId: INSTALLATION, repositories: [REPO] });
-    const anonymous = await fetch(`${stack.base}/api/github/installations/${INSTALLATION}/claim`, { method: "POST" });
+    const anonymous = await fetch(`${stack.base}/api/github/installations/${INSTALLATION}/claim`, {
+      method: "POST",
+    });
     expect(anonymous.status).toBe(401);
   });
 
@@ -319,34 +613,58 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     const url = `/api/github/installations/${INSTALLATION}/claim`;
     const mallory = apiClient(stack.app, (await otherOrganization(stack.rt)).token);
     expect((await mallory.request("POST", url)).status).toBe(404); // another org's installation
-    expect((await mallory.request("POST", "/api/github/installations/987654/claim")).status).toBe(404); // never installed
+    expect((await mallory.request("POST", "/api/github/installations/987654/claim")).status).toBe(
+      404,
+    ); // never installed
     // The default org's owner moves it to a new org of theirs…
     const labs = await stack.owner.request("POST", "/api/orgs", { name: "Labs" });
-    const moved = await stack.owner.request("POST", url, undefined, { "x-tandem-org": labs.body.id });
+    const moved = await stack.owner.request("POST", url, undefined, {
+      "x-tandem-org": labs.body.id,
+    });
     expect(moved.status).toBe(200);
     expect(moved.body.orgId).toBe(labs.body.id);
-    const [repo] = await stack.rt.database.db.select().from(schema.repositories)
+    const [repo] = await stack.rt.database.db
+      .select()
+      .from(schema.repositories)
       .where(and(eq(schema.repositories.orgId, labs.body.id), eq(schema.repositories.name, REPO)));
     expect(repo?.installationId).not.toBeNull();
     // …from where another org's admin cannot claim it.
     expect((await mallory.request("POST", url)).status).toBe(404);
     // Back to the default org for the tests that follow.
-    const installation = (await stack.rt.database.db.select().from(schema.installations).where(eq(schema.installations.provider, "github")))[0]!;
-    await stack.rt.database.db.update(schema.installations).set({ orgId: stack.rt.defaultOrgId }).where(eq(schema.installations.id, installation.id));
+    const installation = (
+      await stack.rt.database.db
+        .select()
+        .from(schema.installations)
+        .where(eq(schema.installations.provider, "github"))
+    )[0]!;
+    await stack.rt.database.db
+      .update(schema.installations)
+      .set({ orgId: stack.rt.defaultOrgId })
+      .where(eq(schema.installations.id, installation.id));
   });
   it("lists the installations an admin may claim: the default org's for its owner, none for another org's admin", async () => {
     const url = "/api/github/installations";
     const owned = await stack.owner.request("GET", url);
     expect(owned.status).toBe(200);
     expect(owned.body.installations).toEqual([
-      { installationId: INSTALLATION, account: "acme", orgId: stack.rt.defaultOrgId, orgName: expect.any(String), repositories: [REPO] },
+      {
+        installationId: INSTALLATION,
+        account: "acme",
+        orgId: stack.rt.defaultOrgId,
+        orgName: expect.any(String),
+        repositories: [REPO],
+      },
     ]);
     const mallory = apiClient(stack.app, (await otherOrganization(stack.rt)).token);
     expect((await mallory.request("GET", url)).body).toEqual({ installations: [] });
     // Acting for another org of theirs, the default org's owner still sees the default org's installations.
     const labs = await stack.owner.request("POST", "/api/orgs", { name: "Labs 2" });
-    const forLabs = await stack.owner.request("GET", url, undefined, { "x-tandem-org": labs.body.id });
-    expect(forLabs.body.installations.map((i: { installationId: number }) => i.installationId)).toEqual([INSTALLATION]);
+    const forLabs = await stack.owner.request("GET", url, undefined, {
+      "x-tandem-org": labs.body.id,
+    });
+    expect(
+      forLabs.body.installations.map((i: { installationId: number }) => i.installationId),
+    ).toEqual([INSTALLATION]);
     expect((await fetch(`${stack.base}${url}`)).status).toBe(401);
   });
 });

@@ -25,12 +25,26 @@ describe("the inbox survives a Redis outage", () => {
   });
 
   const row = async (deliveryId: string) =>
-    (await rt.database.db.select().from(schema.inboundEvents).where(eq(schema.inboundEvents.deliveryId, deliveryId)))[0]!;
-  const deps = () => ({ db: rt.database.db, queues: rt.queues, logger: rt.logger, clock: rt.clock });
+    (
+      await rt.database.db
+        .select()
+        .from(schema.inboundEvents)
+        .where(eq(schema.inboundEvents.deliveryId, deliveryId))
+    )[0]!;
+  const deps = () => ({
+    db: rt.database.db,
+    queues: rt.queues,
+    logger: rt.logger,
+    clock: rt.clock,
+  });
 
   it("processes an event enqueued normally, once", async () => {
     worker = startWorker(rt, { handlers, sweepIntervalMs: 200 });
-    const accepted = await acceptInbound(deps(), { provider: "test", deliveryId: "normal", payload: {} });
+    const accepted = await acceptInbound(deps(), {
+      provider: "test",
+      deliveryId: "normal",
+      payload: {},
+    });
     expect(await accepted.enqueued).toBe(true);
     await until("processing", async () => (await row("normal")).processedAt);
     expect(handled.filter((d) => d === "normal")).toHaveLength(1);
@@ -39,7 +53,11 @@ describe("the inbox survives a Redis outage", () => {
   it("commits while Redis is down and processes the event after Redis returns", async () => {
     await redis.stop();
     const started = Date.now();
-    const accepted = await acceptInbound(deps(), { provider: "test", deliveryId: "during-outage", payload: { n: 1 } });
+    const accepted = await acceptInbound(deps(), {
+      provider: "test",
+      deliveryId: "during-outage",
+      payload: { n: 1 },
+    });
     // The commit is what the caller waits for before acknowledging; it does not wait on Redis.
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await accepted.enqueued).toBe(false);
@@ -52,17 +70,28 @@ describe("the inbox survives a Redis outage", () => {
     const ready = await app.inject({ method: "GET", url: "/readyz" });
     await app.close();
     expect(ready.statusCode).toBe(503);
-    expect(ready.json()).toMatchObject({ ok: false, postgres: "ok", redis: expect.stringMatching(/^error: /) });
+    expect(ready.json()).toMatchObject({
+      ok: false,
+      postgres: "ok",
+      redis: expect.stringMatching(/^error: /),
+    });
 
     await redis.start();
-    await until("processing after Redis returns", async () => (await row("during-outage")).processedAt);
+    await until(
+      "processing after Redis returns",
+      async () => (await row("during-outage")).processedAt,
+    );
     expect(handled.filter((d) => d === "during-outage")).toHaveLength(1);
   });
 
   it("re-enqueues an event whose job was lost with Redis", async () => {
     await worker?.close();
     worker = undefined;
-    const accepted = await acceptInbound(deps(), { provider: "test", deliveryId: "lost-job", payload: {} });
+    const accepted = await acceptInbound(deps(), {
+      provider: "test",
+      deliveryId: "lost-job",
+      payload: {},
+    });
     expect(await accepted.enqueued).toBe(true); // in Redis, but no worker is running…
     await redis.stop(); // …and Redis keeps nothing on disk: the job is gone.
     await redis.start();

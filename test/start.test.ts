@@ -6,10 +6,16 @@ import { describe, expect, it } from "vitest";
 import { ROOT, runEntry } from "./helpers/spawn.ts";
 import { freePorts } from "./helpers/stack.ts";
 
-
 /** SIGTERM to the whole process group (npm, sh, tsx, node, its redis-server), then waits until none is left. */
 async function stopGroup(pgid: number) {
-  const alive = () => { try { process.kill(-pgid, 0); return true; } catch { return false; } };
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   process.kill(-pgid, "SIGTERM");
   for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
   if (alive()) process.kill(-pgid, "SIGKILL");
@@ -22,7 +28,16 @@ describe("npm start (all in one process, embedded defaults)", () => {
     const started = Date.now();
     const child = spawn("npm", ["start", "--silent"], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "warn" },
+      env: {
+        PATH: process.env.PATH!,
+        HOME: process.env.HOME ?? "/root",
+        PORT: String(port),
+        PORTS_PORT: String(portsPort),
+        HOST: "127.0.0.1",
+        DATA_DIR: dataDir,
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        LOG_LEVEL: "warn",
+      },
       stdio: ["ignore", "pipe", "pipe"],
       // Its own process group: npm runs the script under sh, which would not pass a signal on to tsx.
       detached: true,
@@ -61,7 +76,11 @@ describe("npm start (all in one process, embedded defaults)", () => {
     mkdirSync(bin, { recursive: true });
     symlinkSync(process.execPath, path.join(bin, "node")); // node, and nothing else
     const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
-    const { code, stderr } = await runEntry("src/start.ts", { PATH: bin, DATA_DIR: dataDir, PORT: "0" });
+    const { code, stderr } = await runEntry("src/start.ts", {
+      PATH: bin,
+      DATA_DIR: dataDir,
+      PORT: "0",
+    });
     rmSync(bin, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
     expect(code).toBe(1);

@@ -14,7 +14,9 @@ describe("withTimeout", () => {
 
   it("passes the work's own failure on, and leaves no timer behind", async () => {
     vi.useFakeTimers();
-    await expect(withTimeout(Promise.reject(new Error("refused")), 1_000)).rejects.toThrow("refused");
+    await expect(withTimeout(Promise.reject(new Error("refused")), 1_000)).rejects.toThrow(
+      "refused",
+    );
     expect(vi.getTimerCount()).toBe(0);
   });
 

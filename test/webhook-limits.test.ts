@@ -11,13 +11,21 @@ import { mention, SIGNING_SECRET, slackHeaders } from "./helpers/slack.ts";
 const MB = 1024 * 1024;
 
 /** Streams `sizeBytes` of body without a content-length (chunked), as a sender that lies about nothing. */
-function postChunked(base: string, path: string, headers: Record<string, string>, sizeBytes: number) {
+function postChunked(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  sizeBytes: number,
+) {
   const url = new URL(base);
   return new Promise<number>((resolve, reject) => {
-    const req = http.request({ hostname: url.hostname, port: url.port, path, method: "POST", headers }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
+    const req = http.request(
+      { hostname: url.hostname, port: url.port, path, method: "POST", headers },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
     req.on("error", reject);
     const chunk = Buffer.alloc(MB, "a");
     let sent = 0;
@@ -40,8 +48,13 @@ describe("webhooks: the signature is checked on the raw body, and bodies are bou
 
   beforeAll(async () => {
     rt = await startTestRuntime("postgres", {
-      SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: "xoxb-test-token", SLACK_API_URL: "http://127.0.0.1:9/api/",
-      GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: appKeys().privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: "http://127.0.0.1:9",
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_BOT_TOKEN: "xoxb-test-token",
+      SLACK_API_URL: "http://127.0.0.1:9/api/",
+      GITHUB_APP_ID: APP_ID,
+      GITHUB_PRIVATE_KEY: appKeys().privateKey,
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      GITHUB_API_URL: "http://127.0.0.1:9",
     });
     app = await buildApp(rt);
     base = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -54,15 +67,29 @@ describe("webhooks: the signature is checked on the raw body, and bodies are bou
   it("Slack: a signed body over 1 MB is 413 and stored nowhere; one under it is taken", async () => {
     const before = await inboxSize();
     const big = JSON.stringify(mention({ teamId: "T1", channel: "C1", text: "x".repeat(MB + 16) }));
-    const tooBig = await fetch(`${base}/hooks/slack/events`, { method: "POST", body: big, headers: slackHeaders(big) });
+    const tooBig = await fetch(`${base}/hooks/slack/events`, {
+      method: "POST",
+      body: big,
+      headers: slackHeaders(big),
+    });
     expect(tooBig.status).toBe(413);
     expect((await tooBig.json()).error.code).toBe("payload_too_large");
     // Announced too big: answered at once, without waiting for (or buffering) the body.
     expect(await headersOnly(base, "/hooks/slack/events", slackHeaders(""), 60 * MB)).toBe(413);
     expect(await inboxSize()).toBe(before);
 
-    const fine = JSON.stringify(mention({ teamId: "T1", channel: "C1", text: `<@U1> ${"y".repeat(MB - 4096)}` }));
-    expect((await fetch(`${base}/hooks/slack/events`, { method: "POST", body: fine, headers: slackHeaders(fine) })).status).toBe(200);
+    const fine = JSON.stringify(
+      mention({ teamId: "T1", channel: "C1", text: `<@U1> ${"y".repeat(MB - 4096)}` }),
+    );
+    expect(
+      (
+        await fetch(`${base}/hooks/slack/events`, {
+          method: "POST",
+          body: fine,
+          headers: slackHeaders(fine),
+        })
+      ).status,
+    ).toBe(200);
     expect(await inboxSize()).toBe(before + 1);
   });
 
@@ -79,7 +106,15 @@ describe("webhooks: the signature is checked on the raw body, and bodies are bou
       expect((await res.json()).error.code).toBe("bad_signature");
     }
     // Signed but unreadable: only now is it parsed.
-    expect((await fetch(`${base}/hooks/slack/events`, { method: "POST", body: "{not json", headers: slackHeaders("{not json") })).status).toBe(400);
+    expect(
+      (
+        await fetch(`${base}/hooks/slack/events`, {
+          method: "POST",
+          body: "{not json",
+          headers: slackHeaders("{not json"),
+        })
+      ).status,
+    ).toBe(400);
     expect(await inboxSize()).toBe(before);
   });
 
@@ -88,19 +123,37 @@ describe("webhooks: the signature is checked on the raw body, and bodies are bou
     const headers = githubHeaders("issue_comment", "");
     expect(await headersOnly(base, "/hooks/github", headers, 25 * MB + 1)).toBe(413);
     const { "x-hub-signature-256": _sig, ...unsigned } = headers;
-    expect(await postChunked(base, "/hooks/github", { ...unsigned, "x-hub-signature-256": "sha256=00" }, 26 * MB)).toBe(413);
+    expect(
+      await postChunked(
+        base,
+        "/hooks/github",
+        { ...unsigned, "x-hub-signature-256": "sha256=00" },
+        26 * MB,
+      ),
+    ).toBe(413);
     expect(await inboxSize()).toBe(before);
   });
 
   it("GitHub: a bad signature is 401 before the body is parsed, and nothing is stored", async () => {
     const before = await inboxSize();
-    const payload = JSON.stringify({ action: "created", comment: { body: "@tandem-test[bot] hi" } });
+    const payload = JSON.stringify({
+      action: "created",
+      comment: { body: "@tandem-test[bot] hi" },
+    });
     for (const raw of [payload, "{not json"]) {
-      const res = await fetch(`${base}/hooks/github`, { method: "POST", body: raw, headers: githubHeaders("issue_comment", raw, { secret: "not-the-secret" }) });
+      const res = await fetch(`${base}/hooks/github`, {
+        method: "POST",
+        body: raw,
+        headers: githubHeaders("issue_comment", raw, { secret: "not-the-secret" }),
+      });
       expect(res.status).toBe(401);
       expect((await res.json()).error.code).toBe("bad_signature");
     }
-    const signedGarbage = await fetch(`${base}/hooks/github`, { method: "POST", body: "{not json", headers: githubHeaders("issue_comment", "{not json") });
+    const signedGarbage = await fetch(`${base}/hooks/github`, {
+      method: "POST",
+      body: "{not json",
+      headers: githubHeaders("issue_comment", "{not json"),
+    });
     expect(signedGarbage.status).toBe(400);
     expect(await inboxSize()).toBe(before);
   });

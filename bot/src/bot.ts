@@ -22,7 +22,8 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
   return {
     providers,
     close: async () => {
-      for (const c of connections) await c.close().catch((err) => rt.logger.warn({ err }, "bot.close_failed"));
+      for (const c of connections)
+        await c.close().catch((err) => rt.logger.warn({ err }, "bot.close_failed"));
     },
   };
 }

@@ -25,7 +25,8 @@ export function runMain(main: () => Promise<() => Promise<void>>): void {
       process.once("SIGTERM", stop);
     },
     (err) => {
-      const message = err instanceof AppError ? err.message : (err as Error)?.stack ?? String(err);
+      const message =
+        err instanceof AppError ? err.message : ((err as Error)?.stack ?? String(err));
       process.stderr.write(`tandem: ${message}\n`);
       process.exit(1);
     },

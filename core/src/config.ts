@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { portsOriginProblem } from "./ports-origin.ts";
 
-const url = (what: string) =>
-  z.url({ error: `expected a URL (${what})` });
+const url = (what: string) => z.url({ error: `expected a URL (${what})` });
 const optionalUrl = (what: string) => url(what).optional();
 const secret = z.string().min(1, { error: "expected a non-empty secret" }).optional();
 
@@ -11,24 +10,48 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
-  PUBLIC_URL: url("the address people open, e.g. https://tandem.example.com").default("http://localhost:3000"),
+  PUBLIC_URL: url("the address people open, e.g. https://tandem.example.com").default(
+    "http://localhost:3000",
+  ),
   /** The second listener: sandbox ports opened from the workbench, on their own origin (web/src/ports/). */
-  PORTS_PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3001),
+  PORTS_PORT: z.coerce
+    .number({ error: "expected a port number" })
+    .int()
+    .min(0)
+    .max(65535)
+    .default(3001),
   /** Its public base; each session's port is `<port>-<session id>.<its host>`. Unset → http://localhost:$PORTS_PORT. */
   PORTS_PUBLIC_URL: optionalUrl("the ports origin's base, e.g. https://tandem-ports.example.net"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATA_DIR: z.string().min(1).default("./.data"),
   DATABASE_URL: url("postgres://user:pass@host:5432/db").optional(),
   REDIS_URL: url("redis://host:6379").optional(),
-  REDIS_PREFIX: z.string().regex(/^[\w-]+$/, { error: "expected letters, digits, - or _" }).default("tandem"),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w-]+$/, { error: "expected letters, digits, - or _" })
+    .default("tandem"),
   ADMIN_TOKEN: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
   DEFAULT_ORG_NAME: z.string().min(1).default("Default"),
   /** After this long without a heartbeat, another worker takes over a dead worker's session. */
-  SESSION_LOCK_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(1_000).default(30_000),
-  SESSION_CONCURRENCY: z.coerce.number({ error: "expected a whole number" }).int().min(1).default(4),
-  INBOX_SWEEP_INTERVAL_MS: z.coerce.number({ error: "expected milliseconds" }).int().min(100).default(30_000),
+  SESSION_LOCK_MS: z.coerce
+    .number({ error: "expected milliseconds" })
+    .int()
+    .min(1_000)
+    .default(30_000),
+  SESSION_CONCURRENCY: z.coerce
+    .number({ error: "expected a whole number" })
+    .int()
+    .min(1)
+    .default(4),
+  INBOX_SWEEP_INTERVAL_MS: z.coerce
+    .number({ error: "expected milliseconds" })
+    .int()
+    .min(100)
+    .default(30_000),
 
-  SANDBOX_PROVIDER: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),
+  SANDBOX_PROVIDER: z
+    .enum(["docker", "local"], { error: "expected docker or local" })
+    .default("docker"),
   SANDBOX_IMAGE: z.string().min(1).default("tandem/sandbox:latest"),
   /** How a sandbox reaches Tandem (model proxy, git credentials); unset → http://127.0.0.1:$PORT. */
   SANDBOX_CONTROL_URL: optionalUrl("the control plane as the sandbox reaches it"),
@@ -36,7 +59,10 @@ const schema = z.object({
    * `gateway` (no network; the sandbox gateway's socket is its only way out), or, without the
    * gateway: `none`, `host` (development only) or a Docker network name.
    */
-  SANDBOX_NETWORK: z.string().regex(/^[\w.-]+$/, { error: "expected gateway, none, host or a Docker network name" }).default("gateway"),
+  SANDBOX_NETWORK: z
+    .string()
+    .regex(/^[\w.-]+$/, { error: "expected gateway, none, host or a Docker network name" })
+    .default("gateway"),
   /** Where the gateway keeps its socket and the files sandboxes mount from it; unset → $DATA_DIR/gateway. */
   GATEWAY_DIR: z.string().optional(),
   /**
@@ -45,37 +71,54 @@ const schema = z.object({
    */
   SANDBOX_GATEWAY_SOURCE: z.string().optional(),
   /** Whether a profile may set `hostNetwork: true` (the sandbox on the host's network, no policy): for development. */
-  SANDBOX_ALLOW_HOST_NETWORK: z.enum(["true", "false"], { error: "expected true or false" }).default("false").transform((v) => v === "true"),
+  SANDBOX_ALLOW_HOST_NETWORK: z
+    .enum(["true", "false"], { error: "expected true or false" })
+    .default("false")
+    .transform((v) => v === "true"),
   /**
    * `name=host:port` pairs, comma-separated: the egress proxy connects an allowed `name` to
    * `host:port`, even a loopback or private one (which it never reaches otherwise).
    */
-  SANDBOX_HOST_ALIASES: z.string().default("").transform((v, ctx) => {
-    const aliases: Record<string, { host: string; port: number }> = {};
-    for (const pair of v.split(",").map((p) => p.trim()).filter(Boolean)) {
-      const m = /^([a-z0-9.-]+)=(\[[0-9a-f:.]+\]|[^:\s]+):(\d{1,5})$/i.exec(pair);
-      const port = Number(m?.[3]);
-      if (!m || port < 1 || port > 65535) {
-        ctx.addIssue({ code: "custom", message: `expected name=host:port pairs, comma-separated (got ${pair})` });
-        continue;
+  SANDBOX_HOST_ALIASES: z
+    .string()
+    .default("")
+    .transform((v, ctx) => {
+      const aliases: Record<string, { host: string; port: number }> = {};
+      for (const pair of v
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const m = /^([a-z0-9.-]+)=(\[[0-9a-f:.]+\]|[^:\s]+):(\d{1,5})$/i.exec(pair);
+        const port = Number(m?.[3]);
+        if (!m || port < 1 || port > 65535) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected name=host:port pairs, comma-separated (got ${pair})`,
+          });
+          continue;
+        }
+        aliases[m[1]!.toLowerCase()] = { host: m[2]!.replace(/^\[|\]$/g, ""), port };
       }
-      aliases[m[1]!.toLowerCase()] = { host: m[2]!.replace(/^\[|\]$/g, ""), port };
-    }
-    return aliases;
-  }),
+      return aliases;
+    }),
   /**
    * Where the sandbox gateway keeps the CA it issues integration hosts' certificates with (its
    * key stays here, never in a sandbox); unset → $DATA_DIR/gateway-ca.
    */
   GATEWAY_CA_DIR: z.string().min(1).optional(),
   SANDBOX_IDLE_MINUTES: z.coerce.number({ error: "expected minutes" }).positive().default(30),
-  AGENT: z.enum(["codex", "claude-code"], { error: "expected codex or claude-code" }).default("codex"),
+  AGENT: z
+    .enum(["codex", "claude-code"], { error: "expected codex or claude-code" })
+    .default("codex"),
   DOCKER_HOST: z.string().optional(),
   /**
    * Worker only: serve a Docker API socket here that forwards only inspect and non-root exec on
    * Tandem's sandboxes, for a web process that must not hold the engine (docker-compose.yml).
    */
-  DOCKER_EXEC_PROXY_SOCKET: z.string().regex(/^\//, { error: "expected an absolute path for a unix socket" }).optional(),
+  DOCKER_EXEC_PROXY_SOCKET: z
+    .string()
+    .regex(/^\//, { error: "expected an absolute path for a unix socket" })
+    .optional(),
 
   MODEL_UPSTREAM_URL: url("an OpenAI-compatible base URL").default("https://api.openai.com/v1"),
   MODEL_UPSTREAM_API_KEY: secret,
@@ -86,7 +129,10 @@ const schema = z.object({
   SLACK_SIGNING_SECRET: secret,
   SLACK_APP_TOKEN: secret,
   /** Whether messages of other bots (never Tandem's own) may start and continue sessions. */
-  SLACK_ALLOW_BOTS: z.enum(["true", "false"], { error: "expected true or false" }).default("false").transform((v) => v === "true"),
+  SLACK_ALLOW_BOTS: z
+    .enum(["true", "false"], { error: "expected true or false" })
+    .default("false")
+    .transform((v) => v === "true"),
   SLACK_CLIENT_ID: z.string().optional(),
   SLACK_CLIENT_SECRET: secret,
   GITHUB_API_URL: url("GitHub REST API base").default("https://api.github.com"),
@@ -112,7 +158,9 @@ const schema = z.object({
 
   ENCRYPTION_KEY: z
     .string()
-    .regex(/^[A-Za-z0-9+/=]{43,}$/, { error: "expected 32 random bytes, base64 (openssl rand -base64 32)" })
+    .regex(/^[A-Za-z0-9+/=]{43,}$/, {
+      error: "expected 32 random bytes, base64 (openssl rand -base64 32)",
+    })
     .optional(),
 });
 
@@ -154,37 +202,53 @@ export const gatewayCaDir = (config: Pick<Config, "GATEWAY_CA_DIR" | "DATA_DIR">
  * host: a tcp:// or ssh:// engine has another filesystem, so it needs SANDBOX_GATEWAY_SOURCE
  * naming one there. (Sandboxes reaching a gateway over an internal Docker network is not built.)
  */
-const usesRemoteEngineWithoutGateway = (c: Pick<Config, "DOCKER_HOST" | "SANDBOX_PROVIDER" | "SANDBOX_NETWORK" | "SANDBOX_GATEWAY_SOURCE">) =>
-  c.SANDBOX_PROVIDER === "docker" && c.SANDBOX_NETWORK === "gateway" && !c.SANDBOX_GATEWAY_SOURCE
-  && /^(tcp|ssh|https?):\/\//i.test(c.DOCKER_HOST ?? "");
+const usesRemoteEngineWithoutGateway = (
+  c: Pick<
+    Config,
+    "DOCKER_HOST" | "SANDBOX_PROVIDER" | "SANDBOX_NETWORK" | "SANDBOX_GATEWAY_SOURCE"
+  >,
+) =>
+  c.SANDBOX_PROVIDER === "docker" &&
+  c.SANDBOX_NETWORK === "gateway" &&
+  !c.SANDBOX_GATEWAY_SOURCE &&
+  /^(tcp|ssh|https?):\/\//i.test(c.DOCKER_HOST ?? "");
 
 /** Parse the environment once; every bad variable is reported, one line each. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "not set": docker-compose and .env files produce them.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
   const parsed = schema.safeParse(cleaned);
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join(".")} is invalid: ${issue.message}`);
   for (const [a, b] of pairs) {
-    if (cleaned[a] && !cleaned[b]) problems.push(`${b} is required: ${a} is set, and it needs ${b} too`);
+    if (cleaned[a] && !cleaned[b])
+      problems.push(`${b} is required: ${a} is set, and it needs ${b} too`);
   }
   if (cleaned.NODE_ENV === "production") {
     for (const name of requiredInProduction) {
-      if (!cleaned[name]) problems.push(`${name} is required: NODE_ENV=production has no embedded default`);
+      if (!cleaned[name])
+        problems.push(`${name} is required: NODE_ENV=production has no embedded default`);
     }
     if (cleaned.SANDBOX_NETWORK === "host") {
-      problems.push("SANDBOX_NETWORK=host is refused with NODE_ENV=production: it puts every sandbox on the host's network (use gateway)");
+      problems.push(
+        "SANDBOX_NETWORK=host is refused with NODE_ENV=production: it puts every sandbox on the host's network (use gateway)",
+      );
     }
   }
   if (parsed.success && usesRemoteEngineWithoutGateway(parsed.data)) {
-    problems.push(`SANDBOX_GATEWAY_SOURCE is required: DOCKER_HOST (${parsed.data.DOCKER_HOST}) is another machine's engine, which cannot mount this machine's GATEWAY_DIR; `
-      + "name a path or volume on the engine's host that holds the gateway's directory (the web process must run there), or use a local engine");
+    problems.push(
+      `SANDBOX_GATEWAY_SOURCE is required: DOCKER_HOST (${parsed.data.DOCKER_HOST}) is another machine's engine, which cannot mount this machine's GATEWAY_DIR; ` +
+        "name a path or volume on the engine's host that holds the gateway's directory (the web process must run there), or use a local engine",
+    );
   }
   if (parsed.success) {
     const problem = portsOriginProblem(parsed.data.PUBLIC_URL, portsPublicUrl(parsed.data));
     if (problem) problems.push(`PORTS_PUBLIC_URL is invalid: ${problem}`);
-    if (parsed.data.PORTS_PORT === parsed.data.PORT && parsed.data.PORT !== 0) problems.push(`PORTS_PORT is invalid: it must differ from PORT (${parsed.data.PORT})`);
+    if (parsed.data.PORTS_PORT === parsed.data.PORT && parsed.data.PORT !== 0)
+      problems.push(`PORTS_PORT is invalid: it must differ from PORT (${parsed.data.PORT})`);
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return parsed.data;

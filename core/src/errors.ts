@@ -22,7 +22,10 @@ export const conflict = (message: string) => new AppError("conflict", message, 4
  * the job back for `retryAfterMs` instead of failing it, so the work is delayed, never dropped.
  */
 export class RetryLaterError extends AppError {
-  constructor(readonly retryAfterMs: number, message: string) {
+  constructor(
+    readonly retryAfterMs: number,
+    message: string,
+  ) {
     super("retry_later", message, 429);
     this.name = "RetryLaterError";
   }

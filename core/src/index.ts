@@ -25,7 +25,11 @@ export * from "./runtime.ts";
 export * from "./boot.ts";
 export * from "./sandbox/index.ts";
 export { DockerSandboxProvider } from "./sandbox/docker/provider.ts";
-export { engineSocketOf, startDockerExecProxy, type DockerExecProxy } from "./sandbox/docker/exec-proxy.ts";
+export {
+  engineSocketOf,
+  startDockerExecProxy,
+  type DockerExecProxy,
+} from "./sandbox/docker/exec-proxy.ts";
 export { LocalSandboxProvider } from "./sandbox/local/provider.ts";
 export * from "./sessions/sandbox-token.ts";
 export * from "./sessions/branches.ts";

@@ -4,9 +4,20 @@ export type { Logger };
 
 /** Paths whose values never reach a log line. */
 const REDACT = [
-  "authorization", "token", "password", "secret", "apiKey",
-  "*.authorization", "*.token", "*.password", "*.secret", "*.apiKey",
-  "req.headers.authorization", "req.headers.cookie", "headers.authorization", "headers.cookie",
+  "authorization",
+  "token",
+  "password",
+  "secret",
+  "apiKey",
+  "*.authorization",
+  "*.token",
+  "*.password",
+  "*.secret",
+  "*.apiKey",
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "headers.authorization",
+  "headers.cookie",
 ];
 
 export function createLogger(opts: { level: string; service: string }): Logger {

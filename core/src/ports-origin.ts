@@ -16,7 +16,10 @@ export function portOrigin(portsBase: string, sessionId: string, port: number): 
 }
 
 /** The session and port a request's `Host` names under the ports base; undefined for any other host. */
-export function parsePortHost(portsBase: string, hostHeader: string | undefined): { sessionId: string; port: number } | undefined {
+export function parsePortHost(
+  portsBase: string,
+  hostHeader: string | undefined,
+): { sessionId: string; port: number } | undefined {
   const baseHost = new URL(portsBase).hostname.toLowerCase();
   const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "");
   if (!host.endsWith(`.${baseHost}`)) return undefined;
@@ -35,15 +38,18 @@ export function parsePortHost(portsBase: string, hostHeader: string | undefined)
 export function portsOriginProblem(publicUrl: string, portsUrl: string): string | undefined {
   const tandem = new URL(publicUrl).hostname.toLowerCase();
   const ports = new URL(portsUrl).hostname.toLowerCase();
-  if (isIP(ports.replace(/^\[|\]$/g, ""))) return `${ports} is an IP address; ports need a host name to make one subdomain per session and port (e.g. http://localhost:3001)`;
+  if (isIP(ports.replace(/^\[|\]$/g, "")))
+    return `${ports} is an IP address; ports need a host name to make one subdomain per session and port (e.g. http://localhost:3001)`;
   // An IP address only ever receives cookies set for exactly itself.
   if (isIP(tandem.replace(/^\[|\]$/g, ""))) return undefined;
   const labels = ports.split(".");
   for (let i = 0; i < labels.length - 1; i++) {
     const domain = labels.slice(i).join(".");
     if (tandem === domain || tandem.endsWith(`.${domain}`)) {
-      return `pages of sandboxes under ${ports} could set cookies for ${domain}, which Tandem (${tandem}) receives; `
-        + "use a domain that PUBLIC_URL's host is not under (e.g. tandem-ports.example.net)";
+      return (
+        `pages of sandboxes under ${ports} could set cookies for ${domain}, which Tandem (${tandem}) receives; ` +
+        "use a domain that PUBLIC_URL's host is not under (e.g. tandem-ports.example.net)"
+      );
     }
   }
   return undefined;

@@ -22,7 +22,11 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger, opts: { embeddedRedis?: boolean } = {}): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  logger: Logger,
+  opts: { embeddedRedis?: boolean } = {},
+): Promise<Runtime> {
   const closers: Array<() => Promise<unknown>> = [];
   try {
     let redisTarget: RedisTarget;
@@ -50,7 +54,14 @@ export async function openRuntime(config: Config, logger: Logger, opts: { embedd
     });
     const bus = createRedisEventBus(publisher, subscriber, config.REDIS_PREFIX);
     return {
-      config, logger, clock: systemClock, database, redisTarget, redis, queues, bus,
+      config,
+      logger,
+      clock: systemClock,
+      database,
+      redisTarget,
+      redis,
+      queues,
+      bus,
       close: () => closeAll(closers),
     };
   } catch (err) {

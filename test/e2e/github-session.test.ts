@@ -7,7 +7,15 @@ import { FakeGitHub } from "../fixtures/fake-github.ts";
 import { startGitHttpServer, type GitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { APP_ID, APP_SLUG, appKeys, installationCreated, issueComment, postGitHub, WEBHOOK_SECRET } from "../helpers/github.ts";
+import {
+  APP_ID,
+  APP_SLUG,
+  appKeys,
+  installationCreated,
+  issueComment,
+  postGitHub,
+  WEBHOOK_SECRET,
+} from "../helpers/github.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -25,9 +33,14 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
   beforeAll(async () => {
     if (skip) return;
     const keys = appKeys();
-    fake = await new FakeGitHub({ appId: APP_ID, slug: APP_SLUG, publicKey: keys.publicKey }).listen();
+    fake = await new FakeGitHub({
+      appId: APP_ID,
+      slug: APP_SLUG,
+      publicKey: keys.publicKey,
+    }).listen();
     git = await startGitHttpServer({
-      username: "unused", password: "unused",
+      username: "unused",
+      password: "unused",
       check: (username, password) => {
         const ok = username === "x-access-token" && Boolean(fake.validToken(password));
         if (ok) gitTokens.add(password);
@@ -35,18 +48,42 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
       },
     });
     git.createRepo(REPO, { "README.md": "# app\n", "hello.txt": "hello\n" });
-    fake.installations.set(INSTALLATION, [{ name: "app", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" }]);
+    fake.installations.set(INSTALLATION, [
+      { name: "app", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" },
+    ]);
     fake.setPermission(REPO, "alice", "admin");
     model = await new ModelServer([
-      { applyPatch: "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n" },
+      {
+        applyPatch:
+          "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n",
+      },
       { message: "I updated hello.txt to greet the world." },
     ]).listen();
     stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
-      GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url,
+      SANDBOX_PROVIDER: "docker",
+      SANDBOX_IMAGE,
+      MODEL_UPSTREAM_URL: model.url,
+      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+      AGENT_MODEL: "test-model",
+      GITHUB_APP_ID: APP_ID,
+      GITHUB_PRIVATE_KEY: keys.privateKey,
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      GITHUB_API_URL: fake.url,
     });
-    expect((await postGitHub(stack.base, "installation", installationCreated({ installationId: INSTALLATION, account: "acme" }))).status).toBe(202);
-    await until("the synced repository", async () => stack.rt.database.db.query.repositories.findFirst({ where: eq(schema.repositories.name, REPO) }));
+    expect(
+      (
+        await postGitHub(
+          stack.base,
+          "installation",
+          installationCreated({ installationId: INSTALLATION, account: "acme" }),
+        )
+      ).status,
+    ).toBe(202);
+    await until("the synced repository", async () =>
+      stack.rt.database.db.query.repositories.findFirst({
+        where: eq(schema.repositories.name, REPO),
+      }),
+    );
   }, 120_000);
   afterAll(async () => {
     await stack?.close();
@@ -55,36 +92,77 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
     await fake?.close();
   });
 
-  it.skipIf(skip)("issue comment → sandbox → the agent edits hello.txt → pushed with an installation token → PR → final comment", async () => {
-    const payload = issueComment({ repo: REPO, installationId: INSTALLATION, number: 12, body: `@${APP_SLUG} say hello to the world in hello.txt` });
-    expect((await postGitHub(stack.base, "issue_comment", payload)).status).toBe(202);
+  it.skipIf(skip)(
+    "issue comment → sandbox → the agent edits hello.txt → pushed with an installation token → PR → final comment",
+    async () => {
+      const payload = issueComment({
+        repo: REPO,
+        installationId: INSTALLATION,
+        number: 12,
+        body: `@${APP_SLUG} say hello to the world in hello.txt`,
+      });
+      expect((await postGitHub(stack.base, "issue_comment", payload)).status).toBe(202);
 
-    await fake.waitFor("the pull request", () => fake.pulls.some((p) => p.head.startsWith("tandem/")), 150_000);
-    const pull = fake.pulls.find((p) => p.head.startsWith("tandem/"))!;
-    const [binding] = await stack.rt.database.db.select().from(schema.sessionBindings)
-      .where(and(eq(schema.sessionBindings.provider, "github"), eq(schema.sessionBindings.threadKey, `${REPO}#12`)));
-    const url = sessionUrl("http://tandem.test", binding!.sessionId);
-    expect(pull.head).toBe(`tandem/${binding!.sessionId.slice(0, 8)}`);
-    expect(pull.body).toContain("Resolves #12");
-    expect(pull.body).toContain(url);
-    const bare = path.join(git.root, `${REPO}.git`);
-    expect(execFileSync("git", ["--git-dir", bare, "show", `${pull.head}:hello.txt`], { encoding: "utf8" })).toBe("hello, world\n");
+      await fake.waitFor(
+        "the pull request",
+        () => fake.pulls.some((p) => p.head.startsWith("tandem/")),
+        150_000,
+      );
+      const pull = fake.pulls.find((p) => p.head.startsWith("tandem/"))!;
+      const [binding] = await stack.rt.database.db
+        .select()
+        .from(schema.sessionBindings)
+        .where(
+          and(
+            eq(schema.sessionBindings.provider, "github"),
+            eq(schema.sessionBindings.threadKey, `${REPO}#12`),
+          ),
+        );
+      const url = sessionUrl("http://tandem.test", binding!.sessionId);
+      expect(pull.head).toBe(`tandem/${binding!.sessionId.slice(0, 8)}`);
+      expect(pull.body).toContain("Resolves #12");
+      expect(pull.body).toContain(url);
+      const bare = path.join(git.root, `${REPO}.git`);
+      expect(
+        execFileSync("git", ["--git-dir", bare, "show", `${pull.head}:hello.txt`], {
+          encoding: "utf8",
+        }),
+      ).toBe("hello, world\n");
 
-    await fake.waitFor("the final edit", () => fake.commentsOn(REPO, 12).some((c) => c.body.includes(pull.html_url)), 30_000);
-    const comments = fake.commentsOn(REPO, 12);
-    expect(comments).toHaveLength(1);
-    expect(comments[0]!.body).toContain("I updated hello.txt to greet the world.");
-    expect(comments[0]!.body).toContain("- `hello.txt` +1 −1");
-    expect(comments[0]!.body).toContain(`[View session](${url})`);
-    expect(fake.reactions.some((r) => r.target === `issues/comments/${payload.comment.id}` && r.content === "eyes")).toBe(true);
-    // Clone and push went through the helper with narrowed installation tokens; the App key never left Tandem.
-    expect(git.requests.some((r) => r.authorized && r.url.includes("git-receive-pack"))).toBe(true);
-    expect(gitTokens.size).toBeGreaterThan(0);
-    for (const token of gitTokens) {
-      expect(fake.tokens.find((t) => t.token === token)).toMatchObject({ repositories: ["app"], permissions: { contents: "write", pull_requests: "write" } });
-      expect(Object.keys(fake.tokens.find((t) => t.token === token)!.permissions)).toHaveLength(2);
-    }
-    const session = await stack.rt.database.db.query.sessions.findFirst({ where: eq(schema.sessions.id, binding!.sessionId) });
-    expect(session!.pullRequestUrl).toBe(pull.html_url);
-  }, 200_000);
+      await fake.waitFor(
+        "the final edit",
+        () => fake.commentsOn(REPO, 12).some((c) => c.body.includes(pull.html_url)),
+        30_000,
+      );
+      const comments = fake.commentsOn(REPO, 12);
+      expect(comments).toHaveLength(1);
+      expect(comments[0]!.body).toContain("I updated hello.txt to greet the world.");
+      expect(comments[0]!.body).toContain("- `hello.txt` +1 −1");
+      expect(comments[0]!.body).toContain(`[View session](${url})`);
+      expect(
+        fake.reactions.some(
+          (r) => r.target === `issues/comments/${payload.comment.id}` && r.content === "eyes",
+        ),
+      ).toBe(true);
+      // Clone and push went through the helper with narrowed installation tokens; the App key never left Tandem.
+      expect(git.requests.some((r) => r.authorized && r.url.includes("git-receive-pack"))).toBe(
+        true,
+      );
+      expect(gitTokens.size).toBeGreaterThan(0);
+      for (const token of gitTokens) {
+        expect(fake.tokens.find((t) => t.token === token)).toMatchObject({
+          repositories: ["app"],
+          permissions: { contents: "write", pull_requests: "write" },
+        });
+        expect(Object.keys(fake.tokens.find((t) => t.token === token)!.permissions)).toHaveLength(
+          2,
+        );
+      }
+      const session = await stack.rt.database.db.query.sessions.findFirst({
+        where: eq(schema.sessions.id, binding!.sessionId),
+      });
+      expect(session!.pullRequestUrl).toBe(pull.html_url);
+    },
+    200_000,
+  );
 });

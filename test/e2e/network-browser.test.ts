@@ -9,12 +9,18 @@ import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 /** One request through the proxy, as a sandbox's HTTP client sends it (absolute URI); its status. */
-const through = (proxyPort: number, url: string) => new Promise<number>((resolve, reject) => {
-  http.get({ host: "127.0.0.1", port: proxyPort, path: url, headers: { host: new URL(url).host } }, (res) => {
-    res.resume();
-    res.on("end", () => resolve(res.statusCode!));
-  }).on("error", reject);
-});
+const through = (proxyPort: number, url: string) =>
+  new Promise<number>((resolve, reject) => {
+    http
+      .get(
+        { host: "127.0.0.1", port: proxyPort, path: url, headers: { host: new URL(url).host } },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode!));
+        },
+      )
+      .on("error", reject);
+  });
 
 describe.skipIf(!chromiumAvailable())("the workbench's Network tab", () => {
   let up: Upstreams;
@@ -26,20 +32,56 @@ describe.skipIf(!chromiumAvailable())("the workbench's Network tab", () => {
 
   beforeAll(async () => {
     up = await startUpstreams();
-    stack = await startStack("postgres", { PUBLIC_URL: "self", SANDBOX_PROVIDER: "local", SANDBOX_HOST_ALIASES: `npm.test=127.0.0.1:${up.http.port}` }, { none: true });
+    stack = await startStack(
+      "postgres",
+      {
+        PUBLIC_URL: "self",
+        SANDBOX_PROVIDER: "local",
+        SANDBOX_HOST_ALIASES: `npm.test=127.0.0.1:${up.http.port}`,
+      },
+      { none: true },
+    );
     const { db } = stack.rt.database;
-    const [repo] = await db.insert(schema.repositories).values({ orgId: stack.rt.defaultOrgId, name: "acme/app", cloneUrl: "https://git.example.test/acme/app.git" }).returning();
-    const [session] = await db.insert(schema.sessions).values({ orgId: stack.rt.defaultOrgId, repositoryId: repo!.id, prompt: "install things", status: "idle" }).returning();
+    const [repo] = await db
+      .insert(schema.repositories)
+      .values({
+        orgId: stack.rt.defaultOrgId,
+        name: "acme/app",
+        cloneUrl: "https://git.example.test/acme/app.git",
+      })
+      .returning();
+    const [session] = await db
+      .insert(schema.sessions)
+      .values({
+        orgId: stack.rt.defaultOrgId,
+        repositoryId: repo!.id,
+        prompt: "install things",
+        status: "idle",
+      })
+      .returning();
     sessionId = session!.id;
     const identity = {
-      grant: { orgId: stack.rt.defaultOrgId, repositoryIds: [repo!.id], sessionId, purpose: "session" },
-      policy: { egress: "allowlist" as const, allow: ["npm.test"] }, profileLabel: "profile node v2",
+      grant: {
+        orgId: stack.rt.defaultOrgId,
+        repositoryIds: [repo!.id],
+        sessionId,
+        purpose: "session",
+      },
+      policy: { egress: "allowlist" as const, allow: ["npm.test"] },
+      profileLabel: "profile node v2",
     };
-    proxy = createEgressProxy({ db, logger: stack.rt.logger, clock: stack.rt.clock, config: stack.rt.config }, { identify: () => identity });
+    proxy = createEgressProxy(
+      { db, logger: stack.rt.logger, clock: stack.rt.clock, config: stack.rt.config },
+      { identify: () => identity },
+    );
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const login = await issueToken(db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    const login = await issueToken(db, stack.rt.clock, {
+      userId: stack.rt.ownerId,
+      kind: "login",
+      ttlMs: 60_000,
+    });
     await page.goto(`${stack.base}/login/${login.token}`);
   }, 60_000);
   afterAll(async () => {
@@ -54,23 +96,39 @@ describe.skipIf(!chromiumAvailable())("the workbench's Network tab", () => {
     const port = (proxy.address() as AddressInfo).port;
     expect(await through(port, "http://npm.test/left-pad")).toBe(200);
     expect(await through(port, "http://evil.test/exfiltrate")).toBe(403);
-    await until("both records closed", async () => {
-      const rows = await stack.rt.database.db.select().from(schema.sandboxEgress);
-      return rows.length === 2 && rows.every((r) => r.closedAt);
-    }, 5_000);
+    await until(
+      "both records closed",
+      async () => {
+        const rows = await stack.rt.database.db.select().from(schema.sandboxEgress);
+        return rows.length === 2 && rows.every((r) => r.closedAt);
+      },
+      5_000,
+    );
 
     await page.goto(`${stack.base}/sessions/${sessionId}`);
     await page.click("[data-testid=network-tab]");
     await page.waitForSelector("[data-testid=network] tr[data-host]");
-    const rows = await page.$$eval("[data-testid=network] tbody tr", (trs) => trs.map((tr) => ({
-      host: tr.getAttribute("data-host"), decision: tr.getAttribute("data-decision"),
-      cells: [...tr.querySelectorAll("td")].slice(1).map((td) => td.textContent),
-    })));
+    const rows = await page.$$eval("[data-testid=network] tbody tr", (trs) =>
+      trs.map((tr) => ({
+        host: tr.getAttribute("data-host"),
+        decision: tr.getAttribute("data-decision"),
+        cells: [...tr.querySelectorAll("td")].slice(1).map((td) => td.textContent),
+      })),
+    );
     expect(rows).toEqual([
       { host: "evil.test", decision: "blocked", cells: ["evil.test", "GET", "blocked", ""] },
-      { host: "npm.test", decision: "allowed", cells: ["npm.test", "GET", "allowed", `↑ 0 B ↓ ${"GET /left-pad ".length} B`] },
+      {
+        host: "npm.test",
+        decision: "allowed",
+        cells: ["npm.test", "GET", "allowed", `↑ 0 B ↓ ${"GET /left-pad ".length} B`],
+      },
     ]);
-    expect(await page.getAttribute("[data-testid=network] tr[data-host='evil.test'] td.decision", "title")).toBe("egress allowlist");
+    expect(
+      await page.getAttribute(
+        "[data-testid=network] tr[data-host='evil.test'] td.decision",
+        "title",
+      ),
+    ).toBe("egress allowlist");
     await page.screenshot({ path: `${ARTIFACTS}/workbench-network.png` });
   }, 30_000);
 });

@@ -65,17 +65,34 @@ describe.skipIf(skip)("a page of a sandbox port, in headless Chromium, against T
     model = await new ModelServer([{ message: "Ready." }]).listen();
     // Tandem on localhost and the ports on *.localhost: the closest a single machine gets to sharing a domain.
     stack = await startStack("postgres", {
-      PUBLIC_URL: "self-localhost", SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "k", AGENT_MODEL: "test-model",
+      PUBLIC_URL: "self-localhost",
+      SANDBOX_PROVIDER: "docker",
+      SANDBOX_IMAGE,
+      MODEL_UPSTREAM_URL: model.url,
+      MODEL_UPSTREAM_API_KEY: "k",
+      AGENT_MODEL: "test-model",
     });
     await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app", cloneUrl: git.url("acme/app"), defaultBranch: "main", credential: { username: "u", password: "p" },
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      defaultBranch: "main",
+      credential: { username: "u", password: "p" },
     });
-    id = (await stack.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "Get ready" })).body.id;
-    await until("the first turn to end", async () => {
-      const s = (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status;
-      if (s === "failed") throw new Error("session failed");
-      return s === "idle";
-    }, 120_000);
+    id = (
+      await stack.owner.request("POST", "/api/sessions", {
+        repository: "acme/app",
+        prompt: "Get ready",
+      })
+    ).body.id;
+    await until(
+      "the first turn to end",
+      async () => {
+        const s = (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status;
+        if (s === "failed") throw new Error("session failed");
+        return s === "idle";
+      },
+      120_000,
+    );
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 180_000);
@@ -88,24 +105,52 @@ describe.skipIf(skip)("a page of a sandbox port, in headless Chromium, against T
 
   it("gets none of Tandem's cookies, cannot plant any, cannot use Tandem's API and cannot open its terminal", async () => {
     const tandem = new URL(stack.base.replace("127.0.0.1", "localhost")).origin;
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, { userId: stack.rt.ownerId, kind: "login", ttlMs: 60_000 });
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
+      userId: stack.rt.ownerId,
+      kind: "login",
+      ttlMs: 60_000,
+    });
     await page.goto(`${tandem}/login/${login.token}?next=${encodeURIComponent(`/sessions/${id}`)}`);
     await page.waitForSelector("[data-testid=status][data-status=idle]");
-    const tandemCookies = async () => Object.fromEntries((await page.context().cookies(tandem)).map((c) => [c.name, c.value]));
+    const tandemCookies = async () =>
+      Object.fromEntries((await page.context().cookies(tandem)).map((c) => [c.name, c.value]));
     const before = await tandemCookies();
     expect(Object.keys(before).sort()).toEqual(["tandem_csrf", "tandem_session"]);
     const tokensBefore = await stack.rt.database.db.$count(schema.apiTokens);
 
     const port = await freePort();
-    const [row] = await stack.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, id));
-    await execCollect(stack.sandboxes, row!.externalId!, ["sh", "-c", "cat > /tmp/probe-server.js"], { input: SERVER });
-    await execCollect(stack.sandboxes, row!.externalId!, ["sh", "-c", `setsid node /tmp/probe-server.js "$@" >/dev/null 2>&1 </dev/null &`, "sh", String(port), tandem, id, PROBE]);
+    const [row] = await stack.rt.database.db
+      .select()
+      .from(schema.sandboxes)
+      .where(eq(schema.sandboxes.sessionId, id));
+    await execCollect(
+      stack.sandboxes,
+      row!.externalId!,
+      ["sh", "-c", "cat > /tmp/probe-server.js"],
+      { input: SERVER },
+    );
+    await execCollect(stack.sandboxes, row!.externalId!, [
+      "sh",
+      "-c",
+      `setsid node /tmp/probe-server.js "$@" >/dev/null 2>&1 </dev/null &`,
+      "sh",
+      String(port),
+      tandem,
+      id,
+      PROBE,
+    ]);
 
     // Opened as a person does: the Processes panel's link, through Tandem's redirect, in a new tab.
-    const link = await until("the port in Processes", async () => {
-      await page.click("[data-testid=processes-tab]");
-      return page.waitForSelector(`[data-testid=processes] a[data-port='${port}']`, { timeout: 1_000 }).catch(() => null);
-    }, 20_000);
+    const link = await until(
+      "the port in Processes",
+      async () => {
+        await page.click("[data-testid=processes-tab]");
+        return page
+          .waitForSelector(`[data-testid=processes] a[data-port='${port}']`, { timeout: 1_000 })
+          .catch(() => null);
+      },
+      20_000,
+    );
     const [opened] = await Promise.all([page.context().waitForEvent("page"), link.click()]);
     await opened.waitForSelector("body[data-result]", { state: "attached", timeout: 20_000 });
     expect(opened.url()).toBe(`${portOrigin(stack.portsBase, id, port)}/`);

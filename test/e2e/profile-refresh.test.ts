@@ -12,11 +12,13 @@ import { profileView, removeImages, snapshotImageRefs } from "../helpers/profile
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
-const imageExists = (ref: string) => spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore" }).status === 0;
+const imageExists = (ref: string) =>
+  spawnSync("docker", ["image", "inspect", ref], { stdio: "ignore" }).status === 0;
 /** A snapshot-named image labelled with an org, as another install sharing this engine would leave. */
 function labelledImage(ref: string, orgId: string) {
   const res = spawnSync("docker", ["build", "-q", "-t", ref, "-"], {
-    input: `FROM ${SANDBOX_IMAGE}\nLABEL tandem.org="${orgId}"\n`, encoding: "utf8",
+    input: `FROM ${SANDBOX_IMAGE}\nLABEL tandem.org="${orgId}"\n`,
+    encoding: "utf8",
   });
   if (res.status !== 0) throw new Error(`docker build failed: ${res.stderr}`);
 }
@@ -41,11 +43,23 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     git = await startGitHttpServer({ username: "u", password: "test-git-password" });
     await git.createRepo("acme/app", { "README.md": "# app\n" });
     model = await new ModelServer([{ message: "done" }, { message: "done" }]).listen();
-    s = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
-      SANDBOX_HOST_ALIASES: `mode.tandem.test=127.0.0.1:${modePort}`,
-    }, { snapshotGcEveryMs: 0, snapshotGcGraceMs: 0 });
-    await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password" } });
+    s = await startStack(
+      "postgres",
+      {
+        SANDBOX_PROVIDER: "docker",
+        SANDBOX_IMAGE,
+        MODEL_UPSTREAM_URL: model.url,
+        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+        AGENT_MODEL: "test-model",
+        SANDBOX_HOST_ALIASES: `mode.tandem.test=127.0.0.1:${modePort}`,
+      },
+      { snapshotGcEveryMs: 0, snapshotGcGraceMs: 0 },
+    );
+    await s.owner.request("POST", "/api/repositories", {
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      credential: { username: "u", password: "test-git-password" },
+    });
   }, 60_000);
   afterAll(async () => {
     const images = await snapshotImageRefs(s);
@@ -58,23 +72,46 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
 
   const profile = (name: string) => profileView(s, name);
   const snapshotsOf = async (name: string, version: number) =>
-    (await s.owner.request("GET", `/api/profiles/${name}/versions/${version}/snapshots`)).body.snapshots as Array<Record<string, any>>;
-  const finished = (name: string, id: string) => until(`snapshot ${id}`, async () => {
-    const found = (await snapshotsOf(name, 1)).find((x) => x.id === id);
-    return found && (found.status === "ready" || found.status === "failed") ? found : null;
-  }, 90_000);
-  const sandboxOf = (sessionId: string) => until("the session's sandbox", async () => {
-    const [row] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, sessionId));
-    return row?.externalId && row.status === "running" ? row : null;
-  }, 90_000);
+    (await s.owner.request("GET", `/api/profiles/${name}/versions/${version}/snapshots`)).body
+      .snapshots as Array<Record<string, any>>;
+  const finished = (name: string, id: string) =>
+    until(
+      `snapshot ${id}`,
+      async () => {
+        const found = (await snapshotsOf(name, 1)).find((x) => x.id === id);
+        return found && (found.status === "ready" || found.status === "failed") ? found : null;
+      },
+      90_000,
+    );
+  const sandboxOf = (sessionId: string) =>
+    until(
+      "the session's sandbox",
+      async () => {
+        const [row] = await s.rt.database.db
+          .select()
+          .from(schema.sandboxes)
+          .where(eq(schema.sandboxes.sessionId, sessionId));
+        return row?.externalId && row.status === "running" ? row : null;
+      },
+      90_000,
+    );
   const startOn = async (name: string) => {
-    const created = await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "look", profile: name });
+    const created = await s.owner.request("POST", "/api/sessions", {
+      repository: "acme/app",
+      prompt: "look",
+      profile: name,
+    });
     expect(created.status).toBe(201);
     return created.body.id as string;
   };
   const runGc = async () => {
     const job = await s.rt.queues.maintenance.add("gc-snapshot-images", {});
-    await until("the GC job", async () => (await job.getState()) === "completed" || !(await s.rt.queues.maintenance.getJob(job.id!)), 30_000);
+    await until(
+      "the GC job",
+      async () =>
+        (await job.getState()) === "completed" || !(await s.rt.queues.maintenance.getJob(job.id!)),
+      30_000,
+    );
   };
 
   let first: { id: string; imageRef: string };
@@ -83,19 +120,32 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
   it("a refresh rebuilds the newest version's snapshot; asking again while it runs gives the same one", async () => {
     await s.owner.request("POST", "/api/profiles", { name: "rf" });
     await s.owner.request("PUT", "/api/profiles/rf/draft", {
-      spec: { setupScript: `sleep 2 && curl -fsS ${modeUrl} && echo built`, env: {}, network: { egress: "allowlist", allow: ["mode.tandem.test"] } },
+      spec: {
+        setupScript: `sleep 2 && curl -fsS ${modeUrl} && echo built`,
+        env: {},
+        network: { egress: "allowlist", allow: ["mode.tandem.test"] },
+      },
     });
     const published = await s.owner.request("POST", "/api/profiles/rf/publish");
-    first = await finished("rf", published.body.snapshot.id) as typeof first;
+    first = (await finished("rf", published.body.snapshot.id)) as typeof first;
     expect(first).toMatchObject({ status: "ready", trigger: "publish" });
     // A session on it keeps its sandbox (and image) while it lives.
     firstSession = await startOn("rf");
-    expect((await s.sandboxes.inspect((await sandboxOf(firstSession)).externalId!)).image).toBe(first.imageRef);
+    expect((await s.sandboxes.inspect((await sandboxOf(firstSession)).externalId!)).image).toBe(
+      first.imageRef,
+    );
 
     const refresh = await s.owner.request("POST", "/api/profiles/rf/refresh");
     expect(refresh.status).toBe(202);
-    expect(refresh.body).toMatchObject({ version: 1, snapshot: { status: "queued", trigger: "refresh" } });
-    await until("the refresh to run", async () => (await snapshotsOf("rf", 1))[0]!.status === "running", 30_000);
+    expect(refresh.body).toMatchObject({
+      version: 1,
+      snapshot: { status: "queued", trigger: "refresh" },
+    });
+    await until(
+      "the refresh to run",
+      async () => (await snapshotsOf("rf", 1))[0]!.status === "running",
+      30_000,
+    );
     const again = await s.owner.request("POST", "/api/profiles/rf/refresh");
     expect(again.status).toBe(202);
     expect(again.body.snapshot).toMatchObject({ id: refresh.body.snapshot.id, status: "running" });
@@ -103,12 +153,24 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     expect(await profile("rf")).toMatchObject({ inUse: 1 });
 
     const second = await finished("rf", refresh.body.snapshot.id);
-    expect(second).toMatchObject({ status: "ready", trigger: "refresh", imageRef: "tandem/snapshot:" + refresh.body.versionId.slice(0, 8) + "-2" });
+    expect(second).toMatchObject({
+      status: "ready",
+      trigger: "refresh",
+      imageRef: "tandem/snapshot:" + refresh.body.versionId.slice(0, 8) + "-2",
+    });
     const listed = await snapshotsOf("rf", 1);
-    expect(listed.map((x) => [x.id, x.trigger, x.status])).toEqual([[second.id, "refresh", "ready"], [first.id, "publish", "ready"]]);
+    expect(listed.map((x) => [x.id, x.trigger, x.status])).toEqual([
+      [second.id, "refresh", "ready"],
+      [first.id, "publish", "ready"],
+    ]);
     expect(listed[0]!.log).toContain("built");
-    expect(spawnSync("docker", ["image", "inspect", "-f", "{{index .Config.Labels \"tandem.org\"}}", second.imageRef], { encoding: "utf8" }).stdout.trim())
-      .toBe(s.rt.defaultOrgId);
+    expect(
+      spawnSync(
+        "docker",
+        ["image", "inspect", "-f", '{{index .Config.Labels "tandem.org"}}', second.imageRef],
+        { encoding: "utf8" },
+      ).stdout.trim(),
+    ).toBe(s.rt.defaultOrgId);
   }, 240_000);
 
   it("a failing refresh keeps the last ready image in use", async () => {
@@ -119,10 +181,15 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     expect(failed.log).toContain("setup script exited with");
     mode = "ok";
     const [ready] = (await snapshotsOf("rf", 1)).filter((x) => x.status === "ready");
-    expect((await s.owner.request("GET", "/api/profiles")).body.profiles.find((p: any) => p.name === "rf"))
-      .toMatchObject({ startable: true, version: 1, latest: { version: 1, snapshot: "failed" } });
+    expect(
+      (await s.owner.request("GET", "/api/profiles")).body.profiles.find(
+        (p: any) => p.name === "rf",
+      ),
+    ).toMatchObject({ startable: true, version: 1, latest: { version: 1, snapshot: "failed" } });
     const sessionId = await startOn("rf");
-    expect((await s.sandboxes.inspect((await sandboxOf(sessionId)).externalId!)).image).toBe(ready!.imageRef);
+    expect((await s.sandboxes.inspect((await sandboxOf(sessionId)).externalId!)).image).toBe(
+      ready!.imageRef,
+    );
     await s.owner.request("POST", `/api/sessions/${sessionId}/stop`);
   }, 180_000);
 
@@ -145,10 +212,17 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
 
     // Once that sandbox is gone, the replaced image goes too, and its snapshot says so.
     await s.owner.request("POST", `/api/sessions/${firstSession}/stop`);
-    await until("the first sandbox to be removed", async () => {
-      const [row] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, firstSession));
-      return row?.removedAt;
-    }, 60_000);
+    await until(
+      "the first sandbox to be removed",
+      async () => {
+        const [row] = await s.rt.database.db
+          .select()
+          .from(schema.sandboxes)
+          .where(eq(schema.sandboxes.sessionId, firstSession));
+        return row?.removedAt;
+      },
+      60_000,
+    );
     await runGc();
     expect(imageExists(first.imageRef)).toBe(false);
     expect(imageExists(newest.imageRef)).toBe(true);
@@ -162,27 +236,47 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
 
   it("a refresh cron produces snapshots with trigger schedule; clearing it removes the scheduler", async () => {
     await s.owner.request("POST", "/api/profiles", { name: "sched" });
-    await s.owner.request("PUT", "/api/profiles/sched/draft", { spec: { setupScript: "echo scheduled-build", env: {} } });
+    await s.owner.request("PUT", "/api/profiles/sched/draft", {
+      spec: { setupScript: "echo scheduled-build", env: {} },
+    });
     const published = await s.owner.request("POST", "/api/profiles/sched/publish");
     await finished("sched", published.body.snapshot.id);
-    const [row] = await s.rt.database.db.select().from(schema.sandboxProfiles).where(eq(schema.sandboxProfiles.name, "sched"));
+    const [row] = await s.rt.database.db
+      .select()
+      .from(schema.sandboxProfiles)
+      .where(eq(schema.sandboxProfiles.name, "sched"));
     const schedulerId = `profile-refresh-${row!.id}`;
 
-    const bad = await s.owner.request("PATCH", "/api/profiles/sched", { refreshCron: "every minute" });
+    const bad = await s.owner.request("PATCH", "/api/profiles/sched", {
+      refreshCron: "every minute",
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.message).toContain("refreshCron \"every minute\"");
+    expect(bad.body.error.message).toContain('refreshCron "every minute"');
     expect((await s.owner.request("PATCH", "/api/profiles/sched", {})).status).toBe(400);
 
-    const set = await s.owner.request("PATCH", "/api/profiles/sched", { refreshCron: "* * * * * *" });
+    const set = await s.owner.request("PATCH", "/api/profiles/sched", {
+      refreshCron: "* * * * * *",
+    });
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ name: "sched", active: true, refreshCron: "* * * * * *" });
-    expect(await s.rt.queues.snapshots.getJobScheduler(schedulerId)).toMatchObject({ pattern: "* * * * * *", tz: "UTC" });
-    const scheduled = await until("a scheduled snapshot", async () =>
-      (await snapshotsOf("sched", 1)).find((x) => x.trigger === "schedule" && x.status === "ready"), 90_000);
+    expect(await s.rt.queues.snapshots.getJobScheduler(schedulerId)).toMatchObject({
+      pattern: "* * * * * *",
+      tz: "UTC",
+    });
+    const scheduled = await until(
+      "a scheduled snapshot",
+      async () =>
+        (await snapshotsOf("sched", 1)).find(
+          (x) => x.trigger === "schedule" && x.status === "ready",
+        ),
+      90_000,
+    );
     expect(scheduled.log).toContain("scheduled-build");
 
     // Inactive: the schedule goes, and comes back when active again.
-    expect((await s.owner.request("PATCH", "/api/profiles/sched", { active: false })).body).toMatchObject({ active: false, refreshCron: "* * * * * *" });
+    expect(
+      (await s.owner.request("PATCH", "/api/profiles/sched", { active: false })).body,
+    ).toMatchObject({ active: false, refreshCron: "* * * * * *" });
     expect(await s.rt.queues.snapshots.getJobScheduler(schedulerId)).toBeFalsy();
     await s.owner.request("PATCH", "/api/profiles/sched", { active: true });
     expect(await s.rt.queues.snapshots.getJobScheduler(schedulerId)).toBeTruthy();
@@ -191,27 +285,57 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     expect(cleared.body).toMatchObject({ refreshCron: null });
     expect(await s.rt.queues.snapshots.getJobScheduler(schedulerId)).toBeFalsy();
     // Whatever was already asked for finishes; nothing new is asked for after that.
-    await until("the builds to settle", async () => (await snapshotsOf("sched", 1)).every((x) => x.status === "ready" || x.status === "failed"), 60_000);
+    await until(
+      "the builds to settle",
+      async () =>
+        (await snapshotsOf("sched", 1)).every((x) => x.status === "ready" || x.status === "failed"),
+      60_000,
+    );
     const settled = (await snapshotsOf("sched", 1)).length;
     await new Promise((r) => setTimeout(r, 2_500));
     expect(await snapshotsOf("sched", 1)).toHaveLength(settled);
 
     // A scheduler the database no longer wants (changed while Redis was away) removes itself when it fires.
     await s.owner.request("PATCH", "/api/profiles/sched", { refreshCron: "* * * * * *" });
-    await s.rt.database.db.update(schema.sandboxProfiles).set({ refreshCron: null }).where(eq(schema.sandboxProfiles.id, row!.id));
-    await until("the stale scheduler to go", async () => !(await s.rt.queues.snapshots.getJobScheduler(schedulerId)), 10_000);
+    await s.rt.database.db
+      .update(schema.sandboxProfiles)
+      .set({ refreshCron: null })
+      .where(eq(schema.sandboxProfiles.id, row!.id));
+    await until(
+      "the stale scheduler to go",
+      async () => !(await s.rt.queues.snapshots.getJobScheduler(schedulerId)),
+      10_000,
+    );
   }, 240_000);
 
   it("a scheduler Redis lost comes back with the worker's sweep, and one no profile wants goes", async () => {
     await s.owner.request("POST", "/api/profiles", { name: "yearly" });
     await s.owner.request("POST", "/api/profiles/yearly/publish");
-    expect((await s.owner.request("PATCH", "/api/profiles/yearly", { refreshCron: "0 0 1 1 *" })).status).toBe(200);
-    const [row] = await s.rt.database.db.select().from(schema.sandboxProfiles).where(eq(schema.sandboxProfiles.name, "yearly"));
+    expect(
+      (await s.owner.request("PATCH", "/api/profiles/yearly", { refreshCron: "0 0 1 1 *" })).status,
+    ).toBe(200);
+    const [row] = await s.rt.database.db
+      .select()
+      .from(schema.sandboxProfiles)
+      .where(eq(schema.sandboxProfiles.name, "yearly"));
     const schedulerId = `profile-refresh-${row!.id}`;
     const stranger = `profile-refresh-${randomUUID()}`;
     await s.rt.queues.snapshots.removeJobScheduler(schedulerId);
-    await s.rt.queues.snapshots.upsertJobScheduler(stranger, { pattern: "0 0 1 1 *", tz: "UTC" }, { name: "refresh-profile", data: { profileId: "gone" } });
-    await until("the lost scheduler back", async () => (await s.rt.queues.snapshots.getJobScheduler(schedulerId))?.pattern === "0 0 1 1 *", 10_000);
-    await until("the stranger gone", async () => !(await s.rt.queues.snapshots.getJobScheduler(stranger)), 10_000);
+    await s.rt.queues.snapshots.upsertJobScheduler(
+      stranger,
+      { pattern: "0 0 1 1 *", tz: "UTC" },
+      { name: "refresh-profile", data: { profileId: "gone" } },
+    );
+    await until(
+      "the lost scheduler back",
+      async () =>
+        (await s.rt.queues.snapshots.getJobScheduler(schedulerId))?.pattern === "0 0 1 1 *",
+      10_000,
+    );
+    await until(
+      "the stranger gone",
+      async () => !(await s.rt.queues.snapshots.getJobScheduler(stranger)),
+      10_000,
+    );
   }, 60_000);
 });

@@ -10,9 +10,15 @@ import { startStack, until, type Stack } from "../helpers/stack.ts";
 const skip = !dockerAvailable();
 
 /** The org's setup-test containers, running or not. */
-const testContainers = (orgId: string) => spawnSync("docker", [
-  "ps", "-aq", "--filter", `label=tandem.org=${orgId}`, "--filter", "label=tandem.setup_test",
-], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+const testContainers = (orgId: string) =>
+  spawnSync(
+    "docker",
+    ["ps", "-aq", "--filter", `label=tandem.org=${orgId}`, "--filter", "label=tandem.setup_test"],
+    { encoding: "utf8" },
+  )
+    .stdout.trim()
+    .split("\n")
+    .filter(Boolean);
 
 describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sandbox", () => {
   let s: Stack;
@@ -30,9 +36,12 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
   });
 
   /** A real HTTP request on the stack's port, read as the browser does: chunk by chunk. */
-  const post = (name: string, signal?: AbortSignal) => fetch(`${s.base}/api/profiles/${name}/draft/test`, {
-    method: "POST", headers: { authorization: `Bearer ${s.owner.token}` }, signal,
-  });
+  const post = (name: string, signal?: AbortSignal) =>
+    fetch(`${s.base}/api/profiles/${name}/draft/test`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.owner.token}` },
+      signal,
+    });
   async function readChunks(res: Response, onChunk: (text: string) => void = () => {}) {
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     const chunks: Array<{ atMs: number; text: string }> = [];
@@ -55,7 +64,10 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     expect(other.body.error.message).toBe("sandbox profile node not found");
     const without = await buildTestApp(s.rt);
     try {
-      const res = await apiClient(without, s.owner.token).request("POST", "/api/profiles/node/draft/test");
+      const res = await apiClient(without, s.owner.token).request(
+        "POST",
+        "/api/profiles/node/draft/test",
+      );
       expect(res.status).toBe(503);
     } finally {
       await without.close();
@@ -63,15 +75,24 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
   });
 
   it("refuses members", async () => {
-    const added = await s.owner.request("POST", `/api/orgs/${s.rt.defaultOrgId}/members`, { email: "member@example.test", role: "member" });
-    const { token } = await issueToken(s.rt.database.db, s.rt.clock, { userId: added.body.userId, kind: "api" });
+    const added = await s.owner.request("POST", `/api/orgs/${s.rt.defaultOrgId}/members`, {
+      email: "member@example.test",
+      role: "member",
+    });
+    const { token } = await issueToken(s.rt.database.db, s.rt.clock, {
+      userId: added.body.userId,
+      kind: "api",
+    });
     const res = await apiClient(s.app, token).request("POST", "/api/profiles/node/draft/test");
     expect(res.status).toBe(403);
   });
 
   it("streams the script's output while it runs, in the workspace with the draft's env, then the exit code, and removes the sandbox", async () => {
-    const setupScript = "echo first-line; echo to-stderr >&2; sleep 2; echo \"env=$FROM_PROFILE pwd=$(pwd)\"; exit 3";
-    await s.owner.request("PUT", "/api/profiles/node/draft", { spec: { setupScript, env: { FROM_PROFILE: "yes" }, limits: { pids: 256 } } });
+    const setupScript =
+      'echo first-line; echo to-stderr >&2; sleep 2; echo "env=$FROM_PROFILE pwd=$(pwd)"; exit 3';
+    await s.owner.request("PUT", "/api/profiles/node/draft", {
+      spec: { setupScript, env: { FROM_PROFILE: "yes" }, limits: { pids: 256 } },
+    });
     const started = Date.now();
     const res = await post("node");
     expect(res.status).toBe(200);
@@ -80,7 +101,8 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     let seen = "";
     const chunks = await readChunks(res, (text) => {
       seen += text;
-      if (seen.includes("first-line") && !containersMidRun.length) containersMidRun = testContainers(s.rt.defaultOrgId);
+      if (seen.includes("first-line") && !containersMidRun.length)
+        containersMidRun = testContainers(s.rt.defaultOrgId);
     });
     const text = chunks.map((c) => c.text).join("");
     expect(text).toMatch(/^\[starting a sandbox from tandem\/sandbox:latest\]\n/);
@@ -95,16 +117,28 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     expect(first.atMs - started).toBeLessThan(last.atMs - started);
     expect(containersMidRun).toHaveLength(1);
     expect(testContainers(s.rt.defaultOrgId)).toEqual([]);
-    const rows = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.orgId, s.rt.defaultOrgId));
+    const rows = await s.rt.database.db
+      .select()
+      .from(schema.sandboxes)
+      .where(eq(schema.sandboxes.orgId, s.rt.defaultOrgId));
     expect(rows.map((r) => r.status)).toEqual(["removed"]);
   }, 60_000);
 
   it("clones the draft's repositories before the script, with a build token revoked at the end", async () => {
     await s.owner.request("POST", "/api/repositories", {
-      name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: "test-git-password-setup" },
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      credential: { username: "u", password: "test-git-password-setup" },
     });
-    const setupScript = "cat acme/app/README.md && git -C acme/app log -1 --format=%s && cp \"$TANDEM_TOKEN_FILE\" /tmp/kept && echo kept=$(cat /tmp/kept)";
-    expect((await s.owner.request("PUT", "/api/profiles/node/draft", { spec: { repositories: [{ name: "acme/app" }], setupScript } })).status).toBe(200);
+    const setupScript =
+      'cat acme/app/README.md && git -C acme/app log -1 --format=%s && cp "$TANDEM_TOKEN_FILE" /tmp/kept && echo kept=$(cat /tmp/kept)';
+    expect(
+      (
+        await s.owner.request("PUT", "/api/profiles/node/draft", {
+          spec: { repositories: [{ name: "acme/app" }], setupScript },
+        })
+      ).status,
+    ).toBe(200);
     const text = (await readChunks(await post("node"))).map((c) => c.text).join("");
     expect(text).toMatch(/cloned acme\/app \(main at [0-9a-f]+\) into \/workspace\/acme\/app\n/);
     expect(text).toContain("# app from git\ninitial commit\n");
@@ -112,26 +146,45 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
     expect(text).not.toContain("test-git-password-setup");
     const kept = text.match(/kept=(tdm_\S+)/)![1]!;
     expect(await s.rt.database.db.select().from(schema.sandboxTokens)).toEqual([]);
-    const repoId = (await s.owner.request("GET", "/api/repositories")).body.repositories.find((r: { name: string }) => r.name === "acme/app").id;
-    const asked = await fetch(`${s.base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${kept}` } });
+    const repoId = (await s.owner.request("GET", "/api/repositories")).body.repositories.find(
+      (r: { name: string }) => r.name === "acme/app",
+    ).id;
+    const asked = await fetch(`${s.base}/sandbox/git/${repoId}/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Bearer ${kept}` },
+    });
     expect(asked.status).toBe(401);
     expect(testContainers(s.rt.defaultOrgId)).toEqual([]);
   }, 60_000);
 
   it("removes the sandbox when the client disconnects mid-run", async () => {
-    await s.owner.request("PUT", "/api/profiles/node/draft", { spec: { setupScript: "echo waiting-forever; sleep 300" } });
+    await s.owner.request("PUT", "/api/profiles/node/draft", {
+      spec: { setupScript: "echo waiting-forever; sleep 300" },
+    });
     const abort = new AbortController();
     const res = await post("node", abort.signal);
     let seen = "";
-    const reading = readChunks(res, (text) => { seen += text; }).catch(() => "aborted");
+    const reading = readChunks(res, (text) => {
+      seen += text;
+    }).catch(() => "aborted");
     await until("the script's first line", async () => seen.includes("waiting-forever"), 30_000);
     expect(testContainers(s.rt.defaultOrgId)).toHaveLength(1);
     abort.abort();
     expect(await reading).toBe("aborted");
-    await until("the sandbox to be removed", async () => testContainers(s.rt.defaultOrgId).length === 0, 20_000);
-    await until("the sandbox row to say removed", async () => {
-      const rows = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.orgId, s.rt.defaultOrgId));
-      return rows.every((r) => r.status === "removed" && r.removedAt) && rows.length === 3;
-    }, 10_000);
+    await until(
+      "the sandbox to be removed",
+      async () => testContainers(s.rt.defaultOrgId).length === 0,
+      20_000,
+    );
+    await until(
+      "the sandbox row to say removed",
+      async () => {
+        const rows = await s.rt.database.db
+          .select()
+          .from(schema.sandboxes)
+          .where(eq(schema.sandboxes.orgId, s.rt.defaultOrgId));
+        return rows.every((r) => r.status === "removed" && r.removedAt) && rows.length === 3;
+      },
+      10_000,
+    );
   }, 60_000);
 });

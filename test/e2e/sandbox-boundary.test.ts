@@ -10,7 +10,14 @@ import { FakeSlack } from "../fixtures/fake-slack.ts";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { APP_ID, APP_SLUG, appKeys, installationCreated, postGitHub, WEBHOOK_SECRET } from "../helpers/github.ts";
+import {
+  APP_ID,
+  APP_SLUG,
+  appKeys,
+  installationCreated,
+  postGitHub,
+  WEBHOOK_SECRET,
+} from "../helpers/github.ts";
 import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -43,79 +50,145 @@ git -c user.name=a -c user.email=a@a commit -q --allow-empty -m "moved by the ag
 probe push-main git push origin HEAD:main
 echo probes-done`;
 
-describe.skipIf(!dockerAvailable())("the sandbox boundary: a scripted agent in a live gateway sandbox", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
-  let model: ModelServer;
-  let s: Stack;
-  let output = "";
+describe.skipIf(!dockerAvailable())(
+  "the sandbox boundary: a scripted agent in a live gateway sandbox",
+  () => {
+    let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+    let model: ModelServer;
+    let s: Stack;
+    let output = "";
 
-  const commandOutputs = async (id: string) => (await s.rt.database.db.select().from(schema.sessionEvents)
-    .where(eq(schema.sessionEvents.sessionId, id))).filter((e) => e.type === "command").map((e) => String((e.data as { output?: string }).output ?? ""));
-  const line = (name: string) => output.split("\n").find((l) => l.startsWith(`${name} `)) ?? `${name} (missing)`;
-  const mainRef = () => spawnSync("git", ["-C", path.join(git.root, "acme/app.git"), "rev-parse", "refs/heads/main"]).stdout.toString().trim();
+    const commandOutputs = async (id: string) =>
+      (
+        await s.rt.database.db
+          .select()
+          .from(schema.sessionEvents)
+          .where(eq(schema.sessionEvents.sessionId, id))
+      )
+        .filter((e) => e.type === "command")
+        .map((e) => String((e.data as { output?: string }).output ?? ""));
+    const line = (name: string) =>
+      output.split("\n").find((l) => l.startsWith(`${name} `)) ?? `${name} (missing)`;
+    const mainRef = () =>
+      spawnSync("git", ["-C", path.join(git.root, "acme/app.git"), "rev-parse", "refs/heads/main"])
+        .stdout.toString()
+        .trim();
 
-  beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
-    model = await new ModelServer([
-      // Session B: a server in its sandbox, kept up while A tries to reach it.
-      { shell: `node -e "require('http').createServer((q, r) => r.end('session-b-secret')).listen(${OTHER_PORT})" & sleep 120` },
-    ]).listen();
-    s = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
+    beforeAll(async () => {
+      git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
+      await git.createRepo("acme/app", { "README.md": "# app\n" });
+      model = await new ModelServer([
+        // Session B: a server in its sandbox, kept up while A tries to reach it.
+        {
+          shell: `node -e "require('http').createServer((q, r) => r.end('session-b-secret')).listen(${OTHER_PORT})" & sleep 120`,
+        },
+      ]).listen();
+      s = await startStack("postgres", {
+        SANDBOX_PROVIDER: "docker",
+        SANDBOX_IMAGE,
+        MODEL_UPSTREAM_URL: model.url,
+        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+        AGENT_MODEL: "test-model",
+      });
+      expect(s.rt.config.SANDBOX_NETWORK).toBe("gateway");
+      await s.owner.request("POST", "/api/repositories", {
+        name: "acme/app",
+        cloneUrl: git.url("acme/app"),
+        credential: { username: "u", password: GIT_PASSWORD },
+      });
+    }, 60_000);
+    afterAll(async () => {
+      await s?.close();
+      await model?.close();
+      await git?.close();
     });
-    expect(s.rt.config.SANDBOX_NETWORK).toBe("gateway");
-    await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: GIT_PASSWORD } });
-  }, 60_000);
-  afterAll(async () => {
-    await s?.close();
-    await model?.close();
-    await git?.close();
-  });
 
-  it("every attempt to get out fails, and the egress record lists the blocked ones", async () => {
-    const sessionB = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "serve" })).body.id as string;
-    await until("B's server", async () => {
-      const [row] = await s.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, sessionB));
-      if (!row?.externalId) return null;
-      const probe = spawnSync("docker", ["exec", row.externalId, "curl", "-sS", "-m", "2", `http://127.0.0.1:${OTHER_PORT}/`]);
-      return probe.stdout.toString() === "session-b-secret";
-    }, 90_000);
-    // Not on the host either: the sandbox's ports are its own.
-    await expect(fetch(`http://127.0.0.1:${OTHER_PORT}/`)).rejects.toThrow();
-    const before = mainRef();
+    it("every attempt to get out fails, and the egress record lists the blocked ones", async () => {
+      const sessionB = (
+        await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "serve" })
+      ).body.id as string;
+      await until(
+        "B's server",
+        async () => {
+          const [row] = await s.rt.database.db
+            .select()
+            .from(schema.sandboxes)
+            .where(eq(schema.sandboxes.sessionId, sessionB));
+          if (!row?.externalId) return null;
+          const probe = spawnSync("docker", [
+            "exec",
+            row.externalId,
+            "curl",
+            "-sS",
+            "-m",
+            "2",
+            `http://127.0.0.1:${OTHER_PORT}/`,
+          ]);
+          return probe.stdout.toString() === "session-b-secret";
+        },
+        90_000,
+      );
+      // Not on the host either: the sandbox's ports are its own.
+      await expect(fetch(`http://127.0.0.1:${OTHER_PORT}/`)).rejects.toThrow();
+      const before = mainRef();
 
-    model.script.push({ shell: probes(Number(new URL(s.base).port), new URL(git.url("acme/app")).host) }, { message: "tried everything" });
-    const sessionA = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "escape" })).body.id as string;
-    output = await until("the probes", async () => (await commandOutputs(sessionA)).find((o) => o.includes("probes-done")), 120_000);
+      model.script.push(
+        { shell: probes(Number(new URL(s.base).port), new URL(git.url("acme/app")).host) },
+        { message: "tried everything" },
+      );
+      const sessionA = (
+        await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "escape" })
+      ).body.id as string;
+      output = await until(
+        "the probes",
+        async () => (await commandOutputs(sessionA)).find((o) => o.includes("probes-done")),
+        120_000,
+      );
 
-    for (const name of ["pg-direct", "redis-direct", "tandem-direct", "metadata-direct", "other-sandbox"]) {
-      expect(line(name), name).not.toMatch(/ code=0 /);
-    }
-    for (const name of ["pg-proxy", "redis-proxy", "metadata-proxy"]) {
-      expect(line(name), name).toMatch(/blocked by the sandbox network policy: /);
-    }
-    expect(line("external")).toMatch(/403/);
-    expect(line("external")).not.toMatch(/ code=0 /);
-    expect(line("tandem-metrics")).toMatch(/ 404$/);
-    expect(line("tandem-openapi")).toMatch(/ 404$/);
-    expect(line("model-files")).toMatch(/ 404$/);
-    expect(line("credential-route")).toMatch(/ 404$/);
-    expect(line("credential-fill")).not.toMatch(/ code=0 /);
-    expect(line("push-main")).toMatch(/remote: Tandem: this session may only push to tandem\//);
-    expect(line("push-main")).not.toMatch(/ code=0 /);
-    expect(output).not.toContain(GIT_PASSWORD);
-    expect(output).not.toContain("session-b-secret");
-    expect(mainRef()).toBe(before);
+      for (const name of [
+        "pg-direct",
+        "redis-direct",
+        "tandem-direct",
+        "metadata-direct",
+        "other-sandbox",
+      ]) {
+        expect(line(name), name).not.toMatch(/ code=0 /);
+      }
+      for (const name of ["pg-proxy", "redis-proxy", "metadata-proxy"]) {
+        expect(line(name), name).toMatch(/blocked by the sandbox network policy: /);
+      }
+      expect(line("external")).toMatch(/403/);
+      expect(line("external")).not.toMatch(/ code=0 /);
+      expect(line("tandem-metrics")).toMatch(/ 404$/);
+      expect(line("tandem-openapi")).toMatch(/ 404$/);
+      expect(line("model-files")).toMatch(/ 404$/);
+      expect(line("credential-route")).toMatch(/ 404$/);
+      expect(line("credential-fill")).not.toMatch(/ code=0 /);
+      expect(line("push-main")).toMatch(/remote: Tandem: this session may only push to tandem\//);
+      expect(line("push-main")).not.toMatch(/ code=0 /);
+      expect(output).not.toContain(GIT_PASSWORD);
+      expect(output).not.toContain("session-b-secret");
+      expect(mainRef()).toBe(before);
 
-    const network = (await s.owner.request("GET", `/api/sessions/${sessionA}/network`)).body.connections as Array<{ host: string; port: number; decision: string }>;
-    const blocked = network.filter((c) => c.decision === "blocked").map((c) => `${c.host}:${c.port}`);
-    expect(blocked).toEqual(expect.arrayContaining(["127.0.0.1:5432", "127.0.0.1:6379", "169.254.169.254:80", "example.com:443"]));
-    expect(network.filter((c) => c.decision !== "blocked")).toEqual([]);
-    const metrics = await (await fetch(`${s.base}/metrics`)).text();
-    expect(metrics).toMatch(/tandem_sandbox_egress_total\{decision="blocked"\} [1-9]/);
-  }, 240_000);
-});
+      const network = (await s.owner.request("GET", `/api/sessions/${sessionA}/network`)).body
+        .connections as Array<{ host: string; port: number; decision: string }>;
+      const blocked = network
+        .filter((c) => c.decision === "blocked")
+        .map((c) => `${c.host}:${c.port}`);
+      expect(blocked).toEqual(
+        expect.arrayContaining([
+          "127.0.0.1:5432",
+          "127.0.0.1:6379",
+          "169.254.169.254:80",
+          "example.com:443",
+        ]),
+      );
+      expect(network.filter((c) => c.decision !== "blocked")).toEqual([]);
+      const metrics = await (await fetch(`${s.base}/metrics`)).text();
+      expect(metrics).toMatch(/tandem_sandbox_egress_total\{decision="blocked"\} [1-9]/);
+    }, 240_000);
+  },
+);
 
 const SLACK_TOKEN = "test-slack-bot-token-boundary";
 
@@ -131,139 +204,238 @@ probe push-branch git push origin "HEAD:refs/heads/$(git rev-parse --abbrev-ref 
 probe env sh -c 'env | grep -iE "token|secret|password|key" | sort'
 echo probes-done`;
 
-describe.skipIf(!dockerAvailable())("the agent's tools through the gateway, credentials outside", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
-  let model: ModelServer;
-  let slack: FakeSlack;
-  let allowed: http.Server;
-  let s: Stack;
+describe.skipIf(!dockerAvailable())(
+  "the agent's tools through the gateway, credentials outside",
+  () => {
+    let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+    let model: ModelServer;
+    let slack: FakeSlack;
+    let allowed: http.Server;
+    let s: Stack;
 
-  beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
-    slack = await new FakeSlack().listen();
-    allowed = http.createServer((_req, res) => res.end("allowed-host-answered"));
-    await new Promise<void>((resolve) => allowed.listen(0, "127.0.0.1", resolve));
-    model = await new ModelServer([{ shell: integrationProbes }, { message: "done" }]).listen();
-    s = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
-      SLACK_API_URL: slack.url, SLACK_BOT_TOKEN: SLACK_TOKEN, SLACK_SIGNING_SECRET: "test-slack-signing-secret",
-      // Loopback targets the egress proxy reaches only by these names, and only when the policy allows them.
-      SANDBOX_HOST_ALIASES: `allowed.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port},other.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port}`,
+    beforeAll(async () => {
+      git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
+      await git.createRepo("acme/app", { "README.md": "# app\n" });
+      slack = await new FakeSlack().listen();
+      allowed = http.createServer((_req, res) => res.end("allowed-host-answered"));
+      await new Promise<void>((resolve) => allowed.listen(0, "127.0.0.1", resolve));
+      model = await new ModelServer([{ shell: integrationProbes }, { message: "done" }]).listen();
+      s = await startStack("postgres", {
+        SANDBOX_PROVIDER: "docker",
+        SANDBOX_IMAGE,
+        MODEL_UPSTREAM_URL: model.url,
+        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+        AGENT_MODEL: "test-model",
+        SLACK_API_URL: slack.url,
+        SLACK_BOT_TOKEN: SLACK_TOKEN,
+        SLACK_SIGNING_SECRET: "test-slack-signing-secret",
+        // Loopback targets the egress proxy reaches only by these names, and only when the policy allows them.
+        SANDBOX_HOST_ALIASES: `allowed.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port},other.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port}`,
+      });
+      await s.owner.request("POST", "/api/repositories", {
+        name: "acme/app",
+        cloneUrl: git.url("acme/app"),
+        credential: { username: "u", password: GIT_PASSWORD },
+      });
+    }, 60_000);
+    afterAll(async () => {
+      const images = await snapshotImageRefs(s);
+      await s?.close();
+      removeImages(images);
+      await model?.close();
+      await slack?.close();
+      allowed?.close();
+      await git?.close();
     });
-    await s.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: GIT_PASSWORD } });
-  }, 60_000);
-  afterAll(async () => {
-    const images = await snapshotImageRefs(s);
-    await s?.close();
-    removeImages(images);
-    await model?.close();
-    await slack?.close();
-    allowed?.close();
-    await git?.close();
-  });
 
-  it("posts to Slack with the real token and the View session link added once, pushes its branch, and reaches only allowed hosts", async () => {
-    const draft = await s.owner.request("PUT", "/api/profiles/default/draft", {
-      spec: { repositories: [{ name: "acme/app" }], network: { egress: "allowlist", allow: ["allowed.tandem.test"] } },
-    });
-    expect(draft.status).toBe(200);
-    expect((await s.owner.request("POST", "/api/profiles/default/publish")).status).toBe(202);
-    expect((await finishedSnapshot(s, "default")).status).toBe("ready");
+    it("posts to Slack with the real token and the View session link added once, pushes its branch, and reaches only allowed hosts", async () => {
+      const draft = await s.owner.request("PUT", "/api/profiles/default/draft", {
+        spec: {
+          repositories: [{ name: "acme/app" }],
+          network: { egress: "allowlist", allow: ["allowed.tandem.test"] },
+        },
+      });
+      expect(draft.status).toBe(200);
+      expect((await s.owner.request("POST", "/api/profiles/default/publish")).status).toBe(202);
+      expect((await finishedSnapshot(s, "default")).status).toBe("ready");
 
-    const id = (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "tell the team" })).body.id as string;
-    const output = await until("the probes", async () => {
-      const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
-      return events.map((e) => String((e.data as { output?: string }).output ?? "")).find((o) => o.includes("probes-done"));
+      const id = (
+        await s.owner.request("POST", "/api/sessions", {
+          repository: "acme/app",
+          prompt: "tell the team",
+        })
+      ).body.id as string;
+      const output = await until(
+        "the probes",
+        async () => {
+          const events = await s.rt.database.db
+            .select()
+            .from(schema.sessionEvents)
+            .where(eq(schema.sessionEvents.sessionId, id));
+          return events
+            .map((e) => String((e.data as { output?: string }).output ?? ""))
+            .find((o) => o.includes("probes-done"));
+        },
+        120_000,
+      );
+      const line = (name: string) =>
+        output.split("\n").find((l) => l.startsWith(`${name} `)) ?? `${name} (missing)`;
+
+      // Slack got the bot token, not the sandbox's placeholder, and the link once.
+      const link = `${s.rt.config.PUBLIC_URL.replace(/\/$/, "")}/sessions/${id}`;
+      const [posted] = slack.callsTo("chat.postMessage", (c) => c.body.channel === "C0BOUNDARY");
+      expect(posted).toBeDefined();
+      expect(posted!.token).toBe(SLACK_TOKEN);
+      expect(String(posted!.body.text).split(link).length - 1).toBe(1);
+      expect(String(posted!.body.text)).toMatch(/^the fix is ready/);
+      expect(line("slack")).toMatch(/"ok":\s*true/);
+
+      expect(line("allowed")).toContain("allowed-host-answered");
+      expect(line("not-allowed")).toContain(
+        "blocked by the sandbox network policy: other.tandem.test is not allowed (profile default v2)",
+      );
+      expect(line("not-allowed-tls")).not.toMatch(/ code=0 /);
+
+      const branch = `tandem/${id.slice(0, 8)}`;
+      expect(line("push-branch")).not.toMatch(/rejected|fatal/);
+      expect(
+        spawnSync("git", [
+          "-C",
+          path.join(git.root, "acme/app.git"),
+          "rev-parse",
+          "--verify",
+          `refs/heads/${branch}`,
+        ]).status,
+      ).toBe(0);
+
+      // Only placeholders: no real credential in the sandbox's environment.
+      expect(line("env")).toContain("GH_TOKEN=tandem-placeholder");
+      for (const secret of [SLACK_TOKEN, GIT_PASSWORD, "test-upstream-key"])
+        expect(output).not.toContain(secret);
+
+      const connections = (await s.owner.request("GET", `/api/sessions/${id}/network`)).body
+        .connections as Array<{ host: string; decision: string }>;
+      expect(connections).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ host: "slack.com", decision: "intercepted" }),
+          expect.objectContaining({ host: "allowed.tandem.test", decision: "allowed" }),
+          expect.objectContaining({ host: "other.tandem.test", decision: "blocked" }),
+          expect.objectContaining({ host: "registry.npmjs.org", decision: "blocked" }),
+        ]),
+      );
+    }, 240_000);
+  },
+);
+
+describe.skipIf(!dockerAvailable())(
+  "gh in the sandbox, through the gateway, as the GitHub App",
+  () => {
+    const INSTALLATION = 93;
+    const REPO = "acme/widgets";
+    let fake: FakeGitHub;
+    let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+    let model: ModelServer;
+    let s: Stack;
+
+    beforeAll(async () => {
+      const keys = appKeys();
+      fake = await new FakeGitHub({
+        appId: APP_ID,
+        slug: APP_SLUG,
+        publicKey: keys.publicKey,
+      }).listen();
+      git = await startGitHttpServer({
+        username: "unused",
+        password: "unused",
+        check: (username, password) =>
+          username === "x-access-token" && Boolean(fake.validToken(password)),
+      });
+      git.createRepo(REPO, { "README.md": "# widgets\n" });
+      fake.installations.set(INSTALLATION, [
+        { name: "widgets", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" },
+      ]);
+      model = await new ModelServer([
+        {
+          shell: `gh issue comment 7 --repo ${REPO} --body "The fix is on the session branch." 2>&1; echo "gh exit $?"; git -c user.name=a -c user.email=a@a commit -q --allow-empty -m work && git push -q origin "HEAD:refs/heads/$(git rev-parse --abbrev-ref HEAD)" 2>&1; echo "push exit $?"`,
+        },
+        { message: "commented" },
+      ]).listen();
+      s = await startStack("postgres", {
+        SANDBOX_PROVIDER: "docker",
+        SANDBOX_IMAGE,
+        MODEL_UPSTREAM_URL: model.url,
+        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+        AGENT_MODEL: "test-model",
+        GITHUB_APP_ID: APP_ID,
+        GITHUB_PRIVATE_KEY: keys.privateKey,
+        GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        GITHUB_API_URL: fake.url,
+      });
+      expect(
+        (
+          await postGitHub(
+            s.base,
+            "installation",
+            installationCreated({ installationId: INSTALLATION, account: "acme" }),
+          )
+        ).status,
+      ).toBe(202);
+      await until("the synced repository", async () =>
+        s.rt.database.db.query.repositories.findFirst({
+          where: eq(schema.repositories.name, REPO),
+        }),
+      );
     }, 120_000);
-    const line = (name: string) => output.split("\n").find((l) => l.startsWith(`${name} `)) ?? `${name} (missing)`;
-
-    // Slack got the bot token, not the sandbox's placeholder, and the link once.
-    const link = `${s.rt.config.PUBLIC_URL.replace(/\/$/, "")}/sessions/${id}`;
-    const [posted] = slack.callsTo("chat.postMessage", (c) => c.body.channel === "C0BOUNDARY");
-    expect(posted).toBeDefined();
-    expect(posted!.token).toBe(SLACK_TOKEN);
-    expect(String(posted!.body.text).split(link).length - 1).toBe(1);
-    expect(String(posted!.body.text)).toMatch(/^the fix is ready/);
-    expect(line("slack")).toMatch(/"ok":\s*true/);
-
-    expect(line("allowed")).toContain("allowed-host-answered");
-    expect(line("not-allowed")).toContain("blocked by the sandbox network policy: other.tandem.test is not allowed (profile default v2)");
-    expect(line("not-allowed-tls")).not.toMatch(/ code=0 /);
-
-    const branch = `tandem/${id.slice(0, 8)}`;
-    expect(line("push-branch")).not.toMatch(/rejected|fatal/);
-    expect(spawnSync("git", ["-C", path.join(git.root, "acme/app.git"), "rev-parse", "--verify", `refs/heads/${branch}`]).status).toBe(0);
-
-    // Only placeholders: no real credential in the sandbox's environment.
-    expect(line("env")).toContain("GH_TOKEN=tandem-placeholder");
-    for (const secret of [SLACK_TOKEN, GIT_PASSWORD, "test-upstream-key"]) expect(output).not.toContain(secret);
-
-    const connections = (await s.owner.request("GET", `/api/sessions/${id}/network`)).body.connections as Array<{ host: string; decision: string }>;
-    expect(connections).toEqual(expect.arrayContaining([
-      expect.objectContaining({ host: "slack.com", decision: "intercepted" }),
-      expect.objectContaining({ host: "allowed.tandem.test", decision: "allowed" }),
-      expect.objectContaining({ host: "other.tandem.test", decision: "blocked" }),
-      expect.objectContaining({ host: "registry.npmjs.org", decision: "blocked" }),
-    ]));
-  }, 240_000);
-});
-
-describe.skipIf(!dockerAvailable())("gh in the sandbox, through the gateway, as the GitHub App", () => {
-  const INSTALLATION = 93;
-  const REPO = "acme/widgets";
-  let fake: FakeGitHub;
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
-  let model: ModelServer;
-  let s: Stack;
-
-  beforeAll(async () => {
-    const keys = appKeys();
-    fake = await new FakeGitHub({ appId: APP_ID, slug: APP_SLUG, publicKey: keys.publicKey }).listen();
-    git = await startGitHttpServer({
-      username: "unused", password: "unused",
-      check: (username, password) => username === "x-access-token" && Boolean(fake.validToken(password)),
+    afterAll(async () => {
+      await s?.close();
+      await model?.close();
+      await git?.close();
+      await fake?.close();
     });
-    git.createRepo(REPO, { "README.md": "# widgets\n" });
-    fake.installations.set(INSTALLATION, [{ name: "widgets", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" }]);
-    model = await new ModelServer([
-      { shell: `gh issue comment 7 --repo ${REPO} --body "The fix is on the session branch." 2>&1; echo "gh exit $?"; git -c user.name=a -c user.email=a@a commit -q --allow-empty -m work && git push -q origin "HEAD:refs/heads/$(git rev-parse --abbrev-ref HEAD)" 2>&1; echo "push exit $?"` },
-      { message: "commented" },
-    ]).listen();
-    s = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
-      GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url,
-    });
-    expect((await postGitHub(s.base, "installation", installationCreated({ installationId: INSTALLATION, account: "acme" }))).status).toBe(202);
-    await until("the synced repository", async () => s.rt.database.db.query.repositories.findFirst({ where: eq(schema.repositories.name, REPO) }));
-  }, 120_000);
-  afterAll(async () => {
-    await s?.close();
-    await model?.close();
-    await git?.close();
-    await fake?.close();
-  });
 
-  it("`gh issue comment` reaches GitHub with an installation token and the View session link once; the branch push uses one too", async () => {
-    const id = (await s.owner.request("POST", "/api/sessions", { repository: REPO, prompt: "comment on #7" })).body.id as string;
-    const output = await until("the agent's command", async () => {
-      const events = await s.rt.database.db.select().from(schema.sessionEvents).where(eq(schema.sessionEvents.sessionId, id));
-      return events.map((e) => String((e.data as { output?: string }).output ?? "")).find((o) => o.includes("push exit"));
-    }, 120_000);
-    expect(output).toContain("gh exit 0");
-    expect(output).toContain("push exit 0");
-    const [comment] = fake.commentsOn(REPO, 7);
-    expect(comment).toBeDefined();
-    const link = `${s.rt.config.PUBLIC_URL.replace(/\/$/, "")}/sessions/${id}`;
-    expect(comment!.body.startsWith("The fix is on the session branch.")).toBe(true);
-    expect(comment!.body.split(link).length - 1).toBe(1);
-    // gh sent the placeholder; GitHub saw a real, narrowed installation token.
-    const graphql = fake.calls.filter((c) => c.path === "/graphql");
-    expect(graphql.length).toBeGreaterThan(0);
-    for (const call of graphql) {
-      expect(call.auth).toBe("token");
-      expect(fake.validToken(call.installationToken!)!.repositories).toEqual(["widgets"]);
-    }
-    expect(spawnSync("git", ["-C", path.join(git.root, `${REPO}.git`), "rev-parse", "--verify", `refs/heads/tandem/${id.slice(0, 8)}`]).status).toBe(0);
-  }, 240_000);
-});
+    it("`gh issue comment` reaches GitHub with an installation token and the View session link once; the branch push uses one too", async () => {
+      const id = (
+        await s.owner.request("POST", "/api/sessions", {
+          repository: REPO,
+          prompt: "comment on #7",
+        })
+      ).body.id as string;
+      const output = await until(
+        "the agent's command",
+        async () => {
+          const events = await s.rt.database.db
+            .select()
+            .from(schema.sessionEvents)
+            .where(eq(schema.sessionEvents.sessionId, id));
+          return events
+            .map((e) => String((e.data as { output?: string }).output ?? ""))
+            .find((o) => o.includes("push exit"));
+        },
+        120_000,
+      );
+      expect(output).toContain("gh exit 0");
+      expect(output).toContain("push exit 0");
+      const [comment] = fake.commentsOn(REPO, 7);
+      expect(comment).toBeDefined();
+      const link = `${s.rt.config.PUBLIC_URL.replace(/\/$/, "")}/sessions/${id}`;
+      expect(comment!.body.startsWith("The fix is on the session branch.")).toBe(true);
+      expect(comment!.body.split(link).length - 1).toBe(1);
+      // gh sent the placeholder; GitHub saw a real, narrowed installation token.
+      const graphql = fake.calls.filter((c) => c.path === "/graphql");
+      expect(graphql.length).toBeGreaterThan(0);
+      for (const call of graphql) {
+        expect(call.auth).toBe("token");
+        expect(fake.validToken(call.installationToken!)!.repositories).toEqual(["widgets"]);
+      }
+      expect(
+        spawnSync("git", [
+          "-C",
+          path.join(git.root, `${REPO}.git`),
+          "rev-parse",
+          "--verify",
+          `refs/heads/tandem/${id.slice(0, 8)}`,
+        ]).status,
+      ).toBe(0);
+    }, 240_000);
+  },
+);

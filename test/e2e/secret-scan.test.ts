@@ -32,9 +32,13 @@ describe.skipIf(!dockerAvailable())("nothing secret reaches a live sandbox", () 
     await git.createRepo("acme/app", { "README.md": "# app\n" });
     model = await new ModelServer([{ shell: "sleep 120" }]).listen();
     stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, AGENT_MODEL: "test-model",
+      SANDBOX_PROVIDER: "docker",
+      SANDBOX_IMAGE,
+      MODEL_UPSTREAM_URL: model.url,
+      AGENT_MODEL: "test-model",
       // Provider APIs point at a closed loopback port: nothing may leave this machine.
-      SLACK_API_URL: "http://127.0.0.1:9/api/", GITHUB_API_URL: "http://127.0.0.1:9",
+      SLACK_API_URL: "http://127.0.0.1:9/api/",
+      GITHUB_API_URL: "http://127.0.0.1:9",
       ...SECRETS,
     });
   }, 120_000);
@@ -45,25 +49,64 @@ describe.skipIf(!dockerAvailable())("nothing secret reaches a live sandbox", () 
   });
 
   it("keeps keys, tokens, the database URL and git passwords out of env, processes, files and image layers", async () => {
-    await stack.owner.request("POST", "/api/repositories", { name: "acme/app", cloneUrl: git.url("acme/app"), credential: { username: "u", password: GIT_PASSWORD } });
-    const { body } = await stack.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "work" });
+    await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      credential: { username: "u", password: GIT_PASSWORD },
+    });
+    const { body } = await stack.owner.request("POST", "/api/sessions", {
+      repository: "acme/app",
+      prompt: "work",
+    });
     await until("the agent to be working", async () => model.responseRequests.length > 0, 60_000);
-    const [sandbox] = await stack.rt.database.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.sessionId, body.id));
+    const [sandbox] = await stack.rt.database.db
+      .select()
+      .from(schema.sandboxes)
+      .where(eq(schema.sandboxes.sessionId, body.id));
     const id = sandbox!.externalId!;
-    const needles = [...Object.values(SECRETS).filter((v) => v.length > 8), GIT_PASSWORD, TEST_ENCRYPTION_KEY, stack.rt.config.DATABASE_URL!];
+    const needles = [
+      ...Object.values(SECRETS).filter((v) => v.length > 8),
+      GIT_PASSWORD,
+      TEST_ENCRYPTION_KEY,
+      stack.rt.config.DATABASE_URL!,
+    ];
 
     const inspect = JSON.parse(docker("inspect", id).out)[0];
     // As the agent user: every process in the sandbox is its own, and root here lacks CAP_SYS_PTRACE.
     const environ = docker("exec", id, "sh", "-c", "cat /proc/[0-9]*/environ | tr '\\0' '\\n'").out;
     const processes = docker("exec", "-u", "root", id, "ps", "auxww").out;
-    const history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", SANDBOX_IMAGE).out;
-    const imageEnv = JSON.stringify(JSON.parse(docker("image", "inspect", SANDBOX_IMAGE).out)[0].Config.Env);
+    const history = docker(
+      "history",
+      "--no-trunc",
+      "--format",
+      "{{.CreatedBy}}",
+      SANDBOX_IMAGE,
+    ).out;
+    const imageEnv = JSON.stringify(
+      JSON.parse(docker("image", "inspect", SANDBOX_IMAGE).out)[0].Config.Env,
+    );
     // Files are read as root and as the agent: root in the sandbox has no capability to read the
     // agent's private files, so each sees what the other may not.
     const grep = (needle: string) => ({
-      out: ["root", "agent"].map((user) =>
-        docker("exec", "-u", user, id, "grep", "-rIlsF", "--exclude-dir=proc", "--exclude-dir=sys", "--exclude-dir=dev", "-e", needle, "/").out,
-      ).join(""),
+      out: ["root", "agent"]
+        .map(
+          (user) =>
+            docker(
+              "exec",
+              "-u",
+              user,
+              id,
+              "grep",
+              "-rIlsF",
+              "--exclude-dir=proc",
+              "--exclude-dir=sys",
+              "--exclude-dir=dev",
+              "-e",
+              needle,
+              "/",
+            ).out,
+        )
+        .join(""),
     });
 
     expect(processes).toContain("codex"); // the scan looks at a sandbox with a live agent

@@ -23,15 +23,27 @@ describe("Slack end to end: a mention runs the real agent in a Docker sandbox", 
     git = await startGitHttpServer(GIT);
     git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
     model = await new ModelServer([
-      { applyPatch: "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n" },
+      {
+        applyPatch:
+          "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hello\n+hello, world\n*** End Patch\n",
+      },
       { message: "I updated hello.txt to greet the world." },
     ]).listen();
     stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE, MODEL_UPSTREAM_URL: model.url, MODEL_UPSTREAM_API_KEY: "test-upstream-key", AGENT_MODEL: "test-model",
-      SLACK_API_URL: fake.url, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: "xoxb-e2e",
+      SANDBOX_PROVIDER: "docker",
+      SANDBOX_IMAGE,
+      MODEL_UPSTREAM_URL: model.url,
+      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
+      AGENT_MODEL: "test-model",
+      SLACK_API_URL: fake.url,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_BOT_TOKEN: "xoxb-e2e",
     });
     const repo = await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app", cloneUrl: git.url("acme/app"), defaultBranch: "main", credential: GIT,
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      defaultBranch: "main",
+      credential: GIT,
     });
     expect(repo.status).toBe(201);
   }, 120_000);
@@ -42,31 +54,70 @@ describe("Slack end to end: a mention runs the real agent in a Docker sandbox", 
     await fake?.close();
   });
 
-  it.skipIf(skip)("mention → sandbox → the agent edits a file → a summary with \"1 file changed\" in the thread", async () => {
-    const ts = newTs();
-    const ack = await postSlack(stack.base, "events", mention({ teamId: TEAM_ID, channel: "CE2E", ts, text: `<@${BOT_USER_ID}> say hello to the world in hello.txt` }));
-    expect(ack.status).toBe(200);
-    expect(ack.ackMs).toBeLessThan(3_000);
+  it.skipIf(skip)(
+    'mention → sandbox → the agent edits a file → a summary with "1 file changed" in the thread',
+    async () => {
+      const ts = newTs();
+      const ack = await postSlack(
+        stack.base,
+        "events",
+        mention({
+          teamId: TEAM_ID,
+          channel: "CE2E",
+          ts,
+          text: `<@${BOT_USER_ID}> say hello to the world in hello.txt`,
+        }),
+      );
+      expect(ack.status).toBe(200);
+      expect(ack.ackMs).toBeLessThan(3_000);
 
-    await fake.waitFor("the summary", () => fake.postsIn("CE2E", ts).some((c) => String(c.body.text).includes("1 file changed")), 150_000);
-    const [binding] = await stack.rt.database.db.select().from(schema.sessionBindings).where(eq(schema.sessionBindings.threadKey, `${TEAM_ID}:CE2E:${ts}`));
-    const url = sessionUrl("http://tandem.test", binding!.sessionId);
-    const summary = fake.postsIn("CE2E", ts).find((c) => String(c.body.text).includes("1 file changed"))!;
-    expect(summary.body.text).toContain("I updated hello.txt to greet the world.");
-    expect(summary.body.text).toContain("1 file changed (+1 −1)");
-    expect(JSON.stringify(summary.body.blocks)).toContain("`hello.txt` +1 −1");
-    expect(summary.body.text).toContain(`View session: ${url}`);
+      await fake.waitFor(
+        "the summary",
+        () => fake.postsIn("CE2E", ts).some((c) => String(c.body.text).includes("1 file changed")),
+        150_000,
+      );
+      const [binding] = await stack.rt.database.db
+        .select()
+        .from(schema.sessionBindings)
+        .where(eq(schema.sessionBindings.threadKey, `${TEAM_ID}:CE2E:${ts}`));
+      const url = sessionUrl("http://tandem.test", binding!.sessionId);
+      const summary = fake
+        .postsIn("CE2E", ts)
+        .find((c) => String(c.body.text).includes("1 file changed"))!;
+      expect(summary.body.text).toContain("I updated hello.txt to greet the world.");
+      expect(summary.body.text).toContain("1 file changed (+1 −1)");
+      expect(JSON.stringify(summary.body.blocks)).toContain("`hello.txt` +1 −1");
+      expect(summary.body.text).toContain(`View session: ${url}`);
 
-    expect(fake.callsTo("reactions.add", (c) => c.body.timestamp === ts)).toHaveLength(1);
-    const status = fake.postsIn("CE2E", ts).filter((c) => JSON.stringify(c.body.blocks ?? []).includes("tandem_stop"));
-    expect(status).toHaveLength(1);
-    const statusTs = await until("the stored status message", async () =>
-      (await stack.rt.database.db.select().from(schema.outboundMessages).where(eq(schema.outboundMessages.sessionId, binding!.sessionId)))
-        .find((r) => r.kind === "status")?.externalId);
-    await fake.waitFor("the status to say it waits for input", () => fake.callsTo("chat.update", (c) => c.body.ts === statusTs
-      && String(c.body.text).includes("Waiting for input")).length > 0, 15_000);
-    // Edited in place, at most about once a second (a short run may go from Starting straight to Waiting).
-    const edits = fake.callsTo("chat.update", (c) => c.body.ts === statusTs);
-    for (let i = 1; i < edits.length; i++) expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThan(500);
-  }, 200_000);
+      expect(fake.callsTo("reactions.add", (c) => c.body.timestamp === ts)).toHaveLength(1);
+      const status = fake
+        .postsIn("CE2E", ts)
+        .filter((c) => JSON.stringify(c.body.blocks ?? []).includes("tandem_stop"));
+      expect(status).toHaveLength(1);
+      const statusTs = await until(
+        "the stored status message",
+        async () =>
+          (
+            await stack.rt.database.db
+              .select()
+              .from(schema.outboundMessages)
+              .where(eq(schema.outboundMessages.sessionId, binding!.sessionId))
+          ).find((r) => r.kind === "status")?.externalId,
+      );
+      await fake.waitFor(
+        "the status to say it waits for input",
+        () =>
+          fake.callsTo(
+            "chat.update",
+            (c) => c.body.ts === statusTs && String(c.body.text).includes("Waiting for input"),
+          ).length > 0,
+        15_000,
+      );
+      // Edited in place, at most about once a second (a short run may go from Starting straight to Waiting).
+      const edits = fake.callsTo("chat.update", (c) => c.body.ts === statusTs);
+      for (let i = 1; i < edits.length; i++)
+        expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThan(500);
+    },
+    200_000,
+  );
 });

@@ -5,8 +5,15 @@ import type { TestRuntime } from "./runtime.ts";
 
 export interface ApiClient {
   token: string;
-  request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{
-    status: number; body: any; headers: Record<string, unknown>;
+  request(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{
+    status: number;
+    body: any;
+    headers: Record<string, unknown>;
   }>;
 }
 
@@ -25,10 +32,25 @@ export function apiClient(app: FastifyInstance, token: string): ApiClient {
         method: method as "GET",
         url,
         headers: { authorization: `Bearer ${token}`, ...headers },
-        ...(body === undefined ? {} : typeof body === "string" ? { payload: body, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers } } : { payload: body as object }),
+        ...(body === undefined
+          ? {}
+          : typeof body === "string"
+            ? {
+                payload: body,
+                headers: {
+                  authorization: `Bearer ${token}`,
+                  "content-type": "application/json",
+                  ...headers,
+                },
+              }
+            : { payload: body as object }),
       });
       let parsed: unknown = res.body;
-      try { parsed = res.json(); } catch { /* not JSON */ }
+      try {
+        parsed = res.json();
+      } catch {
+        /* not JSON */
+      }
       return { status: res.statusCode, body: parsed, headers: res.headers };
     },
   };
@@ -36,7 +58,10 @@ export function apiClient(app: FastifyInstance, token: string): ApiClient {
 
 /** A second organization with its own owner and token, to prove isolation. */
 export async function otherOrganization(rt: TestRuntime) {
-  const [user] = await rt.database.db.insert(schema.users).values({ name: "Mallory", email: `mallory-${Date.now()}@example.test` }).returning();
+  const [user] = await rt.database.db
+    .insert(schema.users)
+    .values({ name: "Mallory", email: `mallory-${Date.now()}@example.test` })
+    .returning();
   const org = await createOrganization(rt.database.db, { name: "Other", ownerUserId: user!.id });
   const { token } = await issueToken(rt.database.db, rt.clock, { userId: user!.id, kind: "api" });
   return { org, userId: user!.id, token };

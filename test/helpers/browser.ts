@@ -7,7 +7,8 @@ export const ARTIFACTS = "test-artifacts";
 /** Debian's chromium is installed by .ci/run; in CI its absence is a failure, not a skip. */
 export function chromiumAvailable(): boolean {
   const ok = existsSync(CHROMIUM);
-  if (!ok && process.env.CI) throw new Error(`CI needs ${CHROMIUM} (bash .ci/run installs Debian's chromium)`);
+  if (!ok && process.env.CI)
+    throw new Error(`CI needs ${CHROMIUM} (bash .ci/run installs Debian's chromium)`);
   return ok;
 }
 
@@ -15,7 +16,15 @@ export async function launchBrowser(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }

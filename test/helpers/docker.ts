@@ -7,7 +7,9 @@ export const SANDBOX_IMAGE = process.env.TEST_SANDBOX_IMAGE ?? "tandem/sandbox:l
  * the engine and builds the image) their absence is a failure, not a skip.
  */
 export function dockerAvailable(): boolean {
-  const ok = spawnSync("docker", ["image", "inspect", SANDBOX_IMAGE], { stdio: "ignore" }).status === 0;
-  if (!ok && process.env.CI) throw new Error(`CI needs a Docker engine and ${SANDBOX_IMAGE} (bash .ci/run builds it)`);
+  const ok =
+    spawnSync("docker", ["image", "inspect", SANDBOX_IMAGE], { stdio: "ignore" }).status === 0;
+  if (!ok && process.env.CI)
+    throw new Error(`CI needs a Docker engine and ${SANDBOX_IMAGE} (bash .ci/run builds it)`);
   return ok;
 }

@@ -5,13 +5,19 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import {
-  createLogger, ensureDefaultOrganization, loadConfig, openRuntime, type Config, type Runtime,
+  createLogger,
+  ensureDefaultOrganization,
+  loadConfig,
+  openRuntime,
+  type Config,
+  type Runtime,
 } from "@tandem/core";
 
 export type DbKind = "postgres" | "pglite";
 export const DB_KINDS: DbKind[] = ["postgres", "pglite"];
 
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export const randomSuffix = () => randomBytes(6).toString("hex");
@@ -43,7 +49,10 @@ export interface TestRuntime extends Runtime {
  * The real runtime on a fresh database (Postgres or PGlite in a temp dir), the machine's Redis
  * under a unique key prefix, and a silent logger.
  */
-export async function startTestRuntime(kind: DbKind, env: Record<string, string> = {}): Promise<TestRuntime> {
+export async function startTestRuntime(
+  kind: DbKind,
+  env: Record<string, string> = {},
+): Promise<TestRuntime> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-test-"));
   const database = kind === "postgres" ? await createTestDatabase() : null;
   let config: Config;
@@ -81,7 +90,11 @@ export async function startTestRuntime(kind: DbKind, env: Record<string, string>
 
 /** Deletes every key under `prefix:` (the queues' keys), so a test leaves nothing in Redis; a Redis already gone has nothing to drop. */
 export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => {});
   try {
     await redis.connect();

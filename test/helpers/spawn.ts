@@ -7,9 +7,15 @@ export const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 /** Runs an entry point as its own process; resolves with its exit code and output. */
 export function runEntry(entry: string, env: Record<string, string>, timeoutMs = 20_000) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), entry], {
-      cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), entry],
+      {
+        cwd: ROOT,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

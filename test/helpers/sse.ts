@@ -42,7 +42,10 @@ export async function openSse(url: string, headers: Record<string, string>) {
     async waitFor(n: number, timeoutMs = 5_000): Promise<SseFrame[]> {
       const deadline = Date.now() + timeoutMs;
       while (frames.length < n) {
-        if (Date.now() > deadline) throw new Error(`expected ${n} SSE frames, got ${frames.length}: ${JSON.stringify(frames)}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `expected ${n} SSE frames, got ${frames.length}: ${JSON.stringify(frames)}`,
+          );
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 100);

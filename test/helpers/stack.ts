@@ -12,9 +12,15 @@ export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
 
 /** `n` distinct free ports: all held open until each is known, so no two are the same. */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => resolve(srv));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve) => {
+          const srv = createServer().listen(0, "127.0.0.1", () => resolve(srv));
+        }),
+    ),
+  );
   const ports = servers.map((srv) => (srv.address() as { port: number }).port);
   await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
   return ports;
@@ -39,11 +45,17 @@ export interface Stack {
 
 /** Web and worker on real ports, as `npm start` runs them, against a fresh database. */
 export async function startStack(
-  kind: DbKind, env: Record<string, string>, workerOptions: WorkerOptions & { none?: boolean } = {},
+  kind: DbKind,
+  env: Record<string, string>,
+  workerOptions: WorkerOptions & { none?: boolean } = {},
 ): Promise<Stack> {
   const [port, portsPort] = (await freePorts(2)) as [number, number];
   const rt = await startTestRuntime(kind, {
-    PORT: String(port), PORTS_PORT: String(portsPort), HOST: "127.0.0.1", ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env,
+    PORT: String(port),
+    PORTS_PORT: String(portsPort),
+    HOST: "127.0.0.1",
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    ...env,
     // "self": the stack's own address, for browsers (WebSocket origin checks compare with it);
     // "self-localhost" the same port named localhost, beside the ports origin's *.localhost hosts.
     ...(env.PUBLIC_URL === "self" ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
@@ -56,21 +68,37 @@ export async function startStack(
     : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });
   const owner = apiClient(web.app, await ownerToken(rt));
   return {
-    rt, app: web.app, gateway: web.gateway, worker, owner, base: web.base, sandboxes, ports: web.ports, portsBase: portsPublicUrl(rt.config),
+    rt,
+    app: web.app,
+    gateway: web.gateway,
+    worker,
+    owner,
+    base: web.base,
+    sandboxes,
+    ports: web.ports,
+    portsBase: portsPublicUrl(rt.config),
     async close() {
       await worker.close();
       await web.close();
       // What the test left running (idle sessions' sandboxes) goes with the stack: the engine is shared.
-      const left = await rt.database.db.select({ externalId: schema.sandboxes.externalId }).from(schema.sandboxes)
+      const left = await rt.database.db
+        .select({ externalId: schema.sandboxes.externalId })
+        .from(schema.sandboxes)
         .where(isNull(schema.sandboxes.removedAt));
-      await Promise.all(left.map(({ externalId }) => externalId && sandboxes.remove(externalId).catch(() => {})));
+      await Promise.all(
+        left.map(({ externalId }) => externalId && sandboxes.remove(externalId).catch(() => {})),
+      );
       await rt.close();
     },
   };
 }
 
 /** Polls until `fn` returns something truthy. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();

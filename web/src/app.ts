@@ -1,5 +1,10 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from "fastify";
 import websocket from "@fastify/websocket";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { githubRoutes, slackRoutes } from "@tandem/bot";
@@ -31,20 +36,37 @@ export function answerErrors(app: FastifyInstance) {
     }
     const status = err.statusCode ?? 500;
     if (status < 500) {
-      return reply.code(status).send({ error: { code: status === 413 ? "payload_too_large" : "bad_request", message: err.message } });
+      return reply.code(status).send({
+        error: {
+          code: status === 413 ? "payload_too_large" : "bad_request",
+          message: err.message,
+        },
+      });
     }
     req.log.error({ err }, "request.failed");
-    return reply.code(500).send({ error: { code: "internal", message: "internal error; see the server log for request " + req.id } });
+    return reply.code(500).send({
+      error: {
+        code: "internal",
+        message: "internal error; see the server log for request " + req.id,
+      },
+    });
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: "not_found", message: `no route for ${req.method} ${req.url.split("?")[0]}` } }));
+    reply.code(404).send({
+      error: {
+        code: "not_found",
+        message: `no route for ${req.method} ${req.url.split("?")[0]}`,
+      },
+    }),
+  );
 }
 
 /** The whole HTTP surface as one Fastify app; `server.ts` only listens. */
 export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    genReqId: (req) => (typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : randomUUID()),
+    genReqId: (req) =>
+      typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : randomUUID(),
     bodyLimit: 2 * 1024 * 1024,
     // Event streams never go idle; on shutdown they are cut and clients resume with Last-Event-ID.
     forceCloseConnections: true,
@@ -52,12 +74,19 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
 
   const metrics = deps.metrics ?? new Registry();
   // Default metrics once per registry (a shared one may already have them).
-  if (!metrics.getSingleMetric("process_cpu_user_seconds_total")) collectDefaultMetrics({ register: metrics });
+  if (!metrics.getSingleMetric("process_cpu_user_seconds_total"))
+    collectDefaultMetrics({ register: metrics });
   const requests = new Counter({
-    name: "tandem_http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: [metrics],
+    name: "tandem_http_requests_total",
+    help: "HTTP requests",
+    labelNames: ["method", "route", "status"],
+    registers: [metrics],
   });
   const duration = new Histogram({
-    name: "tandem_http_request_duration_seconds", help: "HTTP request duration", labelNames: ["method", "route"], registers: [metrics],
+    name: "tandem_http_request_duration_seconds",
+    help: "HTTP request duration",
+    labelNames: ["method", "route"],
+    registers: [metrics],
   });
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
@@ -85,7 +114,13 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   modelProxyRoutes(app, deps);
   sandboxGitRoutes(app, deps);
   // Provider webhooks and installs (each registers nothing when its provider is not configured).
-  const providerDeps = { config: deps.config, db: deps.database.db, queues: deps.queues, logger: deps.logger, clock: deps.clock };
+  const providerDeps = {
+    config: deps.config,
+    db: deps.database.db,
+    queues: deps.queues,
+    logger: deps.logger,
+    clock: deps.clock,
+  };
   /** The org an owner or admin installs a provider for (401/403 for anyone else). */
   const adminOrg = async (req: FastifyRequest) => {
     const actor = await requireActor(deps, req);
@@ -97,7 +132,9 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     ...providerDeps,
     adminOrg,
     adminsDefaultOrg: async (req) => {
-      const org = await deps.database.db.query.organizations.findFirst({ where: (o, { eq }) => eq(o.isDefault, true) });
+      const org = await deps.database.db.query.organizations.findFirst({
+        where: (o, { eq }) => eq(o.isDefault, true),
+      });
       if (!org) return false;
       const actor = await requireActor(deps, req, org.id).catch(() => null);
       return actor !== null && actor.role !== "member";

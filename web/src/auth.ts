@@ -32,8 +32,16 @@ export async function requireUser(deps: WebDeps, req: FastifyRequest): Promise<s
 }
 
 /** The user and the org the request acts in (`X-Tandem-Org`, or the user's first org). */
-export async function requireActor(deps: WebDeps, req: FastifyRequest, orgId?: string): Promise<Actor> {
+export async function requireActor(
+  deps: WebDeps,
+  req: FastifyRequest,
+  orgId?: string,
+): Promise<Actor> {
   const userId = await requireUser(deps, req);
   const header = req.headers["x-tandem-org"];
-  return resolveActor(deps.database.db, userId, orgId ?? (typeof header === "string" ? header : undefined));
+  return resolveActor(
+    deps.database.db,
+    userId,
+    orgId ?? (typeof header === "string" ? header : undefined),
+  );
 }

@@ -1,6 +1,14 @@
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
-import type { Clock, Config, Database, EventBus, Logger, Queues, SandboxProvider } from "@tandem/core";
+import type {
+  Clock,
+  Config,
+  Database,
+  EventBus,
+  Logger,
+  Queues,
+  SandboxProvider,
+} from "@tandem/core";
 
 /** Everything the web app needs, built by the entry point and passed in. */
 export interface WebDeps {

@@ -7,7 +7,8 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where = "b
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => {
-    if (i.code === "unrecognized_keys") return `unknown field${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`;
+    if (i.code === "unrecognized_keys")
+      return `unknown field${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`;
     return i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message;
   });
   throw badRequest(`invalid ${where}: ${problems.join("; ")}`);

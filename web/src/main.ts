@@ -1,4 +1,10 @@
-import { createLogger, createSandboxProvider, loadConfigOrExit, openRuntime, runMain } from "@tandem/core";
+import {
+  createLogger,
+  createSandboxProvider,
+  loadConfigOrExit,
+  openRuntime,
+  runMain,
+} from "@tandem/core";
 import { serveWeb } from "./server.ts";
 
 runMain(async () => {

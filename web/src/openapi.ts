@@ -25,21 +25,32 @@ export class OpenApiRegistry {
     for (const doc of this.docs) {
       const url = doc.url.replace(/:(\w+)/g, "{$1}");
       const params = [...doc.url.matchAll(/:(\w+)/g)].map((m) => ({
-        name: m[1], in: "path", required: true, schema: { type: "string" },
+        name: m[1],
+        in: "path",
+        required: true,
+        schema: { type: "string" },
       }));
       const query = doc.query ? queryParams(doc.query) : [];
       const op: Record<string, unknown> = {
         summary: doc.summary,
         tags: [doc.tag],
         parameters: [...params, ...query],
-        responses: Object.fromEntries(Object.entries(doc.responses).map(([code, description]) => [
-          code,
-          { description, ...(doc.produces && code.startsWith("2") ? { content: { [doc.produces]: {} } } : {}) },
-        ])),
+        responses: Object.fromEntries(
+          Object.entries(doc.responses).map(([code, description]) => [
+            code,
+            {
+              description,
+              ...(doc.produces && code.startsWith("2") ? { content: { [doc.produces]: {} } } : {}),
+            },
+          ]),
+        ),
       };
       if (doc.auth !== false) op.security = [{ bearer: [] }];
       if (doc.body) {
-        op.requestBody = { required: true, content: { "application/json": { schema: z.toJSONSchema(doc.body, { io: "input" }) } } };
+        op.requestBody = {
+          required: true,
+          content: { "application/json": { schema: z.toJSONSchema(doc.body, { io: "input" }) } },
+        };
       }
       (paths[url] ??= {})[doc.method.toLowerCase()] = op;
     }
@@ -54,8 +65,14 @@ export class OpenApiRegistry {
 }
 
 function queryParams(schema: z.ZodType) {
-  const json = z.toJSONSchema(schema, { io: "input" }) as { properties?: Record<string, unknown>; required?: string[] };
+  const json = z.toJSONSchema(schema, { io: "input" }) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
   return Object.entries(json.properties ?? {}).map(([name, s]) => ({
-    name, in: "query", required: json.required?.includes(name) ?? false, schema: s,
+    name,
+    in: "query",
+    required: json.required?.includes(name) ?? false,
+    schema: s,
   }));
 }

@@ -1,5 +1,11 @@
 import type { FastifyRequest } from "fastify";
-import { sandboxGrantForToken, sessionForSandboxToken, unauthorized, type SandboxGrant, type Session } from "@tandem/core";
+import {
+  sandboxGrantForToken,
+  sessionForSandboxToken,
+  unauthorized,
+  type SandboxGrant,
+  type Session,
+} from "@tandem/core";
 import type { WebDeps } from "./deps.ts";
 
 const bearer = (req: FastifyRequest) => req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
@@ -35,7 +41,10 @@ const basicPassword = (req: FastifyRequest) => {
  * repositories, or those of a build token (snapshot builds, setup-script tests) until it expires
  * or is revoked; null otherwise.
  */
-export async function sandboxGrant(deps: WebDeps, req: FastifyRequest): Promise<SandboxGrant | null> {
+export async function sandboxGrant(
+  deps: WebDeps,
+  req: FastifyRequest,
+): Promise<SandboxGrant | null> {
   const token = bearer(req) ?? basicPassword(req);
   return token ? sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, token) : null;
 }

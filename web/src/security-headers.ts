@@ -9,8 +9,16 @@ export function contentSecurityPolicy(publicUrl: string): string {
   const url = new URL(publicUrl);
   const ws = `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
   return [
-    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self' data:",
-    `connect-src 'self' ${ws}`, "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    `connect-src 'self' ${ws}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
   ].join("; ");
 }
 
@@ -18,7 +26,10 @@ export function contentSecurityPolicy(publicUrl: string): string {
 export function securityHeaders(app: FastifyInstance, deps: WebDeps) {
   const csp = contentSecurityPolicy(deps.config.PUBLIC_URL);
   app.addHook("onSend", async (_req, reply, payload) => {
-    reply.header("content-security-policy", csp).header("x-frame-options", "DENY").header("x-content-type-options", "nosniff")
+    reply
+      .header("content-security-policy", csp)
+      .header("x-frame-options", "DENY")
+      .header("x-content-type-options", "nosniff")
       .header("referrer-policy", reply.getHeader("referrer-policy") ?? "same-origin");
     return payload;
   });

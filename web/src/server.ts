@@ -31,7 +31,10 @@ export async function serveWeb(deps: WebDeps): Promise<WebServer> {
   const base = await app.listen({ port: deps.config.PORT, host: deps.config.HOST });
   const ports = await startPortsServer(all);
   return {
-    app, gateway, ports, base,
+    app,
+    gateway,
+    ports,
+    base,
     async close() {
       await ports.close();
       await gateway?.close();

@@ -1,4 +1,11 @@
-import { createLogger, engineSocketOf, loadConfigOrExit, openRuntime, runMain, startDockerExecProxy } from "@tandem/core";
+import {
+  createLogger,
+  engineSocketOf,
+  loadConfigOrExit,
+  openRuntime,
+  runMain,
+  startDockerExecProxy,
+} from "@tandem/core";
 import { startWorker } from "./worker.ts";
 
 runMain(async () => {
@@ -8,7 +15,11 @@ runMain(async () => {
   const worker = startWorker(rt);
   // The web service reaches sandboxes through this, not the engine socket (docker-compose.yml).
   const proxy = config.DOCKER_EXEC_PROXY_SOCKET
-    ? await startDockerExecProxy({ listenPath: config.DOCKER_EXEC_PROXY_SOCKET, upstreamSocket: engineSocketOf(config.DOCKER_HOST), logger })
+    ? await startDockerExecProxy({
+        listenPath: config.DOCKER_EXEC_PROXY_SOCKET,
+        upstreamSocket: engineSocketOf(config.DOCKER_HOST),
+        logger,
+      })
     : undefined;
   logger.info("worker.started");
   return async () => {

@@ -21,28 +21,55 @@ export interface SnapshotGcResult {
  * share one Docker engine, so only images labelled with an org of this database are looked at.
  * A removed image's snapshot loses its imageRef and says so in its log.
  */
-export async function collectSnapshotImages(deps: SnapshotDeps, opts: { graceMs: number }): Promise<SnapshotGcResult> {
+export async function collectSnapshotImages(
+  deps: SnapshotDeps,
+  opts: { graceMs: number },
+): Promise<SnapshotGcResult> {
   const { db } = deps.rt.database;
-  const { snapshots, sandboxProfileVersions: versions, sandboxProfiles: profiles, organizations, sandboxes } = schema;
-  const images = await deps.sandboxes.listImages({ repository: REPOSITORY, labelKeys: [ORG_LABEL] });
+  const {
+    snapshots,
+    sandboxProfileVersions: versions,
+    sandboxProfiles: profiles,
+    organizations,
+    sandboxes,
+  } = schema;
+  const images = await deps.sandboxes.listImages({
+    repository: REPOSITORY,
+    labelKeys: [ORG_LABEL],
+  });
   const labelled = [...new Set(images.map((i) => i.labels[ORG_LABEL]!))];
   if (labelled.length === 0) return { removed: [], kept: [] };
-  const ourOrgs = new Set((await db.select({ id: organizations.id }).from(organizations)
-    .where(inArray(organizations.id, labelled.filter(isUuid)))).map((o) => o.id));
+  const ourOrgs = new Set(
+    (
+      await db
+        .select({ id: organizations.id })
+        .from(organizations)
+        .where(inArray(organizations.id, labelled.filter(isUuid)))
+    ).map((o) => o.id),
+  );
   const ours = images.filter((i) => ourOrgs.has(i.labels[ORG_LABEL]!));
   if (ours.length === 0) return { removed: [], kept: [] };
 
-  const rows = await db.select({
-    id: snapshots.id, versionId: snapshots.profileVersionId, status: snapshots.status, imageRef: snapshots.imageRef, finishedAt: snapshots.finishedAt,
-  }).from(snapshots)
+  const rows = await db
+    .select({
+      id: snapshots.id,
+      versionId: snapshots.profileVersionId,
+      status: snapshots.status,
+      imageRef: snapshots.imageRef,
+      finishedAt: snapshots.finishedAt,
+    })
+    .from(snapshots)
     .innerJoin(versions, eq(versions.id, snapshots.profileVersionId))
     .innerJoin(profiles, eq(profiles.id, versions.profileId))
     .where(inArray(profiles.orgId, [...ourOrgs]));
   const keep = new Set<string>();
-  const building = new Set(rows.filter((r) => r.status === "queued" || r.status === "running").map((r) => r.id));
+  const building = new Set(
+    rows.filter((r) => r.status === "queued" || r.status === "running").map((r) => r.id),
+  );
   // Per version, newest ready first (the order readySnapshot picks in): the first is in use; each
   // later one was replaced when the one before it finished.
-  const ready = rows.filter((r) => r.status === "ready" && r.finishedAt)
+  const ready = rows
+    .filter((r) => r.status === "ready" && r.finishedAt)
     .sort((a, b) => b.finishedAt!.getTime() - a.finishedAt!.getTime());
   const newerFinishedAt = new Map<string, Date>();
   const cutoff = deps.rt.clock.now().getTime() - opts.graceMs;
@@ -52,7 +79,9 @@ export async function collectSnapshotImages(deps: SnapshotDeps, opts: { graceMs:
     newerFinishedAt.set(row.versionId, row.finishedAt!);
   }
   // Images sandboxes were created from (running or stopped, persistent ones included).
-  const live = await db.select({ externalId: sandboxes.externalId }).from(sandboxes)
+  const live = await db
+    .select({ externalId: sandboxes.externalId })
+    .from(sandboxes)
     .where(and(isNull(sandboxes.removedAt), isNotNull(sandboxes.externalId)));
   for (const { externalId } of live) {
     const info = await deps.sandboxes.inspect(externalId!).catch(() => null);
@@ -75,11 +104,18 @@ export async function collectSnapshotImages(deps: SnapshotDeps, opts: { graceMs:
     const ids = rows.filter((r) => r.imageRef === image.ref).map((r) => r.id);
     if (ids.length) {
       const note = `\n[${deps.rt.clock.now().toISOString()}] image ${image.ref} removed: a newer snapshot of this version replaced it\n`;
-      await db.update(schema.snapshots).set({ imageRef: null, log: sql`${snapshots.log} || ${note}` }).where(inArray(snapshots.id, ids));
+      await db
+        .update(schema.snapshots)
+        .set({ imageRef: null, log: sql`${snapshots.log} || ${note}` })
+        .where(inArray(snapshots.id, ids));
     }
-    log.info({ image: image.ref, orgId: image.labels[ORG_LABEL], snapshotIds: ids }, "snapshot.image_removed");
+    log.info(
+      { image: image.ref, orgId: image.labels[ORG_LABEL], snapshotIds: ids },
+      "snapshot.image_removed",
+    );
   }
   return result;
 }
 
-const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+const isUuid = (s: string) =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

@@ -1,7 +1,16 @@
 import { Worker, type Job } from "bullmq";
 import {
-  createSandboxProvider, every, QUEUE_NAMES, redisOptions, REFRESH_JOB, refreshProfile, sweepInbox, syncRefreshSchedules,
-  type AgentAdapter, type Runtime, type SandboxProvider,
+  createSandboxProvider,
+  every,
+  QUEUE_NAMES,
+  redisOptions,
+  REFRESH_JOB,
+  refreshProfile,
+  sweepInbox,
+  syncRefreshSchedules,
+  type AgentAdapter,
+  type Runtime,
+  type SandboxProvider,
 } from "@tandem/core";
 import { createGitHubWorker, createSlackWorker } from "@tandem/bot";
 import { processInbound, type InboundHandler } from "./processors/inbound.ts";
@@ -46,10 +55,13 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const slack = createSlackWorker(rt);
   const github = createGitHubWorker(rt);
   const handlers: Record<string, InboundHandler> = {
-    ...(slack ? { slack: slack.inbound } : {}), ...(github ? { github: github.inbound } : {}), ...opts.handlers,
+    ...(slack ? { slack: slack.inbound } : {}),
+    ...(github ? { github: github.inbound } : {}),
+    ...opts.handlers,
   };
   const outboundHandlers: Record<string, OutboundHandler> = {
-    ...(slack ? { slack: slack.outbound } : {}), ...(github ? { github: github.outbound } : {}),
+    ...(slack ? { slack: slack.outbound } : {}),
+    ...(github ? { github: github.outbound } : {}),
   };
   const deps = { db: rt.database.db, clock: rt.clock, logger: log, handlers };
   const inboxDeps = { db: rt.database.db, queues: rt.queues, logger: log, clock: rt.clock };
@@ -66,38 +78,81 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const lockDuration = opts.lockDurationMs ?? rt.config.SESSION_LOCK_MS;
   const profileDeps = { db: rt.database.db, queues: rt.queues, logger: log, clock: rt.clock };
   // The database is the record of refresh schedules; Redis may have lost or missed some.
-  syncRefreshSchedules(profileDeps).catch((err) => log.warn({ err }, "profile.schedules_sync_failed"));
+  syncRefreshSchedules(profileDeps).catch((err) =>
+    log.warn({ err }, "profile.schedules_sync_failed"),
+  );
   const gcEveryMs = opts.snapshotGcEveryMs ?? 60 * 60_000;
-  const gcSchedule = gcEveryMs > 0
-    ? rt.queues.maintenance.upsertJobScheduler(SNAPSHOT_GC_JOB, { every: gcEveryMs }, { name: SNAPSHOT_GC_JOB, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } })
-    : rt.queues.maintenance.removeJobScheduler(SNAPSHOT_GC_JOB);
+  const gcSchedule =
+    gcEveryMs > 0
+      ? rt.queues.maintenance.upsertJobScheduler(
+          SNAPSHOT_GC_JOB,
+          { every: gcEveryMs },
+          { name: SNAPSHOT_GC_JOB, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+        )
+      : rt.queues.maintenance.removeJobScheduler(SNAPSHOT_GC_JOB);
   gcSchedule.catch((err) => log.warn({ err }, "snapshot.gc_schedule_failed"));
   const connection = () => redisOptions(rt.redisTarget, "worker");
   const workers = [
     // A dead worker's session job is retried by another one after `lockDuration`, which then
     // reattaches to the agent still running in the sandbox.
-    new Worker(QUEUE_NAMES.sessionTurns, (job: Job<{ sessionId: string }>) => runSession(runner, job.data.sessionId), {
-      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: rt.config.SESSION_CONCURRENCY,
-      lockDuration, stalledInterval: lockDuration, maxStalledCount: 10,
-    }),
+    new Worker(
+      QUEUE_NAMES.sessionTurns,
+      (job: Job<{ sessionId: string }>) => runSession(runner, job.data.sessionId),
+      {
+        connection: connection(),
+        prefix: rt.config.REDIS_PREFIX,
+        concurrency: rt.config.SESSION_CONCURRENCY,
+        lockDuration,
+        stalledInterval: lockDuration,
+        maxStalledCount: 10,
+      },
+    ),
     // Failures are recorded on the snapshot by the builder itself; the job only retries a lost worker.
     // A profile's refresh schedule adds REFRESH_JOB here; it asks for a build like the API does.
-    new Worker(QUEUE_NAMES.snapshots, (job: Job) => (job.name === REFRESH_JOB
-      ? refreshProfile(profileDeps, { profileId: (job.data as { profileId: string }).profileId }, "schedule")
-      : buildSnapshot(runner, (job.data as { snapshotId: string }).snapshotId)), {
-      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 2,
-    }),
-    new Worker(QUEUE_NAMES.inbound, (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId), {
-      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 4,
-    }),
-    new Worker(QUEUE_NAMES.outbound, (job: Job, token?: string) => processOutbound(outboundHandlers, log, job, token), {
-      connection: connection(), prefix: rt.config.REDIS_PREFIX, concurrency: 8,
-    }),
-    new Worker(QUEUE_NAMES.maintenance, async (job: Job) => {
-      if (job.name === "sweep-inbox") return sweepNow();
-      if (job.name === SNAPSHOT_GC_JOB) return collectSnapshotImages(runner, { graceMs: opts.snapshotGcGraceMs ?? 60 * 60_000 });
-      log.warn({ job: job.name }, "maintenance.unknown_job");
-    }, { connection: connection(), prefix: rt.config.REDIS_PREFIX }),
+    new Worker(
+      QUEUE_NAMES.snapshots,
+      (job: Job) =>
+        job.name === REFRESH_JOB
+          ? refreshProfile(
+              profileDeps,
+              { profileId: (job.data as { profileId: string }).profileId },
+              "schedule",
+            )
+          : buildSnapshot(runner, (job.data as { snapshotId: string }).snapshotId),
+      {
+        connection: connection(),
+        prefix: rt.config.REDIS_PREFIX,
+        concurrency: 2,
+      },
+    ),
+    new Worker(
+      QUEUE_NAMES.inbound,
+      (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId),
+      {
+        connection: connection(),
+        prefix: rt.config.REDIS_PREFIX,
+        concurrency: 4,
+      },
+    ),
+    new Worker(
+      QUEUE_NAMES.outbound,
+      (job: Job, token?: string) => processOutbound(outboundHandlers, log, job, token),
+      {
+        connection: connection(),
+        prefix: rt.config.REDIS_PREFIX,
+        concurrency: 8,
+      },
+    ),
+    new Worker(
+      QUEUE_NAMES.maintenance,
+      async (job: Job) => {
+        if (job.name === "sweep-inbox") return sweepNow();
+        if (job.name === SNAPSHOT_GC_JOB)
+          return collectSnapshotImages(runner, { graceMs: opts.snapshotGcGraceMs ?? 60 * 60_000 });
+        log.warn({ job: job.name }, "maintenance.unknown_job");
+      },
+      { connection: connection(), prefix: rt.config.REDIS_PREFIX },
+    ),
   ];
   for (const w of workers) {
     w.on("failed", (job, err) => log.warn({ err, queue: w.name, jobId: job?.id }, "job.failed"));
@@ -105,29 +160,46 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   }
 
   // Reporters follow every session's events and update the threads sessions came from.
-  const following = slack?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS }).catch((err) => {
-    log.error({ err }, "slack.follow_failed");
-    return undefined;
-  });
+  const following = slack
+    ?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS })
+    .catch((err) => {
+      log.error({ err }, "slack.follow_failed");
+      return undefined;
+    });
 
-  const followingGitHub = github?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS }).catch((err) => {
-    log.error({ err }, "github.follow_failed");
-    return undefined;
-  });
+  const followingGitHub = github
+    ?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS })
+    .catch((err) => {
+      log.error({ err }, "github.follow_failed");
+      return undefined;
+    });
 
-  const stopSweeping = every(opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS, () => Promise.all([
-    sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
-    sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
-    sweepSnapshots({ rt, sandboxes: runner.sandboxes }).catch((err) => log.warn({ err }, "snapshots.sweep_failed")),
-    syncRefreshSchedules(profileDeps).catch((err) => log.warn({ err }, "profile.schedules_sync_failed")),
-  ]), () => {});
+  const stopSweeping = every(
+    opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS,
+    () =>
+      Promise.all([
+        sweepNow().catch((err) => log.warn({ err }, "inbox.sweep_failed")),
+        sweepSessions(runner).catch((err) => log.warn({ err }, "sessions.sweep_failed")),
+        sweepSnapshots({ rt, sandboxes: runner.sandboxes }).catch((err) =>
+          log.warn({ err }, "snapshots.sweep_failed"),
+        ),
+        syncRefreshSchedules(profileDeps).catch((err) =>
+          log.warn({ err }, "profile.schedules_sync_failed"),
+        ),
+      ]),
+    () => {},
+  );
 
   return {
     sweepNow,
     async close() {
       stopSweeping();
-      await (await following)?.();
-      await (await followingGitHub)?.();
+      await (
+        await following
+      )?.();
+      await (
+        await followingGitHub
+      )?.();
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -12,7 +12,11 @@ export const SANDBOX_TOKEN_PERMISSIONS = { contents: "write", pull_requests: "wr
  * What the token the sandbox gateway puts on the agent's API calls may do: issues and pull
  * requests, but contents read only, so the API is no way around the git remote's branch rule.
  */
-export const SANDBOX_API_TOKEN_PERMISSIONS = { contents: "read", issues: "write", pull_requests: "write" } as const;
+export const SANDBOX_API_TOKEN_PERMISSIONS = {
+  contents: "read",
+  issues: "write",
+  pull_requests: "write",
+} as const;
 
 export type TokenPermissions = Readonly<Record<string, "read" | "write">>;
 
@@ -30,7 +34,8 @@ export interface GitHubSettings {
 
 /** GitHub's settings, or null when the App is not configured (needs the id, key and webhook secret). */
 export function githubSettings(config: Config): GitHubSettings | null {
-  if (!config.GITHUB_APP_ID || !config.GITHUB_PRIVATE_KEY || !config.GITHUB_WEBHOOK_SECRET) return null;
+  if (!config.GITHUB_APP_ID || !config.GITHUB_PRIVATE_KEY || !config.GITHUB_WEBHOOK_SECRET)
+    return null;
   return {
     appId: config.GITHUB_APP_ID,
     // .env files often carry the PEM on one line with literal \n.
@@ -38,7 +43,10 @@ export function githubSettings(config: Config): GitHubSettings | null {
     webhookSecret: config.GITHUB_WEBHOOK_SECRET,
     apiUrl: config.GITHUB_API_URL.replace(/\/$/, ""),
     publicUrl: config.PUBLIC_URL.replace(/\/$/, ""),
-    allowedUsers: (config.GITHUB_ALLOWED_USERS ?? "").split(",").map((u) => u.trim().toLowerCase()).filter(Boolean),
+    allowedUsers: (config.GITHUB_ALLOWED_USERS ?? "")
+      .split(",")
+      .map((u) => u.trim().toLowerCase())
+      .filter(Boolean),
     agentLogin: config.GITHUB_AGENT_LOGIN?.trim().toLowerCase() || undefined,
   };
 }
@@ -46,7 +54,12 @@ export function githubSettings(config: Config): GitHubSettings | null {
 /** `<owner>/<repo>#<number>`: one issue or pull request, the key of its session binding. */
 export const threadKey = (repoFullName: string, number: number) => `${repoFullName}#${number}`;
 
-export function parseThreadKey(key: string): { owner: string; repo: string; fullName: string; number: number } {
+export function parseThreadKey(key: string): {
+  owner: string;
+  repo: string;
+  fullName: string;
+  number: number;
+} {
   const m = key.match(/^([^/#]+)\/([^/#]+)#(\d+)$/);
   if (!m) throw new Error(`not a GitHub thread key: ${key}`);
   return { owner: m[1]!, repo: m[2]!, fullName: `${m[1]}/${m[2]}`, number: Number(m[3]) };

@@ -1,13 +1,29 @@
 import { eq } from "drizzle-orm";
-import { repositoriesForGrant, schema, type Clock, type Config, type Db, type Logger, type Repository } from "@tandem/core";
-import { githubSettings, SANDBOX_API_TOKEN_PERMISSIONS, SANDBOX_TOKEN_PERMISSIONS, type TokenPermissions } from "./config.ts";
+import {
+  repositoriesForGrant,
+  schema,
+  type Clock,
+  type Config,
+  type Db,
+  type Logger,
+  type Repository,
+} from "@tandem/core";
+import {
+  githubSettings,
+  SANDBOX_API_TOKEN_PERMISSIONS,
+  SANDBOX_TOKEN_PERMISSIONS,
+  type TokenPermissions,
+} from "./config.ts";
 import { sharedGitHubApp } from "./shared.ts";
 
 type Grant = { orgId: string; repositoryIds: string[] };
 type Deps = { config: Config; db: Db; logger: Logger; clock: Clock };
 
 /** Answers the sandbox's git for a repository reached through a GitHub App installation. */
-export type GitHubGitCredentials = (grant: Grant, repo: Repository) => Promise<{ username: string; password: string } | null>;
+export type GitHubGitCredentials = (
+  grant: Grant,
+  repo: Repository,
+) => Promise<{ username: string; password: string } | null>;
 
 /** The installation token the sandbox gateway puts on the agent's GitHub API calls; null without one. */
 export type GitHubApiToken = (grant: Grant) => Promise<string | null>;
@@ -21,8 +37,14 @@ function grantTokens(deps: Deps) {
   const settings = githubSettings(deps.config);
   if (!settings) return null;
   const github = sharedGitHubApp(settings, deps.logger, deps.clock);
-  return async (grant: Grant, installationRowId: string, permissions: TokenPermissions): Promise<string | null> => {
-    const installation = await deps.db.query.installations.findFirst({ where: eq(schema.installations.id, installationRowId) });
+  return async (
+    grant: Grant,
+    installationRowId: string,
+    permissions: TokenPermissions,
+  ): Promise<string | null> => {
+    const installation = await deps.db.query.installations.findFirst({
+      where: eq(schema.installations.id, installationRowId),
+    });
     if (!installation) return null;
     const names = (await repositoriesForGrant(deps.db, grant))
       .filter((r) => r.installationId === installationRowId)
@@ -51,6 +73,8 @@ export function githubApiToken(deps: Deps): GitHubApiToken | null {
   if (!tokens) return null;
   return async (grant) => {
     const installed = (await repositoriesForGrant(deps.db, grant)).find((r) => r.installationId);
-    return installed?.installationId ? tokens(grant, installed.installationId, SANDBOX_API_TOKEN_PERMISSIONS) : null;
+    return installed?.installationId
+      ? tokens(grant, installed.installationId, SANDBOX_API_TOKEN_PERMISSIONS)
+      : null;
   };
 }

@@ -7,7 +7,12 @@ import { createGitHubRouter } from "./router.ts";
 import { sharedGitHubApp } from "./shared.ts";
 
 export { githubRoutes, type GitHubRouteOptions } from "./routes.ts";
-export { githubApiToken, githubGitCredentials, type GitHubApiToken, type GitHubGitCredentials } from "./credentials.ts";
+export {
+  githubApiToken,
+  githubGitCredentials,
+  type GitHubApiToken,
+  type GitHubGitCredentials,
+} from "./credentials.ts";
 export { githubSettings, threadKey as githubThreadKey } from "./config.ts";
 export type { GitHubOutboundJob } from "./outbox.ts";
 
@@ -26,15 +31,37 @@ export function createGitHubWorker(rt: Runtime): GitHubWorker | null {
   const github = sharedGitHubApp(settings, rt.logger, rt.clock);
   const outbox = new GitHubOutbox(rt.queues.outbound, rt.clock);
   const route = createGitHubRouter({
-    db, bus: rt.bus, queues: rt.queues, logger, clock: rt.clock, publicUrl: settings.publicUrl,
-    defaultOrgName: rt.config.DEFAULT_ORG_NAME, settings, github, outbox,
+    db,
+    bus: rt.bus,
+    queues: rt.queues,
+    logger,
+    clock: rt.clock,
+    publicUrl: settings.publicUrl,
+    defaultOrgName: rt.config.DEFAULT_ORG_NAME,
+    settings,
+    github,
+    outbox,
   });
   const send = createGitHubOutbound({
-    db, clock: rt.clock, logger, redis: rt.redis, redisPrefix: rt.config.REDIS_PREFIX, github, publicUrl: settings.publicUrl,
+    db,
+    clock: rt.clock,
+    logger,
+    redis: rt.redis,
+    redisPrefix: rt.config.REDIS_PREFIX,
+    github,
+    publicUrl: settings.publicUrl,
   });
   return {
     inbound: route,
     outbound: (job, log) => send(job as GitHubOutboundJob, log),
-    follow: (opts = {}) => followGitHubSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs: opts.catchUpMs }),
+    follow: (opts = {}) =>
+      followGitHubSessions({
+        db,
+        bus: rt.bus,
+        logger,
+        outbox,
+        clock: rt.clock,
+        catchUpMs: opts.catchUpMs,
+      }),
   };
 }

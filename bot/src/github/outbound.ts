@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { and, desc, eq } from "drizzle-orm";
-import { findBinding, RetryLaterError, schema, sessionUrl, type Clock, type Db, type Logger } from "@tandem/core";
+import {
+  findBinding,
+  RetryLaterError,
+  schema,
+  sessionUrl,
+  type Clock,
+  type Db,
+  type Logger,
+} from "@tandem/core";
 import { githubCall, type GitHubApp, type GitHubOctokit } from "./client.ts";
 import { loadTrackingSnapshot, renderTrackingComment, type FileStat } from "./comment.ts";
 import { parseThreadKey, PROVIDER, splitRepo, STATUS_EDIT_INTERVAL_MS } from "./config.ts";
@@ -30,36 +38,65 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
     const binding = await findBinding(db, sessionId, PROVIDER);
     if (!binding) return null;
     const thread = parseThreadKey(binding.threadKey);
-    const [row] = await db.select({ installation: schema.installations.externalId }).from(schema.sessions)
+    const [row] = await db
+      .select({ installation: schema.installations.externalId })
+      .from(schema.sessions)
       .innerJoin(schema.repositories, eq(schema.repositories.id, schema.sessions.repositoryId))
-      .innerJoin(schema.installations, eq(schema.installations.id, schema.repositories.installationId))
+      .innerJoin(
+        schema.installations,
+        eq(schema.installations.id, schema.repositories.installationId),
+      )
       .where(eq(schema.sessions.id, sessionId));
-    if (!row) throw new Error(`session ${sessionId}: its repository is not reached through a GitHub installation`);
-    return { ...thread, key: binding.threadKey, octokit: await deps.github.installation(Number(row.installation)) };
+    if (!row)
+      throw new Error(
+        `session ${sessionId}: its repository is not reached through a GitHub installation`,
+      );
+    return {
+      ...thread,
+      key: binding.threadKey,
+      octokit: await deps.github.installation(Number(row.installation)),
+    };
   };
 
-  const stored = async (sessionId: string, target: string) => (await db.query.outboundMessages.findFirst({
-    where: and(
-      eq(schema.outboundMessages.sessionId, sessionId), eq(schema.outboundMessages.provider, PROVIDER),
-      eq(schema.outboundMessages.kind, TRACKING), eq(schema.outboundMessages.target, target),
-    ),
-  })) ?? null;
+  const stored = async (sessionId: string, target: string) =>
+    (await db.query.outboundMessages.findFirst({
+      where: and(
+        eq(schema.outboundMessages.sessionId, sessionId),
+        eq(schema.outboundMessages.provider, PROVIDER),
+        eq(schema.outboundMessages.kind, TRACKING),
+        eq(schema.outboundMessages.target, target),
+      ),
+    })) ?? null;
 
   const remember = async (sessionId: string, target: string, commentId: string) => {
     const now = deps.clock.now();
-    await db.insert(schema.outboundMessages).values({
-      sessionId, provider: PROVIDER, kind: TRACKING, target, externalId: commentId, updatedAt: now,
-    }).onConflictDoUpdate({
-      target: [schema.outboundMessages.sessionId, schema.outboundMessages.provider, schema.outboundMessages.kind, schema.outboundMessages.target],
-      set: { externalId: commentId, updatedAt: now },
-    });
+    await db
+      .insert(schema.outboundMessages)
+      .values({
+        sessionId,
+        provider: PROVIDER,
+        kind: TRACKING,
+        target,
+        externalId: commentId,
+        updatedAt: now,
+      })
+      .onConflictDoUpdate({
+        target: [
+          schema.outboundMessages.sessionId,
+          schema.outboundMessages.provider,
+          schema.outboundMessages.kind,
+          schema.outboundMessages.target,
+        ],
+        set: { externalId: commentId, updatedAt: now },
+      });
   };
 
   /** One render per session at a time, across workers: the first comment must not be posted twice. */
   const withLock = async (sessionId: string, fn: () => Promise<void>) => {
     const key = `${deps.redisPrefix}:github:tracking-lock:${sessionId}`;
     const token = randomUUID();
-    if ((await deps.redis.set(key, token, "PX", 15_000, "NX")) !== "OK") throw new RetryLaterError(300, "another worker is editing this comment");
+    if ((await deps.redis.set(key, token, "PX", 15_000, "NX")) !== "OK")
+      throw new RetryLaterError(300, "another worker is editing this comment");
     try {
       await fn();
     } finally {
@@ -68,27 +105,42 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
   };
 
   /** Posts the tracking comment the first time, then edits it in place, at most once per interval (unless `final`). */
-  const renderTracking = (sessionId: string, final: boolean) => withLock(sessionId, async () => {
-    const thread = await threadOf(sessionId);
-    if (!thread) return;
-    const snapshot = await loadTrackingSnapshot(db, deps.publicUrl, sessionId);
-    if (!snapshot) return;
-    const body = renderTrackingComment(snapshot);
-    const { owner, repo } = thread;
-    const row = await stored(sessionId, thread.key);
-    if (row?.externalId) {
-      const sinceMs = deps.clock.now().getTime() - row.updatedAt.getTime();
-      if (!final && sinceMs < STATUS_EDIT_INTERVAL_MS) throw new RetryLaterError(STATUS_EDIT_INTERVAL_MS - sinceMs, "tracking comment edited moments ago");
-      await githubCall(() => thread.octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
-        owner, repo, comment_id: Number(row.externalId), body,
-      }));
-      return remember(sessionId, thread.key, row.externalId);
-    }
-    const res = await githubCall(() => thread.octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-      owner, repo, issue_number: thread.number, body,
-    }));
-    await remember(sessionId, thread.key, String(res.data.id));
-  });
+  const renderTracking = (sessionId: string, final: boolean) =>
+    withLock(sessionId, async () => {
+      const thread = await threadOf(sessionId);
+      if (!thread) return;
+      const snapshot = await loadTrackingSnapshot(db, deps.publicUrl, sessionId);
+      if (!snapshot) return;
+      const body = renderTrackingComment(snapshot);
+      const { owner, repo } = thread;
+      const row = await stored(sessionId, thread.key);
+      if (row?.externalId) {
+        const sinceMs = deps.clock.now().getTime() - row.updatedAt.getTime();
+        if (!final && sinceMs < STATUS_EDIT_INTERVAL_MS)
+          throw new RetryLaterError(
+            STATUS_EDIT_INTERVAL_MS - sinceMs,
+            "tracking comment edited moments ago",
+          );
+        await githubCall(() =>
+          thread.octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+            owner,
+            repo,
+            comment_id: Number(row.externalId),
+            body,
+          }),
+        );
+        return remember(sessionId, thread.key, row.externalId);
+      }
+      const res = await githubCall(() =>
+        thread.octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+          owner,
+          repo,
+          issue_number: thread.number,
+          body,
+        }),
+      );
+      await remember(sessionId, thread.key, String(res.data.id));
+    });
 
   return async function handle(job: GitHubOutboundJob, log: Logger): Promise<void> {
     switch (job.op) {
@@ -96,27 +148,46 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
         const octokit = await clientFor(deps, job.installationId);
         const { owner, repo } = splitRepo(job.repo);
         const t = job.target;
-        const route = t.kind === "issue_comment" ? "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
-          : t.kind === "review_comment" ? "POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
-          : "POST /repos/{owner}/{repo}/issues/{issue_number}/reactions";
+        const route =
+          t.kind === "issue_comment"
+            ? "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+            : t.kind === "review_comment"
+              ? "POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
+              : "POST /repos/{owner}/{repo}/issues/{issue_number}/reactions";
         const ids = t.kind === "issue" ? { issue_number: t.number } : { comment_id: t.id };
-        await githubCall(() => octokit.request(route, { owner, repo, ...ids, content: "eyes" } as never));
+        await githubCall(() =>
+          octokit.request(route, { owner, repo, ...ids, content: "eyes" } as never),
+        );
         return;
       }
       case "comment": {
         const octokit = await clientFor(deps, job.installationId);
         const { owner, repo } = splitRepo(job.repo);
-        await githubCall(() => octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
-          owner, repo, issue_number: job.number, body: job.body,
-        }));
+        await githubCall(() =>
+          octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+            owner,
+            repo,
+            issue_number: job.number,
+            body: job.body,
+          }),
+        );
         return;
       }
       case "review_reply": {
         const octokit = await clientFor(deps, job.installationId);
         const { owner, repo } = splitRepo(job.repo);
-        await githubCall(() => octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies", {
-          owner, repo, pull_number: job.number, comment_id: job.commentId, body: job.body,
-        }));
+        await githubCall(() =>
+          octokit.request(
+            "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+            {
+              owner,
+              repo,
+              pull_number: job.number,
+              comment_id: job.commentId,
+              body: job.body,
+            },
+          ),
+        );
         return;
       }
       case "status":
@@ -130,18 +201,26 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
 }
 
 async function clientFor(deps: GitHubOutboundDeps, installationId: number): Promise<GitHubOctokit> {
-  if (!(await findGitHubInstallation(deps.db, installationId))) throw new Error(`unknown GitHub installation ${installationId}`);
+  if (!(await findGitHubInstallation(deps.db, installationId)))
+    throw new Error(`unknown GitHub installation ${installationId}`);
   return deps.github.installation(installationId);
 }
 
-type ThreadOf = (sessionId: string) => Promise<{ owner: string; repo: string; number: number; octokit: GitHubOctokit } | null>;
+type ThreadOf = (
+  sessionId: string,
+) => Promise<{ owner: string; repo: string; number: number; octokit: GitHubOctokit } | null>;
 
 /**
  * After a turn with changes: the work was pushed to the session branch (worker/src/sessions/publish.ts);
  * open its pull request, or refresh the body of the one already open. A session started on a pull
  * request pushes to that PR's branch, so there is nothing to open.
  */
-async function ensurePullRequest(deps: GitHubOutboundDeps, sessionId: string, threadOf: ThreadOf, log: Logger) {
+async function ensurePullRequest(
+  deps: GitHubOutboundDeps,
+  sessionId: string,
+  threadOf: ThreadOf,
+  log: Logger,
+) {
   const { db } = deps;
   const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
   if (!session || session.status !== "idle" || !session.branch || session.baseRef) return;
@@ -149,12 +228,18 @@ async function ensurePullRequest(deps: GitHubOutboundDeps, sessionId: string, th
   if (!files || files.length === 0) return;
   const thread = await threadOf(sessionId);
   if (!thread) return;
-  const repoRow = await db.query.repositories.findFirst({ where: eq(schema.repositories.id, session.repositoryId) });
+  const repoRow = await db.query.repositories.findFirst({
+    where: eq(schema.repositories.id, session.repositoryId),
+  });
   if (!repoRow) return;
   const { owner, repo, octokit } = thread;
   const url = sessionUrl(deps.publicUrl, sessionId);
   const issueTitle = session.prompt.match(/^(?:Issue|Pull request) #\d+: (.+)$/m)?.[1];
-  const title = `${issueTitle ?? session.prompt.split("\n")[0]!.slice(0, 70)} (#${thread.number})`.slice(0, 120);
+  const title =
+    `${issueTitle ?? session.prompt.split("\n")[0]!.slice(0, 70)} (#${thread.number})`.slice(
+      0,
+      120,
+    );
   const added = files.reduce((n, f) => n + f.added, 0);
   const removed = files.reduce((n, f) => n + f.removed, 0);
   const body = [
@@ -165,33 +250,63 @@ async function ensurePullRequest(deps: GitHubOutboundDeps, sessionId: string, th
     `${files.length} file${files.length === 1 ? "" : "s"} changed (+${added} −${removed}):`,
     ...files.slice(0, 30).map((f) => `- \`${f.path}\` +${f.added} −${f.removed}`),
   ].join("\n");
-  const open = await githubCall(() => octokit.request("GET /repos/{owner}/{repo}/pulls", {
-    owner, repo, head: `${owner}:${session.branch}`, state: "open", per_page: 1,
-  }));
+  const open = await githubCall(() =>
+    octokit.request("GET /repos/{owner}/{repo}/pulls", {
+      owner,
+      repo,
+      head: `${owner}:${session.branch}`,
+      state: "open",
+      per_page: 1,
+    }),
+  );
   let prUrl: string;
   const existing = open.data[0];
   if (existing) {
-    await githubCall(() => octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo, pull_number: existing.number, body }));
+    await githubCall(() =>
+      octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", {
+        owner,
+        repo,
+        pull_number: existing.number,
+        body,
+      }),
+    );
     prUrl = existing.html_url;
   } else {
     try {
       const created = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
-        owner, repo, title, head: session.branch, base: repoRow.defaultBranch, body,
+        owner,
+        repo,
+        title,
+        head: session.branch,
+        base: repoRow.defaultBranch,
+        body,
       });
       prUrl = created.data.html_url;
     } catch (err) {
       // 422: nothing was pushed (the publish step failed and said so in the session); report without a PR.
-      if ((err as { status?: number }).status === 422) return log.warn({ err, sessionId }, "github.pull_request_not_opened");
+      if ((err as { status?: number }).status === 422)
+        return log.warn({ err, sessionId }, "github.pull_request_not_opened");
       throw err;
     }
     log.info({ sessionId, pullRequest: prUrl }, "github.pull_request_opened");
   }
-  await db.update(schema.sessions).set({ pullRequestUrl: prUrl }).where(eq(schema.sessions.id, sessionId));
+  await db
+    .update(schema.sessions)
+    .set({ pullRequestUrl: prUrl })
+    .where(eq(schema.sessions.id, sessionId));
 }
 
 async function latestDiff(db: Db, sessionId: string): Promise<FileStat[] | null> {
-  const [row] = await db.select().from(schema.sessionEvents)
-    .where(and(eq(schema.sessionEvents.sessionId, sessionId), eq(schema.sessionEvents.type, "diff_stat")))
-    .orderBy(desc(schema.sessionEvents.seq)).limit(1);
+  const [row] = await db
+    .select()
+    .from(schema.sessionEvents)
+    .where(
+      and(
+        eq(schema.sessionEvents.sessionId, sessionId),
+        eq(schema.sessionEvents.type, "diff_stat"),
+      ),
+    )
+    .orderBy(desc(schema.sessionEvents.seq))
+    .limit(1);
   return row ? (row.data as { files: FileStat[] }).files : null;
 }

@@ -1,10 +1,25 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { eq } from "drizzle-orm";
-import { acceptInbound, badRequest, notFound, schema, type Clock, type Config, type Db, type Logger, type Queues } from "@tandem/core";
+import {
+  acceptInbound,
+  badRequest,
+  notFound,
+  schema,
+  type Clock,
+  type Config,
+  type Db,
+  type Logger,
+  type Queues,
+} from "@tandem/core";
 import type { GitHubApp } from "./client.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
-import { findGitHubInstallation, listInstallations, recordInstallation, syncInstallationRepositories } from "./installations.ts";
+import {
+  findGitHubInstallation,
+  listInstallations,
+  recordInstallation,
+  syncInstallationRepositories,
+} from "./installations.ts";
 import { sharedGitHubApp } from "./shared.ts";
 import type { StoredDelivery } from "./trigger-source.ts";
 
@@ -21,7 +36,13 @@ export interface GitHubRouteOptions {
 }
 
 /** Events Tandem acts on; anything else is acknowledged and dropped before the inbox. */
-const EVENTS = new Set(["issue_comment", "pull_request_review_comment", "issues", "installation", "installation_repositories"]);
+const EVENTS = new Set([
+  "issue_comment",
+  "pull_request_review_comment",
+  "issues",
+  "installation",
+  "installation_repositories",
+]);
 
 /**
  * GitHub's HTTP surface, as a Fastify plugin: the webhook (signature checked on the raw body,
@@ -37,18 +58,29 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
   await app.register(async (hooks) => {
     // The signature covers the exact bytes GitHub sent: keep the body as a string.
     hooks.removeAllContentTypeParsers();
-    hooks.addContentTypeParser("*", { parseAs: "string", bodyLimit: 25 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    hooks.addContentTypeParser(
+      "*",
+      { parseAs: "string", bodyLimit: 25 * 1024 * 1024 },
+      (_req, body, done) => done(null, body),
+    );
     hooks.post("/hooks/github", async (req, reply) => {
       const raw = typeof req.body === "string" ? req.body : "";
       const signature = req.headers["x-hub-signature-256"];
       if (!(await github.verify(raw, typeof signature === "string" ? signature : undefined))) {
         log.warn({ url: req.url }, "github.bad_signature");
-        return reply.code(401).send({ error: { code: "bad_signature", message: "invalid X-Hub-Signature-256" } });
+        return reply
+          .code(401)
+          .send({ error: { code: "bad_signature", message: "invalid X-Hub-Signature-256" } });
       }
       const event = req.headers["x-github-event"];
       const deliveryId = req.headers["x-github-delivery"];
       if (typeof event !== "string" || typeof deliveryId !== "string" || !deliveryId) {
-        return reply.code(400).send({ error: { code: "bad_request", message: "X-GitHub-Event and X-GitHub-Delivery are required" } });
+        return reply.code(400).send({
+          error: {
+            code: "bad_request",
+            message: "X-GitHub-Event and X-GitHub-Delivery are required",
+          },
+        });
       }
       if (event === "ping") return reply.send({ ok: true });
       if (!EVENTS.has(event)) return reply.code(202).send({ ignored: event });
@@ -56,13 +88,20 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
       try {
         payload = JSON.parse(raw);
       } catch {
-        return reply.code(400).send({ error: { code: "bad_request", message: "the payload is not JSON" } });
+        return reply
+          .code(400)
+          .send({ error: { code: "bad_request", message: "the payload is not JSON" } });
       }
       const delivery: StoredDelivery = { event, payload };
       try {
-        const { duplicate } = await acceptInbound({ db: opts.db, queues: opts.queues, logger: log, clock: opts.clock }, {
-          provider: PROVIDER, deliveryId, payload: delivery,
-        });
+        const { duplicate } = await acceptInbound(
+          { db: opts.db, queues: opts.queues, logger: log, clock: opts.clock },
+          {
+            provider: PROVIDER,
+            deliveryId,
+            payload: delivery,
+          },
+        );
         return reply.code(202).send({ duplicate });
       } catch (err) {
         // Not committed: a 5xx makes GitHub's redelivery (or the admin's) try again.
@@ -78,7 +117,9 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
     const orgId = await opts.adminOrg(req);
     const orgIds = [orgId];
     if (await opts.adminsDefaultOrg(req)) {
-      const defaultOrg = await opts.db.query.organizations.findFirst({ where: eq(schema.organizations.isDefault, true) });
+      const defaultOrg = await opts.db.query.organizations.findFirst({
+        where: eq(schema.organizations.isDefault, true),
+      });
       if (defaultOrg && defaultOrg.id !== orgId) orgIds.push(defaultOrg.id);
     }
     return { installations: await listInstallations(opts.db, orgIds) };
@@ -86,7 +127,9 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
 
   app.post("/api/github/installations/:installationId/claim", async (req) => {
     const orgId = await opts.adminOrg(req);
-    const params = z.object({ installationId: z.coerce.number().int().positive() }).safeParse(req.params);
+    const params = z
+      .object({ installationId: z.coerce.number().int().positive() })
+      .safeParse(req.params);
     if (!params.success) throw badRequest("installationId must be a number");
     // An installation arrives in the default org. Only the instance's operators (admins of the
     // default org) hand it to another org; once there, only that org's admins re-sync it, and
@@ -95,13 +138,22 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
     // Known only from GitHub's own installation event: an id cannot be claimed ahead of it.
     if (!existing) throw notFound("installation");
     if (existing.orgId !== orgId) {
-      const inDefaultOrg = (await opts.db.query.organizations.findFirst({ where: eq(schema.organizations.id, existing.orgId) }))?.isDefault;
+      const inDefaultOrg = (
+        await opts.db.query.organizations.findFirst({
+          where: eq(schema.organizations.id, existing.orgId),
+        })
+      )?.isDefault;
       if (!inDefaultOrg || !(await opts.adminsDefaultOrg(req))) throw notFound("installation");
     }
     const row = await recordInstallation(opts.db, {
-      installationId: params.data.installationId, orgId, defaultOrgName: opts.config.DEFAULT_ORG_NAME,
+      installationId: params.data.installationId,
+      orgId,
+      defaultOrgName: opts.config.DEFAULT_ORG_NAME,
     });
-    const repositories = await syncInstallationRepositories({ db: opts.db, github, logger: log }, row);
+    const repositories = await syncInstallationRepositories(
+      { db: opts.db, github, logger: log },
+      row,
+    );
     log.info({ installationId: params.data.installationId, orgId }, "github.installation_claimed");
     return { installationId: params.data.installationId, orgId, repositories };
   });

@@ -10,29 +10,58 @@ const user = z.object({ login: z.string(), type: z.string().default("User") });
 const repository = z.object({ full_name: z.string() });
 const installation = z.object({ id: z.number() });
 const issue = z.object({
-  number: z.number(), title: z.string().default(""), body: z.string().nullable().default(""), html_url: z.string().default(""),
+  number: z.number(),
+  title: z.string().default(""),
+  body: z.string().nullable().default(""),
+  html_url: z.string().default(""),
   pull_request: z.object({}).passthrough().optional(),
 });
-const comment = z.object({ id: z.number(), body: z.string().nullable().default(""), user, html_url: z.string().default("") });
+const comment = z.object({
+  id: z.number(),
+  body: z.string().nullable().default(""),
+  user,
+  html_url: z.string().default(""),
+});
 
 const issueComment = z.object({
-  action: z.literal("created"), issue, comment, repository, installation, sender: user,
+  action: z.literal("created"),
+  issue,
+  comment,
+  repository,
+  installation,
+  sender: user,
 });
 const reviewComment = z.object({
-  action: z.literal("created"), repository, installation, sender: user,
+  action: z.literal("created"),
+  repository,
+  installation,
+  sender: user,
   comment: comment.extend({
-    path: z.string(), diff_hunk: z.string().default(""),
-    line: z.number().nullable().optional(), original_line: z.number().nullable().optional(),
+    path: z.string(),
+    diff_hunk: z.string().default(""),
+    line: z.number().nullable().optional(),
+    original_line: z.number().nullable().optional(),
   }),
   pull_request: z.object({
-    number: z.number(), title: z.string().default(""), body: z.string().nullable().default(""),
+    number: z.number(),
+    title: z.string().default(""),
+    body: z.string().nullable().default(""),
     head: z.object({ ref: z.string(), repo: repository.nullable().optional() }),
   }),
 });
-const issueAssigned = z.object({ action: z.literal("assigned"), issue, assignee: user.nullable(), repository, installation, sender: user });
+const issueAssigned = z.object({
+  action: z.literal("assigned"),
+  issue,
+  assignee: user.nullable(),
+  repository,
+  installation,
+  sender: user,
+});
 const installationEvent = z.object({
   action: z.string(),
-  installation: installation.extend({ account: z.object({ login: z.string() }).nullable().optional() }),
+  installation: installation.extend({
+    account: z.object({ login: z.string() }).nullable().optional(),
+  }),
 });
 
 /** Where the request was made: the issue or PR, and what to react 👀 on. */
@@ -47,7 +76,8 @@ export interface GitHubRequest {
   headInRepo?: boolean;
   sender: string;
   /** What to react 👀 on. */
-  reactTo: { kind: "issue_comment" | "review_comment"; id: number } | { kind: "issue"; number: number };
+  reactTo:
+    { kind: "issue_comment" | "review_comment"; id: number } | { kind: "issue"; number: number };
   /** The person's words with the mention removed. */
   text: string;
   /** Issue/PR title and body, and for a review comment the file, line and diff hunk. */
@@ -63,10 +93,12 @@ const ignore = (reason: string): GitHubTrigger => ({ type: "ignore", reason });
 const isBot = (u: { login: string; type: string }) => u.type === "Bot" || u.login.endsWith("[bot]");
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-export const mentionPattern = (slug: string) => new RegExp(`(^|[^\\w-])@${escapeRe(slug)}(?![\\w-])`, "i");
+export const mentionPattern = (slug: string) =>
+  new RegExp(`(^|[^\\w-])@${escapeRe(slug)}(?![\\w-])`, "i");
 
 /** The text without the app's mention(s). */
-export const withoutMention = (text: string, slug: string) => text.replace(new RegExp(`@${escapeRe(slug)}(?![\\w-])`, "gi"), "").trim();
+export const withoutMention = (text: string, slug: string) =>
+  text.replace(new RegExp(`@${escapeRe(slug)}(?![\\w-])`, "gi"), "").trim();
 
 const issueContext = (i: { number: number; title: string; body: string | null }, kind: string) =>
   `${kind} #${i.number}: ${i.title}${i.body?.trim() ? `\n\n${i.body.trim()}` : ""}`;
@@ -77,13 +109,21 @@ const issueContext = (i: { number: number; title: string; body: string | null },
  * change, or "ignore" with the reason. `slug` is the app's slug, `botLogin` its bot user
  * (`<slug>[bot]`), `agentLogin` the login set by GITHUB_AGENT_LOGIN.
  */
-export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogin: string; agentLogin?: string }): GitHubTrigger {
+export function toTrigger(
+  delivery: StoredDelivery,
+  app: { slug: string; botLogin: string; agentLogin?: string },
+): GitHubTrigger {
   const { event, payload } = delivery;
   if (event === "installation" || event === "installation_repositories") {
     const p = installationEvent.safeParse(payload);
     if (!p.success) return ignore(`unreadable ${event}`);
     const action = event === "installation_repositories" ? "repositories_changed" : p.data.action;
-    return { type: "installation", action, installationId: p.data.installation.id, account: p.data.installation.account?.login };
+    return {
+      type: "installation",
+      action,
+      installationId: p.data.installation.id,
+      account: p.data.installation.account?.login,
+    };
   }
   if (event === "issue_comment") {
     const p = issueComment.safeParse(payload);
@@ -94,8 +134,14 @@ export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogi
     if (!mentionPattern(app.slug).test(body)) return ignore("no mention of the app");
     const isPullRequest = Boolean(i.pull_request);
     return {
-      type: "request", installationId: p.data.installation.id, repo: r.full_name, number: i.number, isPullRequest,
-      sender: c.user.login, reactTo: { kind: "issue_comment", id: c.id }, text: withoutMention(body, app.slug),
+      type: "request",
+      installationId: p.data.installation.id,
+      repo: r.full_name,
+      number: i.number,
+      isPullRequest,
+      sender: c.user.login,
+      reactTo: { kind: "issue_comment", id: c.id },
+      text: withoutMention(body, app.slug),
       context: issueContext(i, isPullRequest ? "Pull request" : "Issue"),
     };
   }
@@ -108,9 +154,16 @@ export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogi
     if (!mentionPattern(app.slug).test(body)) return ignore("no mention of the app");
     const line = c.line ?? c.original_line;
     return {
-      type: "request", installationId: p.data.installation.id, repo: r.full_name, number: pr.number, isPullRequest: true,
-      headRef: pr.head.ref, headInRepo: (pr.head.repo?.full_name ?? r.full_name) === r.full_name,
-      sender: c.user.login, reactTo: { kind: "review_comment", id: c.id }, text: withoutMention(body, app.slug),
+      type: "request",
+      installationId: p.data.installation.id,
+      repo: r.full_name,
+      number: pr.number,
+      isPullRequest: true,
+      headRef: pr.head.ref,
+      headInRepo: (pr.head.repo?.full_name ?? r.full_name) === r.full_name,
+      sender: c.user.login,
+      reactTo: { kind: "review_comment", id: c.id },
+      text: withoutMention(body, app.slug),
       context: `${issueContext(pr, "Pull request")}\n\nThe comment is on \`${c.path}\`${line ? ` line ${line}` : ""}:\n\`\`\`diff\n${c.diff_hunk}\n\`\`\``,
     };
   }
@@ -119,11 +172,21 @@ export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogi
     if (!p.success) return ignore("not an assignment");
     const { issue: i, repository: r } = p.data;
     const assignee = p.data.assignee?.login.toLowerCase();
-    if (!assignee || ![app.botLogin.toLowerCase(), app.agentLogin?.toLowerCase()].includes(assignee)) return ignore("assigned to someone else");
+    if (
+      !assignee ||
+      ![app.botLogin.toLowerCase(), app.agentLogin?.toLowerCase()].includes(assignee)
+    )
+      return ignore("assigned to someone else");
     if (isBot(p.data.sender)) return ignore("assigned by a bot");
     return {
-      type: "request", installationId: p.data.installation.id, repo: r.full_name, number: i.number, isPullRequest: Boolean(i.pull_request),
-      sender: p.data.sender.login, reactTo: { kind: "issue", number: i.number }, text: "",
+      type: "request",
+      installationId: p.data.installation.id,
+      repo: r.full_name,
+      number: i.number,
+      isPullRequest: Boolean(i.pull_request),
+      sender: p.data.sender.login,
+      reactTo: { kind: "issue", number: i.number },
+      text: "",
       context: issueContext(i, "Issue"),
     };
   }
@@ -131,10 +194,13 @@ export function toTrigger(delivery: StoredDelivery, app: { slug: string; botLogi
 }
 
 /** What the agent is asked: the request, then the issue or PR it is about. */
-export function buildPrompt(req: Pick<GitHubRequest, "text" | "context" | "repo" | "sender">): string {
+export function buildPrompt(
+  req: Pick<GitHubRequest, "text" | "context" | "repo" | "sender">,
+): string {
   const ask = req.text || "Resolve this issue.";
   return `${ask}\n\n---\nRequested by @${req.sender} on GitHub (${req.repo}).\n${req.context}`;
 }
 
 /** "new session", "start over", "fresh start": the person wants a new session, not the ended one. */
-export const asksForFreshStart = (text: string) => /\b(new session|start (over|again|fresh)|fresh start|from scratch)\b/i.test(text);
+export const asksForFreshStart = (text: string) =>
+  /\b(new session|start (over|again|fresh)|fresh start|from scratch)\b/i.test(text);

@@ -33,8 +33,12 @@ export interface TurnSummary {
 
 const MAX_SECTION = 2900;
 /** Slack's mrkdwn needs &, < and > escaped; the rest of Markdown mostly reads fine. */
-export const escapeText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const mrkdwn = (s: string) => escapeText(s).replace(/\*\*(.+?)\*\*/g, "*$1*").replace(/^#{1,6}\s+(.+)$/gm, "*$1*");
+export const escapeText = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const mrkdwn = (s: string) =>
+  escapeText(s)
+    .replace(/\*\*(.+?)\*\*/g, "*$1*")
+    .replace(/^#{1,6}\s+(.+)$/gm, "*$1*");
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -45,24 +49,43 @@ export function formatDuration(ms: number): string {
 }
 
 const viewButton = (url: string): Button => ({
-  type: "button", action_id: ACTIONS.view, text: { type: "plain_text", text: "View session" }, url, style: "primary",
+  type: "button",
+  action_id: ACTIONS.view,
+  text: { type: "plain_text", text: "View session" },
+  url,
+  style: "primary",
 });
 const linkActions = (url: string): KnownBlock => ({ type: "actions", elements: [viewButton(url)] });
 
 function statusLine(s: StatusSnapshot): { headline: string; detail?: string } {
   switch (s.status) {
     case "queued":
-      return { headline: `:hourglass_flowing_sand: *Queued*${s.queuePosition ? ` (position ${s.queuePosition})` : ""}`, detail: "Waiting for a free slot: the organization is running as many sessions as it may." };
+      return {
+        headline: `:hourglass_flowing_sand: *Queued*${s.queuePosition ? ` (position ${s.queuePosition})` : ""}`,
+        detail: "Waiting for a free slot: the organization is running as many sessions as it may.",
+      };
     case "starting":
-      return { headline: ":rocket: *Starting*", detail: "Preparing the sandbox and checking out the repository." };
+      return {
+        headline: ":rocket: *Starting*",
+        detail: "Preparing the sandbox and checking out the repository.",
+      };
     case "running":
-      return { headline: ":gear: *Running*", detail: s.step ? `Latest step: ${s.step}` : "The agent is working." };
+      return {
+        headline: ":gear: *Running*",
+        detail: s.step ? `Latest step: ${s.step}` : "The agent is working.",
+      };
     case "idle":
-      return { headline: ":speech_balloon: *Waiting for input*", detail: "Reply in this thread to continue the session." };
+      return {
+        headline: ":speech_balloon: *Waiting for input*",
+        detail: "Reply in this thread to continue the session.",
+      };
     case "stopped":
       return { headline: ":black_square_for_stop: *Stopped*" };
     case "failed":
-      return { headline: ":x: *Failed*", detail: s.error ? clip(escapeText(s.error), 500) : undefined };
+      return {
+        headline: ":x: *Failed*",
+        detail: s.error ? clip(escapeText(s.error), 500) : undefined,
+      };
     default:
       return { headline: `*${s.status}*` };
   }
@@ -74,14 +97,34 @@ export function progressMessage(s: StatusSnapshot): SlackMessage {
   const ended = s.status === "stopped" || s.status === "failed";
   const buttons: Button[] = [viewButton(s.url)];
   if (!ended) {
-    buttons.push({ type: "button", action_id: ACTIONS.stop, text: { type: "plain_text", text: "Stop" }, value: s.sessionId, style: "danger" });
+    buttons.push({
+      type: "button",
+      action_id: ACTIONS.stop,
+      text: { type: "plain_text", text: "Stop" },
+      value: s.sessionId,
+      style: "danger",
+    });
   }
   const plainHeadline = headline.replace(/:[\w_]+:\s*/g, "").replace(/\*/g, "");
   return {
     text: `Tandem session on ${s.repository}: ${plainHeadline}. View session: ${s.url}`,
     blocks: [
-      { type: "section", text: { type: "mrkdwn", text: `${headline} · \`${escapeText(s.repository)}\`${detail ? `\n${detail}` : ""}` } },
-      { type: "context", elements: [{ type: "mrkdwn", text: `:stopwatch: ${formatDuration(s.elapsedMs)} · <${s.url}|View session>` }] },
+      {
+        type: "section",
+        text: {
+          type: "mrkdwn",
+          text: `${headline} · \`${escapeText(s.repository)}\`${detail ? `\n${detail}` : ""}`,
+        },
+      },
+      {
+        type: "context",
+        elements: [
+          {
+            type: "mrkdwn",
+            text: `:stopwatch: ${formatDuration(s.elapsedMs)} · <${s.url}|View session>`,
+          },
+        ],
+      },
       { type: "actions", elements: buttons },
     ],
   };
@@ -99,26 +142,46 @@ export function completeMessage(s: TurnSummary): SlackMessage {
   const lines: string[] = [];
   if (s.problems.length > 0) {
     const problem = clip(escapeText(s.problems.at(-1)!), 1000);
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: `:warning: *The agent ran into a problem:* ${problem}` } });
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `:warning: *The agent ran into a problem:* ${problem}` },
+    });
     lines.push(`The agent ran into a problem: ${s.problems.at(-1)}`);
   }
   if (s.said.trim()) {
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(mrkdwn(s.said.trim()), MAX_SECTION) } });
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: clip(mrkdwn(s.said.trim()), MAX_SECTION) },
+    });
     lines.push(clip(s.said.trim(), 1000));
   } else if (s.problems.length === 0) {
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: "The agent finished without a reply." } });
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: "The agent finished without a reply." },
+    });
   }
   if (s.files && s.files.length > 0) {
-    const list = s.files.slice(0, 15).map((f) => `• \`${escapeText(f.path)}\` +${f.added} −${f.removed}`);
+    const list = s.files
+      .slice(0, 15)
+      .map((f) => `• \`${escapeText(f.path)}\` +${f.added} −${f.removed}`);
     if (s.files.length > 15) list.push(`…and ${s.files.length - 15} more`);
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(`*${filesLine(s.files)}*\n${list.join("\n")}`, MAX_SECTION) } });
+    blocks.push({
+      type: "section",
+      text: {
+        type: "mrkdwn",
+        text: clip(`*${filesLine(s.files)}*\n${list.join("\n")}`, MAX_SECTION),
+      },
+    });
     lines.push(filesLine(s.files));
   } else if (s.files) {
     lines.push("No files changed");
     blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: "No files changed." }] });
   }
   if (s.branch && s.files && s.files.length > 0) {
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `Branch \`${escapeText(s.branch)}\`` }] });
+    blocks.push({
+      type: "context",
+      elements: [{ type: "mrkdwn", text: `Branch \`${escapeText(s.branch)}\`` }],
+    });
     lines.push(`Branch ${s.branch}`);
   }
   blocks.push(linkActions(s.url));
@@ -130,7 +193,13 @@ export function failMessage(reason: string, url: string): SlackMessage {
   return {
     text: `The session failed: ${reason}. View session: ${url}`,
     blocks: [
-      { type: "section", text: { type: "mrkdwn", text: `:x: *The session failed:* ${clip(escapeText(reason), 1000)}` } },
+      {
+        type: "section",
+        text: {
+          type: "mrkdwn",
+          text: `:x: *The session failed:* ${clip(escapeText(reason), 1000)}`,
+        },
+      },
       linkActions(url),
     ],
   };
@@ -140,7 +209,10 @@ export function failMessage(reason: string, url: string): SlackMessage {
 export function noticeMessage(text: string, url?: string): SlackMessage {
   return {
     text: url ? `${text} View session: ${url}` : text,
-    blocks: [{ type: "section", text: { type: "mrkdwn", text } }, ...(url ? [linkActions(url)] : [])],
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text } },
+      ...(url ? [linkActions(url)] : []),
+    ],
   };
 }
 
@@ -148,7 +220,12 @@ export const pickerBlockId = (pendingId: string) => `pick_${pendingId}`;
 export const pendingIdFromBlock = (blockId: string) => blockId.replace(/^pick_/, "");
 
 /** Asks which repository, with a menu of the org's repositories. */
-export function pickerMessage(input: { pendingId: string; repos: string[]; named?: string; publicUrl: string }): SlackMessage {
+export function pickerMessage(input: {
+  pendingId: string;
+  repos: string[];
+  named?: string;
+  publicUrl: string;
+}): SlackMessage {
   const intro = input.named
     ? `I don't know the repository \`${escapeText(input.named)}\`. Which one should I work in?`
     : "Which repository should I work in?";
@@ -156,13 +233,27 @@ export function pickerMessage(input: { pendingId: string; repos: string[]; named
     text: `${intro.replace(/`/g, "")} Pick one to start.`,
     blocks: [
       {
-        type: "section", block_id: pickerBlockId(input.pendingId), text: { type: "mrkdwn", text: intro },
+        type: "section",
+        block_id: pickerBlockId(input.pendingId),
+        text: { type: "mrkdwn", text: intro },
         accessory: {
-          type: "static_select", action_id: ACTIONS.pickRepo, placeholder: { type: "plain_text", text: "Pick a repository" },
-          options: input.repos.slice(0, 100).map((name) => ({ text: { type: "plain_text", text: clip(name, 75) }, value: name })),
+          type: "static_select",
+          action_id: ACTIONS.pickRepo,
+          placeholder: { type: "plain_text", text: "Pick a repository" },
+          options: input.repos
+            .slice(0, 100)
+            .map((name) => ({ text: { type: "plain_text", text: clip(name, 75) }, value: name })),
         },
       },
-      { type: "context", elements: [{ type: "mrkdwn", text: `This request expires in an hour. Add repositories at <${input.publicUrl}|Tandem>.` }] },
+      {
+        type: "context",
+        elements: [
+          {
+            type: "mrkdwn",
+            text: `This request expires in an hour. Add repositories at <${input.publicUrl}|Tandem>.`,
+          },
+        ],
+      },
     ],
   };
 }

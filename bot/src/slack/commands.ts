@@ -16,31 +16,57 @@ const HELP = [
 ].join("\n");
 
 /** `/tandem …`; the answer is ephemeral, for the person who typed it. */
-export async function runCommand(deps: StartDeps, team: SlackTeam, c: Command, deliveryId: string): Promise<void> {
-  const answer = (text: string) => deps.outbox.send(
-    { op: "post", teamId: team.teamId, channel: c.channel, ephemeralUser: c.user, message: noticeMessage(text) },
-    `command-${deliveryId}`,
-  );
+export async function runCommand(
+  deps: StartDeps,
+  team: SlackTeam,
+  c: Command,
+  deliveryId: string,
+): Promise<void> {
+  const answer = (text: string) =>
+    deps.outbox.send(
+      {
+        op: "post",
+        teamId: team.teamId,
+        channel: c.channel,
+        ephemeralUser: c.user,
+        message: noticeMessage(text),
+      },
+      `command-${deliveryId}`,
+    );
   const [sub, arg] = c.text.split(/\s+/);
   if (sub?.toLowerCase() !== "repo") return answer(HELP);
   const key = channelKey(team.teamId, c.channel);
   if (!arg) {
     const current = await channelDefault(deps.db, team.orgId, key);
-    return answer(current
-      ? `This channel works in \`${current.name}\`. Change it with \`${SLASH_COMMAND} repo owner/repo\`.`
-      : `This channel has no repository of its own. Set one with \`${SLASH_COMMAND} repo owner/repo\`.`);
+    return answer(
+      current
+        ? `This channel works in \`${current.name}\`. Change it with \`${SLASH_COMMAND} repo owner/repo\`.`
+        : `This channel has no repository of its own. Set one with \`${SLASH_COMMAND} repo owner/repo\`.`,
+    );
   }
   if (["none", "clear", "-"].includes(arg.toLowerCase())) {
-    await setChannelDefault(deps.db, deps.clock, { orgId: team.orgId, channelKey: key, repo: null });
+    await setChannelDefault(deps.db, deps.clock, {
+      orgId: team.orgId,
+      channelKey: key,
+      repo: null,
+    });
     return answer("This channel no longer has a repository of its own.");
   }
-  const name = arg.replace(/^<?https?:\/\/github\.com\//, "").replace(/(\.git)?>?$/, "").replace(/\|.*$/, "");
+  const name = arg
+    .replace(/^<?https?:\/\/github\.com\//, "")
+    .replace(/(\.git)?>?$/, "")
+    .replace(/\|.*$/, "");
   const repo = await deps.db.query.repositories.findFirst({
-    where: and(eq(schema.repositories.orgId, team.orgId), sql`lower(${schema.repositories.name}) = ${name.toLowerCase()}`),
+    where: and(
+      eq(schema.repositories.orgId, team.orgId),
+      sql`lower(${schema.repositories.name}) = ${name.toLowerCase()}`,
+    ),
   });
   if (!repo) {
     const known = (await listRepositories(deps.db, team.orgId)).map((r) => `\`${r.name}\``);
-    return answer(`I don't know the repository \`${name}\`. ${known.length ? `Registered: ${known.join(", ")}.` : "No repositories are registered yet."}`);
+    return answer(
+      `I don't know the repository \`${name}\`. ${known.length ? `Registered: ${known.join(", ")}.` : "No repositories are registered yet."}`,
+    );
   }
   await setChannelDefault(deps.db, deps.clock, { orgId: team.orgId, channelKey: key, repo });
   return answer(`Sessions started in this channel will work in \`${repo.name}\`.`);

@@ -14,11 +14,21 @@ export const BOT_SCOPES = [
   "users:read",
   "commands",
 ];
-export const BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"];
+export const BOT_EVENTS = [
+  "app_mention",
+  "message.channels",
+  "message.groups",
+  "message.im",
+  "message.mpim",
+];
 export const SLASH_COMMAND = "/tandem";
 
 /** Block Kit action ids of the buttons and menus Tandem posts. */
-export const ACTIONS = { pickRepo: "tandem_pick_repo", stop: "tandem_stop", view: "tandem_view" } as const;
+export const ACTIONS = {
+  pickRepo: "tandem_pick_repo",
+  stop: "tandem_stop",
+  view: "tandem_view",
+} as const;
 
 /** A repository picker left unanswered this long no longer starts anything. */
 export const PICKER_TTL_MS = 60 * 60_000;
@@ -43,7 +53,8 @@ export interface SlackSettings {
 
 /** Slack's settings, or null when Slack is not configured (neither a bot token nor an OAuth app). */
 export function slackSettings(config: Config): SlackSettings | null {
-  if (!config.SLACK_BOT_TOKEN && !(config.SLACK_CLIENT_ID && config.SLACK_CLIENT_SECRET)) return null;
+  if (!config.SLACK_BOT_TOKEN && !(config.SLACK_CLIENT_ID && config.SLACK_CLIENT_SECRET))
+    return null;
   return {
     apiUrl: config.SLACK_API_URL.endsWith("/") ? config.SLACK_API_URL : `${config.SLACK_API_URL}/`,
     publicUrl: config.PUBLIC_URL.replace(/\/$/, ""),
@@ -58,7 +69,8 @@ export function slackSettings(config: Config): SlackSettings | null {
 }
 
 /** `<team>:<channel>:<thread_ts>`: one Slack thread, the key of its session binding. */
-export const threadKey = (teamId: string, channel: string, threadTs: string) => `${teamId}:${channel}:${threadTs}`;
+export const threadKey = (teamId: string, channel: string, threadTs: string) =>
+  `${teamId}:${channel}:${threadTs}`;
 
 export function parseThreadKey(key: string): { teamId: string; channel: string; threadTs: string } {
   const [teamId, channel, threadTs] = key.split(":");

@@ -25,30 +25,73 @@ export function createSlackWorker(rt: Runtime): SlackWorker | null {
   if (!settings) return null;
   const logger = rt.logger.child({ provider: "slack" });
   const db = rt.database.db;
-  const teams = new SlackTeams({ db, settings, logger, clock: rt.clock, defaultOrgName: rt.config.DEFAULT_ORG_NAME });
+  const teams = new SlackTeams({
+    db,
+    settings,
+    logger,
+    clock: rt.clock,
+    defaultOrgName: rt.config.DEFAULT_ORG_NAME,
+  });
   const outbox = new SlackOutbox(rt.queues.outbound, rt.clock);
   const route = createSlackRouter({
-    db, bus: rt.bus, queues: rt.queues, logger, clock: rt.clock, publicUrl: settings.publicUrl, outbox, teams,
+    db,
+    bus: rt.bus,
+    queues: rt.queues,
+    logger,
+    clock: rt.clock,
+    publicUrl: settings.publicUrl,
+    outbox,
+    teams,
     allowBots: settings.allowBots,
   });
   const send = createSlackOutbound({
-    db, clock: rt.clock, logger, redis: rt.redis, redisPrefix: rt.config.REDIS_PREFIX, teams, publicUrl: settings.publicUrl,
+    db,
+    clock: rt.clock,
+    logger,
+    redis: rt.redis,
+    redisPrefix: rt.config.REDIS_PREFIX,
+    teams,
+    publicUrl: settings.publicUrl,
   });
   return {
     inbound: route,
     outbound: (job) => send(job as SlackOutboundJob),
-    follow: (opts = {}) => followSlackSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs: opts.catchUpMs }),
+    follow: (opts = {}) =>
+      followSlackSessions({
+        db,
+        bus: rt.bus,
+        logger,
+        outbox,
+        clock: rt.clock,
+        catchUpMs: opts.catchUpMs,
+      }),
   };
 }
 
 /** Socket Mode (SLACK_APP_TOKEN): the same ingress as the HTTP routes, over Slack's WebSocket. */
-export async function startSlackSocketMode(rt: Runtime): Promise<{ close(): Promise<void> } | null> {
+export async function startSlackSocketMode(
+  rt: Runtime,
+): Promise<{ close(): Promise<void> } | null> {
   const settings = slackSettings(rt.config);
   if (!settings?.appToken) return null;
   const logger = rt.logger.child({ provider: "slack" });
-  const receiver = new CommitFirstSocketReceiver({ appToken: settings.appToken, apiUrl: settings.apiUrl, logger });
-  createIngressApp({ db: rt.database.db, queues: rt.queues, logger, clock: rt.clock, apiUrl: settings.apiUrl, allowBots: settings.allowBots }, receiver);
+  const receiver = new CommitFirstSocketReceiver({
+    appToken: settings.appToken,
+    apiUrl: settings.apiUrl,
+    logger,
+  });
+  createIngressApp(
+    {
+      db: rt.database.db,
+      queues: rt.queues,
+      logger,
+      clock: rt.clock,
+      apiUrl: settings.apiUrl,
+      allowBots: settings.allowBots,
+    },
+    receiver,
+  );
   await receiver.start();
   logger.info("slack.socket_mode_connected");
-  return { close: async () => void await receiver.stop() };
+  return { close: async () => void (await receiver.stop()) };
 }

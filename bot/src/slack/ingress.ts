@@ -3,7 +3,12 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { acceptInbound, withTimeout, type InboxDeps, type Logger } from "@tandem/core";
 import { slackLogger } from "./client.ts";
 import { ACTIONS, PROVIDER, SLASH_COMMAND } from "./config.ts";
-import { deliveryIdFor, parseSlackBody, toTrigger, verifySlackSignature } from "./trigger-source.ts";
+import {
+  deliveryIdFor,
+  parseSlackBody,
+  toTrigger,
+  verifySlackSignature,
+} from "./trigger-source.ts";
 
 /** What became of one delivery; anything but "failed" is acknowledged. */
 export interface Delivery {
@@ -16,18 +21,27 @@ type Ack = (response?: unknown) => Promise<void>;
 /** How long a delivery may take to commit before we answer 503; a retry is deduplicated anyway. */
 const COMMIT_BUDGET_MS = 2_500;
 
-interface ListenerArgs { body: unknown; context: Record<string, unknown>; ack?: Ack }
+interface ListenerArgs {
+  body: unknown;
+  context: Record<string, unknown>;
+  ack?: Ack;
+}
 
 /**
  * Bolt, used only to receive: its listeners commit each delivery Tandem acts on to the inbox and
  * acknowledge it after that. The worker does the rest (see router.ts). Authorization is a no-op
  * here: the web and bot processes never call Slack on a delivery's behalf.
  */
-export function createIngressApp(deps: InboxDeps & { apiUrl: string; allowBots: boolean }, receiver: Receiver): App {
+export function createIngressApp(
+  deps: InboxDeps & { apiUrl: string; allowBots: boolean },
+  receiver: Receiver,
+): App {
   const app = new App({
     receiver,
     authorize: async (source) => ({ teamId: source.teamId, enterpriseId: source.enterpriseId }),
-    ignoreSelf: false, convoStore: false, tokenVerificationEnabled: false,
+    ignoreSelf: false,
+    convoStore: false,
+    tokenVerificationEnabled: false,
     logger: slackLogger(deps.logger),
     clientOptions: { slackApiUrl: deps.apiUrl },
   });
@@ -41,8 +55,13 @@ export function createIngressApp(deps: InboxDeps & { apiUrl: string; allowBots: 
     try {
       // Slack gives up after 3 s; a slow database gets a 503 (and Slack's retry) before that.
       const { duplicate } = await withTimeout(
-        acceptInbound(deps, { provider: PROVIDER, deliveryId: deliveryIdFor(body as Record<string, unknown>), payload: body }),
-        COMMIT_BUDGET_MS, "the inbox did not commit in time",
+        acceptInbound(deps, {
+          provider: PROVIDER,
+          deliveryId: deliveryIdFor(body as Record<string, unknown>),
+          payload: body,
+        }),
+        COMMIT_BUDGET_MS,
+        "the inbox did not commit in time",
       );
       delivery.outcome = duplicate ? "duplicate" : "committed";
     } catch (err) {
@@ -66,12 +85,21 @@ export function createIngressApp(deps: InboxDeps & { apiUrl: string; allowBots: 
  * Runs one delivery through Bolt, holding Slack's acknowledgement until the listeners are done:
  * Bolt acknowledges events before its middleware runs, but we may only do so once committed.
  */
-export async function deliver(app: App, body: Record<string, unknown>, retryNum?: number, retryReason?: string): Promise<Delivery> {
+export async function deliver(
+  app: App,
+  body: Record<string, unknown>,
+  retryNum?: number,
+  retryReason?: string,
+): Promise<Delivery> {
   const delivery: Delivery = { outcome: "ignored" };
   try {
     await app.processEvent({
-      body, retryNum, retryReason,
-      ack: async (response?: unknown) => { delivery.ackBody = response; },
+      body,
+      retryNum,
+      retryReason,
+      ack: async (response?: unknown) => {
+        delivery.ackBody = response;
+      },
       customProperties: { tandemDelivery: delivery },
     });
   } catch {
@@ -84,7 +112,9 @@ export async function deliver(app: App, body: Record<string, unknown>, retryNum?
 export class FastifySlackReceiver implements Receiver {
   private app?: App;
 
-  constructor(private readonly opts: { signingSecret: string; now: () => number; logger: Logger }) {}
+  constructor(
+    private readonly opts: { signingSecret: string; now: () => number; logger: Logger },
+  ) {}
 
   init(app: App) {
     this.app = app;
@@ -96,24 +126,34 @@ export class FastifySlackReceiver implements Receiver {
     const raw = typeof req.body === "string" ? req.body : "";
     if (!verifySlackSignature(this.opts.signingSecret, raw, req.headers, this.opts.now())) {
       this.opts.logger.warn({ url: req.url }, "slack.bad_signature");
-      return reply.code(401).send({ error: { code: "bad_signature", message: "invalid or stale Slack signature" } });
+      return reply
+        .code(401)
+        .send({ error: { code: "bad_signature", message: "invalid or stale Slack signature" } });
     }
     let body: Record<string, unknown>;
     try {
       body = parseSlackBody(raw, req.headers["content-type"]);
     } catch {
-      return reply.code(400).send({ error: { code: "bad_request", message: "unreadable Slack payload" } });
+      return reply
+        .code(400)
+        .send({ error: { code: "bad_request", message: "unreadable Slack payload" } });
     }
     if (body.type === "url_verification") return reply.send({ challenge: body.challenge });
     if (body.ssl_check) return reply.send();
     const retryNum = Number(req.headers["x-slack-retry-num"] ?? "") || undefined;
-    const retryReason = typeof req.headers["x-slack-retry-reason"] === "string" ? req.headers["x-slack-retry-reason"] : undefined;
+    const retryReason =
+      typeof req.headers["x-slack-retry-reason"] === "string"
+        ? req.headers["x-slack-retry-reason"]
+        : undefined;
     const delivery = await deliver(this.app!, body, retryNum, retryReason);
     // Not committed: a 5xx makes Slack deliver it again (events) or tell the person (interactions).
-    if (delivery.outcome === "failed") return reply.code(503).send({ error: { code: "unavailable", message: "try again" } });
+    if (delivery.outcome === "failed")
+      return reply.code(503).send({ error: { code: "unavailable", message: "try again" } });
     const ackBody = delivery.ackBody;
     if (ackBody === undefined || ackBody === "") return reply.code(200).send();
-    return typeof ackBody === "string" ? reply.type("text/plain").send(ackBody) : reply.send(ackBody);
+    return typeof ackBody === "string"
+      ? reply.type("text/plain").send(ackBody)
+      : reply.send(ackBody);
   }
 }
 
@@ -138,7 +178,12 @@ export class CommitFirstSocketReceiver implements Receiver {
 
   init(app: App) {
     this.inner.init({
-      processEvent: async (event: { body: Record<string, unknown>; ack: Ack; retryNum?: number; retryReason?: string }) => {
+      processEvent: async (event: {
+        body: Record<string, unknown>;
+        ack: Ack;
+        retryNum?: number;
+        retryReason?: string;
+      }) => {
         const delivery = await deliver(app, event.body, event.retryNum, event.retryReason);
         if (delivery.outcome === "failed") throw new Error("the inbox did not take the delivery");
         await event.ack(delivery.ackBody);

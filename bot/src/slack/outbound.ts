@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { eq } from "drizzle-orm";
-import { findBinding, RetryLaterError, schema, sessionUrl, type Clock, type Db, type Logger } from "@tandem/core";
+import {
+  findBinding,
+  RetryLaterError,
+  schema,
+  sessionUrl,
+  type Clock,
+  type Db,
+  type Logger,
+} from "@tandem/core";
 import { SlackRateLimitedError, type SlackTeams } from "./client.ts";
 import { parseThreadKey, PROVIDER } from "./config.ts";
 import type { SlackOutboundJob } from "./outbox.ts";
@@ -30,7 +38,8 @@ export function createSlackOutbound(deps: SlackOutboundDeps) {
   const teamOrThrow = async (teamId: string, ctx: Ctx) => {
     ctx.teamId = teamId;
     const pausedMs = await deps.redis.pttl(pauseKey(teamId));
-    if (pausedMs > 0) throw new RetryLaterError(pausedMs, "Slack asked this workspace to slow down");
+    if (pausedMs > 0)
+      throw new RetryLaterError(pausedMs, "Slack asked this workspace to slow down");
     const team = await deps.teams.forTeam(teamId);
     if (!team) throw new Error(`no Slack installation for team ${teamId}`);
     return team;
@@ -42,7 +51,11 @@ export function createSlackOutbound(deps: SlackOutboundDeps) {
     if (!binding) return null;
     const thread = parseThreadKey(binding.threadKey);
     const team = await teamOrThrow(thread.teamId, ctx);
-    return new SlackReporter({ db: deps.db, clock: deps.clock, client: team.client }, sessionId, thread);
+    return new SlackReporter(
+      { db: deps.db, clock: deps.clock, client: team.client },
+      sessionId,
+      thread,
+    );
   };
 
   /** One status render per session at a time, across workers: the first post must not happen twice. */
@@ -80,22 +93,43 @@ export function createSlackOutbound(deps: SlackOutboundDeps) {
       case "post": {
         const { client } = await teamOrThrow(job.teamId, ctx);
         if (job.ephemeralUser) {
-          await slackCall(() => client.chat.postEphemeral({ channel: job.channel, user: job.ephemeralUser!, thread_ts: job.threadTs, ...job.message }));
+          await slackCall(() =>
+            client.chat.postEphemeral({
+              channel: job.channel,
+              user: job.ephemeralUser!,
+              thread_ts: job.threadTs,
+              ...job.message,
+            }),
+          );
         } else {
-          await slackCall(() => client.chat.postMessage({ channel: job.channel, thread_ts: job.threadTs, unfurl_links: false, ...job.message }));
+          await slackCall(() =>
+            client.chat.postMessage({
+              channel: job.channel,
+              thread_ts: job.threadTs,
+              unfurl_links: false,
+              ...job.message,
+            }),
+          );
         }
         return;
       }
       case "update": {
         const { client } = await teamOrThrow(job.teamId, ctx);
-        await slackCall(() => client.chat.update({ channel: job.channel, ts: job.ts, ...job.message }));
+        await slackCall(() =>
+          client.chat.update({ channel: job.channel, ts: job.ts, ...job.message }),
+        );
         return;
       }
       case "status": {
         const reporter = await reporterFor(job.sessionId, ctx);
         if (!reporter) return;
         return withStatusLock(job.sessionId, async () => {
-          const snapshot = await loadStatusSnapshot(deps.db, deps.clock, deps.publicUrl, job.sessionId);
+          const snapshot = await loadStatusSnapshot(
+            deps.db,
+            deps.clock,
+            deps.publicUrl,
+            job.sessionId,
+          );
           if (snapshot) await reporter.progress(snapshot);
         });
       }
@@ -103,7 +137,9 @@ export function createSlackOutbound(deps: SlackOutboundDeps) {
         const reporter = await reporterFor(job.sessionId, ctx);
         if (!reporter) return;
         if (job.status === "failed") {
-          const session = await deps.db.query.sessions.findFirst({ where: eq(schema.sessions.id, job.sessionId) });
+          const session = await deps.db.query.sessions.findFirst({
+            where: eq(schema.sessions.id, job.sessionId),
+          });
           const reason = session?.error ?? "the session failed";
           return reporter.fail(job.seq, reason, sessionUrl(deps.publicUrl, job.sessionId));
         }

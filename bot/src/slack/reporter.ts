@@ -2,7 +2,12 @@ import type { WebClient } from "@slack/web-api";
 import { and, eq } from "drizzle-orm";
 import { RetryLaterError, schema, type Clock, type Db } from "@tandem/core";
 import {
-  completeMessage, failMessage, progressMessage, type SlackMessage, type StatusSnapshot, type TurnSummary,
+  completeMessage,
+  failMessage,
+  progressMessage,
+  type SlackMessage,
+  type StatusSnapshot,
+  type TurnSummary,
 } from "./blocks.ts";
 import { classifySlackError } from "./client.ts";
 import { PROVIDER, STATUS_EDIT_INTERVAL_MS } from "./config.ts";
@@ -39,9 +44,11 @@ export class SlackReporter {
 
   /** 👀 on the message that asked, at once. */
   static async acknowledge(client: WebClient, channel: string, ts: string): Promise<void> {
-    await slackCall(() => client.reactions.add({ channel, timestamp: ts, name: "eyes" })).catch((err: Error) => {
-      if (!/already_reacted/.test(err.message)) throw err;
-    });
+    await slackCall(() => client.reactions.add({ channel, timestamp: ts, name: "eyes" })).catch(
+      (err: Error) => {
+        if (!/already_reacted/.test(err.message)) throw err;
+      },
+    );
   }
 
   /** Posts the status message the first time, then edits that same message, at most once a second. */
@@ -50,8 +57,18 @@ export class SlackReporter {
     const row = await this.stored("status");
     if (row?.externalId) {
       const sinceMs = this.deps.clock.now().getTime() - row.updatedAt.getTime();
-      if (sinceMs < STATUS_EDIT_INTERVAL_MS) throw new RetryLaterError(STATUS_EDIT_INTERVAL_MS - sinceMs, "status message edited less than a second ago");
-      await slackCall(() => this.deps.client.chat.update({ channel: this.thread.channel, ts: row.externalId!, ...message }));
+      if (sinceMs < STATUS_EDIT_INTERVAL_MS)
+        throw new RetryLaterError(
+          STATUS_EDIT_INTERVAL_MS - sinceMs,
+          "status message edited less than a second ago",
+        );
+      await slackCall(() =>
+        this.deps.client.chat.update({
+          channel: this.thread.channel,
+          ts: row.externalId!,
+          ...message,
+        }),
+      );
       await this.remember("status", row.externalId);
       return;
     }
@@ -74,17 +91,25 @@ export class SlackReporter {
   }
 
   private async post(message: SlackMessage): Promise<string> {
-    const res = await slackCall(() => this.deps.client.chat.postMessage({
-      channel: this.thread.channel, thread_ts: this.thread.threadTs, unfurl_links: false, unfurl_media: false, ...message,
-    }));
+    const res = await slackCall(() =>
+      this.deps.client.chat.postMessage({
+        channel: this.thread.channel,
+        thread_ts: this.thread.threadTs,
+        unfurl_links: false,
+        unfurl_media: false,
+        ...message,
+      }),
+    );
     return res.ts ?? "";
   }
 
   private async stored(kind: string) {
     const row = await this.deps.db.query.outboundMessages.findFirst({
       where: and(
-        eq(schema.outboundMessages.sessionId, this.sessionId), eq(schema.outboundMessages.provider, PROVIDER),
-        eq(schema.outboundMessages.kind, kind), eq(schema.outboundMessages.target, this.target),
+        eq(schema.outboundMessages.sessionId, this.sessionId),
+        eq(schema.outboundMessages.provider, PROVIDER),
+        eq(schema.outboundMessages.kind, kind),
+        eq(schema.outboundMessages.target, this.target),
       ),
     });
     return row ?? null;
@@ -92,11 +117,24 @@ export class SlackReporter {
 
   private async remember(kind: string, ts: string) {
     const now = this.deps.clock.now();
-    await this.deps.db.insert(schema.outboundMessages).values({
-      sessionId: this.sessionId, provider: PROVIDER, kind, target: this.target, externalId: ts, updatedAt: now,
-    }).onConflictDoUpdate({
-      target: [schema.outboundMessages.sessionId, schema.outboundMessages.provider, schema.outboundMessages.kind, schema.outboundMessages.target],
-      set: { externalId: ts, updatedAt: now },
-    });
+    await this.deps.db
+      .insert(schema.outboundMessages)
+      .values({
+        sessionId: this.sessionId,
+        provider: PROVIDER,
+        kind,
+        target: this.target,
+        externalId: ts,
+        updatedAt: now,
+      })
+      .onConflictDoUpdate({
+        target: [
+          schema.outboundMessages.sessionId,
+          schema.outboundMessages.provider,
+          schema.outboundMessages.kind,
+          schema.outboundMessages.target,
+        ],
+        set: { externalId: ts, updatedAt: now },
+      });
   }
 }

@@ -13,14 +13,19 @@ export type RepositoryChoice =
 /** `owner/repo` words and GitHub URLs in a message (Slack wraps links as `<url|label>`). */
 export function namedRepositories(text: string): string[] {
   const found = new Set<string>();
-  for (const m of text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+?)(?:\.git)?(?=[/|>#?\s]|$)/gi)) found.add(m[1]!);
+  for (const m of text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+?)(?:\.git)?(?=[/|>#?\s]|$)/gi))
+    found.add(m[1]!);
   const words = text.replace(/<[^>]*>/g, " ");
-  for (const m of words.matchAll(/(?:^|[\s`*_(])([A-Za-z0-9][\w.-]*\/[\w.-]*[A-Za-z0-9_])(?=$|[\s`*_),.:;!?])/g)) found.add(m[1]!);
+  for (const m of words.matchAll(
+    /(?:^|[\s`*_(])([A-Za-z0-9][\w.-]*\/[\w.-]*[A-Za-z0-9_])(?=$|[\s`*_),.:;!?])/g,
+  ))
+    found.add(m[1]!);
   return [...found];
 }
 
 export async function chooseRepository(
-  db: Db, input: { orgId: string; text: string; channelKey: string },
+  db: Db,
+  input: { orgId: string; text: string; channelKey: string },
 ): Promise<RepositoryChoice> {
   const repos = await listRepositories(db, input.orgId);
   const named = namedRepositories(input.text);
@@ -36,25 +41,48 @@ export async function chooseRepository(
   return { kind: "choose", repos };
 }
 
-export async function channelDefault(db: Db, orgId: string, channelKey: string): Promise<Repository | null> {
-  const [row] = await db.select({ repo: schema.repositories }).from(schema.channelDefaults)
+export async function channelDefault(
+  db: Db,
+  orgId: string,
+  channelKey: string,
+): Promise<Repository | null> {
+  const [row] = await db
+    .select({ repo: schema.repositories })
+    .from(schema.channelDefaults)
     .innerJoin(schema.repositories, eq(schema.repositories.id, schema.channelDefaults.repositoryId))
-    .where(and(
-      eq(schema.channelDefaults.provider, PROVIDER), eq(schema.channelDefaults.channelKey, channelKey),
-      eq(schema.channelDefaults.orgId, orgId),
-    ));
+    .where(
+      and(
+        eq(schema.channelDefaults.provider, PROVIDER),
+        eq(schema.channelDefaults.channelKey, channelKey),
+        eq(schema.channelDefaults.orgId, orgId),
+      ),
+    );
   return row?.repo ?? null;
 }
 
-export async function setChannelDefault(db: Db, clock: Clock, input: { orgId: string; channelKey: string; repo: Repository | null }) {
-  const where = and(eq(schema.channelDefaults.provider, PROVIDER), eq(schema.channelDefaults.channelKey, input.channelKey));
-  if (!input.repo) return void await db.delete(schema.channelDefaults).where(where);
-  await db.insert(schema.channelDefaults).values({
-    orgId: input.orgId, provider: PROVIDER, channelKey: input.channelKey, repositoryId: input.repo.id, updatedAt: clock.now(),
-  }).onConflictDoUpdate({
-    target: [schema.channelDefaults.provider, schema.channelDefaults.channelKey],
-    set: { orgId: input.orgId, repositoryId: input.repo.id, updatedAt: clock.now() },
-  });
+export async function setChannelDefault(
+  db: Db,
+  clock: Clock,
+  input: { orgId: string; channelKey: string; repo: Repository | null },
+) {
+  const where = and(
+    eq(schema.channelDefaults.provider, PROVIDER),
+    eq(schema.channelDefaults.channelKey, input.channelKey),
+  );
+  if (!input.repo) return void (await db.delete(schema.channelDefaults).where(where));
+  await db
+    .insert(schema.channelDefaults)
+    .values({
+      orgId: input.orgId,
+      provider: PROVIDER,
+      channelKey: input.channelKey,
+      repositoryId: input.repo.id,
+      updatedAt: clock.now(),
+    })
+    .onConflictDoUpdate({
+      target: [schema.channelDefaults.provider, schema.channelDefaults.channelKey],
+      set: { orgId: input.orgId, repositoryId: input.repo.id, updatedAt: clock.now() },
+    });
 }
 
 /** What starting a session needs once someone has picked the repository. */
@@ -68,13 +96,29 @@ export interface PendingStart {
   profile?: string;
 }
 
-export async function savePendingStart(db: Db, clock: Clock, orgId: string, threadKey: string, start: PendingStart) {
+export async function savePendingStart(
+  db: Db,
+  clock: Clock,
+  orgId: string,
+  threadKey: string,
+  start: PendingStart,
+) {
   const now = clock.now();
-  const [row] = await db.insert(schema.pendingRequests).values({
-    orgId, provider: PROVIDER, threadKey, payload: start, createdAt: now, expiresAt: new Date(now.getTime() + PICKER_TTL_MS),
-  }).returning();
+  const [row] = await db
+    .insert(schema.pendingRequests)
+    .values({
+      orgId,
+      provider: PROVIDER,
+      threadKey,
+      payload: start,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + PICKER_TTL_MS),
+    })
+    .returning();
   // Expired requests are only read to say so; clear them out while we are here.
-  await db.delete(schema.pendingRequests).where(lt(schema.pendingRequests.expiresAt, new Date(now.getTime() - PICKER_TTL_MS)));
+  await db
+    .delete(schema.pendingRequests)
+    .where(lt(schema.pendingRequests.expiresAt, new Date(now.getTime() - PICKER_TTL_MS)));
   return row!;
 }
 
@@ -82,12 +126,23 @@ export async function savePendingStart(db: Db, clock: Clock, orgId: string, thre
  * Takes a pending start (once: a double click starts one session). "expired" when it is past its
  * hour, "gone" when unknown or already taken.
  */
-export async function takePendingStart(db: Db, clock: Clock, orgId: string, id: string): Promise<PendingStart | "expired" | "gone"> {
+export async function takePendingStart(
+  db: Db,
+  clock: Clock,
+  orgId: string,
+  id: string,
+): Promise<PendingStart | "expired" | "gone"> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return "gone";
-  const [row] = await db.delete(schema.pendingRequests).where(and(
-    eq(schema.pendingRequests.id, id), eq(schema.pendingRequests.orgId, orgId), eq(schema.pendingRequests.provider, PROVIDER),
-  )).returning();
+  const [row] = await db
+    .delete(schema.pendingRequests)
+    .where(
+      and(
+        eq(schema.pendingRequests.id, id),
+        eq(schema.pendingRequests.orgId, orgId),
+        eq(schema.pendingRequests.provider, PROVIDER),
+      ),
+    )
+    .returning();
   if (!row) return "gone";
   return row.expiresAt > clock.now() ? (row.payload as PendingStart) : "expired";
 }
-

@@ -1,6 +1,14 @@
 import { and, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import {
-  clip, eventRowBody, queuePosition, schema, sessionUrl, unwrapShell, type Clock, type Db, type SessionEventBody,
+  clip,
+  eventRowBody,
+  queuePosition,
+  schema,
+  sessionUrl,
+  unwrapShell,
+  type Clock,
+  type Db,
+  type SessionEventBody,
 } from "@tandem/core";
 import type { FileStat, StatusSnapshot, TurnSummary } from "./blocks.ts";
 
@@ -22,17 +30,32 @@ export function describeStep(body: SessionEventBody): string | undefined {
   }
 }
 
-export async function loadStatusSnapshot(db: Db, clock: Clock, publicUrl: string, sessionId: string): Promise<StatusSnapshot | null> {
-  const [row] = await db.select({ session: schema.sessions, repository: schema.repositories.name }).from(schema.sessions)
+export async function loadStatusSnapshot(
+  db: Db,
+  clock: Clock,
+  publicUrl: string,
+  sessionId: string,
+): Promise<StatusSnapshot | null> {
+  const [row] = await db
+    .select({ session: schema.sessions, repository: schema.repositories.name })
+    .from(schema.sessions)
     .innerJoin(schema.repositories, eq(schema.repositories.id, schema.sessions.repositoryId))
     .where(eq(schema.sessions.id, sessionId));
   if (!row) return null;
   const { session } = row;
   let step: string | undefined;
   if (session.status === "running") {
-    const [last] = await db.select().from(schema.sessionEvents)
-      .where(and(eq(schema.sessionEvents.sessionId, sessionId), inArray(schema.sessionEvents.type, ["command", "file_change", "plan"])))
-      .orderBy(desc(schema.sessionEvents.seq)).limit(1);
+    const [last] = await db
+      .select()
+      .from(schema.sessionEvents)
+      .where(
+        and(
+          eq(schema.sessionEvents.sessionId, sessionId),
+          inArray(schema.sessionEvents.type, ["command", "file_change", "plan"]),
+        ),
+      )
+      .orderBy(desc(schema.sessionEvents.seq))
+      .limit(1);
     step = last ? describeStep(eventRowBody(last)) : undefined;
   }
   const end = session.endedAt ?? clock.now();
@@ -52,24 +75,45 @@ export async function loadStatusSnapshot(db: Db, clock: Clock, publicUrl: string
  * What one turn did: the events after the turn's `running` status up to the status event `seq`
  * that ended it (idle or failed).
  */
-export async function loadTurnSummary(db: Db, publicUrl: string, sessionId: string, seq: number): Promise<TurnSummary | null> {
+export async function loadTurnSummary(
+  db: Db,
+  publicUrl: string,
+  sessionId: string,
+  seq: number,
+): Promise<TurnSummary | null> {
   const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
   if (!session) return null;
-  const [start] = await db.select({ seq: sql<number>`coalesce(max(${schema.sessionEvents.seq}), 0)::int` }).from(schema.sessionEvents)
-    .where(and(
-      eq(schema.sessionEvents.sessionId, sessionId), lt(schema.sessionEvents.seq, seq), eq(schema.sessionEvents.type, "status"),
-      sql`${schema.sessionEvents.data}->>'status' = 'running'`,
-    ));
-  const rows = await db.select().from(schema.sessionEvents)
-    .where(and(
-      eq(schema.sessionEvents.sessionId, sessionId), gt(schema.sessionEvents.seq, start?.seq ?? 0), lte(schema.sessionEvents.seq, seq),
-      inArray(schema.sessionEvents.type, ["message", "error", "diff_stat"]),
-    ))
+  const [start] = await db
+    .select({ seq: sql<number>`coalesce(max(${schema.sessionEvents.seq}), 0)::int` })
+    .from(schema.sessionEvents)
+    .where(
+      and(
+        eq(schema.sessionEvents.sessionId, sessionId),
+        lt(schema.sessionEvents.seq, seq),
+        eq(schema.sessionEvents.type, "status"),
+        sql`${schema.sessionEvents.data}->>'status' = 'running'`,
+      ),
+    );
+  const rows = await db
+    .select()
+    .from(schema.sessionEvents)
+    .where(
+      and(
+        eq(schema.sessionEvents.sessionId, sessionId),
+        gt(schema.sessionEvents.seq, start?.seq ?? 0),
+        lte(schema.sessionEvents.seq, seq),
+        inArray(schema.sessionEvents.type, ["message", "error", "diff_stat"]),
+      ),
+    )
     .orderBy(schema.sessionEvents.seq);
   const bodies = rows.map(eventRowBody);
-  const said = bodies.flatMap((b) => (b.type === "message" && b.role === "assistant" ? [b.text] : [])).join("\n\n");
+  const said = bodies
+    .flatMap((b) => (b.type === "message" && b.role === "assistant" ? [b.text] : []))
+    .join("\n\n");
   const problems = bodies.flatMap((b) => (b.type === "error" ? [b.message] : []));
-  const diff = bodies.filter((b): b is Extract<SessionEventBody, { type: "diff_stat" }> => b.type === "diff_stat").at(-1);
+  const diff = bodies
+    .filter((b): b is Extract<SessionEventBody, { type: "diff_stat" }> => b.type === "diff_stat")
+    .at(-1);
   const files: FileStat[] | null = diff ? diff.files : null;
   return { url: sessionUrl(publicUrl, sessionId), said, files, branch: session.branch, problems };
 }

@@ -1,5 +1,9 @@
 import {
-  createSession, resolveSessionProfileOrThrow, type Logger, type Repository, type SessionDeps,
+  createSession,
+  resolveSessionProfileOrThrow,
+  type Logger,
+  type Repository,
+  type SessionDeps,
 } from "@tandem/core";
 import { noticeMessage, pickerMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
@@ -19,7 +23,9 @@ export function cleanText(text: string, botUserId: string): string {
     .replace(/<(https?:[^>|]+)\|[^>]*>/g, "$1")
     .replace(/<(https?:[^>]+)>/g, "$1")
     .replace(/<#\w+\|([^>]*)>/g, "#$1")
-    .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&")
     .trim();
 }
 
@@ -30,7 +36,12 @@ export function cleanText(text: string, botUserId: string): string {
 export function takeProfile(text: string): { profile?: string; text: string } {
   const match = /(?:^|\s)profile:(\S+)/.exec(text);
   if (!match) return { text };
-  return { profile: match[1]!, text: (text.slice(0, match.index) + text.slice(match.index + match[0].length)).replace(/\s{2,}/g, " ").trim() };
+  return {
+    profile: match[1]!,
+    text: (text.slice(0, match.index) + text.slice(match.index + match[0].length))
+      .replace(/\s{2,}/g, " ")
+      .trim(),
+  };
 }
 
 export function buildPrompt(request: string, context: string[]): string {
@@ -39,11 +50,21 @@ export function buildPrompt(request: string, context: string[]): string {
 }
 
 /** The thread's earlier messages, with who wrote them (conversations.replies, users.info). */
-export async function threadContext(team: SlackTeam, channel: string, threadTs: string, beforeTs: string, log: Logger) {
+export async function threadContext(
+  team: SlackTeam,
+  channel: string,
+  threadTs: string,
+  beforeTs: string,
+  log: Logger,
+) {
   let messages;
   try {
-    const res = await slackCall(() => team.client.conversations.replies({ channel, ts: threadTs, limit: 50 }));
-    messages = (res.messages ?? []).filter((m) => m.ts && Number(m.ts) < Number(beforeTs) && m.user !== team.botUserId);
+    const res = await slackCall(() =>
+      team.client.conversations.replies({ channel, ts: threadTs, limit: 50 }),
+    );
+    messages = (res.messages ?? []).filter(
+      (m) => m.ts && Number(m.ts) < Number(beforeTs) && m.user !== team.botUserId,
+    );
   } catch (err) {
     if ((err as Error).name === "RetryLaterError") throw err;
     log.warn({ err }, "slack.thread_context_failed");
@@ -53,13 +74,18 @@ export async function threadContext(team: SlackTeam, channel: string, threadTs: 
   const nameOf = async (user: string) => {
     if (!names.has(user)) {
       const info = await team.client.users.info({ user }).catch(() => null);
-      names.set(user, info?.user?.profile?.display_name || info?.user?.real_name || info?.user?.name || user);
+      names.set(
+        user,
+        info?.user?.profile?.display_name || info?.user?.real_name || info?.user?.name || user,
+      );
     }
     return names.get(user)!;
   };
   const lines: string[] = [];
   for (const m of messages) {
-    const author = m.user ? `${await nameOf(m.user)} (<@${m.user}>)` : m.bot_profile?.name ?? "a bot";
+    const author = m.user
+      ? `${await nameOf(m.user)} (<@${m.user}>)`
+      : (m.bot_profile?.name ?? "a bot");
     lines.push(`${author}: ${cleanText(m.text ?? "", team.botUserId)}`);
   }
   return lines;
@@ -79,43 +105,80 @@ export interface StartRequest {
 }
 
 /** Starts a session for a request, or asks which repository with a picker. */
-export async function startOrAsk(deps: StartDeps, team: SlackTeam, req: StartRequest): Promise<void> {
+export async function startOrAsk(
+  deps: StartDeps,
+  team: SlackTeam,
+  req: StartRequest,
+): Promise<void> {
   // Before any picker: a profile that cannot start a session from Slack is said at once (409/404).
   await resolveSessionProfileOrThrow(deps.db, team.orgId, req.profile, PROVIDER);
   const choice = await chooseRepository(deps.db, {
-    orgId: team.orgId, text: req.request, channelKey: channelKey(team.teamId, req.channel),
+    orgId: team.orgId,
+    text: req.request,
+    channelKey: channelKey(team.teamId, req.channel),
   });
   const key = threadKey(team.teamId, req.channel, req.threadTs);
-  const reply = (text: string) => deps.outbox.send(
-    { op: "post", teamId: team.teamId, channel: req.channel, threadTs: req.threadTs, message: noticeMessage(text) }, `notice-${req.channel}-${req.ts}`,
-  );
+  const reply = (text: string) =>
+    deps.outbox.send(
+      {
+        op: "post",
+        teamId: team.teamId,
+        channel: req.channel,
+        threadTs: req.threadTs,
+        message: noticeMessage(text),
+      },
+      `notice-${req.channel}-${req.ts}`,
+    );
   switch (choice.kind) {
     case "repo":
-      return void await startSession(deps, team, req, choice.repo);
+      return void (await startSession(deps, team, req, choice.repo));
     case "none":
-      return reply(`No repositories are registered in Tandem yet. Add one at <${deps.publicUrl}|Tandem>, then mention me again.`);
+      return reply(
+        `No repositories are registered in Tandem yet. Add one at <${deps.publicUrl}|Tandem>, then mention me again.`,
+      );
     case "unknown":
     case "choose": {
       const pending = await savePendingStart(deps.db, deps.clock, team.orgId, key, {
-        teamId: team.teamId, channel: req.channel, threadTs: req.threadTs, prompt: req.prompt, user: req.user, profile: req.profile,
+        teamId: team.teamId,
+        channel: req.channel,
+        threadTs: req.threadTs,
+        prompt: req.prompt,
+        user: req.user,
+        profile: req.profile,
       });
       const message = pickerMessage({
-        pendingId: pending.id, repos: choice.repos.map((r) => r.name), named: choice.kind === "unknown" ? choice.named : undefined, publicUrl: deps.publicUrl,
+        pendingId: pending.id,
+        repos: choice.repos.map((r) => r.name),
+        named: choice.kind === "unknown" ? choice.named : undefined,
+        publicUrl: deps.publicUrl,
       });
-      return deps.outbox.send({ op: "post", teamId: team.teamId, channel: req.channel, threadTs: req.threadTs, message }, `picker-${pending.id}`);
+      return deps.outbox.send(
+        { op: "post", teamId: team.teamId, channel: req.channel, threadTs: req.threadTs, message },
+        `picker-${pending.id}`,
+      );
     }
   }
 }
 
 /** Creates the session, binds the thread to it and shows its status message. */
 export async function startSession(
-  deps: StartDeps, team: SlackTeam, req: Pick<StartRequest, "channel" | "threadTs" | "prompt" | "profile">, repo: Repository,
+  deps: StartDeps,
+  team: SlackTeam,
+  req: Pick<StartRequest, "channel" | "threadTs" | "prompt" | "profile">,
+  repo: Repository,
 ) {
   const session = await createSession(deps, {
-    orgId: team.orgId, repository: repo.name, prompt: req.prompt, source: PROVIDER, profile: req.profile,
+    orgId: team.orgId,
+    repository: repo.name,
+    prompt: req.prompt,
+    source: PROVIDER,
+    profile: req.profile,
     binding: { provider: PROVIDER, threadKey: threadKey(team.teamId, req.channel, req.threadTs) },
   });
   await deps.outbox.statusNow(session.id, "start");
-  deps.logger.info({ sessionId: session.id, repository: repo.name, teamId: team.teamId }, "slack.session_started");
+  deps.logger.info(
+    { sessionId: session.id, repository: repo.name, teamId: team.teamId },
+    "slack.session_started",
+  );
   return session;
 }

@@ -1,9 +1,19 @@
 import { z } from "zod";
-import { event, parseJsonLine, type AgentAdapter, type AgentCommand, type AgentOutput, type TurnSpec } from "./types.ts";
+import {
+  event,
+  parseJsonLine,
+  type AgentAdapter,
+  type AgentCommand,
+  type AgentOutput,
+  type TurnSpec,
+} from "./types.ts";
 
 /** Claude Code's tools that change files, and where each names the file. */
 const FILE_TOOLS: Record<string, "file_path" | "notebook_path"> = {
-  Edit: "file_path", MultiEdit: "file_path", Write: "file_path", NotebookEdit: "notebook_path",
+  Edit: "file_path",
+  MultiEdit: "file_path",
+  Write: "file_path",
+  NotebookEdit: "notebook_path",
 };
 
 export const claudeCodeAdapter: AgentAdapter = {
@@ -17,8 +27,15 @@ function buildClaudeTurn(spec: TurnSpec): AgentCommand {
   return {
     // No prompt argument: `claude -p` reads it from stdin.
     argv: [
-      "claude", "-p", "--output-format", "stream-json", "--verbose",
-      "--model", spec.model, "--dangerously-skip-permissions", ...resume,
+      "claude",
+      "-p",
+      "--output-format",
+      "stream-json",
+      "--verbose",
+      "--model",
+      spec.model,
+      "--dangerously-skip-permissions",
+      ...resume,
     ],
     env: {
       // The Anthropic client appends /v1/messages itself.
@@ -36,22 +53,44 @@ function buildClaudeTurn(spec: TurnSpec): AgentCommand {
   };
 }
 
-const toolUse = z.object({ type: z.literal("tool_use"), id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) });
-const toolResult = z.object({
-  type: z.literal("tool_result"), tool_use_id: z.string(), is_error: z.boolean().optional(),
-  content: z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }))]).optional(),
+const toolUse = z.object({
+  type: z.literal("tool_use"),
+  id: z.string(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()),
 });
-const block = z.union([z.object({ type: z.literal("text"), text: z.string() }), toolUse, toolResult, z.object({ type: z.string() })]);
+const toolResult = z.object({
+  type: z.literal("tool_result"),
+  tool_use_id: z.string(),
+  is_error: z.boolean().optional(),
+  content: z
+    .union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }))])
+    .optional(),
+});
+const block = z.union([
+  z.object({ type: z.literal("text"), text: z.string() }),
+  toolUse,
+  toolResult,
+  z.object({ type: z.string() }),
+]);
 
 const claudeLine = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("system"), subtype: z.string().optional(), session_id: z.string().optional() }),
+  z.object({
+    type: z.literal("system"),
+    subtype: z.string().optional(),
+    session_id: z.string().optional(),
+  }),
   z.object({ type: z.literal("assistant"), message: z.object({ content: z.array(block) }) }),
   z.object({
-    type: z.literal("user"), message: z.object({ content: z.union([z.string(), z.array(block)]) }),
+    type: z.literal("user"),
+    message: z.object({ content: z.union([z.string(), z.array(block)]) }),
     tool_use_result: z.unknown().optional(),
   }),
   z.object({
-    type: z.literal("result"), subtype: z.string().optional(), is_error: z.boolean().optional(), result: z.string().optional(),
+    type: z.literal("result"),
+    subtype: z.string().optional(),
+    is_error: z.boolean().optional(),
+    result: z.string().optional(),
     usage: z.record(z.string(), z.unknown()).optional(),
   }),
 ]);
@@ -72,14 +111,20 @@ export function createClaudeParser() {
       const msg = parsed.data;
       switch (msg.type) {
         case "system":
-          return msg.subtype === "init" && msg.session_id ? [{ kind: "thread", id: msg.session_id }] : [];
+          return msg.subtype === "init" && msg.session_id
+            ? [{ kind: "thread", id: msg.session_id }]
+            : [];
         case "assistant":
           return msg.message.content.flatMap((b): AgentOutput[] => {
-            if (b.type === "text" && "text" in b) return b.text.trim() ? [event({ type: "message", role: "assistant", text: b.text })] : [];
+            if (b.type === "text" && "text" in b)
+              return b.text.trim()
+                ? [event({ type: "message", role: "assistant", text: b.text })]
+                : [];
             const use = toolUse.safeParse(b);
             if (!use.success) return [];
             if (use.data.name === "TodoWrite") return planFrom(use.data);
-            if (use.data.name === "Bash" || FILE_TOOLS[use.data.name]) pending.set(use.data.id, use.data);
+            if (use.data.name === "Bash" || FILE_TOOLS[use.data.name])
+              pending.set(use.data.id, use.data);
             return [];
           });
         case "user": {
@@ -99,10 +144,15 @@ export function createClaudeParser() {
   };
 }
 
-function toolOutputs(use: ToolUse, result: z.infer<typeof toolResult>, structured: unknown): AgentOutput[] {
-  const output = typeof result.content === "string"
-    ? result.content
-    : (result.content ?? []).map((c) => c.text ?? "").join("");
+function toolOutputs(
+  use: ToolUse,
+  result: z.infer<typeof toolResult>,
+  structured: unknown,
+): AgentOutput[] {
+  const output =
+    typeof result.content === "string"
+      ? result.content
+      : (result.content ?? []).map((c) => c.text ?? "").join("");
   if (use.name === "Bash") {
     const exitCode = result.is_error ? Number(/^Exit code (\d+)/.exec(output)?.[1] ?? 1) : 0;
     return [event({ type: "command", command: String(use.input.command ?? ""), output, exitCode })];
@@ -111,22 +161,37 @@ function toolOutputs(use: ToolUse, result: z.infer<typeof toolResult>, structure
   const path = key && use.input[key];
   if (result.is_error || typeof path !== "string") return [];
   // Write reports whether it created the file; everything else edits an existing one.
-  const created = use.name === "Write" && (structured as { type?: unknown } | undefined)?.type === "create";
+  const created =
+    use.name === "Write" && (structured as { type?: unknown } | undefined)?.type === "create";
   return [event({ type: "file_change", path, kind: created ? "add" : "update" })];
 }
 
 function planFrom(use: ToolUse): AgentOutput[] {
-  const todos = z.array(z.object({ content: z.string(), status: z.string() })).safeParse(use.input.todos);
+  const todos = z
+    .array(z.object({ content: z.string(), status: z.string() }))
+    .safeParse(use.input.todos);
   if (!todos.success) return [];
-  return [event({ type: "plan", steps: todos.data.map((t) => ({ text: t.content, done: t.status === "completed" })) })];
+  return [
+    event({
+      type: "plan",
+      steps: todos.data.map((t) => ({ text: t.content, done: t.status === "completed" })),
+    }),
+  ];
 }
 
-function resultOutputs(msg: { subtype?: string; is_error?: boolean; result?: string; usage?: Record<string, unknown> }): AgentOutput[] {
-  const n = (key: string) => (typeof msg.usage?.[key] === "number" ? (msg.usage[key] as number) : 0);
+function resultOutputs(msg: {
+  subtype?: string;
+  is_error?: boolean;
+  result?: string;
+  usage?: Record<string, unknown>;
+}): AgentOutput[] {
+  const n = (key: string) =>
+    typeof msg.usage?.[key] === "number" ? (msg.usage[key] as number) : 0;
   const usage: AgentOutput = {
     kind: "usage",
     // Like Codex, count cached prompt tokens as input.
-    inputTokens: n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens"),
+    inputTokens:
+      n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens"),
     outputTokens: n("output_tokens"),
   };
   if (!msg.is_error) return [usage, { kind: "turn_completed" }];

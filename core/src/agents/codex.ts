@@ -1,7 +1,14 @@
 import path from "node:path";
 import { z } from "zod";
 import { unwrapShell } from "../util/shell.ts";
-import { event, parseJsonLine, type AgentAdapter, type AgentCommand, type AgentOutput, type TurnSpec } from "./types.ts";
+import {
+  event,
+  parseJsonLine,
+  type AgentAdapter,
+  type AgentCommand,
+  type AgentOutput,
+  type TurnSpec,
+} from "./types.ts";
 
 /** Codex reads the proxy token from this variable (the provider's `env_key`). */
 export const CODEX_TOKEN_ENV = "TANDEM_MODEL_TOKEN";
@@ -12,8 +19,18 @@ export const CODEX_TOKEN_ENV = "TANDEM_MODEL_TOKEN";
  * compares this list with `codex debug models`.
  */
 export const CODEX_BUNDLED_MODELS: readonly string[] = [
-  "gpt-6-astra", "gpt-6.1-sol", "gpt-6.1-terra", "gpt-6-sol", "gpt-6-luna", "gpt-5.6-sol", "gpt-5.6-terra",
-  "gpt-5.6-luna", "gpt-daybreak-blue-latest", "gpt-daybreak-red-latest", "gpt-5.5", "codex-auto-review",
+  "gpt-6-astra",
+  "gpt-6.1-sol",
+  "gpt-6.1-terra",
+  "gpt-6-sol",
+  "gpt-6-luna",
+  "gpt-5.6-sol",
+  "gpt-5.6-terra",
+  "gpt-5.6-luna",
+  "gpt-daybreak-blue-latest",
+  "gpt-daybreak-red-latest",
+  "gpt-5.5",
+  "codex-auto-review",
 ];
 
 const DEFAULT_INSTRUCTIONS = `You are a coding agent working in a repository on behalf of a team that talks to you through chat.
@@ -39,12 +56,26 @@ export function createCodexAdapter(opts: CodexAdapterOptions = {}): AgentAdapter
 export const codexAdapter = createCodexAdapter();
 
 function buildCodexTurn(spec: TurnSpec, opts: CodexAdapterOptions): AgentCommand {
-  const catalogPath = CODEX_BUNDLED_MODELS.includes(spec.model) ? undefined : path.join(spec.homeDir, "tandem-models.json");
-  const files: AgentCommand["files"] = [{ path: path.join(spec.homeDir, "config.toml"), content: codexConfig(spec, catalogPath), mode: 0o600 }];
-  if (catalogPath) files.push({ path: catalogPath, content: catalogJson(spec.model, opts), mode: 0o600 });
+  const catalogPath = CODEX_BUNDLED_MODELS.includes(spec.model)
+    ? undefined
+    : path.join(spec.homeDir, "tandem-models.json");
+  const files: AgentCommand["files"] = [
+    {
+      path: path.join(spec.homeDir, "config.toml"),
+      content: codexConfig(spec, catalogPath),
+      mode: 0o600,
+    },
+  ];
+  if (catalogPath)
+    files.push({ path: catalogPath, content: catalogJson(spec.model, opts), mode: 0o600 });
   // The container is the sandbox; Codex's own sandbox and approval prompts would only get in the way.
   // `--strict-config` makes a Codex upgrade that drops one of our keys fail loudly instead of ignoring it.
-  const flags = ["--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--strict-config"];
+  const flags = [
+    "--json",
+    "--skip-git-repo-check",
+    "--dangerously-bypass-approvals-and-sandbox",
+    "--strict-config",
+  ];
   const head = spec.resumeId ? ["codex", "exec", "resume", spec.resumeId] : ["codex", "exec"];
   return {
     argv: [...head, ...flags, "-"], // "-": the prompt comes on stdin, never through argv
@@ -107,9 +138,16 @@ exclude = ["${CODEX_TOKEN_ENV}"]
 /** One catalog entry giving an unknown model Codex's standard tools: the shell tool and freeform apply_patch. */
 function catalogJson(model: string, opts: CodexAdapterOptions): string {
   const entry = {
-    slug: model, display_name: model, visibility: "list", supported_in_api: true, priority: 0,
-    shell_type: "shell_command", apply_patch_tool_type: "freeform",
-    supported_reasoning_levels: [], support_verbosity: false, experimental_supported_tools: [],
+    slug: model,
+    display_name: model,
+    visibility: "list",
+    supported_in_api: true,
+    priority: 0,
+    shell_type: "shell_command",
+    apply_patch_tool_type: "freeform",
+    supported_reasoning_levels: [],
+    support_verbosity: false,
+    experimental_supported_tools: [],
     truncation_policy: { mode: "tokens", limit: 10_000 },
     context_window: opts.contextWindowTokens ?? 128_000,
     base_instructions: opts.instructions ?? DEFAULT_INSTRUCTIONS,
@@ -120,14 +158,20 @@ function catalogJson(model: string, opts: CodexAdapterOptions): string {
 const codexItem = z.discriminatedUnion("type", [
   z.object({ type: z.literal("agent_message"), text: z.string() }),
   z.object({
-    type: z.literal("command_execution"), command: z.string(),
-    aggregated_output: z.string().default(""), exit_code: z.number().nullable().default(null),
+    type: z.literal("command_execution"),
+    command: z.string(),
+    aggregated_output: z.string().default(""),
+    exit_code: z.number().nullable().default(null),
   }),
   z.object({
-    type: z.literal("file_change"), status: z.string(),
+    type: z.literal("file_change"),
+    status: z.string(),
     changes: z.array(z.object({ path: z.string(), kind: z.enum(["add", "update", "delete"]) })),
   }),
-  z.object({ type: z.literal("todo_list"), items: z.array(z.object({ text: z.string(), completed: z.boolean() })) }),
+  z.object({
+    type: z.literal("todo_list"),
+    items: z.array(z.object({ text: z.string(), completed: z.boolean() })),
+  }),
   z.object({ type: z.literal("error"), message: z.string() }),
 ]);
 
@@ -139,7 +183,9 @@ const codexLine = z.discriminatedUnion("type", [
   z.object({ type: itemPhase, item: z.unknown() }),
   z.object({
     type: z.literal("turn.completed"),
-    usage: z.object({ input_tokens: z.number().default(0), output_tokens: z.number().default(0) }).optional(),
+    usage: z
+      .object({ input_tokens: z.number().default(0), output_tokens: z.number().default(0) })
+      .optional(),
   }),
   z.object({ type: z.literal("turn.failed"), error: z.object({ message: z.string() }).optional() }),
   z.object({ type: z.literal("error"), message: z.string() }),
@@ -155,12 +201,18 @@ export function parseCodexLine(line: string): AgentOutput[] {
       return [{ kind: "thread", id: msg.thread_id }];
     case "turn.completed":
       return [
-        { kind: "usage", inputTokens: msg.usage?.input_tokens ?? 0, outputTokens: msg.usage?.output_tokens ?? 0 },
+        {
+          kind: "usage",
+          inputTokens: msg.usage?.input_tokens ?? 0,
+          outputTokens: msg.usage?.output_tokens ?? 0,
+        },
         { kind: "turn_completed" },
       ];
     case "turn.failed":
       // Codex prints the same message as a top-level `error` line just before, which became the error event.
-      return [{ kind: "turn_failed", message: msg.error?.message ?? "codex reported a failed turn" }];
+      return [
+        { kind: "turn_failed", message: msg.error?.message ?? "codex reported a failed turn" },
+      ];
     case "error":
       // Also used for transient notices such as "Reconnecting... 1/2"; only turn.failed ends the turn.
       return [event({ type: "error", message: msg.message })];
@@ -179,17 +231,32 @@ function itemOutputs(phase: ItemPhase, raw: unknown): AgentOutput[] {
       return completed ? [event({ type: "message", role: "assistant", text: item.text })] : [];
     case "command_execution":
       return completed
-        ? [event({ type: "command", command: unwrapShell(item.command), output: item.aggregated_output, exitCode: item.exit_code })]
+        ? [
+            event({
+              type: "command",
+              command: unwrapShell(item.command),
+              output: item.aggregated_output,
+              exitCode: item.exit_code,
+            }),
+          ]
         : [];
     case "file_change":
       return completed && item.status === "completed"
-        ? item.changes.map((change) => event({ type: "file_change", path: change.path, kind: change.kind }))
+        ? item.changes.map((change) =>
+            event({ type: "file_change", path: change.path, kind: change.kind }),
+          )
         : [];
     case "todo_list":
       // started/updated carry each new state; completed repeats the last one when the turn ends.
-      return completed ? [] : [event({ type: "plan", steps: item.items.map((s) => ({ text: s.text, done: s.completed })) })];
+      return completed
+        ? []
+        : [
+            event({
+              type: "plan",
+              steps: item.items.map((s) => ({ text: s.text, done: s.completed })),
+            }),
+          ];
     case "error":
       return [event({ type: "error", message: item.message })];
   }
 }
-

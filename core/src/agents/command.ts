@@ -5,9 +5,16 @@ import { event, parseJsonLine, type AgentAdapter, type AgentOutput } from "./typ
 /** Lines a command agent may print besides session events. */
 const controlLine = z.discriminatedUnion("type", [
   z.object({ type: z.literal("thread"), id: z.string().min(1) }),
-  z.object({ type: z.literal("usage"), inputTokens: z.number().default(0), outputTokens: z.number().default(0) }),
+  z.object({
+    type: z.literal("usage"),
+    inputTokens: z.number().default(0),
+    outputTokens: z.number().default(0),
+  }),
   z.object({ type: z.literal("turn_completed") }),
-  z.object({ type: z.literal("turn_failed"), message: z.string().default("the agent command reported a failed turn") }),
+  z.object({
+    type: z.literal("turn_failed"),
+    message: z.string().default("the agent command reported a failed turn"),
+  }),
 ]);
 
 /** Maps one line printed by a command agent; lines that are neither shape are ignored. */
@@ -22,7 +29,9 @@ export function parseCommandLine(line: string): AgentOutput[] {
     case "thread":
       return [{ kind: "thread", id: parsed.id }];
     case "usage":
-      return [{ kind: "usage", inputTokens: parsed.inputTokens, outputTokens: parsed.outputTokens }];
+      return [
+        { kind: "usage", inputTokens: parsed.inputTokens, outputTokens: parsed.outputTokens },
+      ];
     case "turn_completed":
       return [{ kind: "turn_completed" }];
     case "turn_failed":

@@ -5,7 +5,12 @@ import { commandAdapter } from "./command.ts";
 import type { AgentAdapter } from "./types.ts";
 
 export * from "./types.ts";
-export { codexAdapter, createCodexAdapter, parseCodexLine, type CodexAdapterOptions } from "./codex.ts";
+export {
+  codexAdapter,
+  createCodexAdapter,
+  parseCodexLine,
+  type CodexAdapterOptions,
+} from "./codex.ts";
 export { claudeCodeAdapter, createClaudeParser } from "./claude-code.ts";
 export { commandAdapter, parseCommandLine } from "./command.ts";
 
@@ -26,7 +31,10 @@ export function getAgentAdapter(name: AgentName, opts: AgentAdapterOptions = {})
       return claudeCodeAdapter;
     case "command":
       if (!opts.command?.length) {
-        throw new AppError("agent_config", "the command agent needs a program to run, e.g. command: [\"node\", \"agent.js\"]");
+        throw new AppError(
+          "agent_config",
+          'the command agent needs a program to run, e.g. command: ["node", "agent.js"]',
+        );
       }
       return commandAdapter(opts.command);
   }

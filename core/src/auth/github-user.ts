@@ -18,23 +18,40 @@ export interface GithubIdentity {
  * GitHub account's verified primary, so the person lands in that org; anyone else gets a new
  * user that belongs to no org until an admin adds them.
  */
-export async function signInGithubUser(db: Db, who: GithubIdentity): Promise<{ userId: string; created: boolean; linked: boolean }> {
+export async function signInGithubUser(
+  db: Db,
+  who: GithubIdentity,
+): Promise<{ userId: string; created: boolean; linked: boolean }> {
   return db.transaction(async (tx) => {
-    const github = { githubLogin: who.login, ...(who.tokenEncrypted ? { githubTokenEncrypted: who.tokenEncrypted } : {}) };
+    const github = {
+      githubLogin: who.login,
+      ...(who.tokenEncrypted ? { githubTokenEncrypted: who.tokenEncrypted } : {}),
+    };
     const known = await tx.query.users.findFirst({ where: eq(users.githubId, who.githubId) });
     if (known) {
       await tx.update(users).set(github).where(eq(users.id, known.id));
       return { userId: known.id, created: false, linked: false };
     }
     const email = who.verifiedEmail?.toLowerCase() ?? null;
-    const byEmail = email ? await tx.query.users.findFirst({ where: eq(users.email, email) }) : undefined;
+    const byEmail = email
+      ? await tx.query.users.findFirst({ where: eq(users.email, email) })
+      : undefined;
     if (byEmail && byEmail.githubId === null) {
-      await tx.update(users).set({ githubId: who.githubId, ...github }).where(eq(users.id, byEmail.id));
+      await tx
+        .update(users)
+        .set({ githubId: who.githubId, ...github })
+        .where(eq(users.id, byEmail.id));
       return { userId: byEmail.id, created: false, linked: true };
     }
-    const [row] = await tx.insert(users).values({
-      name: who.name || who.login, email: byEmail ? null : email, githubId: who.githubId, ...github,
-    }).returning({ id: users.id });
+    const [row] = await tx
+      .insert(users)
+      .values({
+        name: who.name || who.login,
+        email: byEmail ? null : email,
+        githubId: who.githubId,
+        ...github,
+      })
+      .returning({ id: users.id });
     return { userId: row!.id, created: true, linked: false };
   });
 }

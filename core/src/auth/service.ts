@@ -18,7 +18,13 @@ export async function issueToken(
   const expiresAt = input.ttlMs ? new Date(clock.now().getTime() + input.ttlMs) : null;
   const [row] = await db
     .insert(apiTokens)
-    .values({ userId: input.userId, kind: input.kind, name: input.name ?? "", tokenHash: hashToken(token), expiresAt })
+    .values({
+      userId: input.userId,
+      kind: input.kind,
+      name: input.name ?? "",
+      tokenHash: hashToken(token),
+      expiresAt,
+    })
     .returning({ id: apiTokens.id });
   return { id: row!.id, token };
 }
@@ -42,17 +48,23 @@ export async function authenticate(
 }
 
 /** A login link works once, before it expires. */
-export async function consumeLoginToken(db: Db, clock: Clock, token: string): Promise<{ userId: string } | null> {
+export async function consumeLoginToken(
+  db: Db,
+  clock: Clock,
+  token: string,
+): Promise<{ userId: string } | null> {
   const now = clock.now();
   const [row] = await db
     .update(apiTokens)
     .set({ usedAt: now })
-    .where(and(
-      eq(apiTokens.tokenHash, hashToken(token)),
-      eq(apiTokens.kind, "login"),
-      isNull(apiTokens.usedAt),
-      gt(apiTokens.expiresAt, now),
-    ))
+    .where(
+      and(
+        eq(apiTokens.tokenHash, hashToken(token)),
+        eq(apiTokens.kind, "login"),
+        isNull(apiTokens.usedAt),
+        gt(apiTokens.expiresAt, now),
+      ),
+    )
     .returning({ userId: apiTokens.userId });
   return row ?? null;
 }

@@ -17,7 +17,11 @@ export interface Database {
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations", import.meta.url));
 
 /** postgres.js when a URL is given, otherwise embedded PGlite stored in `dataDir`. */
-export async function openDatabase(opts: { url?: string; dataDir?: string; inMemory?: boolean }): Promise<Database> {
+export async function openDatabase(opts: {
+  url?: string;
+  dataDir?: string;
+  inMemory?: boolean;
+}): Promise<Database> {
   if (opts.url) {
     const { default: postgres } = await import("postgres");
     const { drizzle } = await import("drizzle-orm/postgres-js");

@@ -4,7 +4,10 @@ import type { SessionEvent } from "./types.ts";
 /** Live fan-out of session events across processes (Redis pub/sub); the log in Postgres is the truth. */
 export interface EventBus {
   publish(event: SessionEvent): Promise<void>;
-  subscribe(sessionId: string, onEvent: (event: SessionEvent) => void): Promise<() => Promise<void>>;
+  subscribe(
+    sessionId: string,
+    onEvent: (event: SessionEvent) => void,
+  ): Promise<() => Promise<void>>;
   /** Every session's events, for reporters that follow whichever sessions they are bound to. */
   subscribeAll(onEvent: (event: SessionEvent) => void): Promise<() => Promise<void>>;
 }

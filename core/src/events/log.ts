@@ -50,9 +50,19 @@ export async function appendEvents(
         .returning({ last: sessions.lastEventSeq });
       if (!counter) throw notFound("session");
       const first = counter.last - bodies.length + 1;
-      inserted.push(...await tx.insert(sessionEvents).values(bodies.map(({ type, ...data }, i) => ({
-        sessionId, type, data, seq: first + i,
-      }))).returning());
+      inserted.push(
+        ...(await tx
+          .insert(sessionEvents)
+          .values(
+            bodies.map(({ type, ...data }, i) => ({
+              sessionId,
+              type,
+              data,
+              seq: first + i,
+            })),
+          )
+          .returning()),
+      );
     }
     await alsoInTx?.(tx as unknown as Db);
     return inserted;
@@ -60,12 +70,19 @@ export async function appendEvents(
   const events = rows.sort((a, b) => a.seq - b.seq).map(toEvent);
   // The log is committed; a lost live publish is recovered by SSE replay.
   for (const event of events) {
-    await deps.bus.publish(event).catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
+    await deps.bus
+      .publish(event)
+      .catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
   }
   return events;
 }
 
-export async function listEventsAfter(db: Db, sessionId: string, afterSeq: number, limit = 500): Promise<SessionEvent[]> {
+export async function listEventsAfter(
+  db: Db,
+  sessionId: string,
+  afterSeq: number,
+  limit = 500,
+): Promise<SessionEvent[]> {
   const rows = await db
     .select()
     .from(sessionEvents)

@@ -4,22 +4,36 @@ import { z } from "zod";
 export const sessionEventBody = z.discriminatedUnion("type", [
   z.object({ type: z.literal("status"), status: z.string(), reason: z.string().optional() }),
   z.object({
-    type: z.literal("message"), role: z.enum(["user", "assistant", "system"]), text: z.string(),
+    type: z.literal("message"),
+    role: z.enum(["user", "assistant", "system"]),
+    text: z.string(),
     /** Where a user's message was written (api, web, slack, …). */
     source: z.string().optional(),
     /** The writer asked for it to be posted in the originating thread too. */
     echo: z.boolean().optional(),
   }),
   z.object({
-    type: z.literal("command"), command: z.string(), output: z.string().optional(), exitCode: z.number().nullable().optional(),
+    type: z.literal("command"),
+    command: z.string(),
+    output: z.string().optional(),
+    exitCode: z.number().nullable().optional(),
   }),
-  z.object({ type: z.literal("file_change"), path: z.string(), kind: z.enum(["add", "update", "delete"]) }),
-  z.object({ type: z.literal("plan"), steps: z.array(z.object({ text: z.string(), done: z.boolean() })) }),
+  z.object({
+    type: z.literal("file_change"),
+    path: z.string(),
+    kind: z.enum(["add", "update", "delete"]),
+  }),
+  z.object({
+    type: z.literal("plan"),
+    steps: z.array(z.object({ text: z.string(), done: z.boolean() })),
+  }),
   z.object({ type: z.literal("error"), message: z.string() }),
   /** After a turn: what differs from the default branch, tracked and untracked files. */
   z.object({
     type: z.literal("diff_stat"),
-    files: z.array(z.object({ path: z.string(), added: z.number().int(), removed: z.number().int() })),
+    files: z.array(
+      z.object({ path: z.string(), added: z.number().int(), removed: z.number().int() }),
+    ),
   }),
 ]);
 export type SessionEventBody = z.infer<typeof sessionEventBody>;

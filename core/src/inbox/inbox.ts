@@ -47,7 +47,10 @@ export async function acceptInbound(
 async function enqueueInbound(deps: InboxDeps, id: string): Promise<boolean> {
   try {
     await enqueueWithin(deps.queues.inbound, "inbound", { inboundEventId: id }, id);
-    await deps.db.update(inboundEvents).set({ enqueuedAt: deps.clock.now() }).where(eq(inboundEvents.id, id));
+    await deps.db
+      .update(inboundEvents)
+      .set({ enqueuedAt: deps.clock.now() })
+      .where(eq(inboundEvents.id, id));
     return true;
   } catch (err) {
     deps.logger.warn({ err, inboundEventId: id }, "inbox.enqueue_failed");
@@ -60,15 +63,20 @@ async function enqueueInbound(deps: InboxDeps, id: string): Promise<boolean> {
  * (`staleMs`) that the job may have been lost with Redis. Job ids are the event ids, so a job
  * still in the queue is not duplicated.
  */
-export async function sweepInbox(deps: InboxDeps, opts: { staleMs: number; limit?: number }): Promise<number> {
+export async function sweepInbox(
+  deps: InboxDeps,
+  opts: { staleMs: number; limit?: number },
+): Promise<number> {
   const staleBefore = new Date(deps.clock.now().getTime() - opts.staleMs);
   const rows = await deps.db
     .select({ id: inboundEvents.id })
     .from(inboundEvents)
-    .where(and(
-      isNull(inboundEvents.processedAt),
-      or(isNull(inboundEvents.enqueuedAt), lt(inboundEvents.enqueuedAt, staleBefore)),
-    ))
+    .where(
+      and(
+        isNull(inboundEvents.processedAt),
+        or(isNull(inboundEvents.enqueuedAt), lt(inboundEvents.enqueuedAt, staleBefore)),
+      ),
+    )
     .orderBy(asc(inboundEvents.receivedAt))
     .limit(opts.limit ?? 500);
   let enqueued = 0;
@@ -90,7 +98,12 @@ export async function loadUnprocessed(db: Db, id: string): Promise<InboundEvent 
   return row ?? null;
 }
 
-export async function markProcessed(db: Db, clock: Clock, id: string, error?: string): Promise<void> {
+export async function markProcessed(
+  db: Db,
+  clock: Clock,
+  id: string,
+  error?: string,
+): Promise<void> {
   await db
     .update(inboundEvents)
     .set({ processedAt: clock.now(), error: error ?? null })

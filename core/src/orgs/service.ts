@@ -14,7 +14,11 @@ export interface Actor {
 }
 
 const slugify = (name: string) =>
-  name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "org";
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 40) || "org";
 
 export async function createOrganization(
   db: Db,
@@ -25,12 +29,20 @@ export async function createOrganization(
     const [{ taken }] = (await tx
       .select({ taken: sql<number>`count(*)::int` })
       .from(organizations)
-      .where(sql`${organizations.slug} = ${base} or ${organizations.slug} like ${`${base}-%`}`)) as [{ taken: number }];
+      .where(
+        sql`${organizations.slug} = ${base} or ${organizations.slug} like ${`${base}-%`}`,
+      )) as [{ taken: number }];
     const [org] = await tx
       .insert(organizations)
-      .values({ name: input.name, slug: taken ? `${base}-${taken + 1}` : base, isDefault: input.isDefault ?? false })
+      .values({
+        name: input.name,
+        slug: taken ? `${base}-${taken + 1}` : base,
+        isDefault: input.isDefault ?? false,
+      })
       .returning();
-    await tx.insert(memberships).values({ orgId: org!.id, userId: input.ownerUserId, role: "owner" });
+    await tx
+      .insert(memberships)
+      .values({ orgId: org!.id, userId: input.ownerUserId, role: "owner" });
     await tx.insert(orgSettings).values({ orgId: org!.id });
     return org!;
   });
@@ -39,8 +51,13 @@ export async function createOrganization(
 }
 
 /** The org `npm start` and ADMIN_TOKEN act on; created with its owner on first start. */
-export async function ensureDefaultOrganization(db: Db, name: string): Promise<{ org: Organization; ownerId: string }> {
-  const existing = await db.query.organizations.findFirst({ where: eq(organizations.isDefault, true) });
+export async function ensureDefaultOrganization(
+  db: Db,
+  name: string,
+): Promise<{ org: Organization; ownerId: string }> {
+  const existing = await db.query.organizations.findFirst({
+    where: eq(organizations.isDefault, true),
+  });
   if (existing) {
     const owner = await db.query.memberships.findFirst({
       where: and(eq(memberships.orgId, existing.id), eq(memberships.role, "owner")),
@@ -59,7 +76,12 @@ export async function ensureDefaultOrganization(db: Db, name: string): Promise<{
 
 export async function listOrganizationsForUser(db: Db, userId: string) {
   return db
-    .select({ id: organizations.id, name: organizations.name, slug: organizations.slug, role: memberships.role })
+    .select({
+      id: organizations.id,
+      name: organizations.name,
+      slug: organizations.slug,
+      role: memberships.role,
+    })
     .from(memberships)
     .innerJoin(organizations, eq(organizations.id, memberships.orgId))
     .where(eq(memberships.userId, userId))
@@ -74,7 +96,11 @@ export async function resolveActor(db: Db, userId: string, orgId?: string): Prom
   const rows = await db
     .select({ orgId: memberships.orgId, role: memberships.role })
     .from(memberships)
-    .where(orgId ? and(eq(memberships.userId, userId), eq(memberships.orgId, orgId)) : eq(memberships.userId, userId))
+    .where(
+      orgId
+        ? and(eq(memberships.userId, userId), eq(memberships.orgId, orgId))
+        : eq(memberships.userId, userId),
+    )
     .orderBy(asc(memberships.createdAt))
     .limit(1);
   const row = rows[0];
@@ -83,7 +109,8 @@ export async function resolveActor(db: Db, userId: string, orgId?: string): Prom
 }
 
 export function requireAdmin(actor: Actor): void {
-  if (actor.role === "member") throw forbidden("only an owner or admin of the organization can do this");
+  if (actor.role === "member")
+    throw forbidden("only an owner or admin of the organization can do this");
 }
 
 export async function listMembers(db: Db, orgId: string) {
@@ -96,12 +123,20 @@ export async function listMembers(db: Db, orgId: string) {
 }
 
 /** Adds a user (created by email when new) to the org. */
-export async function addMember(db: Db, orgId: string, input: { email: string; name?: string; role: Role }) {
+export async function addMember(
+  db: Db,
+  orgId: string,
+  input: { email: string; name?: string; role: Role },
+) {
   return db.transaction(async (tx) => {
     const email = input.email.toLowerCase();
     let user = await tx.query.users.findFirst({ where: eq(users.email, email) });
     const created = !user;
-    if (!user) [user] = await tx.insert(users).values({ email, name: input.name ?? email.split("@")[0]! }).returning();
+    if (!user)
+      [user] = await tx
+        .insert(users)
+        .values({ email, name: input.name ?? email.split("@")[0]! })
+        .returning();
     const inserted = await tx
       .insert(memberships)
       .values({ orgId, userId: user!.id, role: input.role })
@@ -157,9 +192,20 @@ export async function getOrgSettings(db: Db, orgId: string): Promise<OrgSettings
 }
 
 export async function updateOrgSettings(
-  db: Db, orgId: string, patch: Partial<Pick<OrgSettings, "concurrencyLimit" | "allowPersistentSandboxes" | "monthlyTokenBudget" | "sessionTokenBudget">>,
+  db: Db,
+  orgId: string,
+  patch: Partial<
+    Pick<
+      OrgSettings,
+      "concurrencyLimit" | "allowPersistentSandboxes" | "monthlyTokenBudget" | "sessionTokenBudget"
+    >
+  >,
 ): Promise<OrgSettings> {
-  const [row] = await db.update(orgSettings).set(patch).where(eq(orgSettings.orgId, orgId)).returning();
+  const [row] = await db
+    .update(orgSettings)
+    .set(patch)
+    .where(eq(orgSettings.orgId, orgId))
+    .returning();
   if (!row) throw notFound("organization settings");
   return row;
 }

@@ -8,9 +8,13 @@ import { z } from "zod";
 export const EGRESS_MODES = ["none", "allowlist", "open"] as const;
 export type EgressMode = (typeof EGRESS_MODES)[number];
 
-const hostPattern = z.string().trim().toLowerCase()
+const hostPattern = z
+  .string()
+  .trim()
+  .toLowerCase()
   .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, {
-    error: "allow entries are host names, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)",
+    error:
+      "allow entries are host names, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)",
   });
 
 export const networkPolicy = z.strictObject({

@@ -7,7 +7,13 @@ import type { Repository } from "../repositories/service.ts";
 import { runSandboxSteps } from "../sandbox/files.ts";
 import { GATEWAY_WAIT_STEP } from "../sandbox/gateway.ts";
 import {
-  cloneSteps, gitConfigSteps, gitFailure, gitHelperFile, repositoryDir, sandboxTokenFile, sandboxTokenPath,
+  cloneSteps,
+  gitConfigSteps,
+  gitFailure,
+  gitHelperFile,
+  repositoryDir,
+  sandboxTokenFile,
+  sandboxTokenPath,
 } from "../sandbox/git-checkout.ts";
 import { sandboxCommandEnv, type SandboxLayout, type SandboxProvider } from "../sandbox/types.ts";
 import { issueBuildToken, revokeBuildToken } from "../sessions/sandbox-token.ts";
@@ -35,15 +41,33 @@ export interface PrepareRepositoriesInput {
 export async function prepareRepositories(input: PrepareRepositoriesInput): Promise<string> {
   const { sandboxes, sandboxId, layout } = input;
   const env = sandboxCommandEnv(layout);
-  const configured = await runSandboxSteps(sandboxes, sandboxId, [...gitConfigSteps(layout, input.controlUrl, input.repositories), GATEWAY_WAIT_STEP], env, [sandboxTokenFile(layout, input.token), gitHelperFile(layout)]);
-  if (configured.exitCode !== 0) throw new AppError("checkout_failed", `configuring git failed: ${gitFailure(configured.stderr)}`);
+  const configured = await runSandboxSteps(
+    sandboxes,
+    sandboxId,
+    [...gitConfigSteps(layout, input.controlUrl, input.repositories), GATEWAY_WAIT_STEP],
+    env,
+    [sandboxTokenFile(layout, input.token), gitHelperFile(layout)],
+  );
+  if (configured.exitCode !== 0)
+    throw new AppError(
+      "checkout_failed",
+      `configuring git failed: ${gitFailure(configured.stderr)}`,
+    );
   const lines: string[] = [];
   // One exec per repository, so a failure names the one git could not clone.
   for (const repo of input.repositories) {
     const dir = repositoryDir(layout, repo);
-    const r = await runSandboxSteps(sandboxes, sandboxId, [...cloneSteps(layout, repo), ["git", "-C", dir, "rev-parse", "--short", "HEAD"]], env);
+    const r = await runSandboxSteps(
+      sandboxes,
+      sandboxId,
+      [...cloneSteps(layout, repo), ["git", "-C", dir, "rev-parse", "--short", "HEAD"]],
+      env,
+    );
     if (r.exitCode !== 0) {
-      throw new AppError("checkout_failed", `cloning ${repo.name} (${repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
+      throw new AppError(
+        "checkout_failed",
+        `cloning ${repo.name} (${repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`,
+      );
     }
     lines.push(`cloned ${repo.name} (${repo.defaultBranch} at ${r.stdout.trim()}) into ${dir}`);
   }
@@ -51,9 +75,22 @@ export async function prepareRepositories(input: PrepareRepositoriesInput): Prom
 }
 
 /** Deletes the token file, so a committed image holds no credential (even a dead one). */
-export async function removeSandboxToken(sandboxes: SandboxProvider, sandboxId: string, layout: SandboxLayout): Promise<void> {
-  const r = await runSandboxSteps(sandboxes, sandboxId, [["rm", "-f", sandboxTokenPath(layout)]], {});
-  if (r.exitCode !== 0) throw new AppError("sandbox_write_failed", `could not remove the sandbox token: ${r.stderr.trim()}`);
+export async function removeSandboxToken(
+  sandboxes: SandboxProvider,
+  sandboxId: string,
+  layout: SandboxLayout,
+): Promise<void> {
+  const r = await runSandboxSteps(
+    sandboxes,
+    sandboxId,
+    [["rm", "-f", sandboxTokenPath(layout)]],
+    {},
+  );
+  if (r.exitCode !== 0)
+    throw new AppError(
+      "sandbox_write_failed",
+      `could not remove the sandbox token: ${r.stderr.trim()}`,
+    );
 }
 
 /**
@@ -66,7 +103,12 @@ export async function removeSandboxToken(sandboxes: SandboxProvider, sandboxId: 
 export async function runSetupScript(
   deps: { db: Db; clock: Clock; logger: Logger; sandboxes: SandboxProvider },
   run: {
-    sandboxId: string; orgId: string; spec: ProfileSpec; repositories: Repository[]; controlUrl: string; purpose: string;
+    sandboxId: string;
+    orgId: string;
+    spec: ProfileSpec;
+    repositories: Repository[];
+    controlUrl: string;
+    purpose: string;
     /** "profile node v3", for the egress proxy's refusals. */
     label: string;
   },
@@ -78,19 +120,32 @@ export async function runSetupScript(
   try {
     // Issued even with no repository to clone: the gateway lets the script out only with it, under the version's policy.
     token = await issueBuildToken(deps, {
-      orgId: run.orgId, repositoryIds: run.repositories.map((r) => r.id), purpose: run.purpose, network: run.spec.network, label: run.label,
+      orgId: run.orgId,
+      repositoryIds: run.repositories.map((r) => r.id),
+      purpose: run.purpose,
+      network: run.spec.network,
+      label: run.label,
     });
     if (!run.repositories.length) {
-      const ready = await runSandboxSteps(sandboxes, run.sandboxId, [GATEWAY_WAIT_STEP], {}, [sandboxTokenFile(layout, token)]);
-      if (ready.exitCode !== 0) throw new AppError("sandbox_gateway_unavailable", ready.stderr.trim());
+      const ready = await runSandboxSteps(sandboxes, run.sandboxId, [GATEWAY_WAIT_STEP], {}, [
+        sandboxTokenFile(layout, token),
+      ]);
+      if (ready.exitCode !== 0)
+        throw new AppError("sandbox_gateway_unavailable", ready.stderr.trim());
     } else {
       const cloned = await prepareRepositories({
-        sandboxes, sandboxId: run.sandboxId, layout, repositories: run.repositories, controlUrl: run.controlUrl, token,
+        sandboxes,
+        sandboxId: run.sandboxId,
+        layout,
+        repositories: run.repositories,
+        controlUrl: run.controlUrl,
+        token,
       });
       output(Buffer.from(`${cloned}\n`));
     }
     const proc = await sandboxes.exec(run.sandboxId, ["bash", "-lc", run.spec.setupScript], {
-      cwd: layout.workspace, env: { ...run.spec.env, ...sandboxCommandEnv(layout) },
+      cwd: layout.workspace,
+      env: { ...run.spec.env, ...sandboxCommandEnv(layout) },
     });
     proc.stdout.on("data", output);
     proc.stderr.on("data", output);
@@ -98,6 +153,9 @@ export async function runSetupScript(
     await Promise.all([finished(proc.stdout), finished(proc.stderr)]).catch(() => {});
     return { exitCode };
   } finally {
-    if (token) await revokeBuildToken(deps.db, token).catch((err) => deps.logger.warn({ err }, "setup_script.revoke_failed"));
+    if (token)
+      await revokeBuildToken(deps.db, token).catch((err) =>
+        deps.logger.warn({ err }, "setup_script.revoke_failed"),
+      );
   }
 }

@@ -9,7 +9,10 @@ import type { ProfileSpec } from "./spec.ts";
  * defaults (DEFAULT_SANDBOX_LIMITS, as session sandboxes get) where it sets none.
  */
 export function setupSandboxSpec(
-  config: Config, spec: ProfileSpec, name: string, labels: Record<string, string>,
+  config: Config,
+  spec: ProfileSpec,
+  name: string,
+  labels: Record<string, string>,
 ): SandboxSpec & { controlUrl: string } {
   const network = sandboxNetwork(config, spec);
   return {

@@ -41,18 +41,29 @@ export async function closeQueues(queues: Queues): Promise<void> {
 
 /** Adds a job but gives up after `timeoutMs`, so a Redis outage never stalls a request. */
 export async function enqueueWithin<T>(
-  queue: Queue, name: string, data: T, jobId: string, opts: { timeoutMs?: number; removeWhenDone?: boolean } = {},
+  queue: Queue,
+  name: string,
+  data: T,
+  jobId: string,
+  opts: { timeoutMs?: number; removeWhenDone?: boolean } = {},
 ) {
   const remove = opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {};
   const timeoutMs = opts.timeoutMs ?? 2_000;
-  return withTimeout(queue.add(name, data, { jobId, ...remove }), timeoutMs, `enqueue to ${queue.name} timed out`);
+  return withTimeout(
+    queue.add(name, data, { jobId, ...remove }),
+    timeoutMs,
+    `enqueue to ${queue.name} timed out`,
+  );
 }
 
 /**
  * The time window a coalesced job belongs to: every request in the same `intervalMs` window
  * shares one job id (`window`) that runs at the window's end (`delayMs` from now).
  */
-export function coalescingWindow(nowMs: number, intervalMs: number): { window: number; delayMs: number } {
+export function coalescingWindow(
+  nowMs: number,
+  intervalMs: number,
+): { window: number; delayMs: number } {
   const window = Math.floor(nowMs / intervalMs) + 1;
   return { window, delayMs: window * intervalMs - nowMs };
 }

@@ -6,21 +6,30 @@ import { repositories } from "../db/schema.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
 
 /** https, ssh and file remotes, and the scp-like `git@host:owner/repo.git` form. */
-const CLONE_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|git:\/\/[^\s]+|file:\/\/\/[^\s]*|[\w.-]+@[\w.-]+:[^\s]+)$/;
+const CLONE_URL =
+  /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|git:\/\/[^\s]+|file:\/\/\/[^\s]*|[\w.-]+@[\w.-]+:[^\s]+)$/;
 
 export const repositoryInput = z.strictObject({
   name: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "name must look like owner/repo" }),
-  cloneUrl: z.string().regex(CLONE_URL, { error: "cloneUrl must be an https, ssh, git or file:// remote" })
+  cloneUrl: z
+    .string()
+    .regex(CLONE_URL, { error: "cloneUrl must be an https, ssh, git or file:// remote" })
     // A user or token in an http(s) URL would be handed to the sandbox with the remote; ssh's `git@` names no secret.
     .refine((url) => !/^https?:\/\/[^/@\s]*@/.test(url), {
-      error: "cloneUrl must not carry a user:password part; register the URL without it and pass the secret as credential",
+      error:
+        "cloneUrl must not carry a user:password part; register the URL without it and pass the secret as credential",
     }),
-  defaultBranch: z.string().regex(/^[\w./-]+$/, { error: "defaultBranch must be a branch name" }).default("main"),
+  defaultBranch: z
+    .string()
+    .regex(/^[\w./-]+$/, { error: "defaultBranch must be a branch name" })
+    .default("main"),
   /** Basic-auth credential the sandbox gets through the git credential helper; stored encrypted, never shown. */
-  credential: z.strictObject({
-    username: credentialPart("username"),
-    password: credentialPart("password"),
-  }).optional(),
+  credential: z
+    .strictObject({
+      username: credentialPart("username"),
+      password: credentialPart("password"),
+    })
+    .optional(),
 });
 export type RepositoryInput = z.infer<typeof repositoryInput>;
 export type Repository = typeof repositories.$inferSelect;
@@ -28,21 +37,33 @@ export type RepositoryCredential = NonNullable<RepositoryInput["credential"]>;
 
 /** Line breaks or NUL would let a value smuggle extra fields into git's credential protocol. */
 function credentialPart(name: string) {
-  return z.string().min(1, { error: `${name} must not be empty` }).max(4096)
+  return z
+    .string()
+    .min(1, { error: `${name} must not be empty` })
+    .max(4096)
     .regex(/^[^\r\n\0]*$/, { error: `${name} must not contain line breaks` });
 }
 
 export async function registerRepository(
-  db: Db, orgId: string, input: RepositoryInput, encryptionKey?: string,
+  db: Db,
+  orgId: string,
+  input: RepositoryInput,
+  encryptionKey?: string,
 ): Promise<Repository> {
   const { credential, ...fields } = input;
   if (credential && !/^https?:\/\//.test(fields.cloneUrl)) {
-    throw badRequest("a credential is only used for http(s) remotes; an ssh or file remote cannot take one");
+    throw badRequest(
+      "a credential is only used for http(s) remotes; an ssh or file remote cannot take one",
+    );
   }
   if (credential && !encryptionKey) {
-    throw badRequest("a repository credential is stored encrypted: set ENCRYPTION_KEY on the server first (openssl rand -base64 32)");
+    throw badRequest(
+      "a repository credential is stored encrypted: set ENCRYPTION_KEY on the server first (openssl rand -base64 32)",
+    );
   }
-  const credentialEncrypted = credential ? encryptSecret(encryptionKey, JSON.stringify(credential)) : null;
+  const credentialEncrypted = credential
+    ? encryptSecret(encryptionKey, JSON.stringify(credential))
+    : null;
   const [row] = await db
     .insert(repositories)
     .values({ orgId, ...fields, credentialEncrypted })
@@ -53,10 +74,18 @@ export async function registerRepository(
 }
 
 export async function listRepositories(db: Db, orgId: string): Promise<Repository[]> {
-  return db.select().from(repositories).where(eq(repositories.orgId, orgId)).orderBy(asc(repositories.name));
+  return db
+    .select()
+    .from(repositories)
+    .where(eq(repositories.orgId, orgId))
+    .orderBy(asc(repositories.name));
 }
 
-export async function findRepositoryByNameOrThrow(db: Db, orgId: string, name: string): Promise<Repository> {
+export async function findRepositoryByNameOrThrow(
+  db: Db,
+  orgId: string,
+  name: string,
+): Promise<Repository> {
   const row = await db.query.repositories.findFirst({
     where: and(eq(repositories.orgId, orgId), eq(repositories.name, name)),
   });
@@ -66,10 +95,17 @@ export async function findRepositoryByNameOrThrow(db: Db, orgId: string, name: s
 
 /** The named repositories of the org in the order asked, and the names it has not registered. */
 export async function findRepositoriesByName(
-  db: Db, orgId: string, names: string[],
+  db: Db,
+  orgId: string,
+  names: string[],
 ): Promise<{ repositories: Repository[]; unknown: string[] }> {
-  const rows = names.length === 0 ? [] : await db.select().from(repositories)
-    .where(and(eq(repositories.orgId, orgId), inArray(repositories.name, names)));
+  const rows =
+    names.length === 0
+      ? []
+      : await db
+          .select()
+          .from(repositories)
+          .where(and(eq(repositories.orgId, orgId), inArray(repositories.name, names)));
   const byName = new Map(rows.map((r) => [r.name, r]));
   return {
     repositories: names.flatMap((n) => byName.get(n) ?? []),
@@ -92,15 +128,23 @@ export const repositoryView = (r: Repository) => ({
 });
 
 /** The listed repositories of the org (a sandbox token's grant); ids of other orgs never match. */
-export async function repositoriesForGrant(db: Db, grant: { orgId: string; repositoryIds: string[] }): Promise<Repository[]> {
+export async function repositoriesForGrant(
+  db: Db,
+  grant: { orgId: string; repositoryIds: string[] },
+): Promise<Repository[]> {
   if (grant.repositoryIds.length === 0) return [];
-  return db.select().from(repositories)
+  return db
+    .select()
+    .from(repositories)
     .where(and(eq(repositories.orgId, grant.orgId), inArray(repositories.id, grant.repositoryIds)))
     .orderBy(asc(repositories.name));
 }
 
 /** The stored credential in plain text; null when the repository has none. */
-export function repositoryCredential(encryptionKey: string | undefined, repo: Repository): RepositoryCredential | null {
+export function repositoryCredential(
+  encryptionKey: string | undefined,
+  repo: Repository,
+): RepositoryCredential | null {
   if (!repo.credentialEncrypted) return null;
   return JSON.parse(decryptSecret(encryptionKey, repo.credentialEncrypted)) as RepositoryCredential;
 }

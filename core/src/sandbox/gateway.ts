@@ -31,13 +31,15 @@ export const GATEWAY_CONTROL_PORT = 3129;
  * The Node forwarder carries the proxy, which needs the token on each connection, and the
  * control plane too on images without socat.
  */
-export const GATEWAY_FORWARDERS = `if command -v socat >/dev/null 2>&1; then `
-  + `socat TCP-LISTEN:${GATEWAY_CONTROL_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay UNIX-CONNECT:${GATEWAY_MOUNT}/${GATEWAY_CONTROL_SOCKET} </dev/null >>/tmp/.tandem-forwarder.log 2>&1 & `
-  + `set -- proxy; else set -- proxy control; fi; `
-  + `node ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} "$@" </dev/null >>/tmp/.tandem-forwarder.log 2>&1 &`;
+export const GATEWAY_FORWARDERS =
+  `if command -v socat >/dev/null 2>&1; then ` +
+  `socat TCP-LISTEN:${GATEWAY_CONTROL_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay UNIX-CONNECT:${GATEWAY_MOUNT}/${GATEWAY_CONTROL_SOCKET} </dev/null >>/tmp/.tandem-forwarder.log 2>&1 & ` +
+  `set -- proxy; else set -- proxy control; fi; ` +
+  `node ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} "$@" </dev/null >>/tmp/.tandem-forwarder.log 2>&1 &`;
 
 /** `/proc/net/tcp`'s line for a socket listening on 127.0.0.1:<port> (state 0A). */
-const listenLine = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`;
+const listenLine = (port: number) =>
+  `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`;
 
 /**
  * Shell that waits (up to 10 s) until the gateway's forwarders listen on these ports, and fails
@@ -47,15 +49,21 @@ const listenLine = (port: number) => `0100007F:${port.toString(16).toUpperCase()
  */
 export function gatewayWait(ports: number[]): string {
   const listening = ports.map((port) => `grep -q '${listenLine(port)}' /proc/net/tcp`).join(" && ");
-  return `if [ -e ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} ]; then i=0; until ${listening}; do i=$((i+1)); `
-    + `if [ $i -gt 1000 ]; then echo "Tandem: the sandbox gateway's forwarder did not start (gateway sandboxes need node on PATH; build the image FROM tandem/sandbox)" >&2; exit 2; fi; sleep 0.01; done; fi`;
+  return (
+    `if [ -e ${GATEWAY_MOUNT}/${GATEWAY_FORWARDER} ]; then i=0; until ${listening}; do i=$((i+1)); ` +
+    `if [ $i -gt 1000 ]; then echo "Tandem: the sandbox gateway's forwarder did not start (gateway sandboxes need node on PATH; build the image FROM tandem/sandbox)" >&2; exit 2; fi; sleep 0.01; done; fi`
+  );
 }
 
 /**
  * A step for the first exec that needs the network, waiting for both forwarders. Run late, not
  * at start, so the forwarders' start overlaps the writes and git config before it.
  */
-export const GATEWAY_WAIT_STEP = ["sh", "-c", gatewayWait([GATEWAY_PROXY_PORT, GATEWAY_CONTROL_PORT])];
+export const GATEWAY_WAIT_STEP = [
+  "sh",
+  "-c",
+  gatewayWait([GATEWAY_PROXY_PORT, GATEWAY_CONTROL_PORT]),
+];
 /** The same for a step that needs only the control plane (a session's checkout). */
 export const GATEWAY_CONTROL_WAIT_STEP = ["sh", "-c", gatewayWait([GATEWAY_CONTROL_PORT])];
 
@@ -81,7 +89,16 @@ export interface SandboxNetwork {
  * host processes; `none` or a Docker network name as they are.
  */
 export function sandboxNetwork(
-  config: Pick<Config, "SANDBOX_NETWORK" | "SANDBOX_PROVIDER" | "SANDBOX_CONTROL_URL" | "SANDBOX_GATEWAY_SOURCE" | "GATEWAY_DIR" | "DATA_DIR" | "PORT">,
+  config: Pick<
+    Config,
+    | "SANDBOX_NETWORK"
+    | "SANDBOX_PROVIDER"
+    | "SANDBOX_CONTROL_URL"
+    | "SANDBOX_GATEWAY_SOURCE"
+    | "GATEWAY_DIR"
+    | "DATA_DIR"
+    | "PORT"
+  >,
   spec: { hostNetwork?: boolean } | undefined,
 ): SandboxNetwork {
   const direct = (mode: string): SandboxNetwork => {
@@ -101,10 +118,18 @@ export function sandboxNetwork(
     controlUrl,
     env: {
       TANDEM_CONTROL_URL: controlUrl,
-      HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
-      NO_PROXY: noProxy, no_proxy: noProxy,
+      HTTP_PROXY: proxy,
+      HTTPS_PROXY: proxy,
+      http_proxy: proxy,
+      https_proxy: proxy,
+      NO_PROXY: noProxy,
+      no_proxy: noProxy,
       // Tandem's CA, for the integration hosts the gateway answers itself.
-      NODE_EXTRA_CA_CERTS: ca, SSL_CERT_FILE: bundle, CURL_CA_BUNDLE: bundle, REQUESTS_CA_BUNDLE: bundle, GIT_SSL_CAINFO: bundle,
+      NODE_EXTRA_CA_CERTS: ca,
+      SSL_CERT_FILE: bundle,
+      CURL_CA_BUNDLE: bundle,
+      REQUESTS_CA_BUNDLE: bundle,
+      GIT_SSL_CAINFO: bundle,
       GH_TOKEN: CREDENTIAL_PLACEHOLDER,
     },
   };

@@ -13,20 +13,29 @@ export const sandboxTokenPath = (layout: SandboxLayout) => `${layout.state}/toke
 export const gitHelperPath = (layout: SandboxLayout) => `${layout.state}/git-credential-tandem`;
 
 /** A repository's checkout: `<workspace>/<owner>/<repo>`, where sessions and setup scripts find it. */
-export const repositoryDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) => `${layout.workspace}/${repo.name}`;
+export const repositoryDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) =>
+  `${layout.workspace}/${repo.name}`;
 
-export const sandboxTokenFile = (layout: SandboxLayout, token: string): SandboxFile =>
-  ({ path: sandboxTokenPath(layout), content: token, mode: 0o600 });
+export const sandboxTokenFile = (layout: SandboxLayout, token: string): SandboxFile => ({
+  path: sandboxTokenPath(layout),
+  content: token,
+  mode: 0o600,
+});
 
-export const gitHelperFile = (layout: SandboxLayout): SandboxFile =>
-  ({ path: gitHelperPath(layout), content: GIT_CREDENTIAL_HELPER_SCRIPT, mode: 0o755 });
+export const gitHelperFile = (layout: SandboxLayout): SandboxFile => ({
+  path: gitHelperPath(layout),
+  content: GIT_CREDENTIAL_HELPER_SCRIPT,
+  mode: 0o755,
+});
 
 /**
  * `git config --global` for the sandbox user: Tandem's git remote for each repository, its
  * credential helper, and the commit identity.
  */
 export const gitConfigSteps = (
-  layout: SandboxLayout, controlUrl: string, repositories: ReadonlyArray<Pick<Repository, "id" | "cloneUrl">>,
+  layout: SandboxLayout,
+  controlUrl: string,
+  repositories: ReadonlyArray<Pick<Repository, "id" | "cloneUrl">>,
 ): string[][] => [
   ...gitCredentialConfig(gitHelperPath(layout), controlUrl, repositories),
   ["git", "config", "--global", "user.name", "Tandem"],
@@ -34,8 +43,20 @@ export const gitConfigSteps = (
 ];
 
 /** Clones the repository's default branch into its directory. */
-export const cloneSteps = (layout: SandboxLayout, repo: Pick<Repository, "name" | "cloneUrl" | "defaultBranch">): string[][] => [
-  ["git", "clone", "--quiet", "--branch", repo.defaultBranch, "--", repo.cloneUrl, repositoryDir(layout, repo)],
+export const cloneSteps = (
+  layout: SandboxLayout,
+  repo: Pick<Repository, "name" | "cloneUrl" | "defaultBranch">,
+): string[][] => [
+  [
+    "git",
+    "clone",
+    "--quiet",
+    "--branch",
+    repo.defaultBranch,
+    "--",
+    repo.cloneUrl,
+    repositoryDir(layout, repo),
+  ],
 ];
 
 /** The last lines of git's stderr, for an error message. */

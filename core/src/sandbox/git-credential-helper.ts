@@ -30,7 +30,8 @@ printf 'username=tandem\\npassword=%s\\n' "$(cat "$TANDEM_TOKEN_FILE")"
 `;
 
 /** Where Tandem's git remote for a repository is, as the sandbox reaches the control plane. */
-export const gatewayGitUrl = (controlUrl: string, repositoryId: string) => `${controlUrl.replace(/\/$/, "")}/sandbox/git/${repositoryId}`;
+export const gatewayGitUrl = (controlUrl: string, repositoryId: string) =>
+  `${controlUrl.replace(/\/$/, "")}/sandbox/git/${repositoryId}`;
 
 /** Remotes the git remote can forward: http(s) only (ssh, git and file remotes are used as they are). */
 export const isHttpRemote = (cloneUrl: string) => /^https?:\/\//i.test(cloneUrl);
@@ -40,11 +41,20 @@ export const isHttpRemote = (cloneUrl: string) => /^https?:\/\//i.test(cloneUrl)
  * each http(s) repository's clone URL at Tandem's git remote for it.
  */
 export function gitCredentialConfig(
-  helperPath: string, controlUrl: string, repositories: ReadonlyArray<{ id: string; cloneUrl: string }>,
+  helperPath: string,
+  controlUrl: string,
+  repositories: ReadonlyArray<{ id: string; cloneUrl: string }>,
 ): string[][] {
   return [
     ["git", "config", "--global", "credential.helper", helperPath],
-    ...repositories.filter((r) => isHttpRemote(r.cloneUrl)).map((r) =>
-      ["git", "config", "--global", `url.${gatewayGitUrl(controlUrl, r.id)}.insteadOf`, r.cloneUrl]),
+    ...repositories
+      .filter((r) => isHttpRemote(r.cloneUrl))
+      .map((r) => [
+        "git",
+        "config",
+        "--global",
+        `url.${gatewayGitUrl(controlUrl, r.id)}.insteadOf`,
+        r.cloneUrl,
+      ]),
   ];
 }

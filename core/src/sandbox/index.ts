@@ -8,7 +8,9 @@ export * from "./types.ts";
 
 export function createSandboxProvider(config: Config, logger: Logger): SandboxProvider {
   if (config.SANDBOX_PROVIDER === "docker" && config.SANDBOX_NETWORK === "host") {
-    logger.warn("sandbox.host_network: SANDBOX_NETWORK=host puts every sandbox on this host's network, where it reaches Postgres, Redis, Tandem and other sandboxes; for development only (use gateway)");
+    logger.warn(
+      "sandbox.host_network: SANDBOX_NETWORK=host puts every sandbox on this host's network, where it reaches Postgres, Redis, Tandem and other sandboxes; for development only (use gateway)",
+    );
   }
   return config.SANDBOX_PROVIDER === "docker"
     ? new DockerSandboxProvider({ dockerHost: config.DOCKER_HOST, logger })

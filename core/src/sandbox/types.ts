@@ -19,10 +19,17 @@ export interface SandboxLimits {
 }
 
 /** What every sandbox (session or snapshot build) gets unless its profile version says otherwise. */
-export const DEFAULT_SANDBOX_LIMITS = { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024 } as const satisfies SandboxLimits;
+export const DEFAULT_SANDBOX_LIMITS = {
+  cpus: 2,
+  memoryBytes: 4 * 1024 ** 3,
+  pids: 1024,
+} as const satisfies SandboxLimits;
 
 /** The defaults with a profile version's own limits on top. */
-export const sandboxLimits = (overrides?: SandboxLimits): SandboxLimits => ({ ...DEFAULT_SANDBOX_LIMITS, ...overrides });
+export const sandboxLimits = (overrides?: SandboxLimits): SandboxLimits => ({
+  ...DEFAULT_SANDBOX_LIMITS,
+  ...overrides,
+});
 
 /** A named volume mounted at `path`: it outlives the sandbox and is removed only by `removeVolume`. */
 export interface SandboxVolume {
@@ -116,7 +123,10 @@ export async function execCollect(
   argv: string[],
   opts: Omit<ExecOptions, "tty"> & { input?: string } = {},
 ): Promise<ExecResult> {
-  return collectExec(await provider.exec(id, argv, { ...opts, stdin: opts.input !== undefined }), opts.input);
+  return collectExec(
+    await provider.exec(id, argv, { ...opts, stdin: opts.input !== undefined }),
+    opts.input,
+  );
 }
 
 export interface ExecResult {
@@ -134,7 +144,11 @@ export async function collectExec(proc: ExecProcess, input?: string): Promise<Ex
   proc.stderr.on("data", (d: Buffer) => stderr.push(d));
   if (input !== undefined) proc.stdin?.end(input);
   const { exitCode } = await proc.wait();
-  return { exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") };
+  return {
+    exitCode,
+    stdout: Buffer.concat(stdout).toString("utf8"),
+    stderr: Buffer.concat(stderr).toString("utf8"),
+  };
 }
 
 /**

@@ -10,7 +10,8 @@ export const sessionBranch = (sessionId: string) => `tandem/${sessionId.slice(0,
  */
 export function pushTarget(session: Pick<Session, "id" | "baseRef">): string {
   const ref = session.baseRef;
-  const onBranch = ref && /^[\w./-]+$/.test(ref) && !ref.startsWith("refs/") && !/^[0-9a-f]{7,40}$/.test(ref);
+  const onBranch =
+    ref && /^[\w./-]+$/.test(ref) && !ref.startsWith("refs/") && !/^[0-9a-f]{7,40}$/.test(ref);
   return onBranch ? ref : sessionBranch(session.id);
 }
 

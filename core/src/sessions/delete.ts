@@ -22,20 +22,32 @@ export async function deleteSession(
 ): Promise<void> {
   const session = await getSessionOrThrow(deps.db, actor.orgId, id);
   if (actor.role === "member" && session.createdBy !== actor.userId) {
-    throw forbidden("only the session's creator or an owner or admin of the organization can delete it");
+    throw forbidden(
+      "only the session's creator or an owner or admin of the organization can delete it",
+    );
   }
   if (!isTerminal(session.status)) {
-    throw conflict(`session is ${session.status}; stop it first (POST /api/sessions/${id}/stop), then delete it`);
+    throw conflict(
+      `session is ${session.status}; stop it first (POST /api/sessions/${id}/stop), then delete it`,
+    );
   }
   const rows = await deps.db.select().from(sandboxes).where(eq(sandboxes.sessionId, id));
   const leftovers = rows.filter((r) => (r.externalId && !r.removedAt) || r.volumes.length > 0);
   const provider = deps.sandboxes;
   if (leftovers.length && !provider) {
-    throw new AppError("sandbox_unavailable", "this process has no sandbox provider to remove the session's sandbox with", 503);
+    throw new AppError(
+      "sandbox_unavailable",
+      "this process has no sandbox provider to remove the session's sandbox with",
+      503,
+    );
   }
   for (const row of leftovers) {
     if (row.provider !== provider!.kind) {
-      throw new AppError("sandbox_unavailable", `the session's sandbox is on the ${row.provider} provider; this process runs ${provider!.kind}`, 503);
+      throw new AppError(
+        "sandbox_unavailable",
+        `the session's sandbox is on the ${row.provider} provider; this process runs ${provider!.kind}`,
+        503,
+      );
     }
     if (row.externalId && !row.removedAt) {
       await provider!.stop(row.externalId, { timeoutMs: 2_000 });
@@ -43,9 +55,14 @@ export async function deleteSession(
     }
     // After the container: a volume still mounted cannot be removed.
     for (const volume of row.volumes) await provider!.removeVolume(volume.name);
-    await deps.db.update(sandboxes).set({ status: "removed", removedAt: row.removedAt ?? deps.clock.now(), volumes: [] })
+    await deps.db
+      .update(sandboxes)
+      .set({ status: "removed", removedAt: row.removedAt ?? deps.clock.now(), volumes: [] })
       .where(eq(sandboxes.id, row.id));
-    deps.logger.info({ sessionId: id, sandbox: row.externalId, volumes: row.volumes.map((v) => v.name) }, "sandbox.deleted");
+    deps.logger.info(
+      { sessionId: id, sandbox: row.externalId, volumes: row.volumes.map((v) => v.name) },
+      "sandbox.deleted",
+    );
   }
   await deps.db.delete(sessions).where(eq(sessions.id, id));
   deps.logger.info({ sessionId: id, orgId: actor.orgId }, "session.deleted");

@@ -13,13 +13,18 @@ import type { Session } from "./service.ts";
  */
 export async function issueSandboxToken(db: Db, sessionId: string): Promise<string> {
   const token = generateToken();
-  await db.update(sessions).set({ sandboxTokenHash: hashToken(token) }).where(eq(sessions.id, sessionId));
+  await db
+    .update(sessions)
+    .set({ sandboxTokenHash: hashToken(token) })
+    .where(eq(sessions.id, sessionId));
   return token;
 }
 
 /** The live session a sandbox token belongs to; null for unknown tokens and ended sessions. */
 export async function sessionForSandboxToken(db: Db, token: string): Promise<Session | null> {
-  const session = await db.query.sessions.findFirst({ where: eq(sessions.sandboxTokenHash, hashToken(token)) });
+  const session = await db.query.sessions.findFirst({
+    where: eq(sessions.sandboxTokenHash, hashToken(token)),
+  });
   if (!session || isTerminal(session.status)) return null;
   return session;
 }
@@ -34,7 +39,14 @@ export const BUILD_TOKEN_TTL_MS = 2 * 60 * 60_000;
  */
 export async function issueBuildToken(
   deps: { db: Db; clock: Clock },
-  input: { orgId: string; repositoryIds: string[]; purpose: string; network: NetworkPolicy; label: string; ttlMs?: number },
+  input: {
+    orgId: string;
+    repositoryIds: string[];
+    purpose: string;
+    network: NetworkPolicy;
+    label: string;
+    ttlMs?: number;
+  },
 ): Promise<string> {
   const now = deps.clock.now();
   await deps.db.delete(sandboxTokens).where(lt(sandboxTokens.expiresAt, now));
@@ -69,13 +81,36 @@ export interface SandboxGrant {
 }
 
 /** The grant behind a sandbox token; null for unknown, expired or revoked tokens and ended sessions. */
-export async function sandboxGrantForToken(deps: { db: Db; clock: Clock }, token: string): Promise<SandboxGrant | null> {
+export async function sandboxGrantForToken(
+  deps: { db: Db; clock: Clock },
+  token: string,
+): Promise<SandboxGrant | null> {
   const session = await sessionForSandboxToken(deps.db, token);
-  if (session) return { orgId: session.orgId, repositoryIds: [session.repositoryId], sessionId: session.id, purpose: "session" };
-  const [row] = await deps.db.select().from(sandboxTokens)
-    .where(and(eq(sandboxTokens.tokenHash, hashToken(token)), gt(sandboxTokens.expiresAt, deps.clock.now())));
-  return row ? {
-    orgId: row.orgId, repositoryIds: row.repositoryIds, purpose: row.purpose,
-    build: { network: row.network ?? DEFAULT_NETWORK_POLICY, label: row.label ?? `the ${row.purpose} sandbox` },
-  } : null;
+  if (session)
+    return {
+      orgId: session.orgId,
+      repositoryIds: [session.repositoryId],
+      sessionId: session.id,
+      purpose: "session",
+    };
+  const [row] = await deps.db
+    .select()
+    .from(sandboxTokens)
+    .where(
+      and(
+        eq(sandboxTokens.tokenHash, hashToken(token)),
+        gt(sandboxTokens.expiresAt, deps.clock.now()),
+      ),
+    );
+  return row
+    ? {
+        orgId: row.orgId,
+        repositoryIds: row.repositoryIds,
+        purpose: row.purpose,
+        build: {
+          network: row.network ?? DEFAULT_NETWORK_POLICY,
+          label: row.label ?? `the ${row.purpose} sandbox`,
+        },
+      }
+    : null;
 }

@@ -27,13 +27,20 @@ export interface SessionDeps {
   publicUrl: string;
 }
 
-export const sessionUrl = (publicUrl: string, id: string) => `${publicUrl.replace(/\/$/, "")}/sessions/${id}`;
+export const sessionUrl = (publicUrl: string, id: string) =>
+  `${publicUrl.replace(/\/$/, "")}/sessions/${id}`;
 
 export async function createSession(
   deps: SessionDeps,
   input: {
     /** Absent: the profile's primary repository. */
-    orgId: string; userId?: string; repository?: string; prompt: string; profile?: string; source?: string; ref?: string;
+    orgId: string;
+    userId?: string;
+    repository?: string;
+    prompt: string;
+    profile?: string;
+    source?: string;
+    ref?: string;
     /**
      * The provider thread the session continues (Slack thread, issue, …), bound in the same
      * transaction as the session and its first message: a failure leaves neither, so the
@@ -46,11 +53,18 @@ export async function createSession(
 ): Promise<Session> {
   // Every session starts from a profile version: the named one, or the org's default.
   const profileName = input.profile ?? DEFAULT_PROFILE;
-  const version = await resolveSessionProfileOrThrow(deps.db, input.orgId, input.profile, input.source);
+  const version = await resolveSessionProfileOrThrow(
+    deps.db,
+    input.orgId,
+    input.profile,
+    input.source,
+  );
   const spec = storedSpec(version.spec);
   const repository = input.repository ?? primaryRepository(spec);
   if (!repository) {
-    throw badRequest(`name a repository (owner/repo): profile ${profileName} v${version.version} has no repositories to start on`);
+    throw badRequest(
+      `name a repository (owner/repo): profile ${profileName} v${version.version} has no repositories to start on`,
+    );
   }
   const repo = await findRepositoryByNameOrThrow(deps.db, input.orgId, repository);
   const profileVersionId = version.id;
@@ -70,13 +84,21 @@ export async function createSession(
       })
       .returning();
     await tx.insert(sessionMessages).values({
-      sessionId: created[0]!.id, authorUserId: input.userId, source: input.source ?? "api", text: input.prompt,
+      sessionId: created[0]!.id,
+      authorUserId: input.userId,
+      source: input.source ?? "api",
+      text: input.prompt,
     });
-    if (input.binding) await bindSession(tx as unknown as Db, { sessionId: created[0]!.id, ...input.binding });
+    if (input.binding)
+      await bindSession(tx as unknown as Db, { sessionId: created[0]!.id, ...input.binding });
     return created;
   });
   const log = deps.logger.child({ sessionId: session!.id, orgId: input.orgId });
-  await appendEvent({ ...deps, logger: log }, session!.id, { type: "message", role: "user", text: input.prompt });
+  await appendEvent({ ...deps, logger: log }, session!.id, {
+    type: "message",
+    role: "user",
+    text: input.prompt,
+  });
   await appendEvent({ ...deps, logger: log }, session!.id, { type: "status", status: "queued" });
   await requestSessionRun(deps, session!.id);
   log.info({ repository: repo.name }, "session.created");
@@ -89,23 +111,39 @@ export async function createSession(
  * this request. The message is committed first, so a failed enqueue only delays it: the worker's
  * sweep finds sessions with unconsumed messages.
  */
-export async function requestSessionRun(deps: Pick<SessionDeps, "queues" | "logger">, sessionId: string): Promise<void> {
-  await enqueueWithin(deps.queues.sessionTurns, "session", { sessionId }, `session-${sessionId}`, { removeWhenDone: true })
-    .catch((err) => deps.logger.warn({ err, sessionId }, "session.enqueue_failed"));
+export async function requestSessionRun(
+  deps: Pick<SessionDeps, "queues" | "logger">,
+  sessionId: string,
+): Promise<void> {
+  await enqueueWithin(deps.queues.sessionTurns, "session", { sessionId }, `session-${sessionId}`, {
+    removeWhenDone: true,
+  }).catch((err) => deps.logger.warn({ err, sessionId }, "session.enqueue_failed"));
 }
 
 export async function getSessionOrThrow(db: Db, orgId: string, id: string): Promise<Session> {
-  const row = await db.query.sessions.findFirst({ where: and(eq(sessions.id, id), eq(sessions.orgId, orgId)) });
+  const row = await db.query.sessions.findFirst({
+    where: and(eq(sessions.id, id), eq(sessions.orgId, orgId)),
+  });
   if (!row) throw notFound("session");
   return row;
 }
 
 /** 1 for the next queued session of its org to start, 2 for the one after, …; null when not queued. */
-export async function queuePosition(db: Db, session: Pick<Session, "id" | "orgId" | "status" | "createdAt">): Promise<number | null> {
+export async function queuePosition(
+  db: Db,
+  session: Pick<Session, "id" | "orgId" | "status" | "createdAt">,
+): Promise<number | null> {
   if (session.status !== "queued") return null;
-  const [row] = await db.select({ ahead: count() }).from(sessions).where(and(
-    eq(sessions.orgId, session.orgId), eq(sessions.status, "queued"), lt(sessions.createdAt, session.createdAt),
-  ));
+  const [row] = await db
+    .select({ ahead: count() })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.orgId, session.orgId),
+        eq(sessions.status, "queued"),
+        lt(sessions.createdAt, session.createdAt),
+      ),
+    );
   return (row?.ahead ?? 0) + 1;
 }
 
@@ -114,7 +152,9 @@ export async function listSessions(db: Db, orgId: string, opts: { limit: number;
     .select({ session: sessions, repository: repositories.name })
     .from(sessions)
     .innerJoin(repositories, eq(repositories.id, sessions.repositoryId))
-    .where(and(eq(sessions.orgId, orgId), opts.before ? lt(sessions.createdAt, opts.before) : undefined))
+    .where(
+      and(eq(sessions.orgId, orgId), opts.before ? lt(sessions.createdAt, opts.before) : undefined),
+    )
     .orderBy(desc(sessions.createdAt))
     .limit(opts.limit);
 }
@@ -130,26 +170,56 @@ export async function transitionSession(
   const now = deps.clock.now();
   const [row] = await deps.db
     .update(sessions)
-    .set({ status: to, updatedAt: now, ...(isTerminal(to) ? { endedAt: now, error: reason ?? null } : {}) })
+    .set({
+      status: to,
+      updatedAt: now,
+      ...(isTerminal(to) ? { endedAt: now, error: reason ?? null } : {}),
+    })
     .where(and(eq(sessions.id, session.id), eq(sessions.status, session.status)))
     .returning();
-  if (!row) throw new AppError(STATE_CHANGED, `session ${session.id} changed state meanwhile; try again`, 409);
-  await appendEvent(deps, session.id, { type: "status", status: to, ...(reason ? { reason } : {}) });
+  if (!row)
+    throw new AppError(
+      STATE_CHANGED,
+      `session ${session.id} changed state meanwhile; try again`,
+      409,
+    );
+  await appendEvent(deps, session.id, {
+    type: "status",
+    status: to,
+    ...(reason ? { reason } : {}),
+  });
   return row;
 }
 
 export async function addMessage(
   deps: SessionDeps,
-  input: { orgId: string; sessionId: string; userId?: string; text: string; source: string; echo?: boolean },
+  input: {
+    orgId: string;
+    sessionId: string;
+    userId?: string;
+    text: string;
+    source: string;
+    echo?: boolean;
+  },
 ) {
   const session = await getSessionOrThrow(deps.db, input.orgId, input.sessionId);
-  if (isTerminal(session.status)) throw conflict(`session is ${session.status}; start a new session to continue`);
+  if (isTerminal(session.status))
+    throw conflict(`session is ${session.status}; start a new session to continue`);
   const [message] = await deps.db
     .insert(sessionMessages)
-    .values({ sessionId: session.id, authorUserId: input.userId, source: input.source, text: input.text })
+    .values({
+      sessionId: session.id,
+      authorUserId: input.userId,
+      source: input.source,
+      text: input.text,
+    })
     .returning();
   await appendEvent(deps, session.id, {
-    type: "message", role: "user", text: input.text, source: input.source, ...(input.echo ? { echo: true } : {}),
+    type: "message",
+    role: "user",
+    text: input.text,
+    source: input.source,
+    ...(input.echo ? { echo: true } : {}),
   });
   await requestSessionRun(deps, session.id);
   return message!;
@@ -159,7 +229,12 @@ export async function addMessage(
  * Stops the session. A worker may move it at the same moment (a turn ending, a sandbox
  * starting): the stop reads it again and wins, rather than telling the user to try again.
  */
-export async function stopSession(deps: SessionDeps, orgId: string, id: string, reason = "stopped by user") {
+export async function stopSession(
+  deps: SessionDeps,
+  orgId: string,
+  id: string,
+  reason = "stopped by user",
+) {
   for (let attempt = 1; ; attempt++) {
     const session = await getSessionOrThrow(deps.db, orgId, id);
     if (session.status === "stopped") return session;

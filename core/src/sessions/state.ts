@@ -1,6 +1,13 @@
 import { AppError } from "../errors.ts";
 
-export const SESSION_STATUSES = ["queued", "starting", "running", "idle", "stopped", "failed"] as const;
+export const SESSION_STATUSES = [
+  "queued",
+  "starting",
+  "running",
+  "idle",
+  "stopped",
+  "failed",
+] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
 /** The one place that says which session state may follow which. */

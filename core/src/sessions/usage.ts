@@ -12,22 +12,31 @@ export interface TokenUsage {
  * the monthly budget sums by time; the session totals have no time).
  */
 export async function recordSessionUsage(
-  db: Db, session: { id: string; orgId: string }, usage: TokenUsage, at: Date,
+  db: Db,
+  session: { id: string; orgId: string },
+  usage: TokenUsage,
+  at: Date,
 ): Promise<void> {
   if (usage.inputTokens === 0 && usage.outputTokens === 0) return;
   await db.transaction(async (tx) => {
-    await tx.update(sessions).set({
-      inputTokens: sql`${sessions.inputTokens} + ${usage.inputTokens}`,
-      outputTokens: sql`${sessions.outputTokens} + ${usage.outputTokens}`,
-    }).where(eq(sessions.id, session.id));
-    await tx.insert(modelUsage).values({ orgId: session.orgId, sessionId: session.id, ...usage, createdAt: at });
+    await tx
+      .update(sessions)
+      .set({
+        inputTokens: sql`${sessions.inputTokens} + ${usage.inputTokens}`,
+        outputTokens: sql`${sessions.outputTokens} + ${usage.outputTokens}`,
+      })
+      .where(eq(sessions.id, session.id));
+    await tx
+      .insert(modelUsage)
+      .values({ orgId: session.orgId, sessionId: session.id, ...usage, createdAt: at });
   });
 }
 
 /** Past this much unparsed text a body is not worth metering (a runaway or non-model response). */
 const MAX_PENDING_CHARS = 32 * 1024 * 1024;
 
-const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0);
+const count = (value: unknown) =>
+  typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
 
 /**
  * Responses API `usage` (input/output_tokens), Chat Completions' (prompt/completion_tokens), or
@@ -37,7 +46,10 @@ function usageOf(value: unknown): TokenUsage | null {
   if (!value || typeof value !== "object") return null;
   const u = value as Record<string, unknown>;
   const cached = count(u.cache_creation_input_tokens) + count(u.cache_read_input_tokens);
-  return { inputTokens: count(u.input_tokens ?? u.prompt_tokens) + cached, outputTokens: count(u.output_tokens ?? u.completion_tokens) };
+  return {
+    inputTokens: count(u.input_tokens ?? u.prompt_tokens) + cached,
+    outputTokens: count(u.output_tokens ?? u.completion_tokens),
+  };
 }
 
 /** Responses API events that end a response and carry its usage. */
@@ -62,7 +74,12 @@ export class UsageMeter {
 
   constructor(contentType: string | undefined) {
     const type = contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
-    this.kind = type === "text/event-stream" ? "sse" : type === "application/json" || type.endsWith("+json") ? "json" : "other";
+    this.kind =
+      type === "text/event-stream"
+        ? "sse"
+        : type === "application/json" || type.endsWith("+json")
+          ? "json"
+          : "other";
   }
 
   push(chunk: Uint8Array): void {
@@ -98,7 +115,11 @@ export class UsageMeter {
       this.pending = this.pending.slice(end + 2);
       // Most events are deltas; only parse those that carry usage.
       if (!block.includes("usage")) continue;
-      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).replace(/^ /, ""))
+        .join("\n");
       try {
         this.onEvent(JSON.parse(data) as UpstreamEvent);
       } catch {
@@ -109,7 +130,8 @@ export class UsageMeter {
 
   private onEvent(event: UpstreamEvent): void {
     const type = event.type;
-    if (typeof type === "string" && RESPONSE_DONE.has(type)) return this.add(usageOf(event.response?.usage));
+    if (typeof type === "string" && RESPONSE_DONE.has(type))
+      return this.add(usageOf(event.response?.usage));
     if (type === "message_start") {
       this.endMessage();
       this.message = usageOf(event.message?.usage) ?? { inputTokens: 0, outputTokens: 0 };

@@ -1,2 +1,3 @@
 /** `text` cut to `max` characters, the last one an ellipsis when it was longer. */
-export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+export const clip = (text: string, max: number) =>
+  text.length > max ? `${text.slice(0, max - 1)}…` : text;

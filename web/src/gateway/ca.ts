@@ -27,9 +27,12 @@ const DAY_MS = 24 * 60 * 60_000;
 const LEAF_DAYS = 30;
 
 const generateRsa = promisify(generateKeyPair);
-const newRsaKey = () => generateRsa("rsa", {
-  modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" },
-});
+const newRsaKey = () =>
+  generateRsa("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
 
 /** A positive random serial (RFC 5280: at most 20 bytes, non-negative). */
 const serial = () => {
@@ -42,7 +45,10 @@ const serial = () => {
  * The CA in `dir`, created on first start (key mode 0600, the directory 0700). A key and
  * certificate that do not belong together stop start-up with a message saying so.
  */
-export async function loadOrCreateCa(dir: string, opts: { clock?: Clock } = {}): Promise<GatewayCa> {
+export async function loadOrCreateCa(
+  dir: string,
+  opts: { clock?: Clock } = {},
+): Promise<GatewayCa> {
   const clock = opts.clock ?? systemClock;
   const keyFile = path.join(dir, KEY_FILE);
   const certFile = path.join(dir, CERT_FILE);
@@ -56,16 +62,26 @@ export async function loadOrCreateCa(dir: string, opts: { clock?: Clock } = {}):
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     ({ keyPem, certPem } = await createCa(clock.now()));
     // Each file appears whole (rename), the key before the certificate that names it.
-    for (const [file, text, mode] of [[keyFile, keyPem, 0o600], [certFile, certPem, 0o644]] as const) {
+    for (const [file, text, mode] of [
+      [keyFile, keyPem, 0o600],
+      [certFile, certPem, 0o644],
+    ] as const) {
       const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
       await writeFile(tmp, text, { mode, flag: "wx" });
       await rename(tmp, file);
     }
   }
   if (!new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem))) {
-    throw new Error(`the gateway CA in ${dir}: ${CERT_FILE} does not belong to ${KEY_FILE}; remove both to make a new CA (sandboxes must then trust the new one)`);
+    throw new Error(
+      `the gateway CA in ${dir}: ${CERT_FILE} does not belong to ${KEY_FILE}; remove both to make a new CA (sandboxes must then trust the new one)`,
+    );
   }
-  return issuer(forge.pki.privateKeyFromPem(keyPem), forge.pki.certificateFromPem(certPem), (await newRsaKey()), clock);
+  return issuer(
+    forge.pki.privateKeyFromPem(keyPem),
+    forge.pki.certificateFromPem(certPem),
+    await newRsaKey(),
+    clock,
+  );
 }
 
 async function createCa(now: Date) {
@@ -75,7 +91,10 @@ async function createCa(now: Date) {
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(now.getTime() - DAY_MS);
   cert.validity.notAfter = new Date(now.getTime() + CA_YEARS * 365 * DAY_MS);
-  const name = [{ name: "commonName", value: "Tandem sandbox gateway CA" }, { name: "organizationName", value: "Tandem" }];
+  const name = [
+    { name: "commonName", value: "Tandem sandbox gateway CA" },
+    { name: "organizationName", value: "Tandem" },
+  ];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -88,7 +107,12 @@ async function createCa(now: Date) {
 }
 
 /** Issues leaves for hosts; every leaf shares one key made at start (only the signature is per host). */
-function issuer(caKey: forge.pki.rsa.PrivateKey, caCert: forge.pki.Certificate, leafKey: { privateKey: string; publicKey: string }, clock: Clock): GatewayCa {
+function issuer(
+  caKey: forge.pki.rsa.PrivateKey,
+  caCert: forge.pki.Certificate,
+  leafKey: { privateKey: string; publicKey: string },
+  clock: Clock,
+): GatewayCa {
   const leafPublic = forge.pki.publicKeyFromPem(leafKey.publicKey);
   const authorityKeyId = caCert.generateSubjectKeyIdentifier().getBytes();
   const contexts = new Map<string, { context: tls.SecureContext; renewAt: number }>();
@@ -104,7 +128,10 @@ function issuer(caKey: forge.pki.rsa.PrivateKey, caCert: forge.pki.Certificate, 
       { name: "basicConstraints", cA: false },
       { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
       { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [net.isIP(host) ? { type: 7, ip: host } : { type: 2, value: host }] },
+      {
+        name: "subjectAltName",
+        altNames: [net.isIP(host) ? { type: 7, ip: host } : { type: 2, value: host }],
+      },
       { name: "subjectKeyIdentifier" },
       { name: "authorityKeyIdentifier", keyIdentifier: authorityKeyId },
     ]);

@@ -8,13 +8,20 @@ export type EgressTarget =
   | { ok: false; reason: string; message: string };
 
 /** Lower case, no trailing dot, no IPv6 brackets: the form policies and aliases are written in. */
-export const normalHost = (host: string) => host.trim().toLowerCase().replace(/\.$/, "").replace(/^\[(.*)\]$/, "$1");
+export const normalHost = (host: string) =>
+  host
+    .trim()
+    .toLowerCase()
+    .replace(/\.$/, "")
+    .replace(/^\[(.*)\]$/, "$1");
 
 /** `open`: any host; `allowlist`: an exact entry or a `*.suffix` one (subdomains only); `none`: nothing. */
 export function policyAllows(policy: NetworkPolicy, host: string): boolean {
   if (policy.egress === "open") return true;
   if (policy.egress === "none") return false;
-  return policy.allow.some((entry) => (entry.startsWith("*.") ? host.endsWith(entry.slice(1)) : host === entry));
+  return policy.allow.some((entry) =>
+    entry.startsWith("*.") ? host.endsWith(entry.slice(1)) : host === entry,
+  );
 }
 
 // Addresses a sandbox never reaches, whatever its policy: the host itself, the private networks
@@ -50,7 +57,8 @@ export function nonPublicKind(address: string): string | null {
 }
 
 export type Resolve = (host: string) => Promise<string[]>;
-export const systemResolve: Resolve = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolve: Resolve = async (host) =>
+  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
  * Where to connect for `host:port`, once the policy allowed it. An alias (SANDBOX_HOST_ALIASES)
@@ -58,26 +66,41 @@ export const systemResolve: Resolve = async (host) => (await lookup(host, { all:
  * connection goes to the checked address, so a second lookup (DNS rebinding) cannot swap it.
  */
 export async function resolveTarget(
-  aliases: Config["SANDBOX_HOST_ALIASES"], resolve: Resolve, host: string, port: number,
+  aliases: Config["SANDBOX_HOST_ALIASES"],
+  resolve: Resolve,
+  host: string,
+  port: number,
 ): Promise<EgressTarget> {
   const alias = aliases[host];
-  if (alias) return { ok: true, address: alias.host, port: alias.port, reason: `alias for ${alias.host}:${alias.port}` };
+  if (alias)
+    return {
+      ok: true,
+      address: alias.host,
+      port: alias.port,
+      reason: `alias for ${alias.host}:${alias.port}`,
+    };
   let addresses: string[];
   try {
     addresses = isIP(host) ? [host] : await resolve(host);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "lookup failed";
-    return { ok: false, reason: `dns: ${code}`, message: `${host} could not be resolved (${code})` };
+    return {
+      ok: false,
+      reason: `dns: ${code}`,
+      message: `${host} could not be resolved (${code})`,
+    };
   }
   for (const address of addresses) {
     const kind = nonPublicKind(address);
     if (kind) {
       return {
-        ok: false, reason: `${kind} address ${address}`,
+        ok: false,
+        reason: `${kind} address ${address}`,
         message: `${host} is not allowed (${isIP(host) ? "it is" : `it resolves to ${address},`} a ${kind} address, which no sandbox reaches)`,
       };
     }
   }
-  if (!addresses[0]) return { ok: false, reason: "dns: no address", message: `${host} has no address` };
+  if (!addresses[0])
+    return { ok: false, reason: "dns: no address", message: `${host} has no address` };
   return { ok: true, address: addresses[0], port, reason: "policy" };
 }

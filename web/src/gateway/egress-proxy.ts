@@ -3,7 +3,13 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
 import type { Clock, Config, Db, Logger } from "@tandem/core";
-import { normalHost, policyAllows, resolveTarget, systemResolve, type Resolve } from "./egress-policy.ts";
+import {
+  normalHost,
+  policyAllows,
+  resolveTarget,
+  systemResolve,
+  type Resolve,
+} from "./egress-policy.ts";
 import { egressRecorder, type EgressRecorder, type Traffic } from "./egress-records.ts";
 import type { GatewayIdentity, IntegrationInterceptor } from "./types.ts";
 
@@ -24,7 +30,15 @@ export interface EgressProxyOptions {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
 
 /** What the agent (or curl) reads when the proxy refuses. */
 const blockedText = (what: string, identity: GatewayIdentity) =>
@@ -70,23 +84,47 @@ type Decision =
   | { kind: "refuse"; status: number; text: string };
 
 /** The one decision for `host:port`, recorded. */
-async function decide(ctx: Context, identity: GatewayIdentity | undefined, method: string, host: string, port: number, intercept: boolean): Promise<Decision> {
+async function decide(
+  ctx: Context,
+  identity: GatewayIdentity | undefined,
+  method: string,
+  host: string,
+  port: number,
+  intercept: boolean,
+): Promise<Decision> {
   if (!identity) {
     ctx.deps.logger.warn({ host, port, method }, "egress.unidentified");
-    return { kind: "refuse", status: 407, text: "the sandbox gateway did not identify this connection\n" };
+    return {
+      kind: "refuse",
+      status: 407,
+      text: "the sandbox gateway did not identify this connection\n",
+    };
   }
   if (intercept && ctx.opts.interceptor?.handles(host, identity)) {
-    const { closed } = ctx.record(identity, { host, port, method, decision: "intercepted", reason: "integration" });
+    const { closed } = ctx.record(identity, {
+      host,
+      port,
+      method,
+      decision: "intercepted",
+      reason: "integration",
+    });
     return { kind: "intercept", close: closed };
   }
   const refuse = (reason: string, what: string): Decision => {
     ctx.record(identity, { host, port, method, decision: "blocked", reason });
     return { kind: "refuse", status: 403, text: blockedText(what, identity) };
   };
-  if (!policyAllows(identity.policy, host)) return refuse(`egress ${identity.policy.egress}`, `${host} is not allowed`);
+  if (!policyAllows(identity.policy, host))
+    return refuse(`egress ${identity.policy.egress}`, `${host} is not allowed`);
   const target = await resolveTarget(ctx.deps.config.SANDBOX_HOST_ALIASES, ctx.resolve, host, port);
   if (!target.ok) return refuse(target.reason, target.message);
-  const { closed } = ctx.record(identity, { host, port, method, decision: "allowed", reason: target.reason });
+  const { closed } = ctx.record(identity, {
+    host,
+    port,
+    method,
+    decision: "allowed",
+    reason: target.reason,
+  });
   return { kind: "connect", address: target.address, port: target.port, close: closed };
 }
 
@@ -100,7 +138,9 @@ function parseAuthority(authority: string | undefined): { host: string; port: nu
 
 function answer(socket: Duplex, status: number, text: string) {
   const reason = http.STATUS_CODES[status] ?? "Error";
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
 }
 
 async function tunnel(ctx: Context, req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
@@ -114,7 +154,12 @@ async function tunnel(ctx: Context, req: http.IncomingMessage, socket: net.Socke
     const read = socket.bytesRead - head.length;
     const established = "HTTP/1.1 200 Connection Established\r\n\r\n";
     const written = socket.bytesWritten + established.length;
-    socket.once("close", () => decision.close({ bytesUp: socket.bytesRead - read, bytesDown: socket.bytesWritten - written }));
+    socket.once("close", () =>
+      decision.close({
+        bytesUp: socket.bytesRead - read,
+        bytesDown: socket.bytesWritten - written,
+      }),
+    );
     socket.write(established);
     // What the client sent after the CONNECT head (its TLS hello, often) belongs to the interceptor.
     if (head.length) socket.unshift(head);
@@ -133,7 +178,12 @@ async function tunnel(ctx: Context, req: http.IncomingMessage, socket: net.Socke
   });
   upstream.on("error", (err) => {
     ctx.deps.logger.info({ host: target.host, err: err.message }, "egress.upstream_failed");
-    if (!established) answer(socket, 502, `the sandbox gateway could not reach ${target.host}:${target.port} (${err.message})\n`);
+    if (!established)
+      answer(
+        socket,
+        502,
+        `the sandbox gateway could not reach ${target.host}:${target.port} (${err.message})\n`,
+      );
     else socket.destroy();
   });
   socket.on("close", () => upstream.destroy());
@@ -146,9 +196,17 @@ async function tunnel(ctx: Context, req: http.IncomingMessage, socket: net.Socke
 
 /** The request's headers for the upstream: hop-by-hop ones, those Connection names and Proxy-* removed. */
 export function forwardHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const named = new Set(String(headers.connection ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean));
-  return Object.fromEntries(Object.entries(headers)
-    .filter(([name]) => !HOP_BY_HOP.has(name) && !named.has(name) && !name.startsWith("proxy-")));
+  const named = new Set(
+    String(headers.connection ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  return Object.fromEntries(
+    Object.entries(headers).filter(
+      ([name]) => !HOP_BY_HOP.has(name) && !named.has(name) && !name.startsWith("proxy-"),
+    ),
+  );
 }
 
 /** A plain-HTTP request through the proxy (`GET http://host/path`): decided, then forwarded and streamed. */
@@ -158,33 +216,56 @@ async function forwardRequest(ctx: Context, req: http.IncomingMessage, res: http
     url = new URL(req.url ?? "");
   } catch {
     res.writeHead(400, { "content-type": "text/plain" });
-    return res.end("this is the sandbox's egress proxy: send absolute URIs (http://host/path) or CONNECT host:port\n");
+    return res.end(
+      "this is the sandbox's egress proxy: send absolute URIs (http://host/path) or CONNECT host:port\n",
+    );
   }
   if (url.protocol !== "http:") {
     res.writeHead(400, { "content-type": "text/plain" });
-    return res.end(`only http:// URLs are forwarded; use CONNECT for ${url.protocol}// (got ${url.href})\n`);
+    return res.end(
+      `only http:// URLs are forwarded; use CONNECT for ${url.protocol}// (got ${url.href})\n`,
+    );
   }
   const host = normalHost(url.hostname);
   const port = Number(url.port || 80);
-  const decision = await decide(ctx, ctx.opts.identify(req.socket), req.method ?? "GET", host, port, false);
+  const decision = await decide(
+    ctx,
+    ctx.opts.identify(req.socket),
+    req.method ?? "GET",
+    host,
+    port,
+    false,
+  );
   if (decision.kind !== "connect") {
     const { status, text } = decision.kind === "refuse" ? decision : { status: 403, text: "" };
-    res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) });
+    res.writeHead(status, {
+      "content-type": "text/plain",
+      "content-length": Buffer.byteLength(text),
+    });
     return res.end(text);
   }
   const upstream = http.request({
-    host: decision.address, port: decision.port, method: req.method, path: `${url.pathname}${url.search}`,
-    headers: { ...forwardHeaders(req.headers), host: url.host }, agent: false, timeout: CONNECT_TIMEOUT_MS,
+    host: decision.address,
+    port: decision.port,
+    method: req.method,
+    path: `${url.pathname}${url.search}`,
+    headers: { ...forwardHeaders(req.headers), host: url.host },
+    agent: false,
+    timeout: CONNECT_TIMEOUT_MS,
   });
   let sent = 0;
   let received = 0;
-  req.on("data", (chunk: Buffer) => { sent += chunk.length; });
+  req.on("data", (chunk: Buffer) => {
+    sent += chunk.length;
+  });
   upstream.on("timeout", () => upstream.destroy(new Error("upstream timeout")));
   upstream.on("response", (up) => {
     upstream.setTimeout(0);
     const headers = forwardHeaders(up.headers);
     res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
-    up.on("data", (chunk: Buffer) => { received += chunk.length; });
+    up.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+    });
     up.pipe(res);
   });
   upstream.on("error", (err) => {

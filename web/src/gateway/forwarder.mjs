@@ -38,14 +38,19 @@ for (const name of wanted) {
     const preamble = service.preamble();
     if (preamble) upstream.write(preamble);
     client.pipe(upstream).pipe(client);
-    const close = () => { client.destroy(); upstream.destroy(); };
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
     client.on("error", close);
     upstream.on("error", close);
     client.on("close", close);
     upstream.on("close", close);
   });
   server.on("error", (err) => {
-    process.stderr.write(`tandem forwarder: ${name} on 127.0.0.1:${service.port}: ${err.message}\n`);
+    process.stderr.write(
+      `tandem forwarder: ${name} on 127.0.0.1:${service.port}: ${err.message}\n`,
+    );
     process.exitCode = 1;
   });
   server.listen(service.port, "127.0.0.1");

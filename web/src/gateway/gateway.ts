@@ -5,8 +5,19 @@ import tls from "node:tls";
 import { eq } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import {
-  AppError, DEFAULT_NETWORK_POLICY, GATEWAY_CA_BUNDLE, GATEWAY_CA_CERT, GATEWAY_CONTROL_SOCKET, GATEWAY_FORWARDER, GATEWAY_SOCKET, gatewayCaDir, gatewayDir,
-  sandboxGrantForToken, schema, storedSpec, type SandboxGrant,
+  AppError,
+  DEFAULT_NETWORK_POLICY,
+  GATEWAY_CA_BUNDLE,
+  GATEWAY_CA_CERT,
+  GATEWAY_CONTROL_SOCKET,
+  GATEWAY_FORWARDER,
+  GATEWAY_SOCKET,
+  gatewayCaDir,
+  gatewayDir,
+  sandboxGrantForToken,
+  schema,
+  storedSpec,
+  type SandboxGrant,
 } from "@tandem/core";
 import { answerErrors } from "../app.ts";
 import type { WebDeps } from "../deps.ts";
@@ -45,7 +56,11 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
   const dir = gatewayDir(deps.config);
   const caDir = path.resolve(gatewayCaDir(deps.config));
   if (`${caDir}/`.startsWith(`${dir}/`)) {
-    throw new AppError("gateway_ca_exposed", `GATEWAY_CA_DIR (${caDir}) is inside GATEWAY_DIR (${dir}), which every sandbox mounts: keep the CA's key elsewhere`, 500);
+    throw new AppError(
+      "gateway_ca_exposed",
+      `GATEWAY_CA_DIR (${caDir}) is inside GATEWAY_DIR (${dir}), which every sandbox mounts: keep the CA's key elsewhere`,
+      500,
+    );
   }
   const socketPath = path.join(dir, GATEWAY_SOCKET);
   const controlSocketPath = path.join(dir, GATEWAY_CONTROL_SOCKET);
@@ -56,16 +71,26 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
   // and a bundle of the public roots plus it (SSL_CERT_FILE and the like replace the system's).
   await copyFile(new URL("./forwarder.mjs", import.meta.url), path.join(dir, GATEWAY_FORWARDER));
   await writeFile(path.join(dir, GATEWAY_CA_CERT), ca.certPem);
-  await writeFile(path.join(dir, GATEWAY_CA_BUNDLE), `${[...tls.rootCertificates, ca.certPem.trim()].join("\n")}\n`);
-  for (const file of [GATEWAY_FORWARDER, GATEWAY_CA_CERT, GATEWAY_CA_BUNDLE]) await chmod(path.join(dir, file), 0o644);
-  const interceptor = createIntegrationInterceptor({ config: deps.config, db: deps.database.db, logger: deps.logger, clock: deps.clock }, ca);
+  await writeFile(
+    path.join(dir, GATEWAY_CA_BUNDLE),
+    `${[...tls.rootCertificates, ca.certPem.trim()].join("\n")}\n`,
+  );
+  for (const file of [GATEWAY_FORWARDER, GATEWAY_CA_CERT, GATEWAY_CA_BUNDLE])
+    await chmod(path.join(dir, file), 0o644);
+  const interceptor = createIntegrationInterceptor(
+    { config: deps.config, db: deps.database.db, logger: deps.logger, clock: deps.clock },
+    ca,
+  );
 
   const identities = new WeakMap<net.Socket, GatewayIdentity>();
   const egress = createEgressProxy(
     { db: deps.database.db, logger: deps.logger, clock: deps.clock, config: deps.config },
     { identify: (socket) => identities.get(socket), interceptor, metrics: deps.metrics },
   );
-  const control = Fastify({ loggerInstance: deps.logger.child({ gateway: "control" }) as FastifyBaseLogger, bodyLimit: 2 * 1024 * 1024 });
+  const control = Fastify({
+    loggerInstance: deps.logger.child({ gateway: "control" }) as FastifyBaseLogger,
+    bodyLimit: 2 * 1024 * 1024,
+  });
   answerErrors(control);
   modelProxyRoutes(control, deps);
   sandboxGitRoutes(control, deps);
@@ -81,23 +106,28 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
       onConnection(socket);
     });
     await rm(socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(socketPath, () => resolve()));
+    await new Promise<void>((resolve, reject) =>
+      server.once("error", reject).listen(socketPath, () => resolve()),
+    );
     // The sandbox's user (uid 1000) connects; the sockets are the only things in the mount it may use.
     await chmod(socketPath, 0o666);
     return server;
   };
   const servers = [
     await listen(socketPath, (socket) => {
-      void admit(deps, socket).then((admitted) => {
-        if (!admitted) return;
-        if (admitted.identity) identities.set(socket, admitted.identity);
-        (admitted.service === "proxy" ? egress : control.server).emit("connection", socket);
-        // Paused while the preamble was read; a server's 'data' listener does not start it again.
-        socket.resume();
-      }, (err: unknown) => {
-        deps.logger.error({ err }, "gateway.failed");
-        socket.destroy();
-      });
+      void admit(deps, socket).then(
+        (admitted) => {
+          if (!admitted) return;
+          if (admitted.identity) identities.set(socket, admitted.identity);
+          (admitted.service === "proxy" ? egress : control.server).emit("connection", socket);
+          // Paused while the preamble was read; a server's 'data' listener does not start it again.
+          socket.resume();
+        },
+        (err: unknown) => {
+          deps.logger.error({ err }, "gateway.failed");
+          socket.destroy();
+        },
+      );
     }),
     await listen(controlSocketPath, (socket) => control.server.emit("connection", socket)),
   ];
@@ -107,7 +137,9 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
     socketPath,
     controlSocketPath,
     async close() {
-      const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      const closed = Promise.all(
+        servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+      );
       for (const socket of open) socket.destroy();
       await closed;
       interceptor.close();
@@ -118,14 +150,22 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
 }
 
 /** Reads and checks the preamble; the bytes after it are put back for the service. */
-async function admit(deps: WebDeps, socket: net.Socket): Promise<{ service: "proxy" | "control"; identity?: GatewayIdentity } | null> {
+async function admit(
+  deps: WebDeps,
+  socket: net.Socket,
+): Promise<{ service: "proxy" | "control"; identity?: GatewayIdentity } | null> {
   const line = await readLine(socket);
   const m = line === null ? null : PREAMBLE.exec(line.text);
-  const grant = m ? await sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, m[2]!) : null;
+  const grant = m
+    ? await sandboxGrantForToken({ db: deps.database.db, clock: deps.clock }, m[2]!)
+    : null;
   if (!m || !grant) {
     deps.logger.warn({ preamble: m ? "unknown token" : "malformed" }, "gateway.refused");
-    const text = "the sandbox gateway does not know this sandbox's token (its session may have ended)\n";
-    socket.end(`HTTP/1.1 407 Proxy Authentication Required\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`);
+    const text =
+      "the sandbox gateway does not know this sandbox's token (its session may have ended)\n";
+    socket.end(
+      `HTTP/1.1 407 Proxy Authentication Required\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`,
+    );
     return null;
   }
   if (line!.rest.length) socket.unshift(line!.rest);
@@ -146,7 +186,8 @@ function readLine(socket: net.Socket): Promise<{ text: string; rest: Buffer } | 
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       const at = buf.indexOf(0x0a);
-      if (at >= 0) finish({ text: buf.subarray(0, at).toString("utf8"), rest: buf.subarray(at + 1) });
+      if (at >= 0)
+        finish({ text: buf.subarray(0, at).toString("utf8"), rest: buf.subarray(at + 1) });
       else if (buf.length > MAX_PREAMBLE_BYTES) finish(null);
     };
     const onEnd = () => finish(null);
@@ -159,14 +200,30 @@ function readLine(socket: net.Socket): Promise<{ text: string; rest: Buffer } | 
 async function identityFor(deps: WebDeps, grant: SandboxGrant): Promise<GatewayIdentity> {
   if (grant.build) return { grant, policy: grant.build.network, profileLabel: grant.build.label };
   const { db } = deps.database;
-  const session = grant.sessionId ? await db.query.sessions.findFirst({ where: eq(schema.sessions.id, grant.sessionId) }) : undefined;
+  const session = grant.sessionId
+    ? await db.query.sessions.findFirst({ where: eq(schema.sessions.id, grant.sessionId) })
+    : undefined;
   const [row] = session?.profileVersionId
-    ? await db.select({ spec: schema.sandboxProfileVersions.spec, version: schema.sandboxProfileVersions.version, name: schema.sandboxProfiles.name })
-      .from(schema.sandboxProfileVersions)
-      .innerJoin(schema.sandboxProfiles, eq(schema.sandboxProfiles.id, schema.sandboxProfileVersions.profileId))
-      .where(eq(schema.sandboxProfileVersions.id, session.profileVersionId))
+    ? await db
+        .select({
+          spec: schema.sandboxProfileVersions.spec,
+          version: schema.sandboxProfileVersions.version,
+          name: schema.sandboxProfiles.name,
+        })
+        .from(schema.sandboxProfileVersions)
+        .innerJoin(
+          schema.sandboxProfiles,
+          eq(schema.sandboxProfiles.id, schema.sandboxProfileVersions.profileId),
+        )
+        .where(eq(schema.sandboxProfileVersions.id, session.profileVersionId))
     : [];
-  if (!row) return { grant, policy: DEFAULT_NETWORK_POLICY, profileLabel: "no profile", integrations: [] };
+  if (!row)
+    return { grant, policy: DEFAULT_NETWORK_POLICY, profileLabel: "no profile", integrations: [] };
   const spec = storedSpec(row.spec);
-  return { grant, policy: spec.network, profileLabel: `profile ${row.name} v${row.version}`, integrations: spec.integrations };
+  return {
+    grant,
+    policy: spec.network,
+    profileLabel: `profile ${row.name} v${row.version}`,
+    integrations: spec.integrations,
+  };
 }

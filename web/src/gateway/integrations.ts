@@ -38,8 +38,12 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The integrations this configuration sets up. */
 export function configuredIntegrations(deps: IntegrationDeps): IntegrationProvider[] {
-  return [githubProvider(deps), slackProvider(deps), linearProvider(deps.config), jiraProvider(deps.config)]
-    .filter((p): p is IntegrationProvider => p !== null);
+  return [
+    githubProvider(deps),
+    slackProvider(deps),
+    linearProvider(deps.config),
+    jiraProvider(deps.config),
+  ].filter((p): p is IntegrationProvider => p !== null);
 }
 
 /**
@@ -47,13 +51,21 @@ export function configuredIntegrations(deps: IntegrationDeps): IntegrationProvid
  * version exposes, it terminates the agent's TLS with a leaf from the gateway CA and serves the
  * requests inside through one HTTP server, each forwarded with the real credential (see forward.ts).
  */
-export function createIntegrationInterceptor(deps: IntegrationDeps, ca: GatewayCa, opts: IntegrationOptions = {}): IntegrationGateway {
+export function createIntegrationInterceptor(
+  deps: IntegrationDeps,
+  ca: GatewayCa,
+  opts: IntegrationOptions = {},
+): IntegrationGateway {
   const logger = deps.logger.child({ component: "integrations" });
   const byHost = new Map<string, IntegrationProvider>();
   for (const provider of opts.providers ?? configuredIntegrations(deps)) {
     for (const host of provider.hosts) if (!byHost.has(host)) byHost.set(host, provider);
   }
-  const forwardDeps = { publicUrl: deps.config.PUBLIC_URL, logger, maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
+  const forwardDeps = {
+    publicUrl: deps.config.PUBLIC_URL,
+    logger,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  };
   const served = new WeakMap<net.Socket, Served>();
   const open = new Set<tls.TLSSocket>();
 
@@ -61,10 +73,16 @@ export function createIntegrationInterceptor(deps: IntegrationDeps, ca: GatewayC
     const conn = served.get(req.socket);
     if (!conn) return void res.destroy();
     void forwardIntegrationRequest(forwardDeps, conn, req, res).catch((err: unknown) => {
-      logger.error({ err, sessionId: conn.identity.grant.sessionId, provider: conn.provider.name }, "integration.failed");
+      logger.error(
+        { err, sessionId: conn.identity.grant.sessionId, provider: conn.provider.name },
+        "integration.failed",
+      );
       if (res.headersSent) return void res.destroy();
       const text = `the sandbox gateway could not serve this ${conn.provider.title} request (${(err as Error).message})\n`;
-      res.writeHead(502, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) });
+      res.writeHead(502, {
+        "content-type": "text/plain; charset=utf-8",
+        "content-length": Buffer.byteLength(text),
+      });
       res.end(text);
     });
   });
@@ -79,13 +97,18 @@ export function createIntegrationInterceptor(deps: IntegrationDeps, ca: GatewayC
       const provider = byHost.get(host);
       if (!provider) return void socket.destroy();
       const secure = new tls.TLSSocket(socket as net.Socket, {
-        isServer: true, secureContext: ca.secureContext(host), ALPNProtocols: ["http/1.1"],
+        isServer: true,
+        secureContext: ca.secureContext(host),
+        ALPNProtocols: ["http/1.1"],
       });
       served.set(secure, { provider, host, identity });
       open.add(secure);
       secure.on("error", (err) => {
         // Most often a client that does not trust the gateway CA.
-        logger.info({ host, sessionId: identity.grant.sessionId, err: err.message }, "integration.tls_failed");
+        logger.info(
+          { host, sessionId: identity.grant.sessionId, err: err.message },
+          "integration.tls_failed",
+        );
         secure.destroy();
       });
       secure.on("close", () => {

@@ -7,28 +7,49 @@ import type { LiveSandbox } from "../workbench/sandbox-access.ts";
  * Runs inside the sandbox: connects to 127.0.0.1:<port> and pipes stdin/stdout through it, so
  * the connection originates in the sandbox and no sandbox port is ever published on the host.
  */
-const RELAY = `const s=require("net").connect(+process.argv[1],"127.0.0.1");`
-  + `process.stdin.pipe(s);s.pipe(process.stdout);`
-  + `s.on("error",e=>{process.stderr.write(String(e));process.exit(1)});s.on("close",()=>process.exit(0))`;
+const RELAY =
+  `const s=require("net").connect(+process.argv[1],"127.0.0.1");` +
+  `process.stdin.pipe(s);s.pipe(process.stdout);` +
+  `s.on("error",e=>{process.stderr.write(String(e));process.exit(1)});s.on("close",()=>process.exit(0))`;
 
 export const openRelay = (sandbox: LiveSandbox, port: number): Promise<ExecProcess> =>
   sandbox.provider.exec(sandbox.id, ["node", "-e", RELAY, String(port)], { stdin: true });
 
 /** Headers that describe this hop: never passed on (Node answers `Expect: 100-continue` itself). */
-const HOP = new Set(["host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "expect"]);
+const HOP = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+]);
 
 /** Tandem's cookies (the ports origin's own `tandem_port` among them) are never the app's business. */
 export const isTandemCookie = (name: string) => /^tandem_/i.test(name.trim());
 
 const withoutTandemCookies = (cookie: string) =>
-  cookie.split(";").map((c) => c.trim()).filter((c) => c && !isTandemCookie(c.split("=")[0]!)).join("; ");
+  cookie
+    .split(";")
+    .map((c) => c.trim())
+    .filter((c) => c && !isTandemCookie(c.split("=")[0]!))
+    .join("; ");
 
 /**
  * The request as the app in the sandbox sees it: its own path, its own host, one request per
  * connection; an upgrade (WebSocket) keeps its `Upgrade` and the connection stays open.
  */
-export function requestHead(req: IncomingMessage, port: number, upgrade: string | undefined): string {
-  const lines = [`${req.method} ${req.url} HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...(upgrade ? ["Connection: Upgrade", `Upgrade: ${upgrade}`] : ["Connection: close"])];
+export function requestHead(
+  req: IncomingMessage,
+  port: number,
+  upgrade: string | undefined,
+): string {
+  const lines = [
+    `${req.method} ${req.url} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    ...(upgrade ? ["Connection: Upgrade", `Upgrade: ${upgrade}`] : ["Connection: close"]),
+  ];
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
@@ -73,13 +94,19 @@ export function relayResponse(from: Readable, to: Duplex, onDropped: (setCookie:
     for (;;) {
       const at = pending.indexOf("\r\n\r\n");
       if (at < 0) {
-        if (pending.length > MAX_HEAD_BYTES) { to.destroy(); from.destroy(); }
+        if (pending.length > MAX_HEAD_BYTES) {
+          to.destroy();
+          from.destroy();
+        }
         return;
       }
       const [status = "", ...headers] = pending.subarray(0, at).toString("latin1").split("\r\n");
       const kept = headers.filter((line) => {
         const m = /^set-cookie\s*:\s*(.*)$/i.exec(line);
-        if (m && droppedSetCookie(m[1]!)) { onDropped(m[1]!); return false; }
+        if (m && droppedSetCookie(m[1]!)) {
+          onDropped(m[1]!);
+          return false;
+        }
         return true;
       });
       write(Buffer.from([status, ...kept].join("\r\n") + "\r\n\r\n", "latin1"));
@@ -101,5 +128,7 @@ export function relayResponse(from: Readable, to: Duplex, onDropped: (setCookie:
     heads();
   });
   // What is left of a head the app never finished goes out as it is.
-  from.once("end", () => { if (inHead && pending.length) to.write(pending); });
+  from.once("end", () => {
+    if (inHead && pending.length) to.write(pending);
+  });
 }

@@ -21,32 +21,52 @@ const processKey = randomBytes(32);
 
 export function portTokenKey(config: Config): Buffer {
   if (!config.ENCRYPTION_KEY) return processKey;
-  return Buffer.from(hkdfSync("sha256", Buffer.from(config.ENCRYPTION_KEY, "base64"), "", "tandem port tokens v1", 32));
+  return Buffer.from(
+    hkdfSync(
+      "sha256",
+      Buffer.from(config.ENCRYPTION_KEY, "base64"),
+      "",
+      "tandem port tokens v1",
+      32,
+    ),
+  );
 }
 
-const mac = (key: Buffer, payload: string) => createHmac("sha256", key).update(payload).digest("base64url");
+const mac = (key: Buffer, payload: string) =>
+  createHmac("sha256", key).update(payload).digest("base64url");
 
 export function signPortToken(key: Buffer, claims: PortClaims): string {
-  const payload = Buffer.from(JSON.stringify([claims.kind, claims.sessionId, claims.port, claims.userId, claims.expiresAtMs])).toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify([claims.kind, claims.sessionId, claims.port, claims.userId, claims.expiresAtMs]),
+  ).toString("base64url");
   return `${payload}.${mac(key, payload)}`;
 }
 
 /** The claims of a token for exactly this session, port and kind; 403 naming what is wrong otherwise. */
 export function verifyPortToken(
-  key: Buffer, clock: Clock, token: string, expected: { kind: PortClaims["kind"]; sessionId: string; port: number },
+  key: Buffer,
+  clock: Clock,
+  token: string,
+  expected: { kind: PortClaims["kind"]; sessionId: string; port: number },
 ): PortClaims {
   const [payload = "", signature = ""] = token.split(".");
   const good = Buffer.from(mac(key, payload));
   const given = Buffer.from(signature);
   if (!payload || given.length !== good.length || !timingSafeEqual(given, good)) {
-    throw forbidden("this port link is not signed by Tandem; open the port from the session's Processes panel");
+    throw forbidden(
+      "this port link is not signed by Tandem; open the port from the session's Processes panel",
+    );
   }
-  const [kind, sessionId, port, userId, expiresAtMs] = JSON.parse(Buffer.from(payload, "base64url").toString()) as [string, string, number, string, number];
+  const [kind, sessionId, port, userId, expiresAtMs] = JSON.parse(
+    Buffer.from(payload, "base64url").toString(),
+  ) as [string, string, number, string, number];
   if (kind !== expected.kind || sessionId !== expected.sessionId || port !== expected.port) {
     throw forbidden("this port link is for another session or port");
   }
   if (clock.now().getTime() >= expiresAtMs) {
-    throw forbidden("this port link has expired; open the port again from the session's Processes panel");
+    throw forbidden(
+      "this port link has expired; open the port again from the session's Processes panel",
+    );
   }
   return { kind: expected.kind, sessionId, port, userId, expiresAtMs };
 }

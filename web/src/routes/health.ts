@@ -3,7 +3,6 @@ import type { Registry } from "prom-client";
 import { withTimeout } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 
-
 export function healthRoutes(app: FastifyInstance, deps: WebDeps, metrics: Registry) {
   app.get("/healthz", async () => ({ ok: true }));
 
@@ -16,7 +15,10 @@ export function healthRoutes(app: FastifyInstance, deps: WebDeps, metrics: Regis
         return `error: ${(err as Error).message}`;
       }
     };
-    const [postgres, redis] = await Promise.all([check(() => deps.database.ping()), check(() => deps.redis.ping())]);
+    const [postgres, redis] = await Promise.all([
+      check(() => deps.database.ping()),
+      check(() => deps.redis.ping()),
+    ]);
     const ok = postgres === "ok" && redis === "ok";
     return reply.code(ok ? 200 : 503).send({ ok, postgres, redis });
   });

@@ -6,8 +6,18 @@ import { csrfCookie } from "../workbench/csrf.ts";
 import { safeNext } from "../workbench/ui.ts";
 
 /** Signs the browser in as `userId` (session + CSRF cookies) and sends it on to `next`. */
-export async function startBrowserSession(deps: WebDeps, reply: FastifyReply, userId: string, next: unknown, extraCookies: string[] = []) {
-  const { token } = await issueToken(deps.database.db, deps.clock, { userId, kind: "browser", ttlMs: BROWSER_SESSION_TTL_MS });
+export async function startBrowserSession(
+  deps: WebDeps,
+  reply: FastifyReply,
+  userId: string,
+  next: unknown,
+  extraCookies: string[] = [],
+) {
+  const { token } = await issueToken(deps.database.db, deps.clock, {
+    userId,
+    kind: "browser",
+    ttlMs: BROWSER_SESSION_TTL_MS,
+  });
   const secure = deps.config.PUBLIC_URL.startsWith("https:") ? "; Secure" : "";
   reply.header("set-cookie", [
     `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${BROWSER_SESSION_TTL_MS / 1000}${secure}`,
@@ -19,11 +29,17 @@ export async function startBrowserSession(deps: WebDeps, reply: FastifyReply, us
 
 /** One-time login links (printed by `npm start`, returned when a member is added) become a browser session. */
 export function loginRoutes(app: FastifyInstance, deps: WebDeps) {
-  app.get<{ Params: { token: string }; Querystring: { next?: string } }>("/login/:token", async (req, reply) => {
-    const login = await consumeLoginToken(deps.database.db, deps.clock, req.params.token);
-    if (!login) {
-      return reply.code(401).type("text/plain").send("This login link was already used or has expired. Ask an admin for a new one.");
-    }
-    return startBrowserSession(deps, reply, login.userId, req.query.next);
-  });
+  app.get<{ Params: { token: string }; Querystring: { next?: string } }>(
+    "/login/:token",
+    async (req, reply) => {
+      const login = await consumeLoginToken(deps.database.db, deps.clock, req.params.token);
+      if (!login) {
+        return reply
+          .code(401)
+          .type("text/plain")
+          .send("This login link was already used or has expired. Ask an admin for a new one.");
+      }
+      return startBrowserSession(deps, reply, login.userId, req.query.next);
+    },
+  );
 }

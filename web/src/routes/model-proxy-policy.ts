@@ -18,7 +18,9 @@ const ALLOWED: Array<{ method: string; path: RegExp; label: string }> = [
   { method: "GET", path: /^\/models\/[^/]+$/, label: "GET /models/<id>" },
 ];
 
-export const ALLOWED_ENDPOINTS = ALLOWED.map((a) => `${a.method} ${MODEL_PROXY_PREFIX}${a.label.slice(a.label.indexOf(" ") + 1)}`);
+export const ALLOWED_ENDPOINTS = ALLOWED.map(
+  (a) => `${a.method} ${MODEL_PROXY_PREFIX}${a.label.slice(a.label.indexOf(" ") + 1)}`,
+);
 
 /** Whether the agent may call this endpoint; `path` is what follows the prefix, without the query. */
 export function isAllowedEndpoint(method: string, path: string): boolean {
@@ -30,7 +32,10 @@ export function isAllowedEndpoint(method: string, path: string): boolean {
  * prefix, query string kept byte for byte. Null when the URL would leave the prefix (dot
  * segments, encoded slashes), which an upstream or a proxy in front of it might resolve.
  */
-export function upstreamPath(upstreamBase: URL, requestUrl: string): { path: string; endpoint: string } | null {
+export function upstreamPath(
+  upstreamBase: URL,
+  requestUrl: string,
+): { path: string; endpoint: string } | null {
   if (!requestUrl.startsWith(MODEL_PROXY_PREFIX)) return null;
   const rest = requestUrl.slice(MODEL_PROXY_PREFIX.length);
   const q = rest.indexOf("?");
@@ -48,15 +53,32 @@ export function upstreamPath(upstreamBase: URL, requestUrl: string): { path: str
   return { path: upstreamBase.pathname.replace(/\/$/, "") + rest, endpoint };
 }
 
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
 /**
  * The sandbox's token, cookies and framing stay here, and so do headers that pick another
  * account, organization or project of the operator's key (Anthropic has no such header today;
  * of its `anthropic-*` headers only the two agents need pass, so a future one is dropped).
  */
 const NOT_FORWARDED = new Set([
-  ...HOP_BY_HOP, "authorization", "host", "cookie", "content-length", "accept-encoding",
-  "openai-organization", "openai-project", "chatgpt-account-id",
+  ...HOP_BY_HOP,
+  "authorization",
+  "host",
+  "cookie",
+  "content-length",
+  "accept-encoding",
+  "openai-organization",
+  "openai-project",
+  "chatgpt-account-id",
 ]);
 const ANTHROPIC_KEPT = new Set(["anthropic-version", "anthropic-beta"]);
 /** Where a client may put its (placeholder) key; the real key replaces it there. */
@@ -68,7 +90,11 @@ export const NOT_RETURNED = new Set(HOP_BY_HOP);
  * with the real key, and the real key in `x-api-key` / `api-key` too when the client used one
  * (Anthropic-style and Azure-style upstreams read those instead).
  */
-export function upstreamHeaders(incoming: IncomingHttpHeaders, apiKey: string | undefined, body: Buffer | undefined): OutgoingHttpHeaders {
+export function upstreamHeaders(
+  incoming: IncomingHttpHeaders,
+  apiKey: string | undefined,
+  body: Buffer | undefined,
+): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || NOT_FORWARDED.has(name) || KEY_HEADERS.includes(name)) continue;

@@ -2,12 +2,26 @@ import http, { type ServerResponse } from "node:http";
 import https from "node:https";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
-  AppError, badRequest, recordBudgetRefusal, recordSessionUsage, tokenBudgetExhausted, UsageMeter, type Logger, type Session,
+  AppError,
+  badRequest,
+  recordBudgetRefusal,
+  recordSessionUsage,
+  tokenBudgetExhausted,
+  UsageMeter,
+  type Logger,
+  type Session,
 } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 import { requestLogger } from "../http.ts";
 import { requireSandboxSession } from "../sandbox-auth.ts";
-import { ALLOWED_ENDPOINTS, isAllowedEndpoint, MODEL_PROXY_PREFIX, NOT_RETURNED, upstreamHeaders, upstreamPath } from "./model-proxy-policy.ts";
+import {
+  ALLOWED_ENDPOINTS,
+  isAllowedEndpoint,
+  MODEL_PROXY_PREFIX,
+  NOT_RETURNED,
+  upstreamHeaders,
+  upstreamPath,
+} from "./model-proxy-policy.ts";
 
 export { MODEL_PROXY_PREFIX, upstreamPath } from "./model-proxy-policy.ts";
 
@@ -32,21 +46,47 @@ export function modelProxyRoutes(app: FastifyInstance, deps: WebDeps) {
   void app.register(async (scope) => {
     // Raw bytes for every content type, in this scope only; the rest of the app keeps parsing JSON.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser(
+      "*",
+      { parseAs: "buffer", bodyLimit: MAX_BODY_BYTES },
+      (_req, body, done) => done(null, body),
+    );
     scope.addHook("onRequest", async (req, reply) => {
       const session = await requireSandboxSession(deps, req);
       const target = upstreamPath(new URL(deps.config.MODEL_UPSTREAM_URL), req.url);
-      if (target === null) throw badRequest(`the model proxy forwards only paths under ${MODEL_PROXY_PREFIX}/, without dot segments`);
+      if (target === null)
+        throw badRequest(
+          `the model proxy forwards only paths under ${MODEL_PROXY_PREFIX}/, without dot segments`,
+        );
       if (!isAllowedEndpoint(req.method, target.endpoint)) {
-        throw new AppError("not_found", `the model proxy does not forward ${req.method} ${MODEL_PROXY_PREFIX}${target.endpoint}; it forwards ${ALLOWED_ENDPOINTS.join(", ")}`, 404);
+        throw new AppError(
+          "not_found",
+          `the model proxy does not forward ${req.method} ${MODEL_PROXY_PREFIX}${target.endpoint}; it forwards ${ALLOWED_ENDPOINTS.join(", ")}`,
+          404,
+        );
       }
       const exhausted = await tokenBudgetExhausted(deps.database.db, session, deps.clock.now());
       if (exhausted) {
-        await recordBudgetRefusal({ db: deps.database.db, bus: deps.bus, logger: deps.logger }, session, exhausted);
-        requestLogger(req, { sessionId: session.id }).info({ reason: exhausted }, "model_proxy.budget_exhausted");
+        await recordBudgetRefusal(
+          { db: deps.database.db, bus: deps.bus, logger: deps.logger },
+          session,
+          exhausted,
+        );
+        requestLogger(req, { sessionId: session.id }).info(
+          { reason: exhausted },
+          "model_proxy.budget_exhausted",
+        );
         // x-should-retry: the OpenAI SDKs would otherwise retry a 429 a few times.
-        return reply.code(429).header("x-should-retry", "false")
-          .send({ error: { code: "token_budget_exhausted", type: "token_budget_exhausted", message: exhausted } });
+        return reply
+          .code(429)
+          .header("x-should-retry", "false")
+          .send({
+            error: {
+              code: "token_budget_exhausted",
+              type: "token_budget_exhausted",
+              message: exhausted,
+            },
+          });
       }
       admitted.set(req, { session, path: target.path });
     });
@@ -72,7 +112,9 @@ async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply):
     method: req.method,
     headers: upstreamHeaders(req.headers, deps.config.MODEL_UPSTREAM_API_KEY, body),
   });
-  upstream.setTimeout(UPSTREAM_IDLE_TIMEOUT_MS, () => upstream.destroy(new Error("model upstream went silent")));
+  upstream.setTimeout(UPSTREAM_IDLE_TIMEOUT_MS, () =>
+    upstream.destroy(new Error("model upstream went silent")),
+  );
 
   let clientGone = false;
   res.on("close", () => {
@@ -90,7 +132,10 @@ async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply):
     log.error({ err, path }, "model_proxy.upstream_unreachable");
     const code = (err as NodeJS.ErrnoException).code;
     sendJson(res, 502, {
-      error: { code: "upstream_unreachable", message: `the model upstream could not be reached${code ? ` (${code})` : ""}; see the control plane's log` },
+      error: {
+        code: "upstream_unreachable",
+        message: `the model upstream could not be reached${code ? ` (${code})` : ""}; see the control plane's log`,
+      },
     });
   });
 
@@ -99,12 +144,15 @@ async function forward(deps: WebDeps, req: FastifyRequest, reply: FastifyReply):
     for (const [name, value] of Object.entries(up.headers)) {
       if (value !== undefined && !NOT_RETURNED.has(name)) headers[name] = value;
     }
-    if (String(up.headers["content-type"]).startsWith("text/event-stream")) headers["x-accel-buffering"] = "no";
+    if (String(up.headers["content-type"]).startsWith("text/event-stream"))
+      headers["x-accel-buffering"] = "no";
     res.writeHead(up.statusCode ?? 502, headers);
     res.flushHeaders();
 
-    const encoded = up.headers["content-encoding"] !== undefined && up.headers["content-encoding"] !== "identity";
-    const meter = encoded || (up.statusCode ?? 500) >= 300 ? null : new UsageMeter(up.headers["content-type"]);
+    const encoded =
+      up.headers["content-encoding"] !== undefined && up.headers["content-encoding"] !== "identity";
+    const meter =
+      encoded || (up.statusCode ?? 500) >= 300 ? null : new UsageMeter(up.headers["content-type"]);
     up.on("data", (chunk: Buffer) => {
       meter?.push(chunk);
       if (!res.write(chunk)) up.pause();
@@ -139,6 +187,9 @@ async function record(deps: WebDeps, log: Logger, session: Session, meter: Usage
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }

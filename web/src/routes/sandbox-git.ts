@@ -5,7 +5,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { eq } from "drizzle-orm";
 import { githubGitCredentials } from "@tandem/bot";
 import {
-  repositoriesForGrant, repositoryCredential, schema, sessionBranch, sessionMayPush, type Repository,
+  repositoriesForGrant,
+  repositoryCredential,
+  schema,
+  sessionBranch,
+  sessionMayPush,
+  type Repository,
 } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 import { requestLogger } from "../http.ts";
@@ -26,7 +31,12 @@ const MAX_COMMANDS_BYTES = 1024 * 1024;
  * session's branches: any other ref refuses the whole push with a line git prints.
  */
 export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
-  const github = githubGitCredentials({ config: deps.config, db: deps.database.db, logger: deps.logger, clock: deps.clock });
+  const github = githubGitCredentials({
+    config: deps.config,
+    db: deps.database.db,
+    logger: deps.logger,
+    clock: deps.clock,
+  });
   void app.register(async (scope) => {
     // Bodies are relayed as they come (a pack may be large); the receive-pack commands are read on the way.
     scope.removeAllContentTypeParsers();
@@ -39,19 +49,41 @@ export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
         const grant = await sandboxGrant(deps, req);
         if (!grant) {
           // git asks its credential helper only after a Basic challenge.
-          return reply.code(401).header("www-authenticate", 'Basic realm="Tandem git"').type("text/plain")
-            .send("Tandem: the sandbox token is unknown, expired or revoked, or its session has ended\n");
+          return reply
+            .code(401)
+            .header("www-authenticate", 'Basic realm="Tandem git"')
+            .type("text/plain")
+            .send(
+              "Tandem: the sandbox token is unknown, expired or revoked, or its session has ended\n",
+            );
         }
-        const log = requestLogger(req, grant.sessionId ? { sessionId: grant.sessionId } : { orgId: grant.orgId, purpose: grant.purpose });
+        const log = requestLogger(
+          req,
+          grant.sessionId
+            ? { sessionId: grant.sessionId }
+            : { orgId: grant.orgId, purpose: grant.purpose },
+        );
         const { repositoryId, "*": rest } = req.params as { repositoryId: string; "*": string };
-        const service = req.method === "GET" ? rest === "info/refs" ? String((req.query as { service?: string }).service ?? "") : "" : rest;
+        const service =
+          req.method === "GET"
+            ? rest === "info/refs"
+              ? String((req.query as { service?: string }).service ?? "")
+              : ""
+            : rest;
         if (!SERVICES.has(service) || (req.method === "GET") !== (rest === "info/refs")) {
-          return text(reply, 404, `Tandem: git's smart HTTP only (info/refs, git-upload-pack, git-receive-pack), not ${req.method} ${rest}\n`);
+          return text(
+            reply,
+            404,
+            `Tandem: git's smart HTTP only (info/refs, git-upload-pack, git-receive-pack), not ${req.method} ${rest}\n`,
+          );
         }
-        const repo = (await repositoriesForGrant(deps.database.db, grant)).find((r) => r.id === repositoryId);
+        const repo = (await repositoriesForGrant(deps.database.db, grant)).find(
+          (r) => r.id === repositoryId,
+        );
         if (!repo) return text(reply, 404, "Tandem: this sandbox has no such repository\n");
         if (service === "git-receive-pack") {
-          if (!grant.sessionId) return text(reply, 403, "Tandem: a build sandbox may fetch, not push\n");
+          if (!grant.sessionId)
+            return text(reply, 403, "Tandem: a build sandbox may fetch, not push\n");
           if (req.method === "POST") {
             const refused = await checkPush(deps, grant.sessionId, req);
             if (refused) {
@@ -60,19 +92,31 @@ export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
             }
           }
         }
-        const credential = github && repo.installationId ? await github(grant, repo) : repositoryCredential(deps.config.ENCRYPTION_KEY, repo);
+        const credential =
+          github && repo.installationId
+            ? await github(grant, repo)
+            : repositoryCredential(deps.config.ENCRYPTION_KEY, repo);
         log.info({ repository: repo.name, service, method: req.method }, "git.forwarded");
-        return forward(reply, req, repo, `${rest}${req.method === "GET" ? `?service=${service}` : ""}`, credential, pushedHead(req));
+        return forward(
+          reply,
+          req,
+          repo,
+          `${rest}${req.method === "GET" ? `?service=${service}` : ""}`,
+          credential,
+          pushedHead(req),
+        );
       },
     });
   });
 }
 
-const text = (reply: FastifyReply, status: number, body: string) => reply.code(status).type("text/plain; charset=utf-8").send(body);
+const text = (reply: FastifyReply, status: number, body: string) =>
+  reply.code(status).type("text/plain; charset=utf-8").send(body);
 
 /** What the push check read of the body: it goes upstream first, then the rest of the stream. */
 const HEAD = Symbol("receive-pack head");
-const pushedHead = (req: FastifyRequest): Buffer | undefined => (req as unknown as Record<symbol, Buffer | undefined>)[HEAD];
+const pushedHead = (req: FastifyRequest): Buffer | undefined =>
+  (req as unknown as Record<symbol, Buffer | undefined>)[HEAD];
 
 interface Refused {
   refs: string[];
@@ -85,17 +129,29 @@ interface Refused {
  * capabilities, up to a flush) and checks every ref against the session's; the bytes read are
  * kept for the upstream. Null when the push may go on.
  */
-async function checkPush(deps: WebDeps, sessionId: string, req: FastifyRequest): Promise<Refused | null> {
-  const session = await deps.database.db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
+async function checkPush(
+  deps: WebDeps,
+  sessionId: string,
+  req: FastifyRequest,
+): Promise<Refused | null> {
+  const session = await deps.database.db.query.sessions.findFirst({
+    where: eq(schema.sessions.id, sessionId),
+  });
   const allowed = `${sessionBranch(sessionId)} (and branches below it)`;
   if (req.headers["content-encoding"] && req.headers["content-encoding"] !== "identity") {
-    return { refs: [`(a ${req.headers["content-encoding"]}-encoded push)`], allowed, sideband: false };
+    return {
+      refs: [`(a ${req.headers["content-encoding"]}-encoded push)`],
+      allowed,
+      sideband: false,
+    };
   }
   const { head, lines } = await readPktLines(req.raw);
   (req as unknown as Record<symbol, Buffer>)[HEAD] = head;
   const caps = lines[0]?.split("\0")[1]?.split(" ") ?? [];
   const sideband = caps.includes("side-band-64k") || caps.includes("side-band");
-  const refs = lines.map((l) => /^[0-9a-f]{40,64} [0-9a-f]{40,64} (\S+)$/.exec(l.split("\0")[0]!.trim())?.[1]).filter((r): r is string => !!r);
+  const refs = lines
+    .map((l) => /^[0-9a-f]{40,64} [0-9a-f]{40,64} (\S+)$/.exec(l.split("\0")[0]!.trim())?.[1])
+    .filter((r): r is string => !!r);
   if (!refs.length) return { refs: ["(no refs)"], allowed, sideband };
   const refused = refs.filter((ref) => !session || !sessionMayPush(session, ref));
   return refused.length ? { refs: refused, allowed, sideband } : null;
@@ -132,7 +188,12 @@ function parsePktLines(buf: Buffer): string[] | null {
     if (Number.isNaN(size)) return [];
     if (size === 0) return lines;
     if (size < 4 || at + size > buf.length) return size < 4 ? [] : null;
-    lines.push(buf.subarray(at + 4, at + size).toString("utf8").replace(/\n$/, ""));
+    lines.push(
+      buf
+        .subarray(at + 4, at + size)
+        .toString("utf8")
+        .replace(/\n$/, ""),
+    );
     at += size;
   }
   return null;
@@ -150,31 +211,56 @@ const FLUSH = Buffer.from("0000");
  */
 function refusePush(reply: FastifyReply, refused: Refused) {
   const why = `Tandem: this session may only push to ${refused.allowed}; refused ${refused.refs.join(", ")}\n`;
-  const report = Buffer.concat([pkt("unpack ok\n"), ...refused.refs.map((ref) => pkt(`ng ${ref} refused by Tandem\n`)), FLUSH]);
+  const report = Buffer.concat([
+    pkt("unpack ok\n"),
+    ...refused.refs.map((ref) => pkt(`ng ${ref} refused by Tandem\n`)),
+    FLUSH,
+  ]);
   const body = refused.sideband
-    ? Buffer.concat([pkt(Buffer.concat([Buffer.from([2]), Buffer.from(why)])), pkt(Buffer.concat([Buffer.from([1]), report])), FLUSH])
+    ? Buffer.concat([
+        pkt(Buffer.concat([Buffer.from([2]), Buffer.from(why)])),
+        pkt(Buffer.concat([Buffer.from([1]), report])),
+        FLUSH,
+      ])
     : report;
   // The client is still sending its pack: it is read and dropped, so git gets to read the answer.
   reply.request.raw.resume();
-  return reply.code(200).header("content-type", "application/x-git-receive-pack-result").header("cache-control", "no-cache").send(body);
+  return reply
+    .code(200)
+    .header("content-type", "application/x-git-receive-pack-result")
+    .header("cache-control", "no-cache")
+    .send(body);
 }
 
 /** Relays the request to the real remote with the credential, and its answer back, streamed. */
 function forward(
-  reply: FastifyReply, req: FastifyRequest, repo: Repository, suffix: string,
-  credential: { username: string; password: string } | null, head: Buffer | undefined,
+  reply: FastifyReply,
+  req: FastifyRequest,
+  repo: Repository,
+  suffix: string,
+  credential: { username: string; password: string } | null,
+  head: Buffer | undefined,
 ) {
   const target = new URL(`${repo.cloneUrl.replace(/\/+$/, "")}/${suffix}`);
-  const headers: http.OutgoingHttpHeaders = Object.fromEntries(PASSED.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]]));
-  if (credential) headers.authorization = `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
-  if (req.headers["content-length"] && !head) headers["content-length"] = req.headers["content-length"];
+  const headers: http.OutgoingHttpHeaders = Object.fromEntries(
+    PASSED.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]]),
+  );
+  if (credential)
+    headers.authorization = `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
+  if (req.headers["content-length"] && !head)
+    headers["content-length"] = req.headers["content-length"];
   else if (req.method === "POST") headers["transfer-encoding"] = "chunked";
   reply.hijack();
   const res = reply.raw;
-  const upstream = (target.protocol === "https:" ? https : http).request(target, { method: req.method, headers, timeout: 60_000 });
+  const upstream = (target.protocol === "https:" ? https : http).request(target, {
+    method: req.method,
+    headers,
+    timeout: 60_000,
+  });
   upstream.on("response", (up) => {
     const out: http.OutgoingHttpHeaders = {};
-    for (const h of ["content-type", "content-encoding", "cache-control", "expires", "pragma"]) if (up.headers[h]) out[h] = up.headers[h];
+    for (const h of ["content-type", "content-encoding", "cache-control", "expires", "pragma"])
+      if (up.headers[h]) out[h] = up.headers[h];
     // An upstream 401 would make git prompt for a password it cannot have: the stored credential is what failed.
     if (up.statusCode === 401) {
       up.resume();

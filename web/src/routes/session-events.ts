@@ -7,9 +7,13 @@ const HEARTBEAT_MS = 15_000;
 /** The resume point: the `Last-Event-ID` header, or `?lastEventId=` for the first EventSource connect. */
 function lastEventId(req: FastifyRequest): number {
   const header = req.headers["last-event-id"];
-  const raw = typeof header === "string" ? header : (req.query as { lastEventId?: string } | undefined)?.lastEventId;
+  const raw =
+    typeof header === "string"
+      ? header
+      : (req.query as { lastEventId?: string } | undefined)?.lastEventId;
   if (raw === undefined || raw === "") return 0;
-  if (!/^\d+$/.test(raw)) throw badRequest("Last-Event-ID must be a non-negative integer (an event id)");
+  if (!/^\d+$/.test(raw))
+    throw badRequest("Last-Event-ID must be a non-negative integer (an event id)");
   return Number(raw);
 }
 
@@ -18,7 +22,12 @@ function lastEventId(req: FastifyRequest): number {
  * Live notices only wake the stream; events are always sent in seq order from the log, so a
  * notice that arrives early or twice can neither skip nor repeat an event.
  */
-export async function streamSessionEvents(deps: WebDeps, req: FastifyRequest, reply: FastifyReply, sessionId: string) {
+export async function streamSessionEvents(
+  deps: WebDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  sessionId: string,
+) {
   let sent = lastEventId(req);
   const { db } = deps.database;
   reply.hijack();
@@ -33,23 +42,27 @@ export async function streamSessionEvents(deps: WebDeps, req: FastifyRequest, re
 
   const write = (event: SessionEvent) => {
     if (event.seq <= sent) return;
-    res.write(`id: ${event.seq}\ndata: ${JSON.stringify({ seq: event.seq, createdAt: event.createdAt, ...event.body })}\n\n`);
+    res.write(
+      `id: ${event.seq}\ndata: ${JSON.stringify({ seq: event.seq, createdAt: event.createdAt, ...event.body })}\n\n`,
+    );
     sent = event.seq;
   };
 
   let closed = false;
   let chain = Promise.resolve();
   const catchUp = (hint?: SessionEvent) => {
-    chain = chain.then(async () => {
-      if (closed) return;
-      if (hint && hint.seq === sent + 1) return write(hint);
-      if (hint && hint.seq <= sent) return;
-      for (;;) {
-        const page = await listEventsAfter(db, sessionId, sent);
-        page.forEach(write);
-        if (page.length < 500 || closed) return;
-      }
-    }).catch((err) => req.log.warn({ err, sessionId }, "sse.catch_up_failed"));
+    chain = chain
+      .then(async () => {
+        if (closed) return;
+        if (hint && hint.seq === sent + 1) return write(hint);
+        if (hint && hint.seq <= sent) return;
+        for (;;) {
+          const page = await listEventsAfter(db, sessionId, sent);
+          page.forEach(write);
+          if (page.length < 500 || closed) return;
+        }
+      })
+      .catch((err) => req.log.warn({ err, sessionId }, "sse.catch_up_failed"));
   };
 
   const unsubscribe = await deps.bus.subscribe(sessionId, (event) => catchUp(event));

@@ -1,7 +1,15 @@
 import { z } from "zod";
 import {
-  addMessage, createSession, deleteSession, getSessionOrThrow, listSessions, queuePosition, sessionUrl, stopSession,
-  type Session, type SessionDeps,
+  addMessage,
+  createSession,
+  deleteSession,
+  getSessionOrThrow,
+  listSessions,
+  queuePosition,
+  sessionUrl,
+  stopSession,
+  type Session,
+  type SessionDeps,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
@@ -12,12 +20,19 @@ import { streamSessionEvents } from "./session-events.ts";
 
 const createBody = z.strictObject({
   /** Absent: the profile's (or the default profile's) primary repository. */
-  repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: "repository must look like owner/repo" }).optional(),
+  repository: z
+    .string()
+    .regex(/^[\w.-]+\/[\w.-]+$/, { error: "repository must look like owner/repo" })
+    .optional(),
   prompt: z.string().trim().min(1, { error: "prompt must not be empty" }).max(100_000),
   profile: z.string().trim().min(1).optional(),
-  ref: z.string().regex(/^[\w./-]+$/, { error: "ref must be a branch, tag or commit" }).refine((r) => !r.startsWith("-") && !r.includes(".."), {
-    error: "ref must be a branch, tag or commit",
-  }).optional(),
+  ref: z
+    .string()
+    .regex(/^[\w./-]+$/, { error: "ref must be a branch, tag or commit" })
+    .refine((r) => !r.startsWith("-") && !r.includes(".."), {
+      error: "ref must be a branch, tag or commit",
+    })
+    .optional(),
 });
 const messageBody = z.strictObject({
   text: z.string().trim().min(1, { error: "text must not be empty" }).max(100_000),
@@ -33,7 +48,12 @@ export const sessionParams = z.object({ id: z.uuid({ error: "session id must be 
 export function sessionRoutes(declare: Declare, deps: WebDeps) {
   const { db } = deps.database;
   const sessionDeps: SessionDeps = {
-    db, bus: deps.bus, queues: deps.queues, logger: deps.logger, clock: deps.clock, publicUrl: deps.config.PUBLIC_URL,
+    db,
+    bus: deps.bus,
+    queues: deps.queues,
+    logger: deps.logger,
+    clock: deps.clock,
+    publicUrl: deps.config.PUBLIC_URL,
   };
   type Details = Awaited<ReturnType<typeof sessionDetails>>;
   const details = (list: Session[]) => sessionDetails(db, deps.config.GITHUB_URL, list);
@@ -46,7 +66,9 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     source: s.source,
     /** The thread the session came from (Slack, GitHub), when there is one. */
     origin: (d.origins.get(s.id) ?? null) satisfies SessionOrigin | null,
-    createdBy: (s.createdBy ? d.creators.get(s.createdBy) ?? null : null) satisfies SessionCreator | null,
+    createdBy: (s.createdBy
+      ? (d.creators.get(s.createdBy) ?? null)
+      : null) satisfies SessionCreator | null,
     agent: s.agent,
     usage: { inputTokens: s.inputTokens, outputTokens: s.outputTokens },
     ref: s.baseRef,
@@ -57,67 +79,180 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     endedAt: s.endedAt?.toISOString() ?? null,
   });
 
-  declare({ method: "POST", url: "/api/sessions", tag: "sessions", summary: "Start a session on a registered repository (the profile's primary one when none is named)", body: createBody, responses: { 201: "created", 400: "invalid body, or no repository named and the profile has none", 404: "unknown repository or profile" } },
+  declare(
+    {
+      method: "POST",
+      url: "/api/sessions",
+      tag: "sessions",
+      summary:
+        "Start a session on a registered repository (the profile's primary one when none is named)",
+      body: createBody,
+      responses: {
+        201: "created",
+        400: "invalid body, or no repository named and the profile has none",
+        404: "unknown repository or profile",
+      },
+    },
     async (req, reply) => {
       const actor = await requireActor(deps, req);
       const body = parse(createBody, req.body);
-      const session = await createSession({ ...sessionDeps, logger: requestLogger(req) }, {
-        orgId: actor.orgId, userId: actor.userId, repository: body.repository, prompt: body.prompt, profile: body.profile, ref: body.ref,
+      const session = await createSession(
+        { ...sessionDeps, logger: requestLogger(req) },
+        {
+          orgId: actor.orgId,
+          userId: actor.userId,
+          repository: body.repository,
+          prompt: body.prompt,
+          profile: body.profile,
+          ref: body.ref,
+        },
+      );
+      return reply.code(201).send({
+        id: session.id,
+        status: session.status,
+        url: sessionUrl(deps.config.PUBLIC_URL, session.id),
       });
-      return reply.code(201).send({ id: session.id, status: session.status, url: sessionUrl(deps.config.PUBLIC_URL, session.id) });
-    });
+    },
+  );
 
-  declare({ method: "GET", url: "/api/sessions", tag: "sessions", summary: "Sessions of the organization, newest first", query: listQuery, responses: { 200: "ok" } },
+  declare(
+    {
+      method: "GET",
+      url: "/api/sessions",
+      tag: "sessions",
+      summary: "Sessions of the organization, newest first",
+      query: listQuery,
+      responses: { 200: "ok" },
+    },
     async (req) => {
       const actor = await requireActor(deps, req);
       const query = parse(listQuery, req.query, "query");
-      const rows = await listSessions(db, actor.orgId, { limit: query.limit, before: query.before ? new Date(query.before) : undefined });
+      const rows = await listSessions(db, actor.orgId, {
+        limit: query.limit,
+        before: query.before ? new Date(query.before) : undefined,
+      });
       const d = await details(rows.map((r) => r.session));
       return { sessions: rows.map((r) => view(r.session, r.repository, d)) };
-    });
+    },
+  );
 
-  declare({ method: "GET", url: "/api/sessions/:id", tag: "sessions", summary: "One session", responses: { 200: "ok", 404: "not found in your organization" } },
+  declare(
+    {
+      method: "GET",
+      url: "/api/sessions/:id",
+      tag: "sessions",
+      summary: "One session",
+      responses: { 200: "ok", 404: "not found in your organization" },
+    },
     async (req) => {
       const actor = await requireActor(deps, req);
       const { id } = parse(sessionParams, req.params, "path");
       const session = await getSessionOrThrow(db, actor.orgId, id);
-      const repo = await db.query.repositories.findFirst({ where: (r, { eq }) => eq(r.id, session.repositoryId) });
+      const repo = await db.query.repositories.findFirst({
+        where: (r, { eq }) => eq(r.id, session.repositoryId),
+      });
       // Every repository the session works on, primary first (one per session today).
-      return { ...view(session, repo!.name, await details([session])), repositories: [repo!.name], queuePosition: await queuePosition(db, session) };
-    });
+      return {
+        ...view(session, repo!.name, await details([session])),
+        repositories: [repo!.name],
+        queuePosition: await queuePosition(db, session),
+      };
+    },
+  );
 
-  declare({ method: "POST", url: "/api/sessions/:id/messages", tag: "sessions", summary: "Send a follow-up message to the agent", body: messageBody, responses: { 202: "queued for the next turn", 409: "session has ended" } },
+  declare(
+    {
+      method: "POST",
+      url: "/api/sessions/:id/messages",
+      tag: "sessions",
+      summary: "Send a follow-up message to the agent",
+      body: messageBody,
+      responses: { 202: "queued for the next turn", 409: "session has ended" },
+    },
     async (req, reply) => {
       const actor = await requireActor(deps, req);
       const { id } = parse(sessionParams, req.params, "path");
       const body = parse(messageBody, req.body);
-      const message = await addMessage({ ...sessionDeps, logger: requestLogger(req, { sessionId: id }) }, {
-        orgId: actor.orgId, sessionId: id, userId: actor.userId, text: body.text, source: "api", echo: body.echo,
-      });
+      const message = await addMessage(
+        { ...sessionDeps, logger: requestLogger(req, { sessionId: id }) },
+        {
+          orgId: actor.orgId,
+          sessionId: id,
+          userId: actor.userId,
+          text: body.text,
+          source: "api",
+          echo: body.echo,
+        },
+      );
       return reply.code(202).send({ id: message.id, createdAt: message.createdAt.toISOString() });
-    });
+    },
+  );
 
-  declare({ method: "POST", url: "/api/sessions/:id/stop", tag: "sessions", summary: "Stop the session", responses: { 200: "stopped", 409: "already ended" } },
+  declare(
+    {
+      method: "POST",
+      url: "/api/sessions/:id/stop",
+      tag: "sessions",
+      summary: "Stop the session",
+      responses: { 200: "stopped", 409: "already ended" },
+    },
     async (req) => {
       const actor = await requireActor(deps, req);
       const { id } = parse(sessionParams, req.params, "path");
-      const session = await stopSession({ ...sessionDeps, logger: requestLogger(req, { sessionId: id }) }, actor.orgId, id);
+      const session = await stopSession(
+        { ...sessionDeps, logger: requestLogger(req, { sessionId: id }) },
+        actor.orgId,
+        id,
+      );
       return { id: session.id, status: session.status };
-    });
+    },
+  );
 
-  declare({ method: "DELETE", url: "/api/sessions/:id", tag: "sessions", summary: "Delete an ended session: its sandbox, the volumes of a persistent sandbox, its events and messages", responses: { 204: "deleted", 403: "a member deleting another's session", 404: "not found in your organization", 409: "not ended yet: stop it first" } },
+  declare(
+    {
+      method: "DELETE",
+      url: "/api/sessions/:id",
+      tag: "sessions",
+      summary:
+        "Delete an ended session: its sandbox, the volumes of a persistent sandbox, its events and messages",
+      responses: {
+        204: "deleted",
+        403: "a member deleting another's session",
+        404: "not found in your organization",
+        409: "not ended yet: stop it first",
+      },
+    },
     async (req, reply) => {
       const actor = await requireActor(deps, req);
       const { id } = parse(sessionParams, req.params, "path");
-      await deleteSession({ db, logger: requestLogger(req, { sessionId: id }), clock: deps.clock, sandboxes: deps.sandboxes }, actor, id);
+      await deleteSession(
+        {
+          db,
+          logger: requestLogger(req, { sessionId: id }),
+          clock: deps.clock,
+          sandboxes: deps.sandboxes,
+        },
+        actor,
+        id,
+      );
       return reply.code(204).send();
-    });
+    },
+  );
 
-  declare({ method: "GET", url: "/api/sessions/:id/events", tag: "sessions", summary: "The session's events as Server-Sent Events; replays after Last-Event-ID", responses: { 200: "event stream", 404: "not found in your organization" }, produces: "text/event-stream" },
+  declare(
+    {
+      method: "GET",
+      url: "/api/sessions/:id/events",
+      tag: "sessions",
+      summary: "The session's events as Server-Sent Events; replays after Last-Event-ID",
+      responses: { 200: "event stream", 404: "not found in your organization" },
+      produces: "text/event-stream",
+    },
     async (req, reply) => {
       const actor = await requireActor(deps, req);
       const { id } = parse(sessionParams, req.params, "path");
       await getSessionOrThrow(db, actor.orgId, id);
       await streamSessionEvents(deps, req, reply, id);
-    });
+    },
+  );
 }

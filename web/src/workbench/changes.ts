@@ -29,7 +29,12 @@ git diff --no-renames --name-status -z "$base" --; printf '\\036tandem\\036'
 git diff --no-renames --numstat -z "$base" --; printf '\\036tandem\\036'
 git diff --no-renames --no-color --no-ext-diff "$base" --`;
 
-const STATUS: Record<string, FileChange["status"]> = { A: "added", M: "modified", D: "deleted", R: "renamed" };
+const STATUS: Record<string, FileChange["status"]> = {
+  A: "added",
+  M: "modified",
+  D: "deleted",
+  R: "renamed",
+};
 
 /** Splits a whole-tree patch into per-file parts, in git's order (the same as numstat's). */
 function splitPatch(patch: string): string[] {
@@ -42,21 +47,40 @@ function splitPatch(patch: string): string[] {
 }
 
 export async function collectChanges(sandbox: LiveSandbox) {
-  const r = await execCollect(sandbox.provider, sandbox.id, ["sh", "-c", SCRIPT, "sh", sandbox.defaultBranch, sandbox.workdir], {
-    env: sandbox.env,
-  });
-  if (r.exitCode !== 0) throw new AppError("changes_failed", `could not compute the changes: ${r.stderr.trim().split("\n").slice(-2).join(" ")}`, 502);
+  const r = await execCollect(
+    sandbox.provider,
+    sandbox.id,
+    ["sh", "-c", SCRIPT, "sh", sandbox.defaultBranch, sandbox.workdir],
+    {
+      env: sandbox.env,
+    },
+  );
+  if (r.exitCode !== 0)
+    throw new AppError(
+      "changes_failed",
+      `could not compute the changes: ${r.stderr.trim().split("\n").slice(-2).join(" ")}`,
+      502,
+    );
   const [base = "", nameStatus = "", numstat = "", patch = ""] = r.stdout.split(SEP);
   const statusOf = new Map<string, FileChange["status"]>();
   const ns = nameStatus.split("\0");
   for (let i = 0; i + 1 < ns.length; i += 2) statusOf.set(ns[i + 1]!, STATUS[ns[i]!] ?? "changed");
   const patches = splitPatch(patch);
-  const files: FileChange[] = numstat.split("\0").filter(Boolean).map((entry, i) => {
-    const [added = "0", removed = "0", ...path] = entry.split("\t");
-    const name = path.join("\t");
-    const count = (s: string) => (s === "-" ? 0 : Number(s));
-    return { path: name, status: statusOf.get(name) ?? "changed", added: count(added), removed: count(removed), patch: patches[i] ?? "" };
-  });
+  const files: FileChange[] = numstat
+    .split("\0")
+    .filter(Boolean)
+    .map((entry, i) => {
+      const [added = "0", removed = "0", ...path] = entry.split("\t");
+      const name = path.join("\t");
+      const count = (s: string) => (s === "-" ? 0 : Number(s));
+      return {
+        path: name,
+        status: statusOf.get(name) ?? "changed",
+        added: count(added),
+        removed: count(removed),
+        patch: patches[i] ?? "",
+      };
+    });
   const totals = {
     files: files.length,
     added: files.reduce((n, f) => n + f.added, 0),

@@ -31,8 +31,14 @@ export function csrfProtection(app: FastifyInstance) {
     if (!readCookie(req.headers.cookie, SESSION_COOKIE)) return;
     const cookie = readCookie(req.headers.cookie, CSRF_COOKIE) ?? "";
     const header = req.headers[CSRF_HEADER];
-    const ok = typeof header === "string" && cookie.length > 0 && header.length === cookie.length
-      && timingSafeEqual(Buffer.from(header), Buffer.from(cookie));
-    if (!ok) throw forbidden(`cookie-authenticated ${req.method} requests need the ${CSRF_HEADER} header (the ${CSRF_COOKIE} cookie's value)`);
+    const ok =
+      typeof header === "string" &&
+      cookie.length > 0 &&
+      header.length === cookie.length &&
+      timingSafeEqual(Buffer.from(header), Buffer.from(cookie));
+    if (!ok)
+      throw forbidden(
+        `cookie-authenticated ${req.method} requests need the ${CSRF_HEADER} header (the ${CSRF_COOKIE} cookie's value)`,
+      );
   });
 }

@@ -25,12 +25,17 @@ export function portLinkRoutes(app: FastifyInstance, deps: WebDeps) {
   const link = async (req: FastifyRequest) => {
     const session = await requireSession(deps, req);
     const port = Number((req.params as { port: string }).port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw badRequest("port must be 1-65535");
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw badRequest("port must be 1-65535");
     if (!(await listeningPorts(await liveSandboxOrThrow(deps, session))).includes(port)) {
       throw notFound(`a process listening on port ${port} in the sandbox`);
     }
     const token = signPortToken(key, {
-      kind: "link", sessionId: session.id, port, userId: req.userId!, expiresAtMs: deps.clock.now().getTime() + LINK_TTL_MS,
+      kind: "link",
+      sessionId: session.id,
+      port,
+      userId: req.userId!,
+      expiresAtMs: deps.clock.now().getTime() + LINK_TTL_MS,
     });
     const query = new URLSearchParams({ token, next: appPath(req.url) });
     return `${portOrigin(base, session.id, port)}${AUTHORIZE_PATH}?${query}`;
@@ -38,11 +43,20 @@ export function portLinkRoutes(app: FastifyInstance, deps: WebDeps) {
   const options = {
     // An upgrade would otherwise be accepted and dropped: the port's WebSockets live on its origin too.
     preHandler: async (req: FastifyRequest) => {
-      if (req.ws) throw new AppError("not_found", `sandbox ports are served from ${base}, not from Tandem's origin`, 404);
+      if (req.ws)
+        throw new AppError(
+          "not_found",
+          `sandbox ports are served from ${base}, not from Tandem's origin`,
+          404,
+        );
     },
   };
   for (const url of ["/sessions/:id/ports/:port", "/sessions/:id/ports/:port/*"]) {
     app.get(url, options, async (req, reply) =>
-      reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer").redirect(await link(req), 303));
+      reply
+        .header("cache-control", "no-store")
+        .header("referrer-policy", "no-referrer")
+        .redirect(await link(req), 303),
+    );
   }
 }

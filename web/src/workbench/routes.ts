@@ -21,7 +21,13 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
     const ports = await listeningPorts(await liveSandboxOrThrow(deps, session));
     // `url` is Tandem's link that signs the person in on the port's own `origin`.
     const origin = (port: number) => portOrigin(portsPublicUrl(deps.config), session.id, port);
-    return { ports: ports.map((port) => ({ port, url: `/sessions/${session.id}/ports/${port}/`, origin: origin(port) })) };
+    return {
+      ports: ports.map((port) => ({
+        port,
+        url: `/sessions/${session.id}/ports/${port}/`,
+        origin: origin(port),
+      })),
+    };
   });
   // Whether the repository-bound panels can work now, and if not why, so the page can say so.
   app.get("/api/sessions/:id/sandbox", async (req) => {
@@ -30,7 +36,8 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
       await liveSandboxOrThrow(deps, session);
       return { available: true };
     } catch (err) {
-      if (err instanceof AppError && (err.status === 409 || err.status === 503)) return { available: false, reason: err.message };
+      if (err instanceof AppError && (err.status === 409 || err.status === 503))
+        return { available: false, reason: err.message };
       throw err;
     }
   });

@@ -1,7 +1,13 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, conflict, getSessionOrThrow, sandboxCommandEnv, schema,
-  type SandboxLayout, type SandboxProvider, type Session,
+  AppError,
+  conflict,
+  getSessionOrThrow,
+  sandboxCommandEnv,
+  schema,
+  type SandboxLayout,
+  type SandboxProvider,
+  type Session,
 } from "@tandem/core";
 import type { FastifyRequest } from "fastify";
 import { requireActor } from "../auth.ts";
@@ -42,24 +48,37 @@ export async function requireSession(deps: WebDeps, req: FastifyRequest): Promis
  */
 export async function liveSandboxOrThrow(deps: WebDeps, session: Session): Promise<LiveSandbox> {
   const provider = deps.sandboxes;
-  if (!provider) throw new AppError("sandbox_unavailable", "this web process has no sandbox provider configured", 503);
+  if (!provider)
+    throw new AppError(
+      "sandbox_unavailable",
+      "this web process has no sandbox provider configured",
+      503,
+    );
   const { db } = deps.database;
   const row = await db.query.sandboxes.findFirst({
     where: and(eq(schema.sandboxes.sessionId, session.id), isNull(schema.sandboxes.removedAt)),
   });
-  if (!row?.externalId) throw conflict("the session has no sandbox yet; it starts with the first turn");
+  if (!row?.externalId)
+    throw conflict("the session has no sandbox yet; it starts with the first turn");
   const info = await provider.inspect(row.externalId);
   if (info.state === "stopped") throw conflict("sandbox is stopped; send a message to wake it");
   if (info.state === "missing") {
-    throw conflict(row.persistent
-      ? "the session's sandbox is gone, but its files are kept; send a message to bring it back"
-      : "the session's sandbox no longer exists");
+    throw conflict(
+      row.persistent
+        ? "the session's sandbox is gone, but its files are kept; send a message to bring it back"
+        : "the session's sandbox no longer exists",
+    );
   }
-  const repo = await db.query.repositories.findFirst({ where: eq(schema.repositories.id, session.repositoryId) });
+  const repo = await db.query.repositories.findFirst({
+    where: eq(schema.repositories.id, session.repositoryId),
+  });
   if (!repo) throw conflict("the session's repository was removed");
   const layout = provider.layout(row.externalId);
   return {
-    session, provider, id: row.externalId, layout,
+    session,
+    provider,
+    id: row.externalId,
+    layout,
     workdir: `${layout.workspace}/${repo.name}`,
     defaultBranch: repo.defaultBranch,
     env: workbenchEnv(layout),

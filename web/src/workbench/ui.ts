@@ -13,12 +13,17 @@ import { requireSession } from "./sandbox-access.ts";
 export const UI_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../ui/dist");
 
 const TYPES: Record<string, string> = {
-  ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
-  ".map": "application/json", ".woff2": "font/woff2", ".png": "image/png",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".map": "application/json",
+  ".woff2": "font/woff2",
+  ".png": "image/png",
 };
 
-const FALLBACK = `<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a href="/api/openapi.json">/api/openapi.json</a></p>`
-  + `<p>The workbench is not built; run <code>npm run build:ui</code>.</p>`;
+const FALLBACK =
+  `<!doctype html><title>Tandem</title><h1>Tandem</h1><p>API: <a href="/api/openapi.json">/api/openapi.json</a></p>` +
+  `<p>The workbench is not built; run <code>npm run build:ui</code>.</p>`;
 
 /** Only same-origin relative paths may be a redirect target after login. */
 export const safeNext = (next: unknown): string | undefined =>
@@ -30,9 +35,14 @@ async function notFoundPage(deps: WebDeps, req: FastifyRequest, reply: FastifyRe
   const text = orgs.length
     ? "This session does not exist, or it belongs to an organization you are not a member of."
     : "You are signed in, but you are not a member of any organization yet: ask an admin to add you.";
-  return reply.code(404).type("text/html; charset=utf-8").header("cache-control", "no-store")
-    .send(`<!doctype html><title>Not found · Tandem</title><main style="font:15px system-ui;margin:40px auto;max-width:640px">`
-      + `<h1>Not found</h1><p data-testid="not-found">${text}</p><p><a href="/">Tandem</a></p></main>`);
+  return reply
+    .code(404)
+    .type("text/html; charset=utf-8")
+    .header("cache-control", "no-store")
+    .send(
+      `<!doctype html><title>Not found · Tandem</title><main style="font:15px system-ui;margin:40px auto;max-width:640px">` +
+        `<h1>Not found</h1><p data-testid="not-found">${text}</p><p><a href="/">Tandem</a></p></main>`,
+    );
 }
 
 export async function uiRoutes(app: FastifyInstance, deps: WebDeps) {
@@ -71,8 +81,11 @@ export async function uiRoutes(app: FastifyInstance, deps: WebDeps) {
     const file = path.resolve(UI_DIST, "assets", rel);
     if (!file.startsWith(path.join(UI_DIST, "assets") + path.sep)) return reply.code(404).send();
     const body = await readFile(file).catch(() => null);
-    if (!body) return reply.code(404).send({ error: { code: "not_found", message: "no such asset" } });
-    return reply.type(TYPES[path.extname(file)] ?? "application/octet-stream")
-      .header("cache-control", "public, max-age=31536000, immutable").send(body);
+    if (!body)
+      return reply.code(404).send({ error: { code: "not_found", message: "no such asset" } });
+    return reply
+      .type(TYPES[path.extname(file)] ?? "application/octet-stream")
+      .header("cache-control", "public, max-age=31536000, immutable")
+      .send(body);
   });
 }

@@ -2,26 +2,61 @@ import { api, h } from "./api.ts";
 
 const MAX_BYTES = 5 * 1024 * 1024;
 
-const base64Of = (file: File) => new Promise<string>((resolve, reject) => {
-  const reader = new FileReader();
-  reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
-  reader.onerror = () => reject(reader.error ?? new Error(`could not read ${file.name}`));
-  reader.readAsDataURL(file);
-});
+const base64Of = (file: File) =>
+  new Promise<string>((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+    reader.onerror = () => reject(reader.error ?? new Error(`could not read ${file.name}`));
+    reader.readAsDataURL(file);
+  });
 
 /** The follow-up box's attach control: files picked here are uploaded into the checkout before the message is sent. */
 export function attachControl(sessionId: string) {
   let pending: File[] = [];
   const chips = h("span.attachments", { "data-testid": "attachments" });
-  const input = h("input", { type: "file", multiple: true, hidden: true, "data-testid": "attach-input" });
-  const render = () => chips.replaceChildren(...pending.map((f, i) =>
-    h("span.chip", {}, f.name, h("button", { type: "button", title: "Remove", onclick: () => { pending.splice(i, 1); render(); } }, "×"))));
+  const input = h("input", {
+    type: "file",
+    multiple: true,
+    hidden: true,
+    "data-testid": "attach-input",
+  });
+  const render = () =>
+    chips.replaceChildren(
+      ...pending.map((f, i) =>
+        h(
+          "span.chip",
+          {},
+          f.name,
+          h(
+            "button",
+            {
+              type: "button",
+              title: "Remove",
+              onclick: () => {
+                pending.splice(i, 1);
+                render();
+              },
+            },
+            "×",
+          ),
+        ),
+      ),
+    );
   input.addEventListener("change", () => {
     pending.push(...Array.from(input.files ?? []));
     input.value = "";
     render();
   });
-  const button = h("button", { type: "button", "data-testid": "attach", title: "Attach files for the agent", onclick: () => input.click() }, "Attach");
+  const button = h(
+    "button",
+    {
+      type: "button",
+      "data-testid": "attach",
+      title: "Attach files for the agent",
+      onclick: () => input.click(),
+    },
+    "Attach",
+  );
   return {
     element: h("span.attach", {}, input, button, chips),
     hasFiles: () => pending.length > 0,
@@ -31,7 +66,11 @@ export function attachControl(sessionId: string) {
       if (tooBig) throw new Error(`${tooBig.name} is larger than 5 MB`);
       const paths: string[] = [];
       for (const file of pending) {
-        const { path } = await api<{ path: string }>("POST", `/api/sessions/${sessionId}/attachments`, { name: file.name, contentBase64: await base64Of(file) });
+        const { path } = await api<{ path: string }>(
+          "POST",
+          `/api/sessions/${sessionId}/attachments`,
+          { name: file.name, contentBase64: await base64Of(file) },
+        );
         paths.push(path);
       }
       pending = [];

@@ -23,11 +23,30 @@ else void renderSessions(app);
 async function renderLogin(app: HTMLElement) {
   const main = h("main.narrow", {}, h("h1", {}, "Tandem"));
   app.append(main);
-  const providers = await fetch("/auth/providers").then((r) => r.json() as Promise<{ github?: boolean }>).catch(() => ({ github: false }));
+  const providers = await fetch("/auth/providers")
+    .then((r) => r.json() as Promise<{ github?: boolean }>)
+    .catch(() => ({ github: false }));
   const next = new URLSearchParams(location.search).get("next") ?? "/";
   if (providers.github) {
-    main.append(h("p", {}, h("a.button", { href: `/auth/github?next=${encodeURIComponent(next)}`, "data-testid": "github-login" }, "Sign in with GitHub")));
+    main.append(
+      h(
+        "p",
+        {},
+        h(
+          "a.button",
+          { href: `/auth/github?next=${encodeURIComponent(next)}`, "data-testid": "github-login" },
+          "Sign in with GitHub",
+        ),
+      ),
+    );
   }
-  main.append(h("p", {}, providers.github ? "Or open a one-time login link: the one Tandem printed when it started, or the one an admin sent you."
-    : "Open the one-time login link Tandem printed when it started (or the one an admin sent you) to sign in."));
+  main.append(
+    h(
+      "p",
+      {},
+      providers.github
+        ? "Or open a one-time login link: the one Tandem printed when it started, or the one an admin sent you."
+        : "Open the one-time login link Tandem printed when it started (or the one an admin sent you) to sign in.",
+    ),
+  );
 }

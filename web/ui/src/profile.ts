@@ -2,14 +2,35 @@ import { api, ApiError, csrfToken, h } from "./api.ts";
 import { specForm, type ProfileSpec } from "./profile-form.ts";
 import { currentRole, isAdmin, snapshotBadge, toLogin } from "./profiles.ts";
 
-interface Snapshot { id: string; status: string; imageRef: string | null; createdAt: string; finishedAt: string | null; log: string; trigger?: string }
-interface Version { id: string; version: number; status: string; spec: ProfileSpec; publishedAt: string | null; snapshot: Snapshot | null }
+interface Snapshot {
+  id: string;
+  status: string;
+  imageRef: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  log: string;
+  trigger?: string;
+}
+interface Version {
+  id: string;
+  version: number;
+  status: string;
+  spec: ProfileSpec;
+  publishedAt: string | null;
+  snapshot: Snapshot | null;
+}
 interface ProfileView {
-  name: string; active: boolean; refreshCron: string | null; draft: Version | null; published: Version[]; inUse: number | null;
+  name: string;
+  active: boolean;
+  refreshCron: string | null;
+  draft: Version | null;
+  published: Version[];
+  inUse: number | null;
 }
 
 const POLL_MS = 1000;
-const building = (v: ProfileView) => v.published.some((p) => p.snapshot?.status === "queued" || p.snapshot?.status === "running");
+const building = (v: ProfileView) =>
+  v.published.some((p) => p.snapshot?.status === "queued" || p.snapshot?.status === "running");
 
 /**
  * `/profiles/:name`: the draft's spec (admins edit, save, test its setup script and publish), the
@@ -17,27 +38,54 @@ const building = (v: ProfileView) => v.published.some((p) => p.snapshot?.status 
  */
 export async function renderProfile(app: HTMLElement, name: string) {
   const url = `/api/profiles/${encodeURIComponent(name)}`;
-  const main = h("main.narrow", {}, h("h1", {}, h("a", { href: "/" }, "Tandem"), " / ", h("a", { href: "/profiles" }, "Profiles"), ` / ${name}`));
+  const main = h(
+    "main.narrow",
+    {},
+    h(
+      "h1",
+      {},
+      h("a", { href: "/" }, "Tandem"),
+      " / ",
+      h("a", { href: "/profiles" }, "Profiles"),
+      ` / ${name}`,
+    ),
+  );
   app.append(main);
   let view: ProfileView;
   let role: string | null;
   let repositories: string[];
   try {
     [view, role, { repositories }] = await Promise.all([
-      api<ProfileView>("GET", url), currentRole(),
-      api<{ repositories: Array<{ name: string }> }>("GET", "/api/repositories").then((r) => ({ repositories: r.repositories.map((x) => x.name) })),
+      api<ProfileView>("GET", url),
+      currentRole(),
+      api<{ repositories: Array<{ name: string }> }>("GET", "/api/repositories").then((r) => ({
+        repositories: r.repositories.map((x) => x.name),
+      })),
     ]);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
-    return void main.append(h("p.error", { "data-testid": "profile-error" }, (err as Error).message));
+    return void main.append(
+      h("p.error", { "data-testid": "profile-error" }, (err as Error).message),
+    );
   }
   const admin = isAdmin(role);
 
   // Summary and settings: active, refresh schedule, rebuild now.
   const summary = h("p", { "data-testid": "profile-summary" });
   const settingsError = h("p.error", { "data-testid": "profile-settings-error" });
-  const active = h("input", { type: "checkbox", checked: view.active, disabled: !admin, "data-testid": "profile-active" });
-  const cron = h("input", { type: "text", value: view.refreshCron ?? "", placeholder: "e.g. 0 4 * * 1 (UTC); empty for none", disabled: !admin, "data-testid": "profile-cron" });
+  const active = h("input", {
+    type: "checkbox",
+    checked: view.active,
+    disabled: !admin,
+    "data-testid": "profile-active",
+  });
+  const cron = h("input", {
+    type: "text",
+    value: view.refreshCron ?? "",
+    placeholder: "e.g. 0 4 * * 1 (UTC); empty for none",
+    disabled: !admin,
+    "data-testid": "profile-cron",
+  });
   const settle = async (what: () => Promise<unknown>) => {
     settingsError.textContent = "";
     try {
@@ -47,31 +95,66 @@ export async function renderProfile(app: HTMLElement, name: string) {
     }
     await reload();
   };
-  active.addEventListener("change", () => void settle(() => api("PATCH", url, { active: active.checked })));
-  const settings = h("section.card", { "data-testid": "profile-settings" },
+  active.addEventListener(
+    "change",
+    () => void settle(() => api("PATCH", url, { active: active.checked })),
+  );
+  const settings = h(
+    "section.card",
+    { "data-testid": "profile-settings" },
     h("label", {}, active, " Active: new sessions may start on this profile"),
-    h("form.inline", { onsubmit: (e: Event) => { e.preventDefault(); void settle(() => api("PATCH", url, { refreshCron: cron.value.trim() || null })); } },
-      h("label", {}, "Rebuild the snapshot on a schedule ", cron), admin ? h("button", { type: "submit", "data-testid": "profile-cron-save" }, "Save schedule") : null),
-    admin ? h("button", { "data-testid": "refresh-snapshot", onclick: () => void settle(() => api("POST", `${url}/refresh`)) }, "Refresh snapshot now") : null,
+    h(
+      "form.inline",
+      {
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void settle(() => api("PATCH", url, { refreshCron: cron.value.trim() || null }));
+        },
+      },
+      h("label", {}, "Rebuild the snapshot on a schedule ", cron),
+      admin
+        ? h("button", { type: "submit", "data-testid": "profile-cron-save" }, "Save schedule")
+        : null,
+    ),
+    admin
+      ? h(
+          "button",
+          {
+            "data-testid": "refresh-snapshot",
+            onclick: () => void settle(() => api("POST", `${url}/refresh`)),
+          },
+          "Refresh snapshot now",
+        )
+      : null,
     " ",
     // The API refuses the default profile and one that sessions started on, and says so.
-    admin ? h("button.danger", {
-      "data-testid": "delete-profile",
-      onclick: async () => {
-        if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
-        settingsError.textContent = "";
-        try {
-          await api("DELETE", url);
-          location.assign("/profiles");
-        } catch (err) {
-          settingsError.textContent = (err as Error).message;
-        }
-      },
-    }, "Delete profile") : null,
-    settingsError);
+    admin
+      ? h(
+          "button.danger",
+          {
+            "data-testid": "delete-profile",
+            onclick: async () => {
+              if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
+              settingsError.textContent = "";
+              try {
+                await api("DELETE", url);
+                location.assign("/profiles");
+              } catch (err) {
+                settingsError.textContent = (err as Error).message;
+              }
+            },
+          },
+          "Delete profile",
+        )
+      : null,
+    settingsError,
+  );
 
   // The draft.
-  const form = specForm(view.draft?.spec ?? { agent: {}, repositories: [], setupScript: "", env: {}, integrations: [] }, { readOnly: !admin, repositories });
+  const form = specForm(
+    view.draft?.spec ?? { agent: {}, repositories: [], setupScript: "", env: {}, integrations: [] },
+    { readOnly: !admin, repositories },
+  );
   let saved = JSON.stringify(form.read());
   const draftError = h("p.error", { "data-testid": "draft-error" });
   const draftNote = h("p.muted", { "data-testid": "draft-note" });
@@ -95,58 +178,115 @@ export async function renderProfile(app: HTMLElement, name: string) {
     }
   };
   const saveButton = h("button", { type: "button", "data-testid": "save-draft" }, "Save draft");
-  saveButton.addEventListener("click", act(saveButton, async () => { await save(); return "Draft saved."; }));
+  saveButton.addEventListener(
+    "click",
+    act(saveButton, async () => {
+      await save();
+      return "Draft saved.";
+    }),
+  );
   const publishButton = h("button", { type: "button", "data-testid": "publish" }, "Publish");
-  publishButton.addEventListener("click", act(publishButton, async () => {
-    await save();
-    const published = await api<{ version: number; snapshot: Snapshot }>("POST", `${url}/publish`);
-    await reload();
-    return `Published v${published.version}; its snapshot is ${published.snapshot.status}.`;
-  }));
-  const testButton = h("button", { type: "button", "data-testid": "test-setup" }, "Test setup script");
-  const stopButton = h("button", { type: "button", hidden: true, "data-testid": "test-stop" }, "Stop test");
+  publishButton.addEventListener(
+    "click",
+    act(publishButton, async () => {
+      await save();
+      const published = await api<{ version: number; snapshot: Snapshot }>(
+        "POST",
+        `${url}/publish`,
+      );
+      await reload();
+      return `Published v${published.version}; its snapshot is ${published.snapshot.status}.`;
+    }),
+  );
+  const testButton = h(
+    "button",
+    { type: "button", "data-testid": "test-setup" },
+    "Test setup script",
+  );
+  const stopButton = h(
+    "button",
+    { type: "button", hidden: true, "data-testid": "test-stop" },
+    "Stop test",
+  );
   let running: AbortController | undefined;
   stopButton.addEventListener("click", () => running?.abort());
-  testButton.addEventListener("click", act(testButton, async () => {
-    await save();
-    running = new AbortController();
-    stopButton.hidden = false;
-    testLog.hidden = false;
-    testLog.textContent = "";
-    testLog.dataset.done = "false";
-    try {
-      await streamInto(testLog, `${url}/draft/test`, running.signal);
-    } catch (err) {
-      if (running.signal.aborted) testLog.append("\n[stopped]\n");
-      else throw err;
-    } finally {
-      stopButton.hidden = true;
-      testLog.dataset.done = "true";
-    }
-  }));
-  const showTest = () => { testButton.hidden = form.setupScript.value.trim() === ""; };
+  testButton.addEventListener(
+    "click",
+    act(testButton, async () => {
+      await save();
+      running = new AbortController();
+      stopButton.hidden = false;
+      testLog.hidden = false;
+      testLog.textContent = "";
+      testLog.dataset.done = "false";
+      try {
+        await streamInto(testLog, `${url}/draft/test`, running.signal);
+      } catch (err) {
+        if (running.signal.aborted) testLog.append("\n[stopped]\n");
+        else throw err;
+      } finally {
+        stopButton.hidden = true;
+        testLog.dataset.done = "true";
+      }
+    }),
+  );
+  const showTest = () => {
+    testButton.hidden = form.setupScript.value.trim() === "";
+  };
   form.setupScript.addEventListener("input", showTest);
   showTest();
   const draftTitle = h("h2", {}, `Draft v${view.draft?.version ?? "?"}`);
-  const draft = h("section", { "data-testid": "draft" }, draftTitle, form.element,
-    admin ? h("div.actions", {}, saveButton, testButton, stopButton, publishButton) : null, draftError, draftNote, testLog);
+  const draft = h(
+    "section",
+    { "data-testid": "draft" },
+    draftTitle,
+    form.element,
+    admin ? h("div.actions", {}, saveButton, testButton, stopButton, publishButton) : null,
+    draftError,
+    draftNote,
+    testLog,
+  );
 
   // Published versions, newest first, each with its newest snapshot and log.
   const versions = h("ol.versions", { "data-testid": "versions" });
   const open = new Set<number>();
   const renderVersions = () => {
-    versions.replaceChildren(...(view.published.length ? view.published.map((v, i) => {
-      const log = h("details", { open: open.has(v.version) || (i === 0 && !open.size), ontoggle: (e: Event) => {
-        if ((e.target as HTMLDetailsElement).open) open.add(v.version); else open.delete(v.version);
-      } }, h("summary", {}, "Snapshot log"), h("pre.log", { "data-testid": "snapshot-log" }, v.snapshot?.log || "(empty)"));
-      return h("li", { "data-testid": "version", "data-version": String(v.version) },
-        h("div.line", {}, h("strong", {}, `v${v.version}`), " ", snapshotBadge(v.snapshot?.status ?? null),
-          v.version === view.inUse ? h("span.badge", { "data-status": "in-use" }, "in use") : null,
-          h("span.muted", {}, ` published ${new Date(v.publishedAt!).toLocaleString()}`),
-          v.snapshot?.trigger ? h("span.muted", {}, ` · ${v.snapshot.trigger}`) : null,
-          v.snapshot?.imageRef ? h("code.small", {}, v.snapshot.imageRef) : null),
-        log);
-    }) : [h("li.empty", {}, "Not published yet.")]));
+    versions.replaceChildren(
+      ...(view.published.length
+        ? view.published.map((v, i) => {
+            const log = h(
+              "details",
+              {
+                open: open.has(v.version) || (i === 0 && !open.size),
+                ontoggle: (e: Event) => {
+                  if ((e.target as HTMLDetailsElement).open) open.add(v.version);
+                  else open.delete(v.version);
+                },
+              },
+              h("summary", {}, "Snapshot log"),
+              h("pre.log", { "data-testid": "snapshot-log" }, v.snapshot?.log || "(empty)"),
+            );
+            return h(
+              "li",
+              { "data-testid": "version", "data-version": String(v.version) },
+              h(
+                "div.line",
+                {},
+                h("strong", {}, `v${v.version}`),
+                " ",
+                snapshotBadge(v.snapshot?.status ?? null),
+                v.version === view.inUse
+                  ? h("span.badge", { "data-status": "in-use" }, "in use")
+                  : null,
+                h("span.muted", {}, ` published ${new Date(v.publishedAt!).toLocaleString()}`),
+                v.snapshot?.trigger ? h("span.muted", {}, ` · ${v.snapshot.trigger}`) : null,
+                v.snapshot?.imageRef ? h("code.small", {}, v.snapshot.imageRef) : null,
+              ),
+              log,
+            );
+          })
+        : [h("li.empty", {}, "Not published yet.")]),
+    );
   };
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -164,21 +304,55 @@ export async function renderProfile(app: HTMLElement, name: string) {
     if (document.activeElement !== cron) cron.value = view.refreshCron ?? "";
     draftTitle.textContent = `Draft v${view.draft?.version ?? "?"}`;
     summary.replaceChildren(
-      h("span", { "data-testid": "profile-in-use" }, view.inUse === null ? "No version is ready for sessions yet." : `Sessions start on v${view.inUse}.`), " ",
+      h(
+        "span",
+        { "data-testid": "profile-in-use" },
+        view.inUse === null
+          ? "No version is ready for sessions yet."
+          : `Sessions start on v${view.inUse}.`,
+      ),
+      " ",
       view.active ? "" : h("strong", {}, "Inactive. "),
-      view.inUse !== null && view.active ? h("a", { href: `/?profile=${encodeURIComponent(view.name)}`, "data-testid": "start-on-profile" }, "Start a session on it") : "");
+      view.inUse !== null && view.active
+        ? h(
+            "a",
+            {
+              href: `/?profile=${encodeURIComponent(view.name)}`,
+              "data-testid": "start-on-profile",
+            },
+            "Start a session on it",
+          )
+        : "",
+    );
     renderVersions();
     // Live while a snapshot is queued or running.
     if (building(view)) timer = setTimeout(() => void reload(), POLL_MS);
   };
-  main.append(summary, admin ? "" : h("p.muted", { "data-testid": "read-only" }, "Only the owners and admins of the organization change profiles."),
-    settings, draft, h("h2", {}, "Published versions"), versions);
+  main.append(
+    summary,
+    admin
+      ? ""
+      : h(
+          "p.muted",
+          { "data-testid": "read-only" },
+          "Only the owners and admins of the organization change profiles.",
+        ),
+    settings,
+    draft,
+    h("h2", {}, "Published versions"),
+    versions,
+  );
   render();
 }
 
 /** POSTs and appends the text/plain response to `pane` as it arrives; a JSON error becomes the thrown message. */
 async function streamInto(pane: HTMLElement, url: string, signal: AbortSignal) {
-  const res = await fetch(url, { method: "POST", headers: { "x-csrf-token": csrfToken() }, credentials: "same-origin", signal });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "x-csrf-token": csrfToken() },
+    credentials: "same-origin",
+    signal,
+  });
   if (!res.ok) {
     const data = await res.json().catch(() => ({}));
     throw new ApiError(res.status, data?.error?.message ?? res.statusText);

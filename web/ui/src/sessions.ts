@@ -3,24 +3,64 @@ import type { ProfileSummary } from "./profiles.ts";
 import { adminOrgs } from "./settings.ts";
 
 interface SessionView {
-  id: string; status: string; repository: string; prompt: string; createdAt: string; source: string;
-  origin: { provider: string; url: string } | null; createdBy: { name: string; login: string | null } | null;
+  id: string;
+  status: string;
+  repository: string;
+  prompt: string;
+  createdAt: string;
+  source: string;
+  origin: { provider: string; url: string } | null;
+  createdBy: { name: string; login: string | null } | null;
 }
 
-const SOURCES: Record<string, string> = { slack: "Slack", github: "GitHub", linear: "Linear", jira: "Jira", discord: "Discord" };
+const SOURCES: Record<string, string> = {
+  slack: "Slack",
+  github: "GitHub",
+  linear: "Linear",
+  jira: "Jira",
+  discord: "Discord",
+};
 const sourceLabel = (source: string) => SOURCES[source] ?? "web/api";
 
 /** One row: status, where it came from (with a link back to the thread), repository, who and when. */
 function sessionRow(s: SessionView): HTMLElement {
-  const who = s.createdBy ? (s.createdBy.login ? `${s.createdBy.name} (@${s.createdBy.login})` : s.createdBy.name) : "unknown";
+  const who = s.createdBy
+    ? s.createdBy.login
+      ? `${s.createdBy.name} (@${s.createdBy.login})`
+      : s.createdBy.name
+    : "unknown";
   const origin = s.origin
-    ? h("a", { href: s.origin.url, target: "_blank", rel: "noopener", "data-testid": "session-origin" }, `open in ${SOURCES[s.origin.provider] ?? s.origin.provider}`)
+    ? h(
+        "a",
+        { href: s.origin.url, target: "_blank", rel: "noopener", "data-testid": "session-origin" },
+        `open in ${SOURCES[s.origin.provider] ?? s.origin.provider}`,
+      )
     : null;
-  return h("li.session", { "data-testid": "session-row", "data-id": s.id },
-    h("div.line", {}, h("span.dot", { "data-status": s.status, title: s.status }), h("span.status", { "data-testid": "session-status" }, s.status), " ",
-      h("a", { href: `/sessions/${s.id}` }, s.repository), " ", h("span.source", { "data-testid": "session-source" }, sourceLabel(s.source)), " ", origin),
-    h("div.line.muted", {}, h("span", { "data-testid": "session-by" }, who), " · ", h("time", { datetime: s.createdAt }, new Date(s.createdAt).toLocaleString()),
-      " · ", s.prompt.slice(0, 120)));
+  return h(
+    "li.session",
+    { "data-testid": "session-row", "data-id": s.id },
+    h(
+      "div.line",
+      {},
+      h("span.dot", { "data-status": s.status, title: s.status }),
+      h("span.status", { "data-testid": "session-status" }, s.status),
+      " ",
+      h("a", { href: `/sessions/${s.id}` }, s.repository),
+      " ",
+      h("span.source", { "data-testid": "session-source" }, sourceLabel(s.source)),
+      " ",
+      origin,
+    ),
+    h(
+      "div.line.muted",
+      {},
+      h("span", { "data-testid": "session-by" }, who),
+      " · ",
+      h("time", { datetime: s.createdAt }, new Date(s.createdAt).toLocaleString()),
+      " · ",
+      s.prompt.slice(0, 120),
+    ),
+  );
 }
 
 /**
@@ -29,20 +69,33 @@ function sessionRow(s: SessionView): HTMLElement {
  * profile with a primary repository picks that repository too.
  */
 function offerProfiles(
-  select: HTMLSelectElement, reason: HTMLElement, repoSelect: HTMLSelectElement, profiles: ProfileSummary[], wanted: string | null,
+  select: HTMLSelectElement,
+  reason: HTMLElement,
+  repoSelect: HTMLSelectElement,
+  profiles: ProfileSummary[],
+  wanted: string | null,
 ) {
-  const startable = profiles.filter((p) => p.startable).sort((a, b) => Number(b.name === DEFAULT_PROFILE) - Number(a.name === DEFAULT_PROFILE));
-  for (const p of startable) select.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
+  const startable = profiles
+    .filter((p) => p.startable)
+    .sort((a, b) => Number(b.name === DEFAULT_PROFILE) - Number(a.name === DEFAULT_PROFILE));
+  for (const p of startable)
+    select.append(h("option", { value: p.name }, `${p.name} (v${p.version})`));
   const pickRepository = () => {
     const repository = startable.find((p) => p.name === select.value)?.repository;
-    if (repository && [...repoSelect.options].some((o) => o.value === repository)) repoSelect.value = repository;
+    if (repository && [...repoSelect.options].some((o) => o.value === repository))
+      repoSelect.value = repository;
   };
-  select.addEventListener("change", () => { reason.hidden = true; pickRepository(); });
+  select.addEventListener("change", () => {
+    reason.hidden = true;
+    pickRepository();
+  });
   const asked = wanted ? profiles.find((p) => p.name === wanted) : undefined;
   if (asked?.startable) select.value = asked.name;
   else if (wanted) {
     reason.hidden = false;
-    reason.textContent = asked ? (asked.reason ?? `profile ${wanted} cannot start a session`) : `sandbox profile ${wanted} not found`;
+    reason.textContent = asked
+      ? (asked.reason ?? `profile ${wanted} cannot start a session`)
+      : `sandbox profile ${wanted} not found`;
   }
   pickRepository();
 }
@@ -52,30 +105,61 @@ const DEFAULT_PROFILE = "default";
 /** The sessions of the org, newest first, and the form that starts one. */
 export async function renderSessions(app: HTMLElement) {
   const list = h("ul.sessions", { "data-testid": "sessions" });
-  const repoSelect = h("select", { name: "repository", required: true, "data-testid": "repository" });
+  const repoSelect = h("select", {
+    name: "repository",
+    required: true,
+    "data-testid": "repository",
+  });
   // Only profiles that can start a session now; the org's default profile first.
   const profileSelect = h("select", { name: "profile", "data-testid": "profile" });
   const profileReason = h("p.error", { hidden: true, "data-testid": "profile-reason" });
-  const prompt = h("textarea", { name: "prompt", rows: "3", placeholder: "What should the agent do?", required: true, "data-testid": "prompt" });
+  const prompt = h("textarea", {
+    name: "prompt",
+    rows: "3",
+    placeholder: "What should the agent do?",
+    required: true,
+    "data-testid": "prompt",
+  });
   const error = h("p.error");
-  const form = h("form.new-session", {
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      error.textContent = "";
-      try {
-        const created = await api<{ id: string }>("POST", "/api/sessions", {
-          repository: repoSelect.value, prompt: prompt.value, ...(profileSelect.value ? { profile: profileSelect.value } : {}),
-        });
-        location.assign(`/sessions/${created.id}`);
-      } catch (err) {
-        error.textContent = (err as Error).message;
-      }
+  const form = h(
+    "form.new-session",
+    {
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        error.textContent = "";
+        try {
+          const created = await api<{ id: string }>("POST", "/api/sessions", {
+            repository: repoSelect.value,
+            prompt: prompt.value,
+            ...(profileSelect.value ? { profile: profileSelect.value } : {}),
+          });
+          location.assign(`/sessions/${created.id}`);
+        } catch (err) {
+          error.textContent = (err as Error).message;
+        }
+      },
     },
-  }, h("h2", {}, "New session"), h("label", {}, "Profile ", profileSelect), profileReason, h("label", {}, "Repository ", repoSelect), prompt, h("button", { type: "submit" }, "Start session"), error);
-  const links = h("nav.links", {}, h("a", { href: "/profiles", "data-testid": "profiles-link" }, "Profiles"));
+    h("h2", {}, "New session"),
+    h("label", {}, "Profile ", profileSelect),
+    profileReason,
+    h("label", {}, "Repository ", repoSelect),
+    prompt,
+    h("button", { type: "submit" }, "Start session"),
+    error,
+  );
+  const links = h(
+    "nav.links",
+    {},
+    h("a", { href: "/profiles", "data-testid": "profiles-link" }, "Profiles"),
+  );
   const header = h("header.top", {}, h("h1", {}, "Tandem"), links);
   app.append(h("main.narrow", {}, header, form, h("h2", {}, "Sessions"), list));
-  void adminOrgs().then((orgs) => { if (orgs.length) links.append(h("a", { href: "/settings", "data-testid": "settings-link" }, "Settings")); }).catch(() => {});
+  void adminOrgs()
+    .then((orgs) => {
+      if (orgs.length)
+        links.append(h("a", { href: "/settings", "data-testid": "settings-link" }, "Settings"));
+    })
+    .catch(() => {});
 
   try {
     const [{ repositories }, { sessions }, { profiles }] = await Promise.all([
@@ -84,15 +168,28 @@ export async function renderSessions(app: HTMLElement) {
       api<{ profiles: ProfileSummary[] }>("GET", "/api/profiles"),
     ]);
     for (const r of repositories) repoSelect.append(h("option", { value: r.name }, r.name));
-    offerProfiles(profileSelect, profileReason, repoSelect, profiles, new URLSearchParams(location.search).get("profile"));
+    offerProfiles(
+      profileSelect,
+      profileReason,
+      repoSelect,
+      profiles,
+      new URLSearchParams(location.search).get("profile"),
+    );
     if (!sessions.length) list.append(h("li.empty", {}, "No sessions yet."));
     for (const s of sessions) {
       list.append(sessionRow(s));
     }
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    if (err instanceof ApiError && err.status === 401)
+      location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     else if (err instanceof ApiError && err.status === 404) {
-      form.replaceWith(h("p.notice", { "data-testid": "no-org" }, "You are signed in, but you are not a member of any organization yet: ask an admin to add you."));
+      form.replaceWith(
+        h(
+          "p.notice",
+          { "data-testid": "no-org" },
+          "You are signed in, but you are not a member of any organization yet: ask an admin to add you.",
+        ),
+      );
     } else error.textContent = (err as Error).message;
   }
 }

@@ -1,7 +1,17 @@
 import { api, ApiError, h } from "./api.ts";
 
-interface Org { id: string; name: string; role: string }
-interface Installation { installationId: number; account: string | null; orgId: string; orgName: string; repositories: string[] }
+interface Org {
+  id: string;
+  name: string;
+  role: string;
+}
+interface Installation {
+  installationId: number;
+  account: string | null;
+  orgId: string;
+  orgName: string;
+  repositories: string[];
+}
 
 /** Orgs the caller administers; the header shows Settings only when there is one. */
 export async function adminOrgs(): Promise<Org[]> {
@@ -21,12 +31,24 @@ export async function renderSettings(app: HTMLElement) {
   try {
     orgs = await adminOrgs();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    if (err instanceof ApiError && err.status === 401)
+      return location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     throw err;
   }
-  if (!orgs.length) return void main.append(h("p.notice", {}, "Settings are for the owners and admins of an organization."));
-  const orgSelect = h("select", { "data-testid": "settings-org", onchange: () => void Promise.all([loadSettings(), load()]) }, ...orgs.map((o) => h("option", { value: o.id }, o.name)));
-  const persistent = h("input", { type: "checkbox", "data-testid": "allow-persistent", onchange: () => void savePersistent() });
+  if (!orgs.length)
+    return void main.append(
+      h("p.notice", {}, "Settings are for the owners and admins of an organization."),
+    );
+  const orgSelect = h(
+    "select",
+    { "data-testid": "settings-org", onchange: () => void Promise.all([loadSettings(), load()]) },
+    ...orgs.map((o) => h("option", { value: o.id }, o.name)),
+  );
+  const persistent = h("input", {
+    type: "checkbox",
+    "data-testid": "allow-persistent",
+    onchange: () => void savePersistent(),
+  });
   const settingsError = h("p.error", { "data-testid": "org-settings-error" });
   const list = h("ul.installations", { "data-testid": "installations" });
   const error = h("p.error", { "data-testid": "settings-error" });
@@ -34,9 +56,15 @@ export async function renderSettings(app: HTMLElement) {
     h("label", {}, "Acting for ", orgSelect),
     h("h2", {}, "Organization"),
     h("label.setting", {}, persistent, " Allow persistent sandboxes"),
-    h("p.muted", {}, "Sessions on a profile version that opts in keep their workspace and agent home in volumes: a sandbox stopped or removed comes back with its files and the agent's conversation. The volumes are removed when the session is deleted."),
+    h(
+      "p.muted",
+      {},
+      "Sessions on a profile version that opts in keep their workspace and agent home in volumes: a sandbox stopped or removed comes back with its files and the agent's conversation. The volumes are removed when the session is deleted.",
+    ),
     settingsError,
-    h("h2", {}, "GitHub installations"), list, error,
+    h("h2", {}, "GitHub installations"),
+    list,
+    error,
   );
   const current = () => orgs.find((o) => o.id === orgSelect.value) ?? orgs[0]!;
   const settingsUrl = () => `/api/orgs/${current().id}/settings`;
@@ -45,7 +73,9 @@ export async function renderSettings(app: HTMLElement) {
     settingsError.textContent = "";
     persistent.disabled = true;
     try {
-      persistent.checked = (await api<{ allowPersistentSandboxes: boolean }>("GET", settingsUrl())).allowPersistentSandboxes;
+      persistent.checked = (
+        await api<{ allowPersistentSandboxes: boolean }>("GET", settingsUrl())
+      ).allowPersistentSandboxes;
       persistent.disabled = false;
     } catch (err) {
       settingsError.textContent = (err as Error).message;
@@ -55,7 +85,11 @@ export async function renderSettings(app: HTMLElement) {
     settingsError.textContent = "";
     persistent.disabled = true;
     try {
-      persistent.checked = (await api<{ allowPersistentSandboxes: boolean }>("PATCH", settingsUrl(), { allowPersistentSandboxes: persistent.checked })).allowPersistentSandboxes;
+      persistent.checked = (
+        await api<{ allowPersistentSandboxes: boolean }>("PATCH", settingsUrl(), {
+          allowPersistentSandboxes: persistent.checked,
+        })
+      ).allowPersistentSandboxes;
     } catch (err) {
       persistent.checked = !persistent.checked;
       settingsError.textContent = (err as Error).message;
@@ -68,31 +102,63 @@ export async function renderSettings(app: HTMLElement) {
     error.textContent = "";
     const org = current();
     try {
-      const { installations } = await api<{ installations: Installation[] }>("GET", "/api/github/installations", undefined, { "x-tandem-org": org.id });
-      list.replaceChildren(...(installations.length ? installations.map((i) => row(i, org)) : [h("li.empty", {}, "No GitHub installations to act on.")]));
+      const { installations } = await api<{ installations: Installation[] }>(
+        "GET",
+        "/api/github/installations",
+        undefined,
+        { "x-tandem-org": org.id },
+      );
+      list.replaceChildren(
+        ...(installations.length
+          ? installations.map((i) => row(i, org))
+          : [h("li.empty", {}, "No GitHub installations to act on.")]),
+      );
     } catch (err) {
       list.replaceChildren();
-      error.textContent = err instanceof ApiError && err.status === 404 ? "The GitHub App is not configured." : (err as Error).message;
+      error.textContent =
+        err instanceof ApiError && err.status === 404
+          ? "The GitHub App is not configured."
+          : (err as Error).message;
     }
   };
   const row = (i: Installation, org: Org) => {
-    const claim = h("button", {
-      "data-testid": "claim",
-      onclick: async () => {
-        claim.disabled = true;
-        try {
-          await api("POST", `/api/github/installations/${i.installationId}/claim`, undefined, { "x-tandem-org": org.id });
-          await load();
-        } catch (err) {
-          error.textContent = (err as Error).message;
-          claim.disabled = false;
-        }
+    const claim = h(
+      "button",
+      {
+        "data-testid": "claim",
+        onclick: async () => {
+          claim.disabled = true;
+          try {
+            await api("POST", `/api/github/installations/${i.installationId}/claim`, undefined, {
+              "x-tandem-org": org.id,
+            });
+            await load();
+          } catch (err) {
+            error.textContent = (err as Error).message;
+            claim.disabled = false;
+          }
+        },
       },
-    }, `Claim for ${org.name}`);
-    return h("li", { "data-testid": "installation", "data-installation": String(i.installationId) },
-      h("div", {}, h("strong", {}, i.account ?? `installation ${i.installationId}`), " in ", h("span", { "data-testid": "installation-org" }, i.orgName), " ",
-        i.orgId === org.id ? h("span.muted", {}, "(this org)") : claim),
-      h("ul.repos", { "data-testid": "installation-repositories" }, ...i.repositories.map((r) => h("li", {}, h("code", {}, r)))));
+      `Claim for ${org.name}`,
+    );
+    return h(
+      "li",
+      { "data-testid": "installation", "data-installation": String(i.installationId) },
+      h(
+        "div",
+        {},
+        h("strong", {}, i.account ?? `installation ${i.installationId}`),
+        " in ",
+        h("span", { "data-testid": "installation-org" }, i.orgName),
+        " ",
+        i.orgId === org.id ? h("span.muted", {}, "(this org)") : claim,
+      ),
+      h(
+        "ul.repos",
+        { "data-testid": "installation-repositories" },
+        ...i.repositories.map((r) => h("li", {}, h("code", {}, r))),
+      ),
+    );
   };
   await Promise.all([loadSettings(), load()]);
 }

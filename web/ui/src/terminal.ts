@@ -2,17 +2,29 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 
 /** An xterm.js view on a workbench terminal WebSocket (`/terminal` or `/tui`). */
-export function openTerminal(container: HTMLElement, url: string): { dispose(): void; fit(): void } {
-  const term = new Terminal({ fontSize: 13, cursorBlink: true, convertEol: false, fontFamily: "ui-monospace, monospace" });
+export function openTerminal(
+  container: HTMLElement,
+  url: string,
+): { dispose(): void; fit(): void } {
+  const term = new Terminal({
+    fontSize: 13,
+    cursorBlink: true,
+    convertEol: false,
+    fontFamily: "ui-monospace, monospace",
+  });
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.open(container);
-  try { fit.fit(); } catch { /* not visible yet */ }
+  try {
+    fit.fit();
+  } catch {
+    /* not visible yet */
+  }
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}${url}?cols=${term.cols}&rows=${term.rows}`);
   ws.onmessage = (e) => {
     const data = String(e.data);
-    if (data.startsWith("{\"type\":\"exit\"")) {
+    if (data.startsWith('{"type":"exit"')) {
       const { code } = JSON.parse(data) as { code: number };
       term.write(`\r\n\x1b[2m[exited with code ${code}]\x1b[0m\r\n`);
       container.dataset.exited = String(code);
@@ -20,11 +32,26 @@ export function openTerminal(container: HTMLElement, url: string): { dispose(): 
     }
     term.write(data);
   };
-  ws.onopen = () => { container.dataset.connected = "true"; };
-  ws.onclose = (e) => { if (e.code !== 1000) term.write(`\r\n\x1b[31m[disconnected${e.reason ? `: ${e.reason}` : ""}]\x1b[0m\r\n`); };
-  term.onData((data) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "input", data })); });
-  term.onResize(({ cols, rows }) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols, rows })); });
-  const observer = new ResizeObserver(() => { try { fit.fit(); } catch { /* hidden */ } });
+  ws.onopen = () => {
+    container.dataset.connected = "true";
+  };
+  ws.onclose = (e) => {
+    if (e.code !== 1000)
+      term.write(`\r\n\x1b[31m[disconnected${e.reason ? `: ${e.reason}` : ""}]\x1b[0m\r\n`);
+  };
+  term.onData((data) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "input", data }));
+  });
+  term.onResize(({ cols, rows }) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols, rows }));
+  });
+  const observer = new ResizeObserver(() => {
+    try {
+      fit.fit();
+    } catch {
+      /* hidden */
+    }
+  });
   observer.observe(container);
   // Lets tests (and people) read what is on screen without scraping the canvas.
   (container as HTMLElement & { readScreen?: () => string }).readScreen = () => {
@@ -34,7 +61,17 @@ export function openTerminal(container: HTMLElement, url: string): { dispose(): 
     return lines.join("\n");
   };
   return {
-    dispose() { observer.disconnect(); ws.close(); term.dispose(); },
-    fit() { try { fit.fit(); } catch { /* hidden */ } },
+    dispose() {
+      observer.disconnect();
+      ws.close();
+      term.dispose();
+    },
+    fit() {
+      try {
+        fit.fit();
+      } catch {
+        /* hidden */
+      }
+    },
   };
 }

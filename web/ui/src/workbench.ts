@@ -9,38 +9,66 @@ type Ev = { seq: number; type: string; [k: string]: any };
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
-  const session = await api<{ repository: string; repositories?: string[]; status: string; prompt: string; branch: string | null }>("GET", `/api/sessions/${id}`);
+  const session = await api<{
+    repository: string;
+    repositories?: string[];
+    status: string;
+    prompt: string;
+    branch: string | null;
+  }>("GET", `/api/sessions/${id}`);
   // The primary repository; a selector appears only when the session works on more than one.
   const repositories = session.repositories?.length ? session.repositories : [session.repository];
   let repository = repositories[0]!;
-  const repoQuery = () => (repositories.length > 1 ? `?repository=${encodeURIComponent(repository)}` : "");
-  const repoLabel = repositories.length > 1
-    ? h("select", {
-      "data-testid": "repository-select",
-      onchange: (e: Event) => {
-        repository = (e.target as HTMLSelectElement).value;
-        if (!changesPane.hidden) void loadChanges();
-        if (!processesPane.hidden) void loadProcesses();
-      },
-    }, ...repositories.map((r) => h("option", { value: r }, r)))
-    : h("strong", {}, repository);
-  const dot = h("span.dot", { "data-testid": "status", "data-status": session.status, title: session.status });
+  const repoQuery = () =>
+    repositories.length > 1 ? `?repository=${encodeURIComponent(repository)}` : "";
+  const repoLabel =
+    repositories.length > 1
+      ? h(
+          "select",
+          {
+            "data-testid": "repository-select",
+            onchange: (e: Event) => {
+              repository = (e.target as HTMLSelectElement).value;
+              if (!changesPane.hidden) void loadChanges();
+              if (!processesPane.hidden) void loadProcesses();
+            },
+          },
+          ...repositories.map((r) => h("option", { value: r }, r)),
+        )
+      : h("strong", {}, repository);
+  const dot = h("span.dot", {
+    "data-testid": "status",
+    "data-status": session.status,
+    title: session.status,
+  });
   const statusText = h("span", {}, session.status);
   const timeline = h("ol.timeline", { "data-testid": "timeline" });
-  const followUp = h("textarea", { rows: "2", placeholder: "Message the agent…", "data-testid": "follow-up" });
+  const followUp = h("textarea", {
+    rows: "2",
+    placeholder: "Message the agent…",
+    "data-testid": "follow-up",
+  });
   const tuiPane = h("div.tui", { hidden: true, "data-testid": "tui" });
   let tui: ReturnType<typeof openTerminal> | undefined;
-  const tuiButton = h("button", {
-    "data-testid": "tui-toggle",
-    onclick: () => {
-      const show = tuiPane.hidden;
-      tuiPane.hidden = !show;
-      timeline.hidden = show;
-      if (show && !tui) tui = openTerminal(tuiPane, `/api/sessions/${id}/tui`);
-      else if (!show) { tui?.dispose(); tui = undefined; tuiPane.replaceChildren(); }
-      tuiButton.textContent = show ? "Chat" : "TUI";
+  const tuiButton = h(
+    "button",
+    {
+      "data-testid": "tui-toggle",
+      onclick: () => {
+        const show = tuiPane.hidden;
+        tuiPane.hidden = !show;
+        timeline.hidden = show;
+        if (show && !tui) tui = openTerminal(tuiPane, `/api/sessions/${id}/tui`);
+        else if (!show) {
+          tui?.dispose();
+          tui = undefined;
+          tuiPane.replaceChildren();
+        }
+        tuiButton.textContent = show ? "Chat" : "TUI";
+      },
     },
-  }, "TUI");
+    "TUI",
+  );
 
   // Bottom panel: terminal tabs, Changes and Processes.
   const tabs = h("nav.tabs", { "data-testid": "tabs" });
@@ -54,24 +82,63 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   const addTerminal = () => {
     const n = ++terminals;
     const pane = h("div.pane.term", { "data-testid": `terminal-${n}` });
-    const tab = h("button.tab", { "data-testid": `terminal-tab-${n}`, onclick: () => select(tab, pane) }, `Terminal ${n}`);
+    const tab = h(
+      "button.tab",
+      { "data-testid": `terminal-tab-${n}`, onclick: () => select(tab, pane) },
+      `Terminal ${n}`,
+    );
     tabs.insertBefore(tab, newTab);
     panes.append(pane);
     select(tab, pane);
     const t = openTerminal(pane, `/api/sessions/${id}/terminal`);
     pane.addEventListener("shown", () => t.fit());
   };
-  const newTab = h("button.tab.add", { title: "New terminal", "data-testid": "new-terminal", onclick: addTerminal }, "+");
+  const newTab = h(
+    "button.tab.add",
+    { title: "New terminal", "data-testid": "new-terminal", onclick: addTerminal },
+    "+",
+  );
   const changesPane = h("div.pane.changes", { "data-testid": "changes" });
-  const changesTab = h("button.tab", { "data-testid": "changes-tab", onclick: () => { select(changesTab, changesPane); changesPane.replaceChildren(h("p.muted", {}, "Loading changes…")); void loadChanges(); } }, "Changes");
+  const changesTab = h(
+    "button.tab",
+    {
+      "data-testid": "changes-tab",
+      onclick: () => {
+        select(changesTab, changesPane);
+        changesPane.replaceChildren(h("p.muted", {}, "Loading changes…"));
+        void loadChanges();
+      },
+    },
+    "Changes",
+  );
   const processesPane = h("div.pane.processes", { "data-testid": "processes" });
-  const processesTab = h("button.tab", { "data-testid": "processes-tab", onclick: () => { select(processesTab, processesPane); void loadProcesses(); } }, "Processes");
+  const processesTab = h(
+    "button.tab",
+    {
+      "data-testid": "processes-tab",
+      onclick: () => {
+        select(processesTab, processesPane);
+        void loadProcesses();
+      },
+    },
+    "Processes",
+  );
   tabs.append(newTab, changesTab, processesTab);
   panes.append(changesPane, processesPane);
   changesPane.hidden = processesPane.hidden = true;
   // Network: the egress proxy's records; they need no running sandbox.
   const network = networkPane(id);
-  const networkTab = h("button.tab", { "data-testid": "network-tab", onclick: () => { select(networkTab, network.pane); void network.load(); } }, "Network");
+  const networkTab = h(
+    "button.tab",
+    {
+      "data-testid": "network-tab",
+      onclick: () => {
+        select(networkTab, network.pane);
+        void network.load();
+      },
+    },
+    "Network",
+  );
   tabs.append(networkTab);
   panes.append(network.pane);
   network.pane.hidden = true;
@@ -81,12 +148,42 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   const loadChanges = async (auto = false) => {
     const mine = ++changesLoads;
     try {
-      const c = await api<{ files: FileDiff[]; totals: { files: number; added: number; removed: number } }>("GET", `/api/sessions/${id}/changes${repoQuery()}`);
-      if (mine !== changesLoads || (auto && changesPane.querySelector("tr.review textarea"))) return;
-      const summary = h("p.summary", { "data-testid": "changes-totals" }, `${c.totals.files} files `, h("span.add", {}, `+${c.totals.added}`), " ", h("span.del", {}, `−${c.totals.removed}`));
-      const list = h("ul.files", {}, ...c.files.map((f) => h("li", { "data-path": f.path }, `${f.path} `, h("span.add", {}, `+${f.added}`), " ", h("span.del", {}, `−${f.removed}`), ` ${f.status}`)));
+      const c = await api<{
+        files: FileDiff[];
+        totals: { files: number; added: number; removed: number };
+      }>("GET", `/api/sessions/${id}/changes${repoQuery()}`);
+      if (mine !== changesLoads || (auto && changesPane.querySelector("tr.review textarea")))
+        return;
+      const summary = h(
+        "p.summary",
+        { "data-testid": "changes-totals" },
+        `${c.totals.files} files `,
+        h("span.add", {}, `+${c.totals.added}`),
+        " ",
+        h("span.del", {}, `−${c.totals.removed}`),
+      );
+      const list = h(
+        "ul.files",
+        {},
+        ...c.files.map((f) =>
+          h(
+            "li",
+            { "data-path": f.path },
+            `${f.path} `,
+            h("span.add", {}, `+${f.added}`),
+            " ",
+            h("span.del", {}, `−${f.removed}`),
+            ` ${f.status}`,
+          ),
+        ),
+      );
       const { toggle, diff } = reviewableDiffWithLayout(id, c.files);
-      changesPane.replaceChildren(summary, h("p.muted", {}, "Click a line to comment on it for the agent. ", toggle), list, diff);
+      changesPane.replaceChildren(
+        summary,
+        h("p.muted", {}, "Click a line to comment on it for the agent. ", toggle),
+        list,
+        diff,
+      );
     } catch (err) {
       if (mine !== changesLoads) return;
       changesPane.replaceChildren(h("p.muted", {}, (err as Error).message));
@@ -95,10 +192,30 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   };
   const loadProcesses = async () => {
     try {
-      const { ports } = await api<{ ports: Array<{ port: number; url: string }> }>("GET", `/api/sessions/${id}/processes${repoQuery()}`);
-      processesPane.replaceChildren(h("button", { onclick: () => void loadProcesses() }, "Refresh"),
-        ports.length ? h("ul", {}, ...ports.map((p) => h("li", {}, h("a", { href: p.url, target: "_blank", "data-port": String(p.port) }, `port ${p.port}`))))
-          : h("p.muted", {}, "Nothing is listening in the sandbox."));
+      const { ports } = await api<{ ports: Array<{ port: number; url: string }> }>(
+        "GET",
+        `/api/sessions/${id}/processes${repoQuery()}`,
+      );
+      processesPane.replaceChildren(
+        h("button", { onclick: () => void loadProcesses() }, "Refresh"),
+        ports.length
+          ? h(
+              "ul",
+              {},
+              ...ports.map((p) =>
+                h(
+                  "li",
+                  {},
+                  h(
+                    "a",
+                    { href: p.url, target: "_blank", "data-port": String(p.port) },
+                    `port ${p.port}`,
+                  ),
+                ),
+              ),
+            )
+          : h("p.muted", {}, "Nothing is listening in the sandbox."),
+      );
     } catch (err) {
       processesPane.replaceChildren(h("p.muted", {}, (err as Error).message));
       void refreshSandbox();
@@ -111,58 +228,105 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   let availability = 0;
   const refreshSandbox = async () => {
     const mine = ++availability;
-    const s = await api<{ available: boolean; reason?: string }>("GET", `/api/sessions/${id}/sandbox`).catch((err: Error) => ({ available: false, reason: err.message }));
+    const s = await api<{ available: boolean; reason?: string }>(
+      "GET",
+      `/api/sessions/${id}/sandbox`,
+    ).catch((err: Error) => ({ available: false, reason: err.message }));
     if (mine !== availability) return;
     unavailable.hidden = s.available;
-    unavailable.textContent = s.available ? "" : `Terminal, TUI, Changes and Processes are unavailable: ${s.reason ?? "no sandbox"}`;
-    for (const b of bound) { b.disabled = !s.available && !(b === tuiButton && !tuiPane.hidden); b.title = s.available ? "" : s.reason ?? ""; }
+    unavailable.textContent = s.available
+      ? ""
+      : `Terminal, TUI, Changes and Processes are unavailable: ${s.reason ?? "no sandbox"}`;
+    for (const b of bound) {
+      b.disabled = !s.available && !(b === tuiButton && !tuiPane.hidden);
+      b.title = s.available ? "" : (s.reason ?? "");
+    }
   };
 
   const attach = attachControl(id);
   const sendError = h("span.error", { "data-testid": "send-error" });
   const sendMessage = async (text: string) => api("POST", `/api/sessions/${id}/messages`, { text });
-  const send = h("form.follow-up", {
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      sendError.textContent = "";
-      if (!followUp.value.trim() && !attach.hasFiles()) return;
-      try {
-        const paths = await attach.upload();
-        const note = paths.length ? `Attached file${paths.length > 1 ? "s" : ""} (in the repository): ${paths.join(", ")}` : "";
-        await sendMessage([followUp.value.trim(), note].filter(Boolean).join("\n\n"));
-        followUp.value = "";
-      } catch (err) {
-        sendError.textContent = (err as Error).message;
-      }
+  const send = h(
+    "form.follow-up",
+    {
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        sendError.textContent = "";
+        if (!followUp.value.trim() && !attach.hasFiles()) return;
+        try {
+          const paths = await attach.upload();
+          const note = paths.length
+            ? `Attached file${paths.length > 1 ? "s" : ""} (in the repository): ${paths.join(", ")}`
+            : "";
+          await sendMessage([followUp.value.trim(), note].filter(Boolean).join("\n\n"));
+          followUp.value = "";
+        } catch (err) {
+          sendError.textContent = (err as Error).message;
+        }
+      },
     },
-  }, followUp, attach.element, h("button", { type: "submit", "data-testid": "send" }, "Send"), sendError);
+    followUp,
+    attach.element,
+    h("button", { type: "submit", "data-testid": "send" }, "Send"),
+    sendError,
+  );
 
   // When the agent ends its turn with a question, it is highlighted with an answer box.
   let status = session.status;
   let lastAssistant: HTMLElement | null = null;
-  const answer = h("textarea", { rows: "2", placeholder: "Answer the agent…", "data-testid": "answer-text" });
-  const answerForm = h("form.answer", {
-    "data-testid": "answer",
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      if (!answer.value.trim()) return;
-      await sendMessage(answer.value.trim());
-      answer.value = "";
+  const answer = h("textarea", {
+    rows: "2",
+    placeholder: "Answer the agent…",
+    "data-testid": "answer-text",
+  });
+  const answerForm = h(
+    "form.answer",
+    {
+      "data-testid": "answer",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        if (!answer.value.trim()) return;
+        await sendMessage(answer.value.trim());
+        answer.value = "";
+      },
     },
-  }, answer, h("button", { type: "submit" }, "Answer"));
+    answer,
+    h("button", { type: "submit" }, "Answer"),
+  );
   const updateQuestion = () => {
-    const asking = status === "idle" && lastAssistant !== null && /\?\s*$/.test(lastAssistant.querySelector(".text")?.textContent ?? "");
+    const asking =
+      status === "idle" &&
+      lastAssistant !== null &&
+      /\?\s*$/.test(lastAssistant.querySelector(".text")?.textContent ?? "");
     for (const q of timeline.querySelectorAll(".ev.question")) q.classList.remove("question");
-    if (asking) { lastAssistant!.classList.add("question"); lastAssistant!.append(answerForm); }
-    else answerForm.remove();
+    if (asking) {
+      lastAssistant!.classList.add("question");
+      lastAssistant!.append(answerForm);
+    } else answerForm.remove();
   };
 
-  app.append(h("div.workbench", {},
-    h("header", {}, h("a", { href: "/" }, "Tandem"), " / ", repoLabel, " ", dot, statusText,
-      session.branch ? h("code", {}, session.branch) : null, h("span.spacer"), tuiButton,
-      h("button", { onclick: () => void api("POST", `/api/sessions/${id}/stop`) }, "Stop")),
-    h("section.main", {}, timeline, tuiPane, send),
-    h("section.bottom", {}, unavailable, tabs, panes)));
+  app.append(
+    h(
+      "div.workbench",
+      {},
+      h(
+        "header",
+        {},
+        h("a", { href: "/" }, "Tandem"),
+        " / ",
+        repoLabel,
+        " ",
+        dot,
+        statusText,
+        session.branch ? h("code", {}, session.branch) : null,
+        h("span.spacer"),
+        tuiButton,
+        h("button", { onclick: () => void api("POST", `/api/sessions/${id}/stop`) }, "Stop"),
+      ),
+      h("section.main", {}, timeline, tuiPane, send),
+      h("section.bottom", {}, unavailable, tabs, panes),
+    ),
+  );
   void refreshSandbox();
 
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
@@ -170,7 +334,10 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   events.onmessage = (e) => {
     const ev = JSON.parse(e.data) as Ev;
     const item = renderEvent(ev);
-    if (item) { timeline.append(item); item.scrollIntoView({ block: "end" }); }
+    if (item) {
+      timeline.append(item);
+      item.scrollIntoView({ block: "end" });
+    }
     if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
     if (ev.type === "message" && ev.role === "user") lastAssistant = null;
     if (ev.type === "status") {
@@ -182,25 +349,53 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     if (ev.type === "file_change" || ev.type === "diff_stat") {
       clearTimeout(changesTimer);
       // A review comment being written is not wiped by the agent's next edit.
-      changesTimer = setTimeout(() => { if (!changesPane.hidden && !changesPane.querySelector("tr.review textarea")) void loadChanges(true); }, 300);
+      changesTimer = setTimeout(() => {
+        if (!changesPane.hidden && !changesPane.querySelector("tr.review textarea"))
+          void loadChanges(true);
+      }, 300);
     }
   };
 }
 
 function renderEvent(ev: Ev): HTMLElement | null {
-  const li = (cls: string, ...children: Array<Node | string | null>) => h("li", { class: `ev ${cls}`, "data-type": ev.type }, ...children);
+  const li = (cls: string, ...children: Array<Node | string | null>) =>
+    h("li", { class: `ev ${cls}`, "data-type": ev.type }, ...children);
   switch (ev.type) {
-    case "message": return li(`message ${ev.role}`, h("div.text", {}, ev.text));
+    case "message":
+      return li(`message ${ev.role}`, h("div.text", {}, ev.text));
     case "command": {
-      const details = h("details", {}, h("summary", {}, h("code", {}, ev.command), ev.exitCode == null ? "" : ` → ${ev.exitCode}`),
-        h("pre", {}, ev.output ?? ""));
+      const details = h(
+        "details",
+        {},
+        h("summary", {}, h("code", {}, ev.command), ev.exitCode == null ? "" : ` → ${ev.exitCode}`),
+        h("pre", {}, ev.output ?? ""),
+      );
       return li("command", details);
     }
-    case "file_change": return li("file", `${ev.kind === "add" ? "Added" : ev.kind === "delete" ? "Deleted" : "Edited"} `, h("code", {}, ev.path));
-    case "plan": return li("plan", h("ul", {}, ...ev.steps.map((s: { text: string; done: boolean }) => h("li", { class: s.done ? "done" : "" }, `${s.done ? "☑" : "☐"} ${s.text}`))));
-    case "error": return li("error", ev.message);
-    case "status": return li("status muted", `— ${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
-    case "diff_stat": return li("diffstat muted", `${ev.files.length} files changed`);
-    default: return null;
+    case "file_change":
+      return li(
+        "file",
+        `${ev.kind === "add" ? "Added" : ev.kind === "delete" ? "Deleted" : "Edited"} `,
+        h("code", {}, ev.path),
+      );
+    case "plan":
+      return li(
+        "plan",
+        h(
+          "ul",
+          {},
+          ...ev.steps.map((s: { text: string; done: boolean }) =>
+            h("li", { class: s.done ? "done" : "" }, `${s.done ? "☑" : "☐"} ${s.text}`),
+          ),
+        ),
+      );
+    case "error":
+      return li("error", ev.message);
+    case "status":
+      return li("status muted", `— ${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
+    case "diff_stat":
+      return li("diffstat muted", `${ev.files.length} files changed`);
+    default:
+      return null;
   }
 }

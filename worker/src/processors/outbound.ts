@@ -10,7 +10,10 @@ export type OutboundHandler = (data: unknown, log: Logger) => Promise<void>;
  * backoff, except the ones the provider's adapter classified as permanent (UnrecoverableError).
  */
 export async function processOutbound(
-  handlers: Record<string, OutboundHandler>, logger: Logger, job: Job<{ provider?: string }>, token?: string,
+  handlers: Record<string, OutboundHandler>,
+  logger: Logger,
+  job: Job<{ provider?: string }>,
+  token?: string,
 ): Promise<void> {
   const provider = job.data.provider ?? "";
   const handler = handlers[provider];

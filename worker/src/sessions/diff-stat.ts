@@ -1,4 +1,10 @@
-import { appendEvent, execCollect, sandboxCommandEnv, type Repository, type SessionEventBody } from "@tandem/core";
+import {
+  appendEvent,
+  execCollect,
+  sandboxCommandEnv,
+  type Repository,
+  type SessionEventBody,
+} from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import type { ActiveSandbox } from "./sandbox.ts";
 
@@ -31,13 +37,24 @@ export function parseNumstat(output: string): FileStat[] {
  * After a turn, records what the work so far changes, as a `diff_stat` event that reporters put
  * in their summary. Best effort: a failure is logged and the session goes on.
  */
-export async function recordDiffStat(deps: RunnerDeps, sessionId: string, sandbox: ActiveSandbox, repo: Repository): Promise<void> {
+export async function recordDiffStat(
+  deps: RunnerDeps,
+  sessionId: string,
+  sandbox: ActiveSandbox,
+  repo: Repository,
+): Promise<void> {
   const log = deps.rt.logger.child({ sessionId });
   try {
-    const r = await execCollect(deps.sandboxes, sandbox.id, ["sh", "-c", SCRIPT, "sh", repo.defaultBranch, sandbox.workdir], {
-      env: sandboxCommandEnv(sandbox.layout),
-    });
-    if (r.exitCode !== 0) return log.warn({ exitCode: r.exitCode, stderr: r.stderr.slice(-500) }, "diff_stat.failed");
+    const r = await execCollect(
+      deps.sandboxes,
+      sandbox.id,
+      ["sh", "-c", SCRIPT, "sh", repo.defaultBranch, sandbox.workdir],
+      {
+        env: sandboxCommandEnv(sandbox.layout),
+      },
+    );
+    if (r.exitCode !== 0)
+      return log.warn({ exitCode: r.exitCode, stderr: r.stderr.slice(-500) }, "diff_stat.failed");
     const eventDeps = { db: deps.rt.database.db, bus: deps.rt.bus, logger: log };
     await appendEvent(eventDeps, sessionId, { type: "diff_stat", files: parseNumstat(r.stdout) });
   } catch (err) {

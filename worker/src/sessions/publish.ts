@@ -1,5 +1,13 @@
 import { eq } from "drizzle-orm";
-import { appendEvent, execCollect, pushTarget, sandboxCommandEnv, schema, sessionBranch, type Repository } from "@tandem/core";
+import {
+  appendEvent,
+  execCollect,
+  pushTarget,
+  sandboxCommandEnv,
+  schema,
+  sessionBranch,
+  type Repository,
+} from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import type { ActiveSandbox } from "./sandbox.ts";
 
@@ -27,10 +35,17 @@ echo "pushed $(git rev-parse --short HEAD)"`;
  * that started on an existing branch of the repository (a pull request's head, `baseRef`)
  * pushes back to that branch. Best effort: a failure is an `error` event, the session goes on.
  */
-export async function publishTurn(deps: RunnerDeps, sessionId: string, sandbox: ActiveSandbox, repo: Repository): Promise<void> {
+export async function publishTurn(
+  deps: RunnerDeps,
+  sessionId: string,
+  sandbox: ActiveSandbox,
+  repo: Repository,
+): Promise<void> {
   const { db } = deps.rt.database;
   const log = deps.rt.logger.child({ sessionId });
-  const binding = await db.query.sessionBindings.findFirst({ where: eq(schema.sessionBindings.sessionId, sessionId) });
+  const binding = await db.query.sessionBindings.findFirst({
+    where: eq(schema.sessionBindings.sessionId, sessionId),
+  });
   if (!binding || !PUBLISHING_PROVIDERS.includes(binding.provider)) return;
   const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
   if (!session?.branch) return;
@@ -39,21 +54,36 @@ export async function publishTurn(deps: RunnerDeps, sessionId: string, sandbox: 
   const message = `${session.prompt.split("\n")[0]!.slice(0, 72) || "Tandem changes"}\n\nTandem session ${sessionId}`;
   const eventDeps = { db, bus: deps.rt.bus, logger: log };
   try {
-    const r = await execCollect(deps.sandboxes, sandbox.id, ["sh", "-c", SCRIPT, "sh", sandbox.workdir, message, target, compareWith], {
-      env: sandboxCommandEnv(sandbox.layout),
-    });
+    const r = await execCollect(
+      deps.sandboxes,
+      sandbox.id,
+      ["sh", "-c", SCRIPT, "sh", sandbox.workdir, message, target, compareWith],
+      {
+        env: sandboxCommandEnv(sandbox.layout),
+      },
+    );
     if (r.exitCode !== 0) {
       const why = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-3).join(" ");
       log.warn({ exitCode: r.exitCode, why }, "publish.failed");
-      return void await appendEvent(eventDeps, sessionId, { type: "error", message: `pushing the work to ${target} failed: ${why}` });
+      return void (await appendEvent(eventDeps, sessionId, {
+        type: "error",
+        message: `pushing the work to ${target} failed: ${why}`,
+      }));
     }
     const out = r.stdout.trim().split("\n").at(-1) ?? "";
     if (out.startsWith("pushed ")) {
       log.info({ branch: target, commit: out.slice(7) }, "publish.pushed");
-      await appendEvent(eventDeps, sessionId, { type: "message", role: "system", text: `Pushed ${out.slice(7)} to ${target}.` });
+      await appendEvent(eventDeps, sessionId, {
+        type: "message",
+        role: "system",
+        text: `Pushed ${out.slice(7)} to ${target}.`,
+      });
     }
   } catch (err) {
     log.warn({ err }, "publish.failed");
-    await appendEvent(eventDeps, sessionId, { type: "error", message: `pushing the work to ${target} failed: ${(err as Error).message}` });
+    await appendEvent(eventDeps, sessionId, {
+      type: "error",
+      message: `pushing the work to ${target} failed: ${(err as Error).message}`,
+    });
   }
 }

@@ -1,6 +1,13 @@
 import { and, asc, count, eq, inArray, isNull, lt } from "drizzle-orm";
 import {
-  AppError, appendEvent, isTerminal, requestSessionRun, schema, STATE_CHANGED, transitionSession, type Session,
+  AppError,
+  appendEvent,
+  isTerminal,
+  requestSessionRun,
+  schema,
+  STATE_CHANGED,
+  transitionSession,
+  type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import { sessionAgent } from "./agent.ts";
@@ -23,15 +30,25 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
     let session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
     if (!session) return;
     if (isTerminal(session.status)) return endSession(deps, session);
-    const repo = await db.query.repositories.findFirst({ where: eq(schema.repositories.id, session.repositoryId) });
+    const repo = await db.query.repositories.findFirst({
+      where: eq(schema.repositories.id, session.repositoryId),
+    });
     if (!repo) return fail(deps, session, "the session's repository was removed");
 
     const running = await db.query.sessionTurns.findFirst({
-      where: and(eq(schema.sessionTurns.sessionId, sessionId), eq(schema.sessionTurns.status, "running")),
+      where: and(
+        eq(schema.sessionTurns.sessionId, sessionId),
+        eq(schema.sessionTurns.status, "running"),
+      ),
     });
-    const pending = running ? null : await db.query.sessionMessages.findFirst({
-      where: and(eq(schema.sessionMessages.sessionId, sessionId), isNull(schema.sessionMessages.consumedAt)),
-    });
+    const pending = running
+      ? null
+      : await db.query.sessionMessages.findFirst({
+          where: and(
+            eq(schema.sessionMessages.sessionId, sessionId),
+            isNull(schema.sessionMessages.consumedAt),
+          ),
+        });
     if (!running && !pending) return;
 
     if (session.status === "queued") {
@@ -43,10 +60,19 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
     let sandbox;
     try {
       sandbox = await ensureSandbox(deps, session, repo);
-      if (sandbox.recreated) session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
+      if (sandbox.recreated)
+        session = (await db.query.sessions.findFirst({
+          where: eq(schema.sessions.id, sessionId),
+        }))!;
     } catch (err) {
       log.warn({ err }, "session.sandbox_failed");
-      return fail(deps, session, err instanceof AppError ? err.message : `the sandbox could not start: ${(err as Error).message}`);
+      return fail(
+        deps,
+        session,
+        err instanceof AppError
+          ? err.message
+          : `the sandbox could not start: ${(err as Error).message}`,
+      );
     }
 
     let turn = running ?? null;
@@ -68,16 +94,24 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
 
     const end = await followTurn(deps, sessionId, sandbox.id, turn, agent);
     log.info({ turn: turn.number, end }, "turn.ended");
-    if (end === "completed" || end === "failed") await recordDiffStat(deps, sessionId, sandbox, repo);
+    if (end === "completed" || end === "failed")
+      await recordDiffStat(deps, sessionId, sandbox, repo);
     if (end === "completed") await publishTurn(deps, sessionId, sandbox, repo);
     session = (await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) }))!;
     if (end === "interrupted" || isTerminal(session.status)) return endSession(deps, session);
     if (end === "vanished") {
-      if (!(await isPersistent(deps, sandbox.rowId))) return fail(deps, session, "the sandbox stopped or disappeared while the agent was working");
+      if (!(await isPersistent(deps, sandbox.rowId)))
+        return fail(
+          deps,
+          session,
+          "the sandbox stopped or disappeared while the agent was working",
+        );
       // The turn is lost, the session is not: its volumes hold the files and the agent's thread,
       // and the next message brings the sandbox back on them.
       await appendEvent(depsFor(deps), sessionId, {
-        type: "error", message: "the sandbox stopped or disappeared while the agent was working; its files are kept, and the next message continues in a new sandbox",
+        type: "error",
+        message:
+          "the sandbox stopped or disappeared while the agent was working; its files are kept, and the next message continues in a new sandbox",
       });
     }
     if (session.status === "running") await moveSession(deps, session, "idle");
@@ -89,17 +123,25 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
  * Moves the session, unless someone moved it first (a stop from the API or Slack): then the
  * current row, which the turn and the loop look at again, so a stop is never lost to the race.
  */
-async function moveSession(deps: RunnerDeps, session: Session, to: "running" | "idle"): Promise<Session> {
+async function moveSession(
+  deps: RunnerDeps,
+  session: Session,
+  to: "running" | "idle",
+): Promise<Session> {
   try {
     return await transitionSession(depsFor(deps), session, to);
   } catch (err) {
     if (!(err instanceof AppError && err.code === STATE_CHANGED)) throw err;
-    return (await deps.rt.database.db.query.sessions.findFirst({ where: eq(schema.sessions.id, session.id) }))!;
+    return (await deps.rt.database.db.query.sessions.findFirst({
+      where: eq(schema.sessions.id, session.id),
+    }))!;
   }
 }
 
 async function isPersistent(deps: RunnerDeps, sandboxRowId: string): Promise<boolean> {
-  const row = await deps.rt.database.db.query.sandboxes.findFirst({ where: eq(schema.sandboxes.id, sandboxRowId) });
+  const row = await deps.rt.database.db.query.sandboxes.findFirst({
+    where: eq(schema.sandboxes.id, sandboxRowId),
+  });
   return row?.persistent ?? false;
 }
 
@@ -111,26 +153,37 @@ async function endSession(deps: RunnerDeps, session: Session) {
 /** An ended session's sandbox goes away (stopping it first interrupts a running agent at once). */
 export async function removeSandboxes(deps: RunnerDeps, sessionId: string): Promise<void> {
   const { db } = deps.rt.database;
-  const rows = await db.select().from(schema.sandboxes)
+  const rows = await db
+    .select()
+    .from(schema.sandboxes)
     .where(and(eq(schema.sandboxes.sessionId, sessionId), isNull(schema.sandboxes.removedAt)));
   for (const row of rows) {
     if (row.externalId) {
       await deps.sandboxes.stop(row.externalId, { timeoutMs: 2_000 });
       await deps.sandboxes.remove(row.externalId);
     }
-    await db.update(schema.sandboxes).set({ status: "removed", removedAt: deps.rt.clock.now() }).where(eq(schema.sandboxes.id, row.id));
+    await db
+      .update(schema.sandboxes)
+      .set({ status: "removed", removedAt: deps.rt.clock.now() })
+      .where(eq(schema.sandboxes.id, row.id));
     deps.rt.logger.info({ sessionId, sandbox: row.externalId }, "sandbox.removed");
   }
 }
 
 const depsFor = (deps: RunnerDeps) => ({
-  db: deps.rt.database.db, bus: deps.rt.bus, logger: deps.rt.logger, clock: deps.rt.clock,
+  db: deps.rt.database.db,
+  bus: deps.rt.bus,
+  logger: deps.rt.logger,
+  clock: deps.rt.clock,
 });
 
 async function fail(deps: RunnerDeps, session: Session, reason: string) {
   await appendEvent(depsFor(deps), session.id, { type: "error", message: reason });
-  const current = (await deps.rt.database.db.query.sessions.findFirst({ where: eq(schema.sessions.id, session.id) }))!;
-  if (!isTerminal(current.status)) await transitionSession(depsFor(deps), current, "failed", reason);
+  const current = (await deps.rt.database.db.query.sessions.findFirst({
+    where: eq(schema.sessions.id, session.id),
+  }))!;
+  if (!isTerminal(current.status))
+    await transitionSession(depsFor(deps), current, "failed", reason);
   await admitWaiting(deps, session.orgId);
 }
 
@@ -141,17 +194,35 @@ async function fail(deps: RunnerDeps, session: Session, reason: string) {
 async function admit(deps: RunnerDeps, session: Session): Promise<Session | null> {
   const { db } = deps.rt.database;
   const admitted = await db.transaction(async (tx) => {
-    const [settings] = await tx.select().from(schema.orgSettings).where(eq(schema.orgSettings.orgId, session.orgId)).for("update");
+    const [settings] = await tx
+      .select()
+      .from(schema.orgSettings)
+      .where(eq(schema.orgSettings.orgId, session.orgId))
+      .for("update");
     const limit = settings?.concurrencyLimit ?? deps.rt.config.SESSION_CONCURRENCY;
-    const [{ active }] = (await tx.select({ active: count() }).from(schema.sessions)
-      .where(and(eq(schema.sessions.orgId, session.orgId), inArray(schema.sessions.status, ACTIVE)))) as [{ active: number }];
+    const [{ active }] = (await tx
+      .select({ active: count() })
+      .from(schema.sessions)
+      .where(
+        and(eq(schema.sessions.orgId, session.orgId), inArray(schema.sessions.status, ACTIVE)),
+      )) as [{ active: number }];
     // First come, first served: a session starts only when every older queued one fits too.
-    const [{ ahead }] = (await tx.select({ ahead: count() }).from(schema.sessions).where(and(
-      eq(schema.sessions.orgId, session.orgId), eq(schema.sessions.status, "queued"), lt(schema.sessions.createdAt, session.createdAt),
-    ))) as [{ ahead: number }];
+    const [{ ahead }] = (await tx
+      .select({ ahead: count() })
+      .from(schema.sessions)
+      .where(
+        and(
+          eq(schema.sessions.orgId, session.orgId),
+          eq(schema.sessions.status, "queued"),
+          lt(schema.sessions.createdAt, session.createdAt),
+        ),
+      )) as [{ ahead: number }];
     if (active + ahead >= limit) return false;
-    const [row] = await tx.update(schema.sessions).set({ status: "starting", updatedAt: deps.rt.clock.now() })
-      .where(and(eq(schema.sessions.id, session.id), eq(schema.sessions.status, "queued"))).returning();
+    const [row] = await tx
+      .update(schema.sessions)
+      .set({ status: "starting", updatedAt: deps.rt.clock.now() })
+      .where(and(eq(schema.sessions.id, session.id), eq(schema.sessions.status, "queued")))
+      .returning();
     return Boolean(row);
   });
   if (!admitted) {
@@ -164,10 +235,14 @@ async function admit(deps: RunnerDeps, session: Session): Promise<Session | null
 
 /** Wakes the org's oldest queued sessions when a slot may have freed. */
 export async function admitWaiting(deps: RunnerDeps, orgId: string): Promise<void> {
-  const waiting = await deps.rt.database.db.select({ id: schema.sessions.id }).from(schema.sessions)
+  const waiting = await deps.rt.database.db
+    .select({ id: schema.sessions.id })
+    .from(schema.sessions)
     .where(and(eq(schema.sessions.orgId, orgId), eq(schema.sessions.status, "queued")))
-    .orderBy(asc(schema.sessions.createdAt)).limit(10);
+    .orderBy(asc(schema.sessions.createdAt))
+    .limit(10);
   for (const { id } of waiting) await enqueueSession(deps, id);
 }
 
-const enqueueSession = (deps: RunnerDeps, sessionId: string) => requestSessionRun(deps.rt, sessionId);
+const enqueueSession = (deps: RunnerDeps, sessionId: string) =>
+  requestSessionRun(deps.rt, sessionId);

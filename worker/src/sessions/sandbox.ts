@@ -1,9 +1,35 @@
 import { and, eq, isNull } from "drizzle-orm";
 import {
-  AppError, execCollect, GATEWAY_CONTROL_WAIT_STEP, GATEWAY_WAIT_STEP, gitConfigSteps, gitFailure, gitHelperFile, cloneSteps, sandboxCommandEnv, sandboxLimits, issueSandboxToken,
-  openSandboxShell, readySnapshot, repositoryDir, runSandboxSteps, sandboxNetwork, sandboxTokenFile, sandboxTokenPath, schema,
-  sessionBranch, sessionForSandboxToken, storedSpec, writeSandboxFiles,
-  type ProfileSpec, type Repository, type SandboxFile, type SandboxLayout, type SandboxShell, type SandboxVolume, type Session,
+  AppError,
+  execCollect,
+  GATEWAY_CONTROL_WAIT_STEP,
+  GATEWAY_WAIT_STEP,
+  gitConfigSteps,
+  gitFailure,
+  gitHelperFile,
+  cloneSteps,
+  sandboxCommandEnv,
+  sandboxLimits,
+  issueSandboxToken,
+  openSandboxShell,
+  readySnapshot,
+  repositoryDir,
+  runSandboxSteps,
+  sandboxNetwork,
+  sandboxTokenFile,
+  sandboxTokenPath,
+  schema,
+  sessionBranch,
+  sessionForSandboxToken,
+  storedSpec,
+  writeSandboxFiles,
+  type ProfileSpec,
+  type Repository,
+  type SandboxFile,
+  type SandboxLayout,
+  type SandboxShell,
+  type SandboxVolume,
+  type Session,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 
@@ -32,7 +58,11 @@ export const repoDir = repositoryDir;
  * created again from the version's image on the same volumes, so its files and the agent's
  * thread are still there; an ephemeral one that is gone fails the session.
  */
-export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Repository): Promise<ActiveSandbox> {
+export async function ensureSandbox(
+  deps: RunnerDeps,
+  session: Session,
+  repo: Repository,
+): Promise<ActiveSandbox> {
   const { db } = deps.rt.database;
   const row = await db.query.sandboxes.findFirst({
     where: and(eq(schema.sandboxes.sessionId, session.id), isNull(schema.sandboxes.removedAt)),
@@ -44,69 +74,126 @@ export async function ensureSandbox(deps: RunnerDeps, session: Session, repo: Re
     /** Set when it was stopped and started again: its forwarder starts anew. */
     let restarted = false;
     // Read before the lock (PGlite has one connection, which the transaction holds); needed only if the sandbox is gone.
-    const profile = row.persistent ? await profileSandbox(deps, session).catch((err: Error) => err) : undefined;
+    const profile = row.persistent
+      ? await profileSandbox(deps, session).catch((err: Error) => err)
+      : undefined;
     // Locked against the idle sweeper, which may be stopping this very sandbox.
     await db.transaction(async (tx) => {
-      await tx.select({ id: schema.sandboxes.id }).from(schema.sandboxes).where(eq(schema.sandboxes.id, row.id)).for("update");
+      await tx
+        .select({ id: schema.sandboxes.id })
+        .from(schema.sandboxes)
+        .where(eq(schema.sandboxes.id, row.id))
+        .for("update");
       const info = await deps.sandboxes.inspect(id);
       if (info.state === "missing") {
-        if (!row.persistent) throw new AppError("sandbox_vanished", "the session's sandbox no longer exists (removed outside Tandem?)");
+        if (!row.persistent)
+          throw new AppError(
+            "sandbox_vanished",
+            "the session's sandbox no longer exists (removed outside Tandem?)",
+          );
         if (profile instanceof Error) throw profile;
         recreatedFrom = profile!;
         id = await createContainer(deps, session, recreatedFrom, row.volumes);
-        await tx.update(schema.sandboxes).set({ externalId: id }).where(eq(schema.sandboxes.id, row.id));
-        deps.rt.logger.info({ sessionId: session.id, sandbox: id, volumes: row.volumes.map((v) => v.name) }, "sandbox.recreated");
+        await tx
+          .update(schema.sandboxes)
+          .set({ externalId: id })
+          .where(eq(schema.sandboxes.id, row.id));
+        deps.rt.logger.info(
+          { sessionId: session.id, sandbox: id, volumes: row.volumes.map((v) => v.name) },
+          "sandbox.recreated",
+        );
       } else if (info.state === "stopped") {
         await deps.sandboxes.start(id);
         restarted = true;
       }
-      await tx.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, row.id));
+      await tx
+        .update(schema.sandboxes)
+        .set({ status: "running" })
+        .where(eq(schema.sandboxes.id, row.id));
     });
     const layout = deps.sandboxes.layout(id);
     if (restarted) {
       const ready = await runSandboxSteps(deps.sandboxes, id, [GATEWAY_WAIT_STEP], {});
-      if (ready.exitCode !== 0) throw new AppError("sandbox_gateway_unavailable", ready.stderr.trim());
+      if (ready.exitCode !== 0)
+        throw new AppError("sandbox_gateway_unavailable", ready.stderr.trim());
     }
     // A container that lived on (a worker died, the agent may still be running in it) keeps the
     // token it holds, so the agent's next model call still works; a new container gets a new one.
     const kept = recreatedFrom ? null : await keptToken(deps, session, id, layout);
-    const token = kept ?? await issueSandboxToken(db, session.id);
+    const token = kept ?? (await issueSandboxToken(db, session.id));
     if (!kept) await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
-    const { controlUrl } = sandboxNetwork(deps.rt.config, recreatedFrom?.spec ?? await versionSpec(deps, session));
+    const { controlUrl } = sandboxNetwork(
+      deps.rt.config,
+      recreatedFrom?.spec ?? (await versionSpec(deps, session)),
+    );
     if (recreatedFrom) {
       await restoreCheckout(deps, id, layout, session, repo, recreatedFrom, controlUrl);
       await forgetLostThread(deps, session, layout, row.volumes);
     }
-    return { rowId: row.id, id, layout, workdir: repoDir(layout, repo), token, controlUrl, recreated: recreatedFrom !== undefined };
+    return {
+      rowId: row.id,
+      id,
+      layout,
+      workdir: repoDir(layout, repo),
+      token,
+      controlUrl,
+      recreated: recreatedFrom !== undefined,
+    };
   }
 
   // A fresh token for a new sandbox: whatever an earlier one held is dead.
   const token = await issueSandboxToken(db, session.id);
   const profile = await profileSandbox(deps, session);
   const volumes = await persistentVolumes(deps, session, profile.spec);
-  const [created] = await db.insert(schema.sandboxes).values({
-    sessionId: session.id, orgId: session.orgId, provider: deps.sandboxes.kind, status: "creating",
-    persistent: volumes.length > 0, volumes,
-  }).returning();
+  const [created] = await db
+    .insert(schema.sandboxes)
+    .values({
+      sessionId: session.id,
+      orgId: session.orgId,
+      provider: deps.sandboxes.kind,
+      status: "creating",
+      persistent: volumes.length > 0,
+      volumes,
+    })
+    .returning();
   const id = await createContainer(deps, session, profile, volumes, async (externalId) => {
-    await db.update(schema.sandboxes).set({ externalId }).where(eq(schema.sandboxes.id, created!.id));
+    await db
+      .update(schema.sandboxes)
+      .set({ externalId })
+      .where(eq(schema.sandboxes.id, created!.id));
   });
   const layout = deps.sandboxes.layout(id);
   const { controlUrl } = sandboxNetwork(deps.rt.config, profile.spec);
   const launcher = openSandboxShell(deps.sandboxes, id);
   try {
-    await checkout(deps, id, layout, session, repo, profile, controlUrl, [sandboxTokenFile(layout, token)]);
-    await db.update(schema.sandboxes).set({ status: "running" }).where(eq(schema.sandboxes.id, created!.id));
+    await checkout(deps, id, layout, session, repo, profile, controlUrl, [
+      sandboxTokenFile(layout, token),
+    ]);
+    await db
+      .update(schema.sandboxes)
+      .set({ status: "running" })
+      .where(eq(schema.sandboxes.id, created!.id));
   } catch (err) {
     launcher.close();
     throw err;
   }
-  return { rowId: created!.id, id, layout, workdir: repoDir(layout, repo), token, controlUrl, launcher };
+  return {
+    rowId: created!.id,
+    id,
+    layout,
+    workdir: repoDir(layout, repo),
+    token,
+    controlUrl,
+    launcher,
+  };
 }
 
 /** Creates and starts the session's container; `created` records its id before it starts. */
 async function createContainer(
-  deps: RunnerDeps, session: Session, profile: ProfileSandbox, volumes: SandboxVolume[],
+  deps: RunnerDeps,
+  session: Session,
+  profile: ProfileSandbox,
+  volumes: SandboxVolume[],
   created: (id: string) => Promise<void> = async () => {},
 ): Promise<string> {
   const spec = profile.spec;
@@ -142,12 +229,21 @@ async function createContainer(
  * None, so the sandbox is ephemeral, unless the org allows persistent sandboxes and the version
  * opts in; the local provider has no volumes and runs every session ephemeral (with a warning).
  */
-async function persistentVolumes(deps: RunnerDeps, session: Session, spec: ProfileSpec | undefined): Promise<SandboxVolume[]> {
+async function persistentVolumes(
+  deps: RunnerDeps,
+  session: Session,
+  spec: ProfileSpec | undefined,
+): Promise<SandboxVolume[]> {
   if (!spec?.persistent?.enabled) return [];
-  const settings = await deps.rt.database.db.query.orgSettings.findFirst({ where: eq(schema.orgSettings.orgId, session.orgId) });
+  const settings = await deps.rt.database.db.query.orgSettings.findFirst({
+    where: eq(schema.orgSettings.orgId, session.orgId),
+  });
   if (!settings?.allowPersistentSandboxes) return [];
   if (!deps.sandboxes.supportsVolumes) {
-    deps.rt.logger.warn({ sessionId: session.id, provider: deps.sandboxes.kind }, "sandbox.persistence_unsupported: this provider has no volumes; the sandbox is ephemeral");
+    deps.rt.logger.warn(
+      { sessionId: session.id, provider: deps.sandboxes.kind },
+      "sandbox.persistence_unsupported: this provider has no volumes; the sandbox is ephemeral",
+    );
     return [];
   }
   const layout = deps.sandboxes.layout(`tandem-${session.id}`);
@@ -160,11 +256,22 @@ async function persistentVolumes(deps: RunnerDeps, session: Session, spec: Profi
  * recreated sandbox has lost it, and the next turn starts a new thread instead of resuming one
  * that is not there.
  */
-async function forgetLostThread(deps: RunnerDeps, session: Session, layout: SandboxLayout, volumes: SandboxVolume[]) {
+async function forgetLostThread(
+  deps: RunnerDeps,
+  session: Session,
+  layout: SandboxLayout,
+  volumes: SandboxVolume[],
+) {
   const kept = volumes.some((v) => `${layout.state}/`.startsWith(`${v.path.replace(/\/+$/, "")}/`));
   if (kept || !session.agentThreadId) return;
-  await deps.rt.database.db.update(schema.sessions).set({ agentThreadId: null }).where(eq(schema.sessions.id, session.id));
-  deps.rt.logger.info({ sessionId: session.id, thread: session.agentThreadId }, "sandbox.agent_thread_lost");
+  await deps.rt.database.db
+    .update(schema.sessions)
+    .set({ agentThreadId: null })
+    .where(eq(schema.sessions.id, session.id));
+  deps.rt.logger.info(
+    { sessionId: session.id, thread: session.agentThreadId },
+    "sandbox.agent_thread_lost",
+  );
 }
 
 /** `tandem-<session id>-<n>`: the whole id, since volumes of different sessions must never meet. */
@@ -182,10 +289,15 @@ interface ProfileSandbox {
 async function profileSandbox(deps: RunnerDeps, session: Session): Promise<ProfileSandbox> {
   if (!session.profileVersionId) return { image: deps.rt.config.SANDBOX_IMAGE, cloned: [] };
   const { db } = deps.rt.database;
-  const version = await db.query.sandboxProfileVersions.findFirst({ where: eq(schema.sandboxProfileVersions.id, session.profileVersionId) });
+  const version = await db.query.sandboxProfileVersions.findFirst({
+    where: eq(schema.sandboxProfileVersions.id, session.profileVersionId),
+  });
   const snapshot = await readySnapshot(db, session.profileVersionId);
   if (!version || !snapshot) {
-    throw new AppError("snapshot_missing", `the session's profile version ${version ? `v${version.version} ` : ""}has no ready snapshot; publish the profile again`);
+    throw new AppError(
+      "snapshot_missing",
+      `the session's profile version ${version ? `v${version.version} ` : ""}has no ready snapshot; publish the profile again`,
+    );
   }
   const spec = storedSpec(version.spec);
   // A snapshot with no image of its own needed no build, so it holds no clones.
@@ -206,7 +318,12 @@ async function versionSpec(deps: RunnerDeps, session: Session): Promise<ProfileS
  * The token in the container's token file, when it is this session's current one. The file is
  * the sandbox's to write, so only a token whose hash the session row holds is taken back.
  */
-async function keptToken(deps: RunnerDeps, session: Session, id: string, layout: SandboxLayout): Promise<string | null> {
+async function keptToken(
+  deps: RunnerDeps,
+  session: Session,
+  id: string,
+  layout: SandboxLayout,
+): Promise<string | null> {
   const r = await execCollect(deps.sandboxes, id, ["cat", sandboxTokenPath(layout)]);
   const token = r.exitCode === 0 ? r.stdout.trim() : "";
   if (!token) return null;
@@ -215,7 +332,8 @@ async function keptToken(deps: RunnerDeps, session: Session, id: string, layout:
 }
 
 /** Writes several files with one exec (each exec is a round trip to the engine). */
-export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) => writeSandboxFiles(deps.sandboxes, id, files);
+export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =>
+  writeSandboxFiles(deps.sandboxes, id, files);
 
 /**
  * Checks the repository out under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>:
@@ -223,7 +341,13 @@ export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =
  * a clone; the setup script is not run again), cloned afresh otherwise.
  */
 async function checkout(
-  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, controlUrl: string,
+  deps: RunnerDeps,
+  id: string,
+  layout: SandboxLayout,
+  session: Session,
+  repo: Repository,
+  profile: ProfileSandbox,
+  controlUrl: string,
   files: SandboxFile[] = [],
 ) {
   const dir = repoDir(layout, repo);
@@ -233,21 +357,38 @@ async function checkout(
     ...gitConfigSteps(layout, controlUrl, [repo]),
     // The proxy is waited for when the agent is launched (startTurn): nothing here needs it.
     GATEWAY_CONTROL_WAIT_STEP,
-    ...(fromSnapshot ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch) : [
-      ...cloneSteps(layout, repo),
-      // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
-      ...(session.baseRef
-        ? [["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef], ["git", "-C", dir, "checkout", "--quiet", "-b", branch, "FETCH_HEAD"]]
-        : [["git", "-C", dir, "checkout", "--quiet", "-b", branch]]),
-    ]),
+    ...(fromSnapshot
+      ? fetchOnSnapshotSteps(dir, repo, session.baseRef, branch)
+      : [
+          ...cloneSteps(layout, repo),
+          // A requested ref (branch, tag or commit) is fetched by name, so any of the three works.
+          ...(session.baseRef
+            ? [
+                ["git", "-C", dir, "fetch", "--quiet", "origin", session.baseRef],
+                ["git", "-C", dir, "checkout", "--quiet", "-b", branch, "FETCH_HEAD"],
+              ]
+            : [["git", "-C", dir, "checkout", "--quiet", "-b", branch]]),
+        ]),
   ];
   // One exec for the whole checkout, the credential helper (and the caller's files) written first; `set -e` stops at the first failing step.
-  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxCommandEnv(layout), [...files, gitHelperFile(layout)]);
+  const r = await runSandboxSteps(deps.sandboxes, id, steps, sandboxCommandEnv(layout), [
+    ...files,
+    gitHelperFile(layout),
+  ]);
   if (r.exitCode !== 0) {
-    throw new AppError("checkout_failed", `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`);
+    throw new AppError(
+      "checkout_failed",
+      `checking out ${repo.name} (${session.baseRef ?? repo.defaultBranch}) failed: ${gitFailure(r.stderr)}`,
+    );
   }
-  deps.rt.logger.info({ sessionId: session.id, repository: repo.name, fromSnapshot }, "sandbox.checked_out");
-  await deps.rt.database.db.update(schema.sessions).set({ branch }).where(eq(schema.sessions.id, session.id));
+  deps.rt.logger.info(
+    { sessionId: session.id, repository: repo.name, fromSnapshot },
+    "sandbox.checked_out",
+  );
+  await deps.rt.database.db
+    .update(schema.sessions)
+    .set({ branch })
+    .where(eq(schema.sessions.id, session.id));
 }
 
 /**
@@ -257,7 +398,12 @@ async function checkout(
  * files (installed dependencies, build output) stay. The local default branch moves too, since
  * the diff is taken against it.
  */
-function fetchOnSnapshotSteps(dir: string, repo: Repository, baseRef: string | null, branch: string): string[][] {
+function fetchOnSnapshotSteps(
+  dir: string,
+  repo: Repository,
+  baseRef: string | null,
+  branch: string,
+): string[][] {
   const git = (...args: string[]) => ["git", "-C", dir, ...args];
   return [
     git("remote", "set-url", "origin", repo.cloneUrl),
@@ -275,11 +421,36 @@ function fetchOnSnapshotSteps(dir: string, repo: Repository, baseRef: string | n
  * session's branch: a snapshot's image holds a clone without it) is left as it is.
  */
 async function restoreCheckout(
-  deps: RunnerDeps, id: string, layout: SandboxLayout, session: Session, repo: Repository, profile: ProfileSandbox, controlUrl: string,
+  deps: RunnerDeps,
+  id: string,
+  layout: SandboxLayout,
+  session: Session,
+  repo: Repository,
+  profile: ProfileSandbox,
+  controlUrl: string,
 ) {
   const dir = repoDir(layout, repo);
-  const persisted = await execCollect(deps.sandboxes, id, ["git", "-C", dir, "rev-parse", "--quiet", "--verify", `refs/heads/${sessionBranch(session.id)}`]);
-  if (persisted.exitCode !== 0) return checkout(deps, id, layout, session, repo, profile, controlUrl);
-  const r = await runSandboxSteps(deps.sandboxes, id, [...gitConfigSteps(layout, controlUrl, [repo]), GATEWAY_WAIT_STEP], sandboxCommandEnv(layout), [gitHelperFile(layout)]);
-  if (r.exitCode !== 0) throw new AppError("sandbox_restore_failed", `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`);
+  const persisted = await execCollect(deps.sandboxes, id, [
+    "git",
+    "-C",
+    dir,
+    "rev-parse",
+    "--quiet",
+    "--verify",
+    `refs/heads/${sessionBranch(session.id)}`,
+  ]);
+  if (persisted.exitCode !== 0)
+    return checkout(deps, id, layout, session, repo, profile, controlUrl);
+  const r = await runSandboxSteps(
+    deps.sandboxes,
+    id,
+    [...gitConfigSteps(layout, controlUrl, [repo]), GATEWAY_WAIT_STEP],
+    sandboxCommandEnv(layout),
+    [gitHelperFile(layout)],
+  );
+  if (r.exitCode !== 0)
+    throw new AppError(
+      "sandbox_restore_failed",
+      `configuring git in the recreated sandbox failed: ${r.stderr.trim()}`,
+    );
 }

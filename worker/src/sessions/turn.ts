@@ -1,7 +1,16 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import {
-  appendEvents, execCollect, GATEWAY_PROXY_PORT, gatewayWait, runSandboxSteps, sandboxCommandEnv, schema, shellQuote,
-  type AgentOutput, type Session, type SessionEventBody,
+  appendEvents,
+  execCollect,
+  GATEWAY_PROXY_PORT,
+  gatewayWait,
+  runSandboxSteps,
+  sandboxCommandEnv,
+  schema,
+  shellQuote,
+  type AgentOutput,
+  type Session,
+  type SessionEventBody,
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import type { SessionAgent } from "./agent.ts";
@@ -17,14 +26,24 @@ const READ_CHUNK_BYTES = 256 * 1024;
  * its output goes to a file there, so the agent outlives this worker. Returns null when there
  * is no message to answer.
  */
-export async function startTurn(deps: RunnerDeps, session: Session, sandbox: ActiveSandbox, agent: SessionAgent): Promise<Turn | null> {
+export async function startTurn(
+  deps: RunnerDeps,
+  session: Session,
+  sandbox: ActiveSandbox,
+  agent: SessionAgent,
+): Promise<Turn | null> {
   const { db } = deps.rt.database;
   const message = await db.query.sessionMessages.findFirst({
-    where: and(eq(schema.sessionMessages.sessionId, session.id), isNull(schema.sessionMessages.consumedAt)),
+    where: and(
+      eq(schema.sessionMessages.sessionId, session.id),
+      isNull(schema.sessionMessages.consumedAt),
+    ),
     orderBy: asc(schema.sessionMessages.createdAt),
   });
   if (!message) return null;
-  const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(schema.sessionTurns)
+  const [{ n }] = (await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(schema.sessionTurns)
     .where(eq(schema.sessionTurns.sessionId, session.id))) as [{ n: number }];
   const number = n + 1;
   const base = `${sandbox.layout.state}/turns/${number}`;
@@ -40,24 +59,35 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
     modelToken: sandbox.token,
   });
   const [turn] = await db.transaction(async (tx) => {
-    await tx.update(schema.sessionMessages).set({ consumedAt: deps.rt.clock.now() }).where(eq(schema.sessionMessages.id, message.id));
-    return tx.insert(schema.sessionTurns).values({
-      sessionId: session.id, number, messageId: message.id, outputPath: `${base}.jsonl`,
-    }).returning();
+    await tx
+      .update(schema.sessionMessages)
+      .set({ consumedAt: deps.rt.clock.now() })
+      .where(eq(schema.sessionMessages.id, message.id));
+    return tx
+      .insert(schema.sessionTurns)
+      .values({
+        sessionId: session.id,
+        number,
+        messageId: message.id,
+        outputPath: `${base}.jsonl`,
+      })
+      .returning();
   });
   // One exec writes the turn's files and starts the agent: `setsid` detaches it from the exec,
   // and `.exit` appears only once the output is complete. The agent waits for the gateway's
   // proxy, which the checkout did not need (a failure to start it is the turn's stderr).
   const agentLine = `${gatewayWait([GATEWAY_PROXY_PORT])} && cd ${shellQuote(sandbox.workdir)} && exec ${command.argv.map(shellQuote).join(" ")}`;
-  const script = `(${agentLine}) < ${shellQuote(`${base}.stdin`)} > ${shellQuote(`${base}.jsonl`)} 2> ${shellQuote(`${base}.stderr`)}; `
-    + `echo $? > ${shellQuote(`${base}.exit.tmp`)} && mv ${shellQuote(`${base}.exit.tmp`)} ${shellQuote(`${base}.exit`)}`;
+  const script =
+    `(${agentLine}) < ${shellQuote(`${base}.stdin`)} > ${shellQuote(`${base}.jsonl`)} 2> ${shellQuote(`${base}.stderr`)}; ` +
+    `echo $? > ${shellQuote(`${base}.exit.tmp`)} && mv ${shellQuote(`${base}.exit.tmp`)} ${shellQuote(`${base}.exit`)}`;
   const steps = [["sh", "-c", `setsid sh -c ${shellQuote(script)} > /dev/null 2>&1 < /dev/null &`]];
   const env = { ...sandboxCommandEnv(sandbox.layout), ...command.env };
   const files = [...command.files, { path: `${base}.stdin`, content: command.stdin ?? "" }];
   const launched = sandbox.launcher
     ? await sandbox.launcher.run(steps, env, files)
     : await runSandboxSteps(deps.sandboxes, sandbox.id, steps, env, files);
-  if (launched.exitCode !== 0) throw new Error(`could not start the agent: ${launched.stderr.trim()}`);
+  if (launched.exitCode !== 0)
+    throw new Error(`could not start the agent: ${launched.stderr.trim()}`);
   return turn!;
 }
 
@@ -66,7 +96,11 @@ export async function startTurn(deps: RunnerDeps, session: Session, sandbox: Act
  * or the sandbox disappears. Events and the new offset are committed together.
  */
 export async function followTurn(
-  deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn, agent: SessionAgent,
+  deps: RunnerDeps,
+  sessionId: string,
+  sandboxId: string,
+  turn: Turn,
+  agent: SessionAgent,
 ): Promise<TurnEnd> {
   const { db } = deps.rt.database;
   const parser = agent.adapter.createParser();
@@ -90,9 +124,16 @@ export async function followTurn(
     const { exited, bytes } = read;
     const end = bytes.lastIndexOf(0x0a) + 1; // only whole lines; a partial one waits for the next read
     if (end > 0) {
-      const outputs = bytes.subarray(0, end).toString("utf8").split("\n").flatMap((line) => parser.push(line));
+      const outputs = bytes
+        .subarray(0, end)
+        .toString("utf8")
+        .split("\n")
+        .flatMap((line) => parser.push(line));
       const next = offset + end;
-      failure = outputs.find((o): o is Extract<AgentOutput, { kind: "turn_failed" }> => o.kind === "turn_failed")?.message ?? failure;
+      failure =
+        outputs.find(
+          (o): o is Extract<AgentOutput, { kind: "turn_failed" }> => o.kind === "turn_failed",
+        )?.message ?? failure;
       await commitOutput(deps, turn, outputs, next);
       offset = next;
       log.debug({ offset, outputs: outputs.length }, "turn.output");
@@ -100,7 +141,8 @@ export async function followTurn(
     }
     if (exited !== null && end === 0) {
       const status = exited === 0 && !failure ? "completed" : "failed";
-      if (status === "failed" && !failure) await reportStderr(deps, sessionId, sandboxId, turn, exited);
+      if (status === "failed" && !failure)
+        await reportStderr(deps, sessionId, sandboxId, turn, exited);
       await finishTurn(deps, turn, status, exited);
       return status;
     }
@@ -110,11 +152,20 @@ export async function followTurn(
 
 async function commitOutput(deps: RunnerDeps, turn: Turn, outputs: AgentOutput[], offset: number) {
   const bodies: SessionEventBody[] = outputs.flatMap((o) => (o.kind === "event" ? [o.body] : []));
-  const thread = outputs.find((o): o is Extract<AgentOutput, { kind: "thread" }> => o.kind === "thread");
+  const thread = outputs.find(
+    (o): o is Extract<AgentOutput, { kind: "thread" }> => o.kind === "thread",
+  );
   const { db, ...rest } = { db: deps.rt.database.db, bus: deps.rt.bus, logger: deps.rt.logger };
   await appendEvents({ db, ...rest }, turn.sessionId, bodies, async (tx) => {
-    await tx.update(schema.sessionTurns).set({ outputOffset: offset }).where(eq(schema.sessionTurns.id, turn.id));
-    if (thread) await tx.update(schema.sessions).set({ agentThreadId: thread.id }).where(eq(schema.sessions.id, turn.sessionId));
+    await tx
+      .update(schema.sessionTurns)
+      .set({ outputOffset: offset })
+      .where(eq(schema.sessionTurns.id, turn.id));
+    if (thread)
+      await tx
+        .update(schema.sessions)
+        .set({ agentThreadId: thread.id })
+        .where(eq(schema.sessions.id, turn.sessionId));
   });
 }
 
@@ -124,8 +175,12 @@ async function commitOutput(deps: RunnerDeps, turn: Turn, outputs: AgentOutput[]
  */
 async function readOutput(deps: RunnerDeps, sandboxId: string, turn: Turn, offset: number) {
   const r = await execCollect(deps.sandboxes, sandboxId, [
-    "sh", "-c", `cat "$1" 2>/dev/null || echo; tail -c +${offset + 1} "$2" 2>/dev/null | head -c ${READ_CHUNK_BYTES}`,
-    "sh", turn.outputPath.replace(/\.jsonl$/, ".exit"), turn.outputPath,
+    "sh",
+    "-c",
+    `cat "$1" 2>/dev/null || echo; tail -c +${offset + 1} "$2" 2>/dev/null | head -c ${READ_CHUNK_BYTES}`,
+    "sh",
+    turn.outputPath.replace(/\.jsonl$/, ".exit"),
+    turn.outputPath,
   ]);
   if (r.exitCode !== 0) throw new Error(`reading the agent's output failed: ${r.stderr.trim()}`);
   const newline = r.stdout.indexOf("\n");
@@ -136,14 +191,35 @@ async function readOutput(deps: RunnerDeps, sandboxId: string, turn: Turn, offse
   };
 }
 
-async function reportStderr(deps: RunnerDeps, sessionId: string, sandboxId: string, turn: Turn, exitCode: number) {
-  const r = await execCollect(deps.sandboxes, sandboxId, ["tail", "-c", "2000", turn.outputPath.replace(/\.jsonl$/, ".stderr")]);
+async function reportStderr(
+  deps: RunnerDeps,
+  sessionId: string,
+  sandboxId: string,
+  turn: Turn,
+  exitCode: number,
+) {
+  const r = await execCollect(deps.sandboxes, sandboxId, [
+    "tail",
+    "-c",
+    "2000",
+    turn.outputPath.replace(/\.jsonl$/, ".stderr"),
+  ]);
   const message = `the agent exited with code ${exitCode}${r.stdout.trim() ? `: ${r.stdout.trim().split("\n").slice(-5).join("\n")}` : ""}`;
-  await appendEvents({ db: deps.rt.database.db, bus: deps.rt.bus, logger: deps.rt.logger }, sessionId, [{ type: "error", message }]);
+  await appendEvents(
+    { db: deps.rt.database.db, bus: deps.rt.bus, logger: deps.rt.logger },
+    sessionId,
+    [{ type: "error", message }],
+  );
 }
 
-async function finishTurn(deps: RunnerDeps, turn: Turn, status: Turn["status"], exitCode: number | null) {
-  await deps.rt.database.db.update(schema.sessionTurns)
+async function finishTurn(
+  deps: RunnerDeps,
+  turn: Turn,
+  status: Turn["status"],
+  exitCode: number | null,
+) {
+  await deps.rt.database.db
+    .update(schema.sessionTurns)
     .set({ status, exitCode, endedAt: deps.rt.clock.now() })
     .where(and(eq(schema.sessionTurns.id, turn.id), eq(schema.sessionTurns.status, "running")));
 }

@@ -20,15 +20,21 @@ export const ALLOWED =
 
 export function routeOf(method: string, rawUrl: string): ProxyRoute {
   const [path = "", query = ""] = rawUrl.split(/\?(.*)/s, 2);
-  const refused = { kind: "refused" as const, message: `docker exec proxy: ${method} ${path} is refused; it forwards ${ALLOWED}` };
+  const refused = {
+    kind: "refused" as const,
+    message: `docker exec proxy: ${method} ${path} is refused; it forwards ${ALLOWED}`,
+  };
   if (path.includes("%") || path.includes("//")) return refused;
   const q = query ? `?${query}` : "";
-  if ((method === "GET" || method === "HEAD") && match(path, "/_ping")) return { kind: "plain", path: path + q };
+  if ((method === "GET" || method === "HEAD") && match(path, "/_ping"))
+    return { kind: "plain", path: path + q };
   if (method === "GET" && match(path, "/version")) return { kind: "plain", path: path + q };
   let m = match(path, `/containers/${ID}/json`);
-  if (m && method === "GET") return { kind: "container", action: "inspect", id: m[2]!, version: m[1] ?? "", query: q };
+  if (m && method === "GET")
+    return { kind: "container", action: "inspect", id: m[2]!, version: m[1] ?? "", query: q };
   m = match(path, `/containers/${ID}/exec`);
-  if (m && method === "POST") return { kind: "container", action: "exec", id: m[2]!, version: m[1] ?? "", query: q };
+  if (m && method === "POST")
+    return { kind: "container", action: "exec", id: m[2]!, version: m[1] ?? "", query: q };
   m = match(path, `/exec/${ID}/(start|resize|json)`);
   if (m) {
     const action = m[3] === "json" ? "inspect" : (m[3] as "start" | "resize");
@@ -45,9 +51,15 @@ export function routeOf(method: string, rawUrl: string): ProxyRoute {
  * empty container user is the image's, which may be root).
  */
 export function execUserRefusal(execUser: unknown, containerUser: unknown): string | undefined {
-  const user = typeof execUser === "string" && execUser !== "" ? execUser : typeof containerUser === "string" ? containerUser : "";
+  const user =
+    typeof execUser === "string" && execUser !== ""
+      ? execUser
+      : typeof containerUser === "string"
+        ? containerUser
+        : "";
   const [uid = "", gid] = user.split(":");
   const nonZero = (s: string) => /^[1-9]\d*$/.test(s);
-  if ((nonZero(uid) || uid === "agent") && (gid === undefined || nonZero(gid) || gid === "agent")) return undefined;
+  if ((nonZero(uid) || uid === "agent") && (gid === undefined || nonZero(gid) || gid === "agent"))
+    return undefined;
   return `docker exec proxy: an exec as user ${JSON.stringify(user || "(the image's default)")} is refused; execs run as a non-root user (uid 1000)`;
 }

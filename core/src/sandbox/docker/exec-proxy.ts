@@ -22,7 +22,11 @@ export function engineSocketOf(dockerHost: string | undefined): string {
   if (!dockerHost) return "/var/run/docker.sock";
   const url = new URL(dockerHost);
   if (url.protocol !== "unix:") {
-    throw new AppError("config", `DOCKER_EXEC_PROXY_SOCKET forwards to a local engine socket, and DOCKER_HOST is ${url.protocol}//…; unset one of them`, 500);
+    throw new AppError(
+      "config",
+      `DOCKER_EXEC_PROXY_SOCKET forwards to a local engine socket, and DOCKER_HOST is ${url.protocol}//…; unset one of them`,
+      500,
+    );
   }
   return url.pathname;
 }
@@ -48,35 +52,69 @@ export async function startDockerExecProxy(opts: {
     if (execs.size > MAX_EXECS) execs.delete(execs.values().next().value!);
   };
 
-  const upstream = (method: string, path: string, headers: http.OutgoingHttpHeaders, body?: Buffer) =>
+  const upstream = (
+    method: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    body?: Buffer,
+  ) =>
     new Promise<Upstream>((resolve, reject) => {
-      const req = http.request({ socketPath: upstreamSocket, method, path, headers: { ...headers, host: "docker" } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on("error", reject);
-      });
+      const req = http.request(
+        { socketPath: upstreamSocket, method, path, headers: { ...headers, host: "docker" } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 502,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+            }),
+          );
+          res.on("error", reject);
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });
 
   /** Passes a request through unchanged and streams the answer back. */
   const pipeThrough = (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
-    const up = http.request({ socketPath: upstreamSocket, method: req.method, path, headers: req.headers }, (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
-    });
+    const up = http.request(
+      { socketPath: upstreamSocket, method: req.method, path, headers: req.headers },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
     up.on("error", (err) => fail(res, err));
     req.pipe(up);
   };
 
-  const refuse = (res: http.ServerResponse, route: { message: string }, req: http.IncomingMessage) => {
+  const refuse = (
+    res: http.ServerResponse,
+    route: { message: string },
+    req: http.IncomingMessage,
+  ) => {
     logger.warn({ method: req.method, url: req.url }, "docker_proxy.refused");
-    send(res, { status: 403, headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ message: route.message })) });
+    send(res, {
+      status: 403,
+      headers: { "content-type": "application/json" },
+      body: Buffer.from(JSON.stringify({ message: route.message })),
+    });
   };
   const fail = (res: http.ServerResponse, err: unknown) => {
     logger.warn({ err }, "docker_proxy.upstream_failed");
-    if (!res.headersSent) send(res, { status: 502, headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ message: `docker exec proxy: the engine did not answer: ${(err as Error).message}` })) });
+    if (!res.headersSent)
+      send(res, {
+        status: 502,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from(
+          JSON.stringify({
+            message: `docker exec proxy: the engine did not answer: ${(err as Error).message}`,
+          }),
+        ),
+      });
     else res.destroy();
   };
 
@@ -84,9 +122,14 @@ export async function startDockerExecProxy(opts: {
   const sandboxOf = async (route: Extract<ProxyRoute, { kind: "container" }>) => {
     const found = await upstream("GET", `${route.version}/containers/${route.id}/json`, {});
     if (found.status !== 200) return { answer: found };
-    const info = JSON.parse(found.body.toString()) as { Id: string; Config?: { Labels?: Record<string, string>; User?: string } };
+    const info = JSON.parse(found.body.toString()) as {
+      Id: string;
+      Config?: { Labels?: Record<string, string>; User?: string };
+    };
     if (info.Config?.Labels?.["tandem.managed"] !== "true") {
-      return { refusal: `docker exec proxy: container ${route.id} is not a Tandem sandbox (no label tandem.managed=true); only sandboxes are reachable` };
+      return {
+        refusal: `docker exec proxy: container ${route.id} is not a Tandem sandbox (no label tandem.managed=true); only sandboxes are reachable`,
+      };
     }
     return { info, found };
   };
@@ -96,7 +139,12 @@ export async function startDockerExecProxy(opts: {
     if (route.kind === "refused") return refuse(res, route, req);
     if (route.kind === "plain") return pipeThrough(req, res, route.path);
     if (route.kind === "exec") {
-      if (!execs.has(route.id)) return refuse(res, { message: `docker exec proxy: exec ${route.id} was not made through this proxy` }, req);
+      if (!execs.has(route.id))
+        return refuse(
+          res,
+          { message: `docker exec proxy: exec ${route.id} was not made through this proxy` },
+          req,
+        );
       return pipeThrough(req, res, route.path);
     }
     const body = await readBody(req);
@@ -108,12 +156,22 @@ export async function startDockerExecProxy(opts: {
     try {
       exec = JSON.parse(body.toString() || "{}");
     } catch {
-      return send(res, { status: 400, headers: { "content-type": "application/json" }, body: Buffer.from('{"message":"docker exec proxy: the exec body is not JSON"}') });
+      return send(res, {
+        status: 400,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from('{"message":"docker exec proxy: the exec body is not JSON"}'),
+      });
     }
-    if (exec.Privileged) return refuse(res, { message: "docker exec proxy: a privileged exec is refused" }, req);
+    if (exec.Privileged)
+      return refuse(res, { message: "docker exec proxy: a privileged exec is refused" }, req);
     const userRefusal = execUserRefusal(exec.User, sandbox.info.Config?.User);
     if (userRefusal) return refuse(res, { message: userRefusal }, req);
-    const made = await upstream("POST", `${route.version}/containers/${sandbox.info.Id}/exec${route.query}`, { "content-type": "application/json" }, body);
+    const made = await upstream(
+      "POST",
+      `${route.version}/containers/${sandbox.info.Id}/exec${route.query}`,
+      { "content-type": "application/json" },
+      body,
+    );
     if (made.status === 201) remember((JSON.parse(made.body.toString()) as { Id: string }).Id);
     send(res, made);
   };
@@ -127,8 +185,13 @@ export async function startDockerExecProxy(opts: {
     const allowed = route.kind === "exec" && route.action === "start" && execs.has(route.id);
     if (!allowed) {
       logger.warn({ method: req.method, url: req.url }, "docker_proxy.refused");
-      const message = route.kind === "refused" ? route.message : "docker exec proxy: only POST /exec/<id>/start of an exec made through this proxy may be hijacked";
-      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message })}`);
+      const message =
+        route.kind === "refused"
+          ? route.message
+          : "docker exec proxy: only POST /exec/<id>/start of an exec made through this proxy may be hijacked";
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message })}`,
+      );
       return;
     }
     tunnel(upstreamSocket, req, route.path, socket, head, logger);
@@ -143,10 +206,11 @@ export async function startDockerExecProxy(opts: {
   logger.info({ path: opts.listenPath }, "docker_proxy.listening");
   return {
     path: opts.listenPath,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -155,15 +219,29 @@ export async function startDockerExecProxy(opts: {
  * byte (the exec's stdin and output). Any other answer is relayed and the connection closed, so
  * nothing unchecked can follow on it.
  */
-function tunnel(upstreamSocket: string, req: http.IncomingMessage, path: string, client: Duplex, head: Buffer, logger: Logger) {
+function tunnel(
+  upstreamSocket: string,
+  req: http.IncomingMessage,
+  path: string,
+  client: Duplex,
+  head: Buffer,
+  logger: Logger,
+) {
   const length = Number(req.headers["content-length"] ?? 0);
   let pending = head;
   const go = () => {
     const body = pending.subarray(0, length);
     const early = pending.subarray(length); // stdin sent before the answer, if any
-    const up = http.request({ socketPath: upstreamSocket, method: "POST", path, headers: req.headers });
+    const up = http.request({
+      socketPath: upstreamSocket,
+      method: "POST",
+      path,
+      headers: req.headers,
+    });
     up.on("upgrade", (upRes, upSocket, upHead) => {
-      client.write(`HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\n${rawHeaderLines(upRes.rawHeaders)}\r\n`);
+      client.write(
+        `HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\n${rawHeaderLines(upRes.rawHeaders)}\r\n`,
+      );
       if (upHead.length) client.write(upHead);
       if (early.length) upSocket.write(early);
       upSocket.pipe(client);
@@ -172,7 +250,9 @@ function tunnel(upstreamSocket: string, req: http.IncomingMessage, path: string,
       client.on("error", () => upSocket.destroy());
     });
     up.on("response", (upRes) => {
-      client.write(`HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\n${rawHeaderLines(upRes.rawHeaders)}\r\n`);
+      client.write(
+        `HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\n${rawHeaderLines(upRes.rawHeaders)}\r\n`,
+      );
       upRes.pipe(client);
     });
     up.on("error", (err) => {

@@ -30,7 +30,10 @@ const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]+$/;
  */
 const isDockerSocketPath = (source: string) => {
   const p = source.replace(/\/+$/, "") || "/";
-  return ["/", "/var", "/var/run", "/run"].includes(p) || p.split("/").some((segment) => segment.includes("docker"));
+  return (
+    ["/", "/var", "/var/run", "/run"].includes(p) ||
+    p.split("/").some((segment) => segment.includes("docker"))
+  );
 };
 
 /**
@@ -43,14 +46,22 @@ export function assertNoDockerSocket(hostConfig: Docker.HostConfig): void {
     ...(hostConfig.Binds ?? []).map((b) => b.split(":")[0] ?? ""),
     ...(hostConfig.Mounts ?? []).map((m) => {
       if (m.Type === "volume" && !VOLUME_NAME.test(m.Source ?? "")) {
-        throw new AppError("sandbox_mount_refused", `sandbox volume name ${JSON.stringify(m.Source)} is not a Docker volume name (letters, digits, _ . -); host paths are never mounted`, 400);
+        throw new AppError(
+          "sandbox_mount_refused",
+          `sandbox volume name ${JSON.stringify(m.Source)} is not a Docker volume name (letters, digits, _ . -); host paths are never mounted`,
+          400,
+        );
       }
       return m.Type === "bind" ? (m.Source ?? "") : "";
     }),
   ];
   const socket = sources.find((s) => s && isDockerSocketPath(s));
   if (socket) {
-    throw new AppError("sandbox_mount_refused", `refusing to mount ${socket} into a sandbox: it is, or holds, the Docker socket, which is root on the host`, 400);
+    throw new AppError(
+      "sandbox_mount_refused",
+      `refusing to mount ${socket} into a sandbox: it is, or holds, the Docker socket, which is root on the host`,
+      400,
+    );
   }
 }
 
@@ -62,9 +73,9 @@ export function assertNoDockerSocket(hostConfig: Docker.HostConfig): void {
  */
 export const IMAGE_CHECK = ["/bin/sh", "-c", 'test -d "$1" -a -w "$1" -a -d "$2" -a -w "$2"', "sh"];
 
-export const imageUnfit = (image: string, layout: { home: string; workspace: string }) => new AppError(
-  "sandbox_image_unfit",
-  `image ${image} has no ${layout.home} and ${layout.workspace} writable by uid 1000: sandboxes run as uid 1000 whatever the image's USER; build it FROM tandem/sandbox, or add \`useradd --uid 1000 --create-home --home-dir ${layout.home} agent && install -d -o agent -g agent ${layout.workspace}\``,
-  422,
-);
-
+export const imageUnfit = (image: string, layout: { home: string; workspace: string }) =>
+  new AppError(
+    "sandbox_image_unfit",
+    `image ${image} has no ${layout.home} and ${layout.workspace} writable by uid 1000: sandboxes run as uid 1000 whatever the image's USER; build it FROM tandem/sandbox, or add \`useradd --uid 1000 --create-home --home-dir ${layout.home} agent && install -d -o agent -g agent ${layout.workspace}\``,
+    422,
+  );

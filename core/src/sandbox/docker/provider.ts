@@ -3,20 +3,41 @@ import Docker from "dockerode";
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { GATEWAY_FORWARDERS, GATEWAY_MOUNT } from "../gateway.ts";
-import { assertNoDockerSocket, IMAGE_CHECK, imageUnfit, SANDBOX_HARDENING, SANDBOX_USER } from "./hardening.ts";
 import {
-  execCollect, type ExecOptions, type ExecProcess, type SandboxImage, type SandboxInfo, type SandboxLayout, type SandboxProvider, type SandboxSpec,
+  assertNoDockerSocket,
+  IMAGE_CHECK,
+  imageUnfit,
+  SANDBOX_HARDENING,
+  SANDBOX_USER,
+} from "./hardening.ts";
+import {
+  execCollect,
+  type ExecOptions,
+  type ExecProcess,
+  type SandboxImage,
+  type SandboxInfo,
+  type SandboxLayout,
+  type SandboxProvider,
+  type SandboxSpec,
 } from "../types.ts";
 
 type ContainerOptions = Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig };
 
-const LAYOUT: SandboxLayout = { workspace: "/workspace", home: "/home/agent", state: "/home/agent/.tandem" };
+const LAYOUT: SandboxLayout = {
+  workspace: "/workspace",
+  home: "/home/agent",
+  state: "/home/agent/.tandem",
+};
 
 /**
  * PID 1 of every sandbox: waits forever but exits at once on SIGTERM, so `stop` is immediate
  * (a plain `sleep infinity` as PID 1 ignores SIGTERM and every stop would wait for the kill).
  */
-const KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"];
+const KEEPALIVE = [
+  "/bin/sh",
+  "-c",
+  "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done",
+];
 /** A gateway sandbox's PID 1 starts the gateway's forwarders first (from the read-only mount). */
 const WITH_FORWARDER = ["/bin/sh", "-c", `${GATEWAY_FORWARDERS} ${KEEPALIVE[2]}`];
 
@@ -26,20 +47,34 @@ export function dockerOptions(dockerHost: string | undefined): Docker.DockerOpti
   const url = new URL(dockerHost);
   if (url.protocol === "unix:") return { socketPath: url.pathname };
   if (url.protocol === "ssh:") {
-    return { protocol: "ssh", host: url.hostname, port: url.port ? Number(url.port) : 22, username: url.username || undefined };
+    return {
+      protocol: "ssh",
+      host: url.hostname,
+      port: url.port ? Number(url.port) : 22,
+      username: url.username || undefined,
+    };
   }
-  return { protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375) };
+  return {
+    protocol: url.protocol === "https:" ? "https" : "http",
+    host: url.hostname,
+    port: Number(url.port || 2375),
+  };
 }
 
 /** The gateway's directory, read-only: a host path is bound, anything else is a named volume. */
 const gatewayMount = (source: string): Docker.MountSettings => ({
-  Type: source.startsWith("/") ? "bind" : "volume", Source: source, Target: GATEWAY_MOUNT, ReadOnly: true,
+  Type: source.startsWith("/") ? "bind" : "volume",
+  Source: source,
+  Target: GATEWAY_MOUNT,
+  ReadOnly: true,
 });
 
-const isStatus = (err: unknown, ...codes: number[]) => codes.includes((err as { statusCode?: number })?.statusCode ?? 0);
+const isStatus = (err: unknown, ...codes: number[]) =>
+  codes.includes((err as { statusCode?: number })?.statusCode ?? 0);
 
 /** The engine's answer to StorageOpt size on a storage driver that cannot enforce it (overlay2 without xfs pquota). */
-const isDiskLimitUnsupported = (err: unknown) => /storage-opt|storageopt|pquota|quota/i.test((err as Error)?.message ?? "");
+const isDiskLimitUnsupported = (err: unknown) =>
+  /storage-opt|storageopt|pquota|quota/i.test((err as Error)?.message ?? "");
 
 export class DockerSandboxProvider implements SandboxProvider {
   readonly kind = "docker" as const;
@@ -79,7 +114,11 @@ export class DockerSandboxProvider implements SandboxProvider {
         // An empty volume is filled with the image's files at its path (Docker's copy-up), so a
         // persistent home starts with the image's dotfiles and a workspace with its checkouts.
         Mounts: [
-          ...(spec.volumes ?? []).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path })),
+          ...(spec.volumes ?? []).map((v) => ({
+            Type: "volume" as const,
+            Source: v.name,
+            Target: v.path,
+          })),
           ...(spec.gatewaySource ? [gatewayMount(spec.gatewaySource)] : []),
         ],
         // Unprivileged, nothing extra: the sandbox is only the agent's workspace.
@@ -90,19 +129,28 @@ export class DockerSandboxProvider implements SandboxProvider {
     assertNoDockerSocket(options.HostConfig);
     for (const volume of spec.volumes ?? []) {
       // Creating a volume that exists returns it unchanged, so a sandbox made again reuses its files.
-      await this.docker.createVolume({ Name: volume.name, Labels: { ...labels, "tandem.path": volume.path } });
+      await this.docker.createVolume({
+        Name: volume.name,
+        Labels: { ...labels, "tandem.path": volume.path },
+      });
     }
     const diskBytes = spec.limits?.diskBytes;
     if (diskBytes && this.diskLimits !== false) {
       try {
-        const container = await this.docker.createContainer({ ...options, HostConfig: { ...options.HostConfig, StorageOpt: { size: String(diskBytes) } } });
+        const container = await this.docker.createContainer({
+          ...options,
+          HostConfig: { ...options.HostConfig, StorageOpt: { size: String(diskBytes) } },
+        });
         this.diskLimits = true;
         return container.id;
       } catch (err) {
         if (!isDiskLimitUnsupported(err)) throw err;
         // Sessions still run: the limit is a guard rail, and the engine's storage cannot enforce it.
         this.diskLimits = false;
-        this.logger.warn({ err: (err as Error).message }, "sandbox.disk_limit_unsupported: sandboxes run without limits.diskBytes on this engine (it needs overlay2 on xfs with pquota)");
+        this.logger.warn(
+          { err: (err as Error).message },
+          "sandbox.disk_limit_unsupported: sandboxes run without limits.diskBytes on this engine (it needs overlay2 on xfs with pquota)",
+        );
       }
     }
     return (await this.docker.createContainer(options)).id;
@@ -116,7 +164,9 @@ export class DockerSandboxProvider implements SandboxProvider {
     // An exec is the dearest step of a start (tens of ms), so a fit image is not checked again;
     // a volume over the home or the workspace brings its own files, so then it always is.
     const info = await container.inspect();
-    const mounted = (info.Mounts ?? []).some((m) => m.Destination === LAYOUT.home || m.Destination === LAYOUT.workspace);
+    const mounted = (info.Mounts ?? []).some(
+      (m) => m.Destination === LAYOUT.home || m.Destination === LAYOUT.workspace,
+    );
     if (!mounted && this.fitImages.has(info.Image)) return;
     const check = await execCollect(this, id, [...IMAGE_CHECK, LAYOUT.home, LAYOUT.workspace]);
     if (check.exitCode !== 0) {
@@ -127,22 +177,35 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   async stop(id: string, opts: { timeoutMs?: number } = {}): Promise<void> {
-    await this.docker.getContainer(id).stop({ t: Math.ceil((opts.timeoutMs ?? 5_000) / 1000) }).catch((err) => {
-      if (!isStatus(err, 304, 404)) throw err; // already stopped, or gone
-    });
+    await this.docker
+      .getContainer(id)
+      .stop({ t: Math.ceil((opts.timeoutMs ?? 5_000) / 1000) })
+      .catch((err) => {
+        if (!isStatus(err, 304, 404)) throw err; // already stopped, or gone
+      });
   }
 
   async remove(id: string): Promise<void> {
-    await this.docker.getContainer(id).remove({ force: true, v: true }).catch((err) => {
-      if (!isStatus(err, 404, 409)) throw err; // gone, or another caller is removing it
-    });
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true, v: true })
+      .catch((err) => {
+        if (!isStatus(err, 404, 409)) throw err; // gone, or another caller is removing it
+      });
   }
 
   async exec(id: string, argv: string[], opts: ExecOptions = {}): Promise<ExecProcess> {
     // Engines before API 1.42 ignore ConsoleSize, so the command sets its own initial size.
-    const cmd = opts.tty && opts.size
-      ? ["/bin/sh", "-c", `stty cols ${opts.size.cols} rows ${opts.size.rows}; exec "$@"`, "sh", ...argv]
-      : argv;
+    const cmd =
+      opts.tty && opts.size
+        ? [
+            "/bin/sh",
+            "-c",
+            `stty cols ${opts.size.cols} rows ${opts.size.rows}; exec "$@"`,
+            "sh",
+            ...argv,
+          ]
+        : argv;
     const exec = await this.docker.getContainer(id).exec({
       Cmd: cmd,
       AttachStdin: Boolean(opts.stdin),
@@ -155,7 +218,11 @@ export class DockerSandboxProvider implements SandboxProvider {
       WorkingDir: opts.cwd,
       Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
     });
-    const stream = await exec.start({ hijack: true, stdin: Boolean(opts.stdin), Tty: Boolean(opts.tty) });
+    const stream = await exec.start({
+      hijack: true,
+      stdin: Boolean(opts.stdin),
+      Tty: Boolean(opts.tty),
+    });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     if (opts.tty) stream.pipe(stdout);
@@ -188,26 +255,47 @@ export class DockerSandboxProvider implements SandboxProvider {
     };
   }
 
-  async commit(id: string, image: string, opts: { labels?: Record<string, string> } = {}): Promise<string> {
+  async commit(
+    id: string,
+    image: string,
+    opts: { labels?: Record<string, string> } = {},
+  ): Promise<string> {
     const [repo, tag = "latest"] = image.split(/:(?=[^:/]+$)/);
     // Docker's `changes` are Dockerfile lines; values are JSON-quoted so any text is one label.
-    const changes = Object.entries(opts.labels ?? {}).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
-    await this.docker.getContainer(id).commit({ repo, tag, ...(changes.length ? { changes } : {}) });
+    const changes = Object.entries(opts.labels ?? {}).map(
+      ([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`,
+    );
+    await this.docker
+      .getContainer(id)
+      .commit({ repo, tag, ...(changes.length ? { changes } : {}) });
     return `${repo}:${tag}`;
   }
 
   async removeVolume(name: string): Promise<void> {
-    await this.docker.getVolume(name).remove().catch((err) => {
-      if (isStatus(err, 404)) return;
-      if (isStatus(err, 409)) throw new AppError("volume_in_use", `volume ${name} is still mounted by a container; remove the sandbox first`, 409);
-      throw err;
-    });
+    await this.docker
+      .getVolume(name)
+      .remove()
+      .catch((err) => {
+        if (isStatus(err, 404)) return;
+        if (isStatus(err, 409))
+          throw new AppError(
+            "volume_in_use",
+            `volume ${name} is still mounted by a container; remove the sandbox first`,
+            409,
+          );
+        throw err;
+      });
   }
 
   async inspect(id: string): Promise<SandboxInfo> {
     try {
       const info = await this.docker.getContainer(id).inspect();
-      return { id, state: info.State.Running ? "running" : "stopped", image: info.Config.Image, labels: info.Config.Labels ?? {} };
+      return {
+        id,
+        state: info.State.Running ? "running" : "stopped",
+        image: info.Config.Image,
+        labels: info.Config.Labels ?? {},
+      };
     } catch (err) {
       if (isStatus(err, 404)) return { id, state: "missing", image: "", labels: {} };
       throw err;
@@ -215,10 +303,14 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
-    const images = await this.docker.listImages({ filters: { reference: [filter.repository], label: filter.labelKeys } });
-    return images.flatMap((image) => (image.RepoTags ?? [])
-      .filter((ref) => ref.startsWith(`${filter.repository}:`))
-      .map((ref) => ({ ref, labels: image.Labels ?? {} })));
+    const images = await this.docker.listImages({
+      filters: { reference: [filter.repository], label: filter.labelKeys },
+    });
+    return images.flatMap((image) =>
+      (image.RepoTags ?? [])
+        .filter((ref) => ref.startsWith(`${filter.repository}:`))
+        .map((ref) => ({ ref, labels: image.Labels ?? {} })),
+    );
   }
 
   async removeImage(ref: string): Promise<"removed" | "in_use" | "missing"> {
@@ -233,4 +325,3 @@ export class DockerSandboxProvider implements SandboxProvider {
     }
   }
 }
-

@@ -1,12 +1,26 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { AppError } from "../../errors.ts";
 import { shellQuote } from "../../util/shell.ts";
 import type { Logger } from "../../logger.ts";
 import type {
-  ExecOptions, ExecProcess, SandboxImage, SandboxInfo, SandboxLayout, SandboxProvider, SandboxSpec,
+  ExecOptions,
+  ExecProcess,
+  SandboxImage,
+  SandboxInfo,
+  SandboxLayout,
+  SandboxProvider,
+  SandboxSpec,
 } from "../types.ts";
 
 interface Meta {
@@ -15,7 +29,6 @@ interface Meta {
   env: Record<string, string>;
   state: "running" | "stopped";
 }
-
 
 /**
  * Sandboxes as directories on this machine and commands as plain child processes, for machines
@@ -42,12 +55,20 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   layout(id: string): SandboxLayout {
     const root = this.root(id);
-    return { workspace: path.join(root, "workspace"), home: path.join(root, "home"), state: path.join(root, "state") };
+    return {
+      workspace: path.join(root, "workspace"),
+      home: path.join(root, "home"),
+      state: path.join(root, "state"),
+    };
   }
 
   async create(spec: SandboxSpec): Promise<string> {
     if (spec.volumes?.length) {
-      throw new AppError("volumes_unsupported", "the local sandbox provider has no volumes; persistent sandboxes need SANDBOX_PROVIDER=docker", 400);
+      throw new AppError(
+        "volumes_unsupported",
+        "the local sandbox provider has no volumes; persistent sandboxes need SANDBOX_PROVIDER=docker",
+        400,
+      );
     }
     const id = `${spec.name.replace(/[^\w.-]/g, "-")}-${randomBytes(4).toString("hex")}`;
     const root = this.root(id);
@@ -66,7 +87,8 @@ export class LocalSandboxProvider implements SandboxProvider {
   async stop(id: string): Promise<void> {
     for (const child of this.children.get(id) ?? []) killGroup(child);
     this.children.delete(id);
-    if (existsSync(this.metaPath(id))) this.writeMeta(id, { ...this.readMetaOrThrow(id), state: "stopped" });
+    if (existsSync(this.metaPath(id)))
+      this.writeMeta(id, { ...this.readMetaOrThrow(id), state: "stopped" });
   }
 
   async remove(id: string): Promise<void> {
@@ -76,7 +98,8 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   async exec(id: string, argv: string[], opts: ExecOptions = {}): Promise<ExecProcess> {
     const meta = this.readMetaOrThrow(id);
-    if (meta.state !== "running") throw new AppError("sandbox_stopped", `sandbox ${id} is not running`, 409);
+    if (meta.state !== "running")
+      throw new AppError("sandbox_stopped", `sandbox ${id} is not running`, 409);
     const layout = this.layout(id);
     const env = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -124,14 +147,24 @@ export class LocalSandboxProvider implements SandboxProvider {
     };
   }
 
-  async commit(id: string, image: string, opts: { labels?: Record<string, string> } = {}): Promise<string> {
+  async commit(
+    id: string,
+    image: string,
+    opts: { labels?: Record<string, string> } = {},
+  ): Promise<string> {
     this.readMetaOrThrow(id);
     const target = path.join(this.imagesDir, imageDirName(image));
     rmSync(target, { recursive: true, force: true });
     mkdirSync(this.imagesDir, { recursive: true });
-    cpSync(this.root(id), target, { recursive: true, filter: (src) => path.basename(src) !== "meta.json" });
+    cpSync(this.root(id), target, {
+      recursive: true,
+      filter: (src) => path.basename(src) !== "meta.json",
+    });
     // Beside the copy, not in it: what the image is called and who owns it.
-    writeFileSync(`${target}${IMAGE_META}`, JSON.stringify({ ref: image, labels: opts.labels ?? {} } satisfies SandboxImage));
+    writeFileSync(
+      `${target}${IMAGE_META}`,
+      JSON.stringify({ ref: image, labels: opts.labels ?? {} } satisfies SandboxImage),
+    );
     return image;
   }
 
@@ -140,9 +173,14 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   async listImages(filter: { repository: string; labelKeys: string[] }): Promise<SandboxImage[]> {
     if (!existsSync(this.imagesDir)) return [];
-    return readdirSync(this.imagesDir).filter((f) => f.endsWith(IMAGE_META))
+    return readdirSync(this.imagesDir)
+      .filter((f) => f.endsWith(IMAGE_META))
       .map((f) => JSON.parse(readFileSync(path.join(this.imagesDir, f), "utf8")) as SandboxImage)
-      .filter((image) => image.ref.startsWith(`${filter.repository}:`) && filter.labelKeys.every((k) => k in image.labels));
+      .filter(
+        (image) =>
+          image.ref.startsWith(`${filter.repository}:`) &&
+          filter.labelKeys.every((k) => k in image.labels),
+      );
   }
 
   /** Sandboxes are copies, never links to their image: removing one never breaks a sandbox. */
@@ -161,7 +199,8 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   private root(id: string) {
-    if (!/^[\w.-]+$/.test(id)) throw new AppError("bad_sandbox_id", `invalid sandbox id ${id}`, 400);
+    if (!/^[\w.-]+$/.test(id))
+      throw new AppError("bad_sandbox_id", `invalid sandbox id ${id}`, 400);
     return path.join(this.sandboxesDir, id);
   }
 
@@ -170,7 +209,8 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   private readMetaOrThrow(id: string): Meta {
-    if (!existsSync(this.metaPath(id))) throw new AppError("sandbox_missing", `sandbox ${id} does not exist`, 404);
+    if (!existsSync(this.metaPath(id)))
+      throw new AppError("sandbox_missing", `sandbox ${id} does not exist`, 404);
     return JSON.parse(readFileSync(this.metaPath(id), "utf8")) as Meta;
   }
 

@@ -14,7 +14,11 @@ export type AddLink = (body: string | null | undefined) => string | undefined;
  * operation or a batch): in the variables (`input: $input` or `body: $body`) and in inline
  * string arguments (`body: "..."`). Block strings and anything it cannot read are left alone.
  */
-export function rewriteGraphqlBody(raw: Buffer, rules: readonly MutationRule[], addLink: AddLink): Buffer | undefined {
+export function rewriteGraphqlBody(
+  raw: Buffer,
+  rules: readonly MutationRule[],
+  addLink: AddLink,
+): Buffer | undefined {
   const parsed = parseJson(raw);
   const ops = Array.isArray(parsed) ? parsed : [parsed];
   let changed = false;
@@ -31,9 +35,18 @@ export function rewriteGraphqlBody(raw: Buffer, rules: readonly MutationRule[], 
   return changed ? Buffer.from(JSON.stringify(parsed)) : undefined;
 }
 
-interface Field { key: string; start: number; end: number }
+interface Field {
+  key: string;
+  start: number;
+  end: number;
+}
 
-function rewriteQuery(query: string, variables: Record<string, unknown>, rules: readonly MutationRule[], addLink: AddLink) {
+function rewriteQuery(
+  query: string,
+  variables: Record<string, unknown>,
+  rules: readonly MutationRule[],
+  addLink: AddLink,
+) {
   const edits: Array<{ start: number; end: number; text: string }> = [];
   let changed = false;
   for (const rule of rules) {
@@ -55,19 +68,26 @@ function rewriteQuery(query: string, variables: Record<string, unknown>, rules: 
       if (!body || !bodyValue) continue;
       if (bodyValue.startsWith("$")) {
         changed = linkVariable(variables, bodyValue.slice(1), rule.create, addLink) || changed;
-      } else if (bodyValue.startsWith("\"") && !bodyValue.startsWith("\"\"\"")) {
+      } else if (bodyValue.startsWith('"') && !bodyValue.startsWith('"""')) {
         const text = stringLiteral(bodyValue);
         const linked = text === undefined ? undefined : addLink(text);
-        if (linked !== undefined) edits.push({ start: body.start, end: body.end, text: JSON.stringify(linked) });
+        if (linked !== undefined)
+          edits.push({ start: body.start, end: body.end, text: JSON.stringify(linked) });
       }
     }
   }
   let text = query;
-  for (const e of edits.sort((a, b) => b.start - a.start)) text = `${text.slice(0, e.start)}${e.text}${text.slice(e.end)}`;
+  for (const e of edits.sort((a, b) => b.start - a.start))
+    text = `${text.slice(0, e.start)}${e.text}${text.slice(e.end)}`;
   return { text, changed: changed || edits.length > 0 };
 }
 
-function linkVariable(obj: Record<string, unknown>, key: string, create: boolean | undefined, addLink: AddLink): boolean {
+function linkVariable(
+  obj: Record<string, unknown>,
+  key: string,
+  create: boolean | undefined,
+  addLink: AddLink,
+): boolean {
   const value = obj[key];
   if (typeof value !== "string" && !(create && value == null)) return false;
   const linked = addLink(value as string | null | undefined);
@@ -88,16 +108,16 @@ function stringLiteral(literal: string): string | undefined {
 
 /** The index just past the string starting at `i`. */
 function skipString(src: string, i: number): number {
-  if (src.startsWith("\"\"\"", i)) {
+  if (src.startsWith('"""', i)) {
     for (let j = i + 3; j < src.length; j++) {
-      if (src[j] === "\\" && src.startsWith("\"\"\"", j + 1)) j += 3;
-      else if (src.startsWith("\"\"\"", j)) return j + 3;
+      if (src[j] === "\\" && src.startsWith('"""', j + 1)) j += 3;
+      else if (src.startsWith('"""', j)) return j + 3;
     }
     return src.length;
   }
   for (let j = i + 1; j < src.length; j++) {
     if (src[j] === "\\") j++;
-    else if (src[j] === "\"" || src[j] === "\n") return j + 1;
+    else if (src[j] === '"' || src[j] === "\n") return j + 1;
   }
   return src.length;
 }
@@ -109,7 +129,7 @@ function closing(src: string, open: number): number {
   const stack: string[] = [];
   for (let j = open; j < src.length; j++) {
     const c = src[j]!;
-    if (c === "\"") j = skipString(src, j) - 1;
+    if (c === '"') j = skipString(src, j) - 1;
     else if (c === "#") j = src.indexOf("\n", j) < 0 ? src.length : src.indexOf("\n", j);
     else if (OPENERS[c]) stack.push(OPENERS[c]!);
     else if (c === stack.at(-1)) {
@@ -126,7 +146,11 @@ function fields(src: string, from: number, to: number): Field[] {
   const name = /[_A-Za-z]\w*/y;
   const blank = /(?:[\s,]|#[^\n]*)*/y;
   let j = from;
-  const skipBlank = () => { blank.lastIndex = j; blank.exec(src); j = blank.lastIndex; };
+  const skipBlank = () => {
+    blank.lastIndex = j;
+    blank.exec(src);
+    j = blank.lastIndex;
+  };
   while (j < to) {
     skipBlank();
     name.lastIndex = j;
@@ -139,7 +163,7 @@ function fields(src: string, from: number, to: number): Field[] {
     skipBlank();
     const start = j;
     const c = src[j] ?? "";
-    if (c === "\"") j = skipString(src, j);
+    if (c === '"') j = skipString(src, j);
     else if (OPENERS[c]) j = closing(src, j) + 1 || to;
     else while (j < to && !/[\s,)}\]]/.test(src[j]!)) j++;
     out.push({ key, start, end: Math.min(j, to) });

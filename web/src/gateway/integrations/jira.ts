@@ -1,5 +1,12 @@
 import type { Config } from "@tandem/core";
-import { carriesLink, isJson, isRecord, parseJson, upstreamUrl, type IntegrationProvider } from "./provider.ts";
+import {
+  carriesLink,
+  isJson,
+  isRecord,
+  parseJson,
+  upstreamUrl,
+  type IntegrationProvider,
+} from "./provider.ts";
 
 /** Creating (POST) and editing (PUT) an issue comment, REST v2 (wiki markup) or v3 (ADF). */
 const COMMENT_WRITES = [
@@ -22,7 +29,9 @@ export function jiraProvider(config: Config): IntegrationProvider | null {
       return {
         // The agent asks the site's own host: its path (a Jira Server context path too) goes as it is.
         upstream: upstreamUrl(new URL(base).origin, url.pathname, url.search),
-        rewrite: write ? (body, contentType) => (isJson(contentType) ? linkComment(body, link) : undefined) : undefined,
+        rewrite: write
+          ? (body, contentType) => (isJson(contentType) ? linkComment(body, link) : undefined)
+          : undefined,
       };
     },
   };
@@ -33,8 +42,16 @@ function linkComment(raw: Buffer, link: string): Buffer | undefined {
   const payload = parseJson(raw);
   if (!isRecord(payload) || carriesLink(payload.body, link)) return undefined;
   const { body } = payload;
-  if (typeof body === "string") return Buffer.from(JSON.stringify({ ...payload, body: `${body}\n\n[View session|${link}]` }));
+  if (typeof body === "string")
+    return Buffer.from(JSON.stringify({ ...payload, body: `${body}\n\n[View session|${link}]` }));
   if (!isRecord(body) || !Array.isArray(body.content)) return undefined;
-  const paragraph = { type: "paragraph", content: [{ type: "text", text: "View session", marks: [{ type: "link", attrs: { href: link } }] }] };
-  return Buffer.from(JSON.stringify({ ...payload, body: { ...body, content: [...body.content, paragraph] } }));
+  const paragraph = {
+    type: "paragraph",
+    content: [
+      { type: "text", text: "View session", marks: [{ type: "link", attrs: { href: link } }] },
+    ],
+  };
+  return Buffer.from(
+    JSON.stringify({ ...payload, body: { ...body, content: [...body.content, paragraph] } }),
+  );
 }

@@ -2,7 +2,10 @@ import type { Config } from "@tandem/core";
 import { rewriteGraphqlBody, type MutationRule } from "./graphql.ts";
 import { carriesLink, isJson, withMarkdownLink, type IntegrationProvider } from "./provider.ts";
 
-const MUTATIONS: MutationRule[] = [{ field: "commentCreate", create: true }, { field: "commentUpdate" }];
+const MUTATIONS: MutationRule[] = [
+  { field: "commentCreate", create: true },
+  { field: "commentUpdate" },
+];
 
 /** Linear's GraphQL API (api.linear.app/graphql) with LINEAR_API_KEY. Null without a key. */
 export function linearProvider(config: Config): IntegrationProvider | null {
@@ -15,12 +18,19 @@ export function linearProvider(config: Config): IntegrationProvider | null {
     // A personal API key goes bare in Authorization; OAuth tokens would take "Bearer".
     credential: async () => ({ authorization: key }),
     route({ url }, link) {
-      if (url.pathname !== "/graphql") return { refuse: 404, text: "only Linear's GraphQL API (https://api.linear.app/graphql) is served through the sandbox gateway\n" };
+      if (url.pathname !== "/graphql")
+        return {
+          refuse: 404,
+          text: "only Linear's GraphQL API (https://api.linear.app/graphql) is served through the sandbox gateway\n",
+        };
       return {
         upstream: new URL(config.LINEAR_API_URL),
-        rewrite: (body, contentType) => (isJson(contentType)
-          ? rewriteGraphqlBody(body, MUTATIONS, (text) => (carriesLink(text, link) ? undefined : withMarkdownLink(text, link)))
-          : undefined),
+        rewrite: (body, contentType) =>
+          isJson(contentType)
+            ? rewriteGraphqlBody(body, MUTATIONS, (text) =>
+                carriesLink(text, link) ? undefined : withMarkdownLink(text, link),
+              )
+            : undefined,
       };
     },
   };

@@ -20,9 +20,7 @@ export interface IntegrationRequest {
 /** Rewrites a buffered request body; undefined leaves it as it came. */
 export type BodyRewrite = (body: Buffer, contentType: string) => Buffer | undefined;
 
-export type Route =
-  | { upstream: URL; rewrite?: BodyRewrite }
-  | { refuse: number; text: string };
+export type Route = { upstream: URL; rewrite?: BodyRewrite } | { refuse: number; text: string };
 
 /**
  * One integration as the gateway serves it: the hosts the agent's clients ask for, the
@@ -66,4 +64,5 @@ export function parseJson(body: Buffer): unknown {
 }
 
 export const isJson = (contentType: string) => /^application\/(.+\+)?json\b/i.test(contentType);
-export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,6 +1,13 @@
 import { slackSessionToken } from "@tandem/bot";
 import type { Config, Db } from "@tandem/core";
-import { carriesLink, isJson, isRecord, parseJson, upstreamUrl, type IntegrationProvider } from "./provider.ts";
+import {
+  carriesLink,
+  isJson,
+  isRecord,
+  parseJson,
+  upstreamUrl,
+  type IntegrationProvider,
+} from "./provider.ts";
 
 /** The methods that post what people read. */
 const MESSAGE_METHODS = new Set(["chat.postMessage", "chat.update"]);
@@ -26,7 +33,11 @@ export function slackProvider(deps: { config: Config; db: Db }): IntegrationProv
     },
     route({ url }, link) {
       const method = /^\/api\/([\w.]+)$/.exec(url.pathname)?.[1];
-      if (!method) return { refuse: 404, text: "only Slack's Web API (https://slack.com/api/<method>) is served through the sandbox gateway\n" };
+      if (!method)
+        return {
+          refuse: 404,
+          text: "only Slack's Web API (https://slack.com/api/<method>) is served through the sandbox gateway\n",
+        };
       const query = new URLSearchParams(url.search);
       query.delete("token");
       const search = query.size ? `?${query}` : "";
@@ -45,13 +56,17 @@ export function slackProvider(deps: { config: Config; db: Db }): IntegrationProv
 }
 
 const linkText = (link: string) => `<${link}|View session>`;
-const contextBlock = (link: string) => ({ type: "context", elements: [{ type: "mrkdwn", text: linkText(link) }] });
+const contextBlock = (link: string) => ({
+  type: "context",
+  elements: [{ type: "mrkdwn", text: linkText(link) }],
+});
 
 /** The message with the link: appended to `text`, a context block after `blocks`; as it is when it already has it. */
 function linkMessage(message: { text?: unknown; blocks?: unknown }, link: string): boolean {
   if (carriesLink(message.text, link) || carriesLink(message.blocks, link)) return false;
   if (Array.isArray(message.blocks)) message.blocks = [...message.blocks, contextBlock(link)];
-  if (typeof message.text === "string" && message.text) message.text = `${message.text}\n\n${linkText(link)}`;
+  if (typeof message.text === "string" && message.text)
+    message.text = `${message.text}\n\n${linkText(link)}`;
   else if (!Array.isArray(message.blocks)) message.text = linkText(link);
   return true;
 }
@@ -70,7 +85,10 @@ function rewriteForm(raw: Buffer, link: string | undefined): Buffer {
     const blocks = form.has("blocks") ? parseJson(Buffer.from(form.get("blocks")!)) : undefined;
     // Blocks Slack could not read either stay as they are; the upstream answers invalid_blocks.
     if (!form.has("blocks") || Array.isArray(blocks)) {
-      const message: { text?: unknown; blocks?: unknown } = { text: form.get("text") ?? undefined, blocks };
+      const message: { text?: unknown; blocks?: unknown } = {
+        text: form.get("text") ?? undefined,
+        blocks,
+      };
       if (linkMessage(message, link)) {
         if (typeof message.text === "string") form.set("text", message.text);
         if (Array.isArray(message.blocks)) form.set("blocks", JSON.stringify(message.blocks));
