@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers/spawn.ts";
@@ -77,5 +78,73 @@ describe("module boundaries", () => {
       });
     });
     expect(violations).toEqual([]);
+  });
+});
+
+/**
+ * The value imports of each file that resolve to another file of the set (`import type` and
+ * `export type` are erased, so they make no cycle), and every cycle among them, each named by
+ * its files in import order.
+ */
+function importCycles(sources: string[]): string[] {
+  const known = new Set(sources);
+  const resolve = (from: string, spec: string) =>
+    [spec, `${spec}.ts`, path.join(spec, "index.ts")]
+      .map((s) => path.resolve(path.dirname(from), s))
+      .find((f) => known.has(f));
+  const graph = new Map(
+    sources.map((file) => {
+      const text = readFileSync(file, "utf8");
+      const specs = [
+        ...text.matchAll(/^(?:import|export)(?!\s+type\b)[^;]*?from\s+["'](\.[^"']+)["']/gm),
+      ];
+      return [file, specs.flatMap((m) => resolve(file, m[1]!) ?? [])];
+    }),
+  );
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (state.get(next) === "open") {
+        const cycle = [...stack.slice(stack.indexOf(next)), next];
+        cycles.push(cycle.map((f) => path.relative(ROOT, f)).join(" -> "));
+      } else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of sources) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
+describe("import cycles", () => {
+  it("finds a cycle, naming its files, and ignores type-only imports (a test of the check)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tandem-cycles-"));
+    try {
+      const write = (name: string, text: string) => {
+        writeFileSync(path.join(dir, name), text);
+        return path.join(dir, name);
+      };
+      const a = write("a.ts", 'import { b } from "./b.ts";\nexport const a = () => b;\n');
+      const b = write("b.ts", 'import { c } from "./c";\nexport const b = 1 + c;\n');
+      const c = write("c.ts", 'import { a } from "./a.ts";\nexport const c = a.length;\n');
+      const d = write("d.ts", 'import type { a } from "./a.ts";\nexport type D = typeof a;\n');
+      const e = write("e.ts", 'import { d } from "./d.ts";\nexport const e = 1;\n');
+      expect(
+        importCycles([a, b, c, d, e]).map((cycle) =>
+          cycle.replaceAll(`${path.relative(ROOT, dir)}/`, ""),
+        ),
+      ).toEqual(["a.ts -> b.ts -> c.ts -> a.ts"]);
+      expect(importCycles([a, b, d, e])).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("has none in core, bot, worker and web", () => {
+    expect(importCycles(files)).toEqual([]);
   });
 });
