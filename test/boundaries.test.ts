@@ -12,10 +12,14 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const imports = (file: string) =>
-  [...readFileSync(file, "utf8").matchAll(/(?:from\s+|import\s*\(\s*)["']([^"']+)["']/g)].map(
-    (m) => m[1]!,
-  );
+/** A source file as the checks see it: its path from the repository's root, and its text. */
+interface Source {
+  rel: string;
+  text: string;
+}
+
+const importsOf = (text: string) =>
+  [...text.matchAll(/(?:from\s+|import\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1]!);
 
 /** Each provider SDK may be imported only inside its own folder. */
 const SDK_HOME: Record<string, string> = {
@@ -33,9 +37,47 @@ const SDK_HOME: Record<string, string> = {
   dockerode: "core/src/sandbox/docker/",
 };
 
+/** Provider SDKs and dockerode imported outside their folders, each naming where it belongs. */
+function sdkViolations(sources: Source[]): string[] {
+  return sources.flatMap(({ rel, text }) =>
+    importsOf(text)
+      .filter((spec) => SDK_HOME[spec] && !rel.startsWith(SDK_HOME[spec]!))
+      .map((spec) => `${rel} imports ${spec}; that belongs in ${SDK_HOME[spec]}`),
+  );
+}
+
+/** Core depending on bot, worker or web, and provider folders importing each other. */
+function layerViolations(sources: Source[]): string[] {
+  return sources.flatMap(({ rel, text }) =>
+    importsOf(text).flatMap((spec) => {
+      const resolved = spec.startsWith(".") ? path.join(path.dirname(rel), spec) : spec;
+      if (
+        rel.startsWith("core/") &&
+        /^(@tandem\/(bot|worker|web)|(bot|worker|web)\/)/.test(resolved)
+      ) {
+        return [
+          `${rel} imports ${spec}: core must not depend on bot, worker or web; move the shared part into core`,
+        ];
+      }
+      const provider = rel.match(/^bot\/src\/(\w+)\//)?.[1];
+      const other = resolved.match(/^bot\/src\/(\w+)\//)?.[1];
+      if (provider && other && other !== provider) {
+        return [
+          `${rel} imports ${spec}: provider folders must not import each other; share it through core`,
+        ];
+      }
+      return [];
+    }),
+  );
+}
+
 const files = ["core", "bot", "worker", "web"].flatMap((pkg) =>
   sourceFiles(path.join(ROOT, pkg, "src")),
 );
+const sources = files.map((file) => ({
+  rel: path.relative(ROOT, file),
+  text: readFileSync(file, "utf8"),
+}));
 
 describe("module boundaries", () => {
   it("finds the source files it checks", () => {
@@ -43,41 +85,38 @@ describe("module boundaries", () => {
   });
 
   it("imports provider SDKs and dockerode only in their own folders", () => {
-    const violations = files.flatMap((file) => {
-      const rel = path.relative(ROOT, file);
-      return imports(file)
-        .filter((spec) => SDK_HOME[spec] && !rel.startsWith(SDK_HOME[spec]!))
-        .map((spec) => `${rel} imports ${spec}; that belongs in ${SDK_HOME[spec]}`);
-    });
-    expect(violations).toEqual([]);
+    expect(sdkViolations(sources)).toEqual([]);
   });
 
   it("keeps core free of bot, worker and web, and providers free of each other", () => {
-    const violations = files.flatMap((file) => {
-      const rel = path.relative(ROOT, file);
-      return imports(file).flatMap((spec) => {
-        const resolved = spec.startsWith(".")
-          ? path.relative(ROOT, path.resolve(path.dirname(file), spec))
-          : spec;
-        if (
-          rel.startsWith("core/") &&
-          /^(@tandem\/(bot|worker|web)|(bot|worker|web)\/)/.test(resolved)
-        ) {
-          return [
-            `${rel} imports ${spec}: core must not depend on bot, worker or web; move the shared part into core`,
-          ];
-        }
-        const provider = rel.match(/^bot\/src\/(\w+)\//)?.[1];
-        const other = resolved.match(/^bot\/src\/(\w+)\//)?.[1];
-        if (provider && other && other !== provider) {
-          return [
-            `${rel} imports ${spec}: provider folders must not import each other; share it through core`,
-          ];
-        }
-        return [];
-      });
-    });
-    expect(violations).toEqual([]);
+    expect(layerViolations(sources)).toEqual([]);
+  });
+
+  it("names the file and where the code belongs when a boundary is crossed (a test of the checks)", () => {
+    const crossing: Source[] = [
+      {
+        rel: "web/src/routes/x.ts",
+        text: 'import { App } from "@slack/bolt";\nimport Docker from "dockerode";\n',
+      },
+      { rel: "bot/src/slack/ok.ts", text: 'import { App } from "@slack/bolt";\n' },
+      {
+        rel: "core/src/x.ts",
+        text: 'import { startBot } from "@tandem/bot";\nimport { y } from "../../web/src/y.ts";\n',
+      },
+      {
+        rel: "bot/src/slack/z.ts",
+        text: 'import { githubSettings } from "../github/config.ts";\n',
+      },
+    ];
+    expect(sdkViolations(crossing)).toEqual([
+      "web/src/routes/x.ts imports @slack/bolt; that belongs in bot/src/slack/",
+      "web/src/routes/x.ts imports dockerode; that belongs in core/src/sandbox/docker/",
+    ]);
+    expect(layerViolations(crossing)).toEqual([
+      "core/src/x.ts imports @tandem/bot: core must not depend on bot, worker or web; move the shared part into core",
+      "core/src/x.ts imports ../../web/src/y.ts: core must not depend on bot, worker or web; move the shared part into core",
+      "bot/src/slack/z.ts imports ../github/config.ts: provider folders must not import each other; share it through core",
+    ]);
   });
 });
 
