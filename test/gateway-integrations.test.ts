@@ -22,7 +22,7 @@ import {
 import { FakeGitHub } from "./fixtures/fake-github.ts";
 import { FakeSlack } from "./fixtures/fake-slack.ts";
 import { startRecordingApi } from "./fixtures/recording-api.ts";
-import { APP_ID, APP_SLUG, appKeys, WEBHOOK_SECRET } from "./helpers/github.ts";
+import { APP_ID, APP_SLUG, appKeys, githubAppEnv } from "./helpers/github.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const run = promisify(execFile);
@@ -170,10 +170,7 @@ describe("the sandbox gateway's integrations", () => {
     const encryptionKey = randomBytes(32).toString("base64");
     rt = await startTestRuntime("postgres", {
       ENCRYPTION_KEY: encryptionKey,
-      GITHUB_APP_ID: APP_ID,
-      GITHUB_PRIVATE_KEY: keys.privateKey,
-      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      GITHUB_API_URL: github.url,
+      ...githubAppEnv(github.url, keys.privateKey),
       SLACK_API_URL: slack.url,
       SLACK_BOT_TOKEN,
       SLACK_SIGNING_SECRET: "test-slack-signing-secret",

@@ -9,13 +9,13 @@ import {
   APP_ID,
   APP_SLUG,
   appKeys,
+  githubAppEnv,
   BOT_LOGIN,
   installationCreated,
   issueAssigned,
   issueComment,
   postGitHub,
   reviewComment,
-  WEBHOOK_SECRET,
 } from "./helpers/github.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 import { apiClient, otherOrganization } from "./helpers/api.ts";
@@ -100,10 +100,7 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
     stack = await startStack(
       "postgres",
       {
-        GITHUB_APP_ID: APP_ID,
-        GITHUB_PRIVATE_KEY: keys.privateKey,
-        GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        GITHUB_API_URL: fake.url,
+        ...githubAppEnv(fake.url, keys.privateKey),
         GITHUB_AGENT_LOGIN: "Tandem-Agent",
         SANDBOX_PROVIDER: "local",
       },

@@ -11,12 +11,12 @@ import {
   APP_ID,
   APP_SLUG,
   appKeys,
-  installationCreated,
+  githubAppEnv,
+  installGitHubApp,
   issueComment,
   postGitHub,
-  WEBHOOK_SECRET,
 } from "../helpers/github.ts";
-import { startStack, until, type Stack } from "../helpers/stack.ts";
+import { startStack, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
 const INSTALLATION = 91;
@@ -65,25 +65,9 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
       MODEL_UPSTREAM_URL: model.url,
       MODEL_UPSTREAM_API_KEY: "test-upstream-key",
       AGENT_MODEL: "test-model",
-      GITHUB_APP_ID: APP_ID,
-      GITHUB_PRIVATE_KEY: keys.privateKey,
-      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      GITHUB_API_URL: fake.url,
+      ...githubAppEnv(fake.url, keys.privateKey),
     });
-    expect(
-      (
-        await postGitHub(
-          stack.base,
-          "installation",
-          installationCreated({ installationId: INSTALLATION, account: "acme" }),
-        )
-      ).status,
-    ).toBe(202);
-    await until("the synced repository", async () =>
-      stack.rt.database.db.query.repositories.findFirst({
-        where: eq(schema.repositories.name, REPO),
-      }),
-    );
+    await installGitHubApp(stack, { installationId: INSTALLATION, account: "acme", repo: REPO });
   }, 120_000);
   afterAll(async () => {
     await stack?.close();

@@ -10,14 +10,7 @@ import { FakeSlack } from "../fixtures/fake-slack.ts";
 import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import {
-  APP_ID,
-  APP_SLUG,
-  appKeys,
-  installationCreated,
-  postGitHub,
-  WEBHOOK_SECRET,
-} from "../helpers/github.ts";
+import { APP_ID, APP_SLUG, appKeys, githubAppEnv, installGitHubApp } from "../helpers/github.ts";
 import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -366,25 +359,9 @@ describe.skipIf(!dockerAvailable())(
         MODEL_UPSTREAM_URL: model.url,
         MODEL_UPSTREAM_API_KEY: "test-upstream-key",
         AGENT_MODEL: "test-model",
-        GITHUB_APP_ID: APP_ID,
-        GITHUB_PRIVATE_KEY: keys.privateKey,
-        GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        GITHUB_API_URL: fake.url,
+        ...githubAppEnv(fake.url, keys.privateKey),
       });
-      expect(
-        (
-          await postGitHub(
-            s.base,
-            "installation",
-            installationCreated({ installationId: INSTALLATION, account: "acme" }),
-          )
-        ).status,
-      ).toBe(202);
-      await until("the synced repository", async () =>
-        s.rt.database.db.query.repositories.findFirst({
-          where: eq(schema.repositories.name, REPO),
-        }),
-      );
+      await installGitHubApp(s, { installationId: INSTALLATION, account: "acme", repo: REPO });
     }, 120_000);
     afterAll(async () => {
       await s?.close();

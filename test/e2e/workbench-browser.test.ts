@@ -13,9 +13,9 @@ import {
   APP_ID,
   APP_SLUG,
   appKeys,
+  githubAppEnv,
   installationCreated,
   postGitHub,
-  WEBHOOK_SECRET,
 } from "../helpers/github.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
@@ -363,10 +363,7 @@ describe.skipIf(!chromiumAvailable())(
       ]);
       stack = await startStack("postgres", {
         PUBLIC_URL: "self",
-        GITHUB_APP_ID: APP_ID,
-        GITHUB_PRIVATE_KEY: keys.privateKey,
-        GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        GITHUB_API_URL: fake.url,
+        ...githubAppEnv(fake.url, keys.privateKey),
         SANDBOX_PROVIDER: "local",
       });
       // GitHub tells Tandem about the installation; it lands in the default org.

@@ -1,5 +1,8 @@
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
+import { eq } from "drizzle-orm";
+import { schema } from "@tandem/core";
+import { until, type Stack } from "./stack.ts";
 
 export const WEBHOOK_SECRET = "test-github-webhook-secret";
 export const APP_ID = "4242";
@@ -162,4 +165,27 @@ export async function postGitHub(
     headers: githubHeaders(event, raw, opts),
   });
   return { status: res.status, text: await res.text() };
+}
+
+/** The settings that point Tandem's GitHub App (this file's id and secret) at a fake GitHub API. */
+export const githubAppEnv = (apiUrl: string, privateKey: string) => ({
+  GITHUB_APP_ID: APP_ID,
+  GITHUB_PRIVATE_KEY: privateKey,
+  GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  GITHUB_API_URL: apiUrl,
+});
+
+/** GitHub tells Tandem about the App's installation; resolves with `repo` once it is synced. */
+export async function installGitHubApp(
+  stack: Stack,
+  o: { installationId: number; account: string; repo: string },
+) {
+  const res = await postGitHub(stack.base, "installation", installationCreated(o));
+  if (res.status !== 202)
+    throw new Error(`installation webhook answered ${res.status}: ${res.text}`);
+  return until("the synced repository", async () =>
+    stack.rt.database.db.query.repositories.findFirst({
+      where: eq(schema.repositories.name, o.repo),
+    }),
+  );
 }
