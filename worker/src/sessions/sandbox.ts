@@ -121,7 +121,7 @@ export async function ensureSandbox(
     // token it holds, so the agent's next model call still works; a new container gets a new one.
     const kept = recreatedFrom ? null : await keptToken(deps, session, id, layout);
     const token = kept ?? (await issueSandboxToken(db, session.id));
-    if (!kept) await writeFiles(deps, id, [sandboxTokenFile(layout, token)]);
+    if (!kept) await writeSandboxFiles(deps.sandboxes, id, [sandboxTokenFile(layout, token)]);
     const { controlUrl } = sandboxNetwork(
       deps.rt.config,
       recreatedFrom?.spec ?? (await versionSpec(deps, session)),
@@ -330,10 +330,6 @@ async function keptToken(
   const owner = await sessionForSandboxToken(deps.rt.database.db, token);
   return owner?.id === session.id ? token : null;
 }
-
-/** Writes several files with one exec (each exec is a round trip to the engine). */
-export const writeFiles = (deps: RunnerDeps, id: string, files: SandboxFile[]) =>
-  writeSandboxFiles(deps.sandboxes, id, files);
 
 /**
  * Checks the repository out under <workspace>/<owner>/<repo> on a new branch tandem/<id prefix>:
