@@ -145,7 +145,11 @@ async function main() {
   // The load above is not for the worker: mark it done, then time event → status message.
   await db.update(schema.inboundEvents).set({ processedAt: new Date() });
   await stack.rt.queues.inbound.obliterate({ force: true });
-  const worker = startWorker(stack.rt, { pollMs: 100, sweepIntervalMs: 60_000 });
+  const worker = startWorker(stack.rt, {
+    providers: stack.rt.providers,
+    pollMs: 100,
+    sweepIntervalMs: 60_000,
+  });
   const toStatus: number[] = [];
   const acks: number[] = [];
   const pending = [];

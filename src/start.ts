@@ -13,7 +13,7 @@ import {
   openRuntime,
   runMain,
 } from "@tandem/core";
-import { startBot } from "@tandem/bot";
+import { createProviders, startBot } from "@tandem/bot";
 import { serveWeb } from "@tandem/web/server";
 import { startWorker } from "@tandem/worker";
 
@@ -22,9 +22,14 @@ runMain(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, service: "tandem" });
   const rt = await openRuntime(config, logger, { embeddedRedis: true });
   const { ownerId } = await ensureDefaultOrganization(rt.database.db, config.DEFAULT_ORG_NAME);
-  const worker = startWorker(rt);
-  const bot = await startBot(rt);
-  const web = await serveWeb({ ...rt, sandboxes: createSandboxProvider(config, logger) });
+  const providers = createProviders(rt);
+  const worker = startWorker(rt, { providers });
+  const bot = await startBot(rt, providers);
+  const web = await serveWeb({
+    ...rt,
+    providers,
+    sandboxes: createSandboxProvider(config, logger),
+  });
 
   const base = config.PUBLIC_URL.replace(/\/$/, "");
   const login = await issueToken(rt.database.db, rt.clock, {

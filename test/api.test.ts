@@ -9,6 +9,7 @@ import {
   type ApiClient,
 } from "./helpers/api.ts";
 import { issueToken, schema, transitionSession } from "@tandem/core";
+import { appKeys, githubAppEnv } from "./helpers/github.ts";
 import { DB_KINDS, startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
@@ -18,7 +19,13 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
   let app: FastifyInstance;
   let owner: ApiClient;
   beforeAll(async () => {
-    rt = await startTestRuntime(kind, { ADMIN_TOKEN });
+    // Slack and GitHub configured (never called here), for the links back to their threads.
+    rt = await startTestRuntime(kind, {
+      ADMIN_TOKEN,
+      SLACK_BOT_TOKEN: "xoxb-test-token",
+      SLACK_SIGNING_SECRET: "test-signing-secret",
+      ...githubAppEnv("http://127.0.0.1:9", appKeys().privateKey),
+    });
     app = await buildTestApp(rt);
     owner = apiClient(app, await ownerToken(rt));
     const created = await owner.request("POST", "/api/repositories", {

@@ -71,9 +71,50 @@ function layerViolations(sources: Source[]): string[] {
   );
 }
 
-const files = ["core", "bot", "worker", "web"].flatMap((pkg) =>
-  sourceFiles(path.join(ROOT, pkg, "src")),
-);
+/** The processes' entry points: the only files that may name the providers (through `@tandem/bot`). */
+const ENTRY_FILES = new Set([
+  "src/start.ts",
+  "web/src/main.ts",
+  "worker/src/main.ts",
+  "bot/src/main.ts",
+]);
+const PROVIDER_NAMES = ["slack", "github", "linear", "jira", "discord"];
+
+/**
+ * Provider wiring outside the provider seam: `@tandem/bot` imported by anything but an entry
+ * file, and a provider named by a string in web or worker code (which loops over the providers).
+ */
+function wiringViolations(sources: Source[]): string[] {
+  const named = new RegExp(`["'\`](${PROVIDER_NAMES.join("|")})["'\`]`, "g");
+  return sources.flatMap(({ rel, text }) => {
+    if (ENTRY_FILES.has(rel)) return [];
+    const found = importsOf(text)
+      .filter((spec) => {
+        const resolved = spec.startsWith(".") ? path.join(path.dirname(rel), spec) : spec;
+        return (
+          /^@tandem\/bot(\/|$)/.test(resolved) ||
+          (!rel.startsWith("bot/") && /^bot\//.test(resolved))
+        );
+      })
+      .map(
+        (spec) =>
+          `${rel} imports ${spec}: only the entry files (${[...ENTRY_FILES].join(", ")}) name the providers; take them from the ChatProvider list instead`,
+      );
+    if (/^(web|worker)\/src\//.test(rel)) {
+      const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+      for (const m of code.matchAll(named))
+        found.push(
+          `${rel} names the provider ${m[0]}: web and worker loop over the providers; put what is ${m[1]}'s in bot/src/${m[1]}/ behind the ChatProvider interface`,
+        );
+    }
+    return found;
+  });
+}
+
+const files = [
+  ...["core", "bot", "worker", "web"].flatMap((pkg) => sourceFiles(path.join(ROOT, pkg, "src"))),
+  path.join(ROOT, "src/start.ts"),
+];
 const sources = files.map((file) => ({
   rel: path.relative(ROOT, file),
   text: readFileSync(file, "utf8"),
@@ -90,6 +131,28 @@ describe("module boundaries", () => {
 
   it("keeps core free of bot, worker and web, and providers free of each other", () => {
     expect(layerViolations(sources)).toEqual([]);
+  });
+
+  it("names the providers only in the entry files: web and worker loop over them", () => {
+    expect(wiringViolations(sources)).toEqual([]);
+  });
+
+  it("finds provider wiring added outside the entry files, naming where it belongs (a test of the check)", () => {
+    const wired: Source[] = [
+      { rel: "web/src/main.ts", text: 'import { createProviders } from "@tandem/bot";\n' },
+      { rel: "web/src/app.ts", text: 'import { slackRoutes } from "@tandem/bot";\n' },
+      {
+        rel: "worker/src/sessions/publish.ts",
+        text: '// "github" in a comment is fine\nconst PUBLISHING = ["github"];\n',
+      },
+      { rel: "worker/src/x.ts", text: 'import { y } from "../../bot/src/jira/index.ts";\n' },
+      { rel: "bot/src/slack/index.ts", text: 'const name = "slack";\n' },
+    ];
+    expect(wiringViolations(wired)).toEqual([
+      "web/src/app.ts imports @tandem/bot: only the entry files (src/start.ts, web/src/main.ts, worker/src/main.ts, bot/src/main.ts) name the providers; take them from the ChatProvider list instead",
+      'worker/src/sessions/publish.ts names the provider "github": web and worker loop over the providers; put what is github\'s in bot/src/github/ behind the ChatProvider interface',
+      "worker/src/x.ts imports ../../bot/src/jira/index.ts: only the entry files (src/start.ts, web/src/main.ts, worker/src/main.ts, bot/src/main.ts) name the providers; take them from the ChatProvider list instead",
+    ]);
   });
 
   it("names the file and where the code belongs when a boundary is crossed (a test of the checks)", () => {

@@ -241,7 +241,11 @@ describe("the sandbox gateway's integrations", () => {
       }),
     ) as unknown as Logger;
     interceptor = createIntegrationInterceptor(
-      { config: rt.config, db, logger, clock: rt.clock },
+      {
+        config: rt.config,
+        logger,
+        integrations: rt.providers.flatMap((p) => (p.integration ? [p.integration] : [])),
+      },
       ca,
       { maxBodyBytes: 64 * 1024 },
     );

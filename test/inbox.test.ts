@@ -39,7 +39,7 @@ describe("the inbox survives a Redis outage", () => {
   });
 
   it("processes an event enqueued normally, once", async () => {
-    worker = startWorker(rt, { handlers, sweepIntervalMs: 200 });
+    worker = startWorker(rt, { providers: rt.providers, handlers, sweepIntervalMs: 200 });
     const accepted = await acceptInbound(deps(), {
       provider: "test",
       deliveryId: "normal",
@@ -95,7 +95,12 @@ describe("the inbox survives a Redis outage", () => {
     expect(await accepted.enqueued).toBe(true); // in Redis, but no worker is running…
     await redis.stop(); // …and Redis keeps nothing on disk: the job is gone.
     await redis.start();
-    worker = startWorker(rt, { handlers, sweepIntervalMs: 200, staleAfterMs: 300 });
+    worker = startWorker(rt, {
+      providers: rt.providers,
+      handlers,
+      sweepIntervalMs: 200,
+      staleAfterMs: 300,
+    });
     await until("processing of the lost job", async () => (await row("lost-job")).processedAt);
     expect(handled.filter((d) => d === "lost-job")).toHaveLength(1);
   });

@@ -1002,7 +1002,7 @@ describe("Slack: mention, follow in place, continue by replying", () => {
       );
     });
     fake.socketUrl = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`;
-    const bot = await startBot(stack.rt);
+    const bot = await startBot(stack.rt, stack.rt.providers);
     try {
       expect(bot.providers).toEqual(["slack"]);
       expect(fake.callsTo("apps.connections.open").at(-1)!.token).toBe("xapp-test-token");

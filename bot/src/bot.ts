@@ -1,29 +1,33 @@
-import type { Runtime } from "@tandem/core";
-import { startSlackSocketMode } from "./slack/index.ts";
+import type { ChatProvider, ProviderConnection, Runtime } from "@tandem/core";
 
 export interface RunningBot {
+  /** The providers whose long-lived connection is open. */
   providers: string[];
   close(): Promise<void>;
 }
 
 /**
- * Starts the long-lived provider connections: Slack Socket Mode when SLACK_APP_TOKEN is set
- * (later the Discord gateway). Webhook providers need none: their routes live in the web app.
+ * Opens the providers' long-lived connections (Slack Socket Mode when SLACK_APP_TOKEN is set).
+ * Webhook providers need none: their routes live in the web app.
  */
-export async function startBot(rt: Runtime): Promise<RunningBot> {
-  const providers: string[] = [];
-  const connections: Array<{ close(): Promise<void> }> = [];
-  const slack = await startSlackSocketMode(rt);
-  if (slack) {
-    providers.push("slack");
-    connections.push(slack);
+export async function startBot(
+  rt: Runtime,
+  providers: readonly ChatProvider[],
+): Promise<RunningBot> {
+  const open: Array<{ name: string; connection: ProviderConnection }> = [];
+  for (const provider of providers) {
+    const connection = await provider.connect?.();
+    if (connection) open.push({ name: provider.name, connection });
   }
-  rt.logger.info({ providers }, "bot.started");
+  const names = open.map((o) => o.name);
+  rt.logger.info({ providers: names }, "bot.started");
   return {
-    providers,
+    providers: names,
     close: async () => {
-      for (const c of connections)
-        await c.close().catch((err) => rt.logger.warn({ err }, "bot.close_failed"));
+      for (const { name, connection } of open)
+        await connection
+          .close()
+          .catch((err) => rt.logger.warn({ err, provider: name }, "bot.close_failed"));
     },
   };
 }

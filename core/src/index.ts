@@ -49,3 +49,6 @@ export * from "./profiles/snapshots.ts";
 export * from "./profiles/setup-sandbox.ts";
 export * from "./profiles/refresh.ts";
 export * from "./profiles/prepare.ts";
+export * from "./providers/provider.ts";
+export * from "./providers/integration.ts";
+export * from "./providers/graphql.ts";

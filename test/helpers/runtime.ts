@@ -9,9 +9,11 @@ import {
   ensureDefaultOrganization,
   loadConfig,
   openRuntime,
+  type ChatProvider,
   type Config,
   type Runtime,
 } from "@tandem/core";
+import { createProviders } from "@tandem/bot";
 
 export type DbKind = "postgres" | "pglite";
 export const DB_KINDS: DbKind[] = ["postgres", "pglite"];
@@ -41,6 +43,8 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
 }
 
 export interface TestRuntime extends Runtime {
+  /** The providers this configuration sets up, as the entry points make them. */
+  providers: ChatProvider[];
   ownerId: string;
   defaultOrgId: string;
 }
@@ -77,6 +81,7 @@ export async function startTestRuntime(
   const { org, ownerId } = await ensureDefaultOrganization(rt.database.db, "Default");
   return {
     ...rt,
+    providers: createProviders(rt),
     ownerId,
     defaultOrgId: org.id,
     close: async () => {

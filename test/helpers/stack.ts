@@ -47,7 +47,7 @@ export interface Stack {
 export async function startStack(
   kind: DbKind,
   env: Record<string, string>,
-  workerOptions: WorkerOptions & { none?: boolean } = {},
+  workerOptions: Partial<WorkerOptions> & { none?: boolean } = {},
 ): Promise<Stack> {
   const [port, portsPort] = (await freePorts(2)) as [number, number];
   const rt = await startTestRuntime(kind, {
@@ -65,7 +65,13 @@ export async function startStack(
   const web = await serveWeb({ ...rt, sandboxes });
   const worker = workerOptions.none
     ? { sweepNow: async () => 0, close: async () => {} }
-    : startWorker(rt, { pollMs: 100, sweepIntervalMs: 500, ...workerOptions, sandboxes });
+    : startWorker(rt, {
+        pollMs: 100,
+        sweepIntervalMs: 500,
+        providers: rt.providers,
+        ...workerOptions,
+        sandboxes,
+      });
   const owner = apiClient(web.app, await ownerToken(rt));
   return {
     rt,

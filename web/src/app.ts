@@ -1,14 +1,8 @@
 import { randomUUID } from "node:crypto";
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyRequest,
-} from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import websocket from "@fastify/websocket";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { githubRoutes, slackRoutes } from "@tandem/bot";
-import { AppError, requireAdmin } from "@tandem/core";
+import { AppError, requireAdmin, type ProviderWebAccess } from "@tandem/core";
 import { requireActor } from "./auth.ts";
 import type { WebDeps } from "./deps.ts";
 import { OpenApiRegistry } from "./openapi.ts";
@@ -113,25 +107,14 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   // For sandboxes only, with the sandbox token; kept out of the OpenAPI document.
   modelProxyRoutes(app, deps);
   sandboxGitRoutes(app, deps);
-  // Provider webhooks and installs (each registers nothing when its provider is not configured).
-  const providerDeps = {
-    config: deps.config,
-    db: deps.database.db,
-    queues: deps.queues,
-    logger: deps.logger,
-    clock: deps.clock,
-  };
-  /** The org an owner or admin installs a provider for (401/403 for anyone else). */
-  const adminOrg = async (req: FastifyRequest) => {
-    const actor = await requireActor(deps, req);
-    requireAdmin(actor);
-    return actor.orgId;
-  };
-  await app.register(slackRoutes, { ...providerDeps, installingOrg: adminOrg });
-  await app.register(githubRoutes, {
-    ...providerDeps,
-    adminOrg,
-    adminsDefaultOrg: async (req) => {
+  // Provider webhooks and installs, each provider in its own scope (its raw-body parsers stay there).
+  const access: ProviderWebAccess = {
+    async adminOrg(req) {
+      const actor = await requireActor(deps, req);
+      requireAdmin(actor);
+      return actor.orgId;
+    },
+    async adminsDefaultOrg(req) {
       const org = await deps.database.db.query.organizations.findFirst({
         where: (o, { eq }) => eq(o.isDefault, true),
       });
@@ -139,7 +122,10 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
       const actor = await requireActor(deps, req, org.id).catch(() => null);
       return actor !== null && actor.role !== "member";
     },
-  });
+  };
+  for (const provider of deps.providers) {
+    if (provider.routes) await app.register((scope) => provider.routes!(scope, access));
+  }
   app.get("/api/openapi.json", async () => registry.document(deps.config.PUBLIC_URL));
   await workbenchRoutes(app, deps);
 

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import type {
+  ChatProvider,
   Clock,
   Config,
   Database,
@@ -19,6 +20,8 @@ export interface WebDeps {
   bus: EventBus;
   logger: Logger;
   clock: Clock;
+  /** The configured providers (`createProviders` in bot/src/providers.ts, called by the entry point). */
+  providers: readonly ChatProvider[];
   /** The workbench reaches sandboxes through this (terminals, changes, ports); without it those answer 503. */
   sandboxes?: SandboxProvider;
   /** The registry /metrics serves; given, so the gateway (egress proxy) counts on the same one. */

@@ -9,10 +9,10 @@ import {
   sweepInbox,
   syncRefreshSchedules,
   type AgentAdapter,
+  type ChatProvider,
   type Runtime,
   type SandboxProvider,
 } from "@tandem/core";
-import { createGitHubWorker, createSlackWorker } from "@tandem/bot";
 import { processInbound, type InboundHandler } from "./processors/inbound.ts";
 import { processOutbound, type OutboundHandler } from "./processors/outbound.ts";
 import type { RunnerDeps } from "./sessions/deps.ts";
@@ -22,6 +22,8 @@ import { collectSnapshotImages, SNAPSHOT_GC_JOB } from "./snapshot-gc.ts";
 import { buildSnapshot, sweepSnapshots } from "./snapshots.ts";
 
 export interface WorkerOptions {
+  /** The configured providers (`createProviders` in bot/src/providers.ts, called by the entry point). */
+  providers: readonly ChatProvider[];
   /** Added to (and replacing) the providers' own inbound handlers, by provider name. */
   handlers?: Record<string, InboundHandler>;
   sweepIntervalMs?: number;
@@ -49,20 +51,17 @@ export interface RunningWorker {
  * Starts the BullMQ processors. The inbox sweeper runs on a timer in this process rather than as a
  * scheduled job: it exists for the case where Redis (and every scheduled job in it) is gone.
  */
-export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorker {
+export function startWorker(rt: Runtime, opts: WorkerOptions): RunningWorker {
   const log = rt.logger.child({ component: "worker" });
-  // Providers configured in the environment: each routes its inbound events and performs its posts.
-  const slack = createSlackWorker(rt);
-  const github = createGitHubWorker(rt);
+  // Each configured provider routes its inbound events and performs its outbound jobs.
+  const { providers } = opts;
   const handlers: Record<string, InboundHandler> = {
-    ...(slack ? { slack: slack.inbound } : {}),
-    ...(github ? { github: github.inbound } : {}),
+    ...Object.fromEntries(providers.flatMap((p) => (p.inbound ? [[p.name, p.inbound]] : []))),
     ...opts.handlers,
   };
-  const outboundHandlers: Record<string, OutboundHandler> = {
-    ...(slack ? { slack: slack.outbound } : {}),
-    ...(github ? { github: github.outbound } : {}),
-  };
+  const outboundHandlers: Record<string, OutboundHandler> = Object.fromEntries(
+    providers.flatMap((p) => (p.outbound ? [[p.name, p.outbound]] : [])),
+  );
   const deps = { db: rt.database.db, clock: rt.clock, logger: log, handlers };
   const inboxDeps = { db: rt.database.db, queues: rt.queues, logger: log, clock: rt.clock };
   const staleMs = opts.staleAfterMs ?? 5 * 60_000;
@@ -71,6 +70,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   const runner: RunnerDeps = {
     rt,
     sandboxes: opts.sandboxes ?? createSandboxProvider(rt.config, log),
+    providers,
     // Without an override, each session runs the agent its profile version names (sessions/agent.ts).
     ...(opts.agent ? { agent: opts.agent } : {}),
     pollMs: opts.pollMs ?? 250,
@@ -160,19 +160,17 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
   }
 
   // Reporters follow every session's events and update the threads sessions came from.
-  const following = slack
-    ?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS })
-    .catch((err) => {
-      log.error({ err }, "slack.follow_failed");
-      return undefined;
-    });
-
-  const followingGitHub = github
-    ?.follow({ catchUpMs: opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS })
-    .catch((err) => {
-      log.error({ err }, "github.follow_failed");
-      return undefined;
-    });
+  const catchUpMs = opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS;
+  const following = providers.flatMap((p) =>
+    p.follow
+      ? [
+          p.follow({ catchUpMs }).catch((err) => {
+            log.error({ err, provider: p.name }, "provider.follow_failed");
+            return undefined;
+          }),
+        ]
+      : [],
+  );
 
   const stopSweeping = every(
     opts.sweepIntervalMs ?? rt.config.INBOX_SWEEP_INTERVAL_MS,
@@ -194,12 +192,7 @@ export function startWorker(rt: Runtime, opts: WorkerOptions = {}): RunningWorke
     sweepNow,
     async close() {
       stopSweeping();
-      await (
-        await following
-      )?.();
-      await (
-        await followingGitHub
-      )?.();
+      for (const stop of await Promise.all(following)) await stop?.();
       await Promise.all(workers.map((w) => w.close()));
     },
   };

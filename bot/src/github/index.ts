@@ -1,29 +1,23 @@
-import type { InboundEvent, Logger, Runtime } from "@tandem/core";
+import type { ChatProvider, Runtime } from "@tandem/core";
+import { githubGitCredentials } from "./credentials.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
 import { followGitHubSessions } from "./follow.ts";
+import { githubIntegration } from "./gateway.ts";
 import { createGitHubOutbound } from "./outbound.ts";
 import { GitHubOutbox, type GitHubOutboundJob } from "./outbox.ts";
 import { createGitHubRouter } from "./router.ts";
+import { githubRoutes } from "./routes.ts";
 import { sharedGitHubApp } from "./shared.ts";
 
-export { githubRoutes, type GitHubRouteOptions } from "./routes.ts";
-export {
-  githubApiToken,
-  githubGitCredentials,
-  type GitHubApiToken,
-  type GitHubGitCredentials,
-} from "./credentials.ts";
 export { githubSettings, threadKey as githubThreadKey } from "./config.ts";
-export type { GitHubOutboundJob } from "./outbox.ts";
 
-/** What the worker runs for GitHub: the inbound router, the outbound processor and the reporter's follower. */
-export interface GitHubWorker {
-  inbound(event: InboundEvent, log: Logger): Promise<void>;
-  outbound(job: unknown, log: Logger): Promise<void>;
-  follow(opts?: { catchUpMs?: number }): Promise<() => Promise<void>>;
-}
-
-export function createGitHubWorker(rt: Runtime): GitHubWorker | null {
+/**
+ * GitHub as a provider (a GitHub App): the webhook and installation routes, the router for
+ * mentions, assignments and review comments, the tracking comment edited in place, the pull
+ * request each turn's pushed branch gets, installation tokens for the sandbox's git remote and
+ * the gateway. Null when the App is not configured.
+ */
+export function githubProvider(rt: Runtime): ChatProvider | null {
   const settings = githubSettings(rt.config);
   if (!settings) return null;
   const logger = rt.logger.child({ provider: PROVIDER });
@@ -51,17 +45,24 @@ export function createGitHubWorker(rt: Runtime): GitHubWorker | null {
     github,
     publicUrl: settings.publicUrl,
   });
+  const deps = { config: rt.config, db, logger: rt.logger, clock: rt.clock };
+  const gitCredential = githubGitCredentials(deps);
+  const web = rt.config.GITHUB_URL.replace(/\/$/, "");
   return {
+    name: PROVIDER,
+    title: "GitHub",
+    routes: (app, access) => githubRoutes(app, { ...deps, queues: rt.queues, ...access }),
     inbound: route,
     outbound: (job, log) => send(job as GitHubOutboundJob, log),
-    follow: (opts = {}) =>
-      followGitHubSessions({
-        db,
-        bus: rt.bus,
-        logger,
-        outbox,
-        clock: rt.clock,
-        catchUpMs: opts.catchUpMs,
-      }),
+    follow: ({ catchUpMs }) =>
+      followGitHubSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs }),
+    // The issue URL reaches a pull request too.
+    originUrl: (key) => {
+      const m = /^([\w.-]+\/[\w.-]+)#(\d+)$/.exec(key);
+      return m ? `${web}/${m[1]}/issues/${m[2]}` : null;
+    },
+    publishes: true,
+    ...(gitCredential ? { gitCredential } : {}),
+    integration: githubIntegration(deps) ?? undefined,
   };
 }

@@ -1,26 +1,25 @@
-import type { InboundEvent, Logger, Runtime } from "@tandem/core";
+import type { ChatProvider, Runtime } from "@tandem/core";
 import { SlackTeams } from "./client.ts";
-import { slackSettings } from "./config.ts";
+import { PROVIDER, slackSettings } from "./config.ts";
 import { followSlackSessions } from "./follow.ts";
+import { slackIntegration } from "./gateway.ts";
 import { CommitFirstSocketReceiver, createIngressApp } from "./ingress.ts";
 import { createSlackOutbound } from "./outbound.ts";
 import { SlackOutbox, type SlackOutboundJob } from "./outbox.ts";
 import { createSlackRouter } from "./router.ts";
+import { slackRoutes } from "./routes.ts";
 
-export { slackRoutes, slackManifest, type SlackRouteOptions } from "./routes.ts";
+export { slackManifest } from "./routes.ts";
 export { slackSettings, BOT_SCOPES, BOT_EVENTS, ACTIONS, threadKey } from "./config.ts";
 export { slackSessionToken, type SlackSessionToken } from "./credentials.ts";
 export type { SlackOutboundJob } from "./outbox.ts";
 
-/** What the worker runs for Slack: the inbound router, the outbound processor and the reporter's follower. */
-export interface SlackWorker {
-  inbound(event: InboundEvent, log: Logger): Promise<void>;
-  outbound(job: unknown, log: Logger): Promise<void>;
-  /** Starts following session events (the reporter), catching up every `catchUpMs`; returns the function that stops it. */
-  follow(opts?: { catchUpMs?: number }): Promise<() => Promise<void>>;
-}
-
-export function createSlackWorker(rt: Runtime): SlackWorker | null {
+/**
+ * Slack as a provider: the Events API, interactivity and /tandem routes (or Socket Mode), the
+ * router, the outbound jobs and the reporter that keeps one status message per thread. Null when
+ * Slack is not configured (no bot token and no OAuth app).
+ */
+export function slackProvider(rt: Runtime): ChatProvider | null {
   const settings = slackSettings(rt.config);
   if (!settings) return null;
   const logger = rt.logger.child({ provider: "slack" });
@@ -54,24 +53,36 @@ export function createSlackWorker(rt: Runtime): SlackWorker | null {
     publicUrl: settings.publicUrl,
   });
   return {
+    name: PROVIDER,
+    title: "Slack",
+    routes: (app, access) =>
+      slackRoutes(app, {
+        config: rt.config,
+        db,
+        queues: rt.queues,
+        logger: rt.logger,
+        clock: rt.clock,
+        adminOrg: access.adminOrg,
+      }),
     inbound: route,
     outbound: (job) => send(job as SlackOutboundJob),
-    follow: (opts = {}) =>
-      followSlackSessions({
-        db,
-        bus: rt.bus,
-        logger,
-        outbox,
-        clock: rt.clock,
-        catchUpMs: opts.catchUpMs,
-      }),
+    follow: ({ catchUpMs }) =>
+      followSlackSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs }),
+    connect: () => startSlackSocketMode(rt),
+    originUrl,
+    integration: slackIntegration({ config: rt.config, db }) ?? undefined,
   };
 }
 
+/** Slack's app_redirect opens the thread's message in the workspace. */
+function originUrl(key: string): string | null {
+  const [team, channel, ts, ...rest] = key.split(":");
+  if (!team || !channel || !ts || rest.length) return null;
+  return `https://slack.com/app_redirect?${new URLSearchParams({ team, channel, message_ts: ts })}`;
+}
+
 /** Socket Mode (SLACK_APP_TOKEN): the same ingress as the HTTP routes, over Slack's WebSocket. */
-export async function startSlackSocketMode(
-  rt: Runtime,
-): Promise<{ close(): Promise<void> } | null> {
+async function startSlackSocketMode(rt: Runtime): Promise<{ close(): Promise<void> } | null> {
   const settings = slackSettings(rt.config);
   if (!settings?.appToken) return null;
   const logger = rt.logger.child({ provider: "slack" });

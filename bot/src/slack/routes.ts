@@ -15,7 +15,7 @@ export interface SlackRouteOptions {
   logger: Logger;
   clock: Clock;
   /** The org a workspace install is for: the signed-in owner's or admin's; throws otherwise. */
-  installingOrg(req: FastifyRequest): Promise<string>;
+  adminOrg(req: FastifyRequest): Promise<string>;
 }
 
 const MANIFEST = readFileSync(new URL("./manifest.json", import.meta.url), "utf8");
@@ -98,7 +98,7 @@ function installRoutes(
   app.get("/slack/install", async (req, reply) => {
     let orgId: string;
     try {
-      orgId = await opts.installingOrg(req);
+      orgId = await opts.adminOrg(req);
     } catch {
       return reply
         .code(401)

@@ -178,3 +178,6 @@ export function sameSpec(a: ProfileSpec, b: ProfileSpec): boolean {
       : v;
   return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
 }
+
+/** A provider whose API the sandbox gateway serves to the agent with Tandem's credential. */
+export type Integration = (typeof INTEGRATIONS)[number];

@@ -78,7 +78,11 @@ export async function startSandboxGateway(deps: WebDeps): Promise<SandboxGateway
   for (const file of [GATEWAY_FORWARDER, GATEWAY_CA_CERT, GATEWAY_CA_BUNDLE])
     await chmod(path.join(dir, file), 0o644);
   const interceptor = createIntegrationInterceptor(
-    { config: deps.config, db: deps.database.db, logger: deps.logger, clock: deps.clock },
+    {
+      config: deps.config,
+      logger: deps.logger,
+      integrations: deps.providers.flatMap((p) => (p.integration ? [p.integration] : [])),
+    },
     ca,
   );
 

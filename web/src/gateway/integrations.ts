@@ -1,28 +1,19 @@
 import http from "node:http";
 import type net from "node:net";
 import tls from "node:tls";
-import type { Clock, Config, Db, Logger } from "@tandem/core";
+import type { Config, IntegrationProvider, Logger } from "@tandem/core";
 import type { GatewayCa } from "./ca.ts";
 import { forwardIntegrationRequest, type Served } from "./integrations/forward.ts";
-import { githubProvider } from "./integrations/github.ts";
-import { jiraProvider } from "./integrations/jira.ts";
-import { linearProvider } from "./integrations/linear.ts";
-import type { IntegrationProvider } from "./integrations/provider.ts";
-import { slackProvider } from "./integrations/slack.ts";
 import type { IntegrationInterceptor } from "./types.ts";
-
-export type { IntegrationProvider } from "./integrations/provider.ts";
 
 export interface IntegrationDeps {
   config: Config;
-  db: Db;
   logger: Logger;
-  clock: Clock;
+  /** The integrations served: those of the configured providers (`ChatProvider.integration`). */
+  integrations: readonly IntegrationProvider[];
 }
 
 export interface IntegrationOptions {
-  /** The integrations served; by default every one the configuration sets up (GitHub App, Slack token, Linear key, Jira site). */
-  providers?: IntegrationProvider[];
   /** Largest body buffered to add the session link; larger writes get 413. */
   maxBodyBytes?: number;
 }
@@ -36,16 +27,6 @@ export interface IntegrationGateway extends IntegrationInterceptor {
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-/** The integrations this configuration sets up. */
-export function configuredIntegrations(deps: IntegrationDeps): IntegrationProvider[] {
-  return [
-    githubProvider(deps),
-    slackProvider(deps),
-    linearProvider(deps.config),
-    jiraProvider(deps.config),
-  ].filter((p): p is IntegrationProvider => p !== null);
-}
-
 /**
  * The egress proxy's integration interceptor: for the hosts of the integrations a profile
  * version exposes, it terminates the agent's TLS with a leaf from the gateway CA and serves the
@@ -58,7 +39,7 @@ export function createIntegrationInterceptor(
 ): IntegrationGateway {
   const logger = deps.logger.child({ component: "integrations" });
   const byHost = new Map<string, IntegrationProvider>();
-  for (const provider of opts.providers ?? configuredIntegrations(deps)) {
+  for (const provider of deps.integrations) {
     for (const host of provider.hosts) if (!byHost.has(host)) byHost.set(host, provider);
   }
   const forwardDeps = {

@@ -1,7 +1,5 @@
 import type { Duplex } from "node:stream";
-import type { INTEGRATIONS, NetworkPolicy, SandboxGrant } from "@tandem/core";
-
-export type Integration = (typeof INTEGRATIONS)[number];
+import type { Integration, NetworkPolicy, SandboxGrant } from "@tandem/core";
 
 /**
  * Who is on the other end of a gateway connection: the sandbox token the in-sandbox forwarder

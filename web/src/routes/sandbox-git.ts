@@ -3,13 +3,13 @@ import https from "node:https";
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { eq } from "drizzle-orm";
-import { githubGitCredentials } from "@tandem/bot";
 import {
   repositoriesForGrant,
   repositoryCredential,
   schema,
   sessionBranch,
   sessionMayPush,
+  type GitCredential,
   type Repository,
 } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
@@ -24,19 +24,26 @@ const MAX_COMMANDS_BYTES = 1024 * 1024;
 
 /**
  * Tandem's git remote for the sandbox: `<control>/sandbox/git/<repository id>` forwards git's
- * smart HTTP to the repository's real remote with its stored credential or a GitHub installation
- * token narrowed to the grant's repositories, so no git secret ever enters a sandbox. Git
+ * smart HTTP to the repository's real remote with its stored credential or one a provider mints
+ * for it (a GitHub App's installation token narrowed to the grant's repositories, say), so no git
+ * secret ever enters a sandbox. Git
  * authenticates with the sandbox token (the credential helper gives it as the password). Fetch
  * is served for the grant's repositories; push only for a session's token, and only to the
  * session's branches: any other ref refuses the whole push with a line git prints.
  */
 export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
-  const github = githubGitCredentials({
-    config: deps.config,
-    db: deps.database.db,
-    logger: deps.logger,
-    clock: deps.clock,
-  });
+  const minters = deps.providers.flatMap((p) => (p.gitCredential ? [p.gitCredential] : []));
+  /** The first credential a provider has for the repository, else the one stored with it. */
+  const credentialFor = async (
+    grant: { orgId: string; repositoryIds: string[] },
+    repo: Repository,
+  ): Promise<GitCredential | null> => {
+    for (const mint of minters) {
+      const minted = await mint(grant, repo);
+      if (minted) return minted;
+    }
+    return repositoryCredential(deps.config.ENCRYPTION_KEY, repo);
+  };
   void app.register(async (scope) => {
     // Bodies are relayed as they come (a pack may be large); the receive-pack commands are read on the way.
     scope.removeAllContentTypeParsers();
@@ -92,10 +99,7 @@ export function sandboxGitRoutes(app: FastifyInstance, deps: WebDeps) {
             }
           }
         }
-        const credential =
-          github && repo.installationId
-            ? await github(grant, repo)
-            : repositoryCredential(deps.config.ENCRYPTION_KEY, repo);
+        const credential = await credentialFor(grant, repo);
         log.info({ repository: repo.name, service, method: req.method }, "git.forwarded");
         return forward(
           reply,
@@ -238,7 +242,7 @@ function forward(
   req: FastifyRequest,
   repo: Repository,
   suffix: string,
-  credential: { username: string; password: string } | null,
+  credential: GitCredential | null,
   head: Buffer | undefined,
 ) {
   const target = new URL(`${repo.cloneUrl.replace(/\/+$/, "")}/${suffix}`);

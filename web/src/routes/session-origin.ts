@@ -1,5 +1,5 @@
 import { inArray } from "drizzle-orm";
-import { schema, type Db } from "@tandem/core";
+import { providerNamed, schema, type ChatProvider, type Db } from "@tandem/core";
 
 export interface SessionOrigin {
   provider: string;
@@ -11,27 +11,12 @@ export interface SessionCreator {
 }
 
 /**
- * A link back to the thread a session came from, built from its binding alone (no provider call):
- * GitHub's issue URL also reaches a pull request; Slack's app_redirect opens the thread's message.
+ * Origins and creators of a page of sessions, in two queries. A session's origin is the link
+ * back to the thread it came from, which its provider builds from the binding alone (no call).
  */
-export function originUrl(githubUrl: string, provider: string, threadKey: string): string | null {
-  if (provider === "github") {
-    const m = threadKey.match(/^([\w.-]+\/[\w.-]+)#(\d+)$/);
-    return m ? `${githubUrl.replace(/\/$/, "")}/${m[1]}/issues/${m[2]}` : null;
-  }
-  if (provider === "slack") {
-    const [team, channel, ts, ...rest] = threadKey.split(":");
-    if (!team || !channel || !ts || rest.length) return null;
-    const q = new URLSearchParams({ team, channel, message_ts: ts });
-    return `https://slack.com/app_redirect?${q}`;
-  }
-  return null;
-}
-
-/** Origins and creators of a page of sessions, in two queries. */
 export async function sessionDetails(
   db: Db,
-  githubUrl: string,
+  providers: readonly ChatProvider[],
   list: Array<{ id: string; createdBy: string | null }>,
 ) {
   const origins = new Map<string, SessionOrigin>();
@@ -48,7 +33,7 @@ export async function sessionDetails(
     )
     .orderBy(schema.sessionBindings.createdAt);
   for (const b of bindings) {
-    const url = originUrl(githubUrl, b.provider, b.threadKey);
+    const url = providerNamed(providers, b.provider)?.originUrl?.(b.threadKey);
     if (url && !origins.has(b.sessionId)) origins.set(b.sessionId, { provider: b.provider, url });
   }
   const userIds = [...new Set(list.map((s) => s.createdBy).filter((u): u is string => u !== null))];

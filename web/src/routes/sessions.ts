@@ -56,7 +56,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     publicUrl: deps.config.PUBLIC_URL,
   };
   type Details = Awaited<ReturnType<typeof sessionDetails>>;
-  const details = (list: Session[]) => sessionDetails(db, deps.config.GITHUB_URL, list);
+  const details = (list: Session[]) => sessionDetails(db, deps.providers, list);
   const view = (s: Session, repository: string, d: Details) => ({
     id: s.id,
     status: s.status,

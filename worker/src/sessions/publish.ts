@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import {
   appendEvent,
   execCollect,
+  providerNamed,
   pushTarget,
   sandboxCommandEnv,
   schema,
@@ -10,9 +11,6 @@ import {
 } from "@tandem/core";
 import type { RunnerDeps } from "./deps.ts";
 import type { ActiveSandbox } from "./sandbox.ts";
-
-/** Providers whose sessions leave as commits on a pushed branch (the provider opens the pull request). */
-const PUBLISHING_PROVIDERS = ["github"];
 
 /**
  * Inside the sandbox, as its user: commit everything the turn left (`git add -A`), then push to
@@ -30,7 +28,7 @@ git fetch -q origin "$3" 2>/dev/null || true
 echo "pushed $(git rev-parse --short HEAD)"`;
 
 /**
- * After a completed turn of a session bound to a publishing provider: commit the work on the
+ * After a completed turn of a session bound to a publishing provider (`ChatProvider.publishes`): commit the work on the
  * session branch and push it, so the provider can open or update its pull request. A session
  * that started on an existing branch of the repository (a pull request's head, `baseRef`)
  * pushes back to that branch. Best effort: a failure is an `error` event, the session goes on.
@@ -46,7 +44,7 @@ export async function publishTurn(
   const binding = await db.query.sessionBindings.findFirst({
     where: eq(schema.sessionBindings.sessionId, sessionId),
   });
-  if (!binding || !PUBLISHING_PROVIDERS.includes(binding.provider)) return;
+  if (!binding || !providerNamed(deps.providers, binding.provider)?.publishes) return;
   const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
   if (!session?.branch) return;
   const target = pushTarget(session);

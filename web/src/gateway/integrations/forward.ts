@@ -1,9 +1,8 @@
 import http from "node:http";
 import https from "node:https";
-import { sessionUrl, type Logger } from "@tandem/core";
+import { sessionUrl, type IntegrationProvider, type Logger } from "@tandem/core";
 import { forwardHeaders } from "../egress-proxy.ts";
 import type { GatewayIdentity } from "../types.ts";
-import type { IntegrationProvider } from "./provider.ts";
 
 /** An integration host's connection: what the egress proxy handed over. */
 export interface Served {

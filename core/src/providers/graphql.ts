@@ -1,4 +1,4 @@
-import { isRecord, parseJson } from "./provider.ts";
+import { isRecord, parseJson } from "./integration.ts";
 
 /** A mutation whose `input.body` gets the link; `create`: a missing body becomes the link alone. */
 export interface MutationRule {

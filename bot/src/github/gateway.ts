@@ -1,7 +1,9 @@
-import { githubApiToken } from "@tandem/bot";
-import type { Clock, Config, Db, Logger } from "@tandem/core";
-import { rewriteGraphqlBody, type AddLink, type MutationRule } from "./graphql.ts";
+import { githubApiToken } from "./credentials.ts";
 import {
+  type Clock,
+  type Config,
+  type Db,
+  type Logger,
   carriesLink,
   isJson,
   isRecord,
@@ -10,7 +12,10 @@ import {
   withMarkdownLink,
   type BodyRewrite,
   type IntegrationProvider,
-} from "./provider.ts";
+  rewriteGraphqlBody,
+  type AddLink,
+  type MutationRule,
+} from "@tandem/core";
 
 /** Writes whose `body` is what people read: issues, comments, pull requests, reviews. `create`: a missing body becomes the link. */
 const REST_WRITES: Array<{ method: string; path: RegExp; create?: boolean }> = [
@@ -51,7 +56,7 @@ const GIT_REFUSED =
  * GitHub for the agent (api.github.com REST and GraphQL, uploads.github.com, github.com), with
  * an installation token narrowed to the session's repositories. Null when the App is not configured.
  */
-export function githubProvider(deps: {
+export function githubIntegration(deps: {
   config: Config;
   db: Db;
   logger: Logger;

@@ -1,12 +1,12 @@
-import type { Config } from "@tandem/core";
 import {
+  type Config,
   carriesLink,
   isJson,
   isRecord,
   parseJson,
   upstreamUrl,
   type IntegrationProvider,
-} from "./provider.ts";
+} from "@tandem/core";
 
 /** Creating (POST) and editing (PUT) an issue comment, REST v2 (wiki markup) or v3 (ADF). */
 const COMMENT_WRITES = [
@@ -15,7 +15,7 @@ const COMMENT_WRITES = [
 ];
 
 /** Jira's REST API on the host of JIRA_BASE_URL, as JIRA_EMAIL with JIRA_API_TOKEN. Null unless all three are set. */
-export function jiraProvider(config: Config): IntegrationProvider | null {
+export function jiraIntegration(config: Config): IntegrationProvider | null {
   const { JIRA_BASE_URL: base, JIRA_EMAIL: email, JIRA_API_TOKEN: token } = config;
   if (!base || !email || !token) return null;
   const basic = `Basic ${Buffer.from(`${email}:${token}`).toString("base64")}`;

@@ -1,13 +1,14 @@
-import { slackSessionToken } from "@tandem/bot";
-import type { Config, Db } from "@tandem/core";
+import { slackSessionToken } from "./credentials.ts";
 import {
+  type Config,
+  type Db,
   carriesLink,
   isJson,
   isRecord,
   parseJson,
   upstreamUrl,
   type IntegrationProvider,
-} from "./provider.ts";
+} from "@tandem/core";
 
 /** The methods that post what people read. */
 const MESSAGE_METHODS = new Set(["chat.postMessage", "chat.update"]);
@@ -19,7 +20,7 @@ const isForm = (contentType: string) => /^application\/x-www-form-urlencoded\b/i
  * token the sandbox put in the query or a form body is removed: only the header counts. Null
  * when Slack has no token.
  */
-export function slackProvider(deps: { config: Config; db: Db }): IntegrationProvider | null {
+export function slackIntegration(deps: { config: Config; db: Db }): IntegrationProvider | null {
   const token = slackSessionToken(deps);
   if (!token) return null;
   const base = deps.config.SLACK_API_URL;

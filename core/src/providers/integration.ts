@@ -1,5 +1,5 @@
 import type http from "node:http";
-import type { Integration } from "../types.ts";
+import type { Integration } from "../profiles/spec.ts";
 
 /** A session's grant: integrations get credentials for sessions only. */
 export interface SessionGrant {

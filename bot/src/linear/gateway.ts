@@ -1,6 +1,12 @@
-import type { Config } from "@tandem/core";
-import { rewriteGraphqlBody, type MutationRule } from "./graphql.ts";
-import { carriesLink, isJson, withMarkdownLink, type IntegrationProvider } from "./provider.ts";
+import {
+  type Config,
+  carriesLink,
+  isJson,
+  withMarkdownLink,
+  type IntegrationProvider,
+  rewriteGraphqlBody,
+  type MutationRule,
+} from "@tandem/core";
 
 const MUTATIONS: MutationRule[] = [
   { field: "commentCreate", create: true },
@@ -8,7 +14,7 @@ const MUTATIONS: MutationRule[] = [
 ];
 
 /** Linear's GraphQL API (api.linear.app/graphql) with LINEAR_API_KEY. Null without a key. */
-export function linearProvider(config: Config): IntegrationProvider | null {
+export function linearIntegration(config: Config): IntegrationProvider | null {
   const key = config.LINEAR_API_KEY;
   if (!key) return null;
   return {
