@@ -52,3 +52,7 @@ export * from "./profiles/prepare.ts";
 export * from "./providers/provider.ts";
 export * from "./providers/integration.ts";
 export * from "./providers/graphql.ts";
+export * from "./providers/outbox.ts";
+export * from "./providers/outbound-record.ts";
+export * from "./providers/follower.ts";
+export * from "./providers/status.ts";

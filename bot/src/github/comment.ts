@@ -1,12 +1,11 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import {
   clip,
-  eventRowBody,
-  schema,
-  sessionUrl,
+  loadSessionStatus,
   unwrapShell,
+  type AgentStep,
+  type Clock,
   type Db,
-  type SessionEventBody,
+  type TurnResult,
 } from "@tandem/core";
 
 const code = (s: string) => `\`${clip(s.replace(/`/g, "'").split("\n")[0]!, 80)}\``;
@@ -20,95 +19,45 @@ const STATE: Record<string, string> = {
   failed: "❌ Failed",
 };
 
-export interface FileStat {
-  path: string;
-  added: number;
-  removed: number;
-}
-
 /** What the tracking comment shows; read from the session's log when the comment is rendered. */
 export interface TrackingSnapshot {
   url: string;
   status: string;
   checklist: Array<{ text: string; done: boolean }>;
   /** Once a turn has ended: what the agent said, the files changed, problems. */
-  summary?: { said: string; files: FileStat[] | null; problems: string[] };
+  summary?: TurnResult;
   pullRequestUrl: string | null;
   error: string | null;
 }
 
 /** One line per agent step, for the checklist when the agent has no plan. */
-function stepLine(body: SessionEventBody): string | undefined {
-  if (body.type === "command") return `ran ${code(unwrapShell(body.command))}`;
-  if (body.type === "file_change")
-    return `${body.kind === "add" ? "created" : body.kind === "delete" ? "deleted" : "edited"} ${code(body.path)}`;
-  return undefined;
+function stepLine(step: AgentStep): string {
+  if (step.type === "command") return `ran ${code(unwrapShell(step.command))}`;
+  const verb = step.kind === "add" ? "created" : step.kind === "delete" ? "deleted" : "edited";
+  return `${verb} ${code(step.path)}`;
 }
 
+/** The tracking comment's content: the plan, or the last steps, and the turn's result once it ended. */
 export async function loadTrackingSnapshot(
   db: Db,
+  clock: Clock,
   publicUrl: string,
   sessionId: string,
 ): Promise<TrackingSnapshot | null> {
-  const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
-  if (!session) return null;
-  const ev = schema.sessionEvents;
-  // The current (or last) turn starts at the latest `running` status.
-  const [start] = await db
-    .select({ seq: sql<number>`coalesce(max(${ev.seq}), 0)::int` })
-    .from(ev)
-    .where(
-      and(
-        eq(ev.sessionId, sessionId),
-        eq(ev.type, "status"),
-        sql`${ev.data}->>'status' = 'running'`,
-      ),
-    );
-  const rows = await db
-    .select()
-    .from(ev)
-    .where(
-      and(
-        eq(ev.sessionId, sessionId),
-        sql`${ev.seq} > ${start?.seq ?? 0}`,
-        inArray(ev.type, ["plan", "command", "file_change", "message", "error", "diff_stat"]),
-      ),
-    )
-    .orderBy(desc(ev.seq))
-    .limit(500);
-  const bodies = rows.reverse().map(eventRowBody);
-  const plan = bodies
-    .filter((b): b is Extract<SessionEventBody, { type: "plan" }> => b.type === "plan")
-    .at(-1);
-  const steps = bodies.flatMap((b) => {
-    const line = stepLine(b);
-    return line ? [line] : [];
-  });
-  const working = session.status === "running" || session.status === "starting";
-  const checklist = plan
-    ? plan.steps.map((s) => ({ text: clip(s.text, 120), done: s.done }))
-    : steps.slice(-8).map((text, i, all) => ({ text, done: !working || i < all.length - 1 }));
-  let summary: TrackingSnapshot["summary"];
-  if (session.status === "idle" || session.status === "failed" || session.status === "stopped") {
-    const said = bodies
-      .flatMap((b) => (b.type === "message" && b.role === "assistant" ? [b.text] : []))
-      .join("\n\n");
-    const diff = bodies
-      .filter((b): b is Extract<SessionEventBody, { type: "diff_stat" }> => b.type === "diff_stat")
-      .at(-1);
-    summary = {
-      said,
-      files: diff ? diff.files : null,
-      problems: bodies.flatMap((b) => (b.type === "error" ? [b.message] : [])),
-    };
-  }
+  const view = await loadSessionStatus(db, clock, publicUrl, sessionId);
+  if (!view) return null;
+  const working = view.status === "running" || view.status === "starting";
+  const lines = view.steps.map(stepLine).slice(-8);
+  const checklist = view.plan
+    ? view.plan.map((s) => ({ text: clip(s.text, 120), done: s.done }))
+    : lines.map((text, i) => ({ text, done: !working || i < lines.length - 1 }));
   return {
-    url: sessionUrl(publicUrl, sessionId),
-    status: session.status,
+    url: view.url,
+    status: view.status,
     checklist,
-    summary,
-    pullRequestUrl: session.pullRequestUrl,
-    error: session.error,
+    summary: view.turn,
+    pullRequestUrl: view.pullRequestUrl,
+    error: view.error,
   };
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { and, desc, eq } from "drizzle-orm";
 import {
@@ -8,10 +7,13 @@ import {
   sessionUrl,
   type Clock,
   type Db,
+  type FileStat,
   type Logger,
+  outboundRecord,
+  withRedisLock,
 } from "@tandem/core";
 import { githubCall, type GitHubApp, type GitHubOctokit } from "./client.ts";
-import { loadTrackingSnapshot, renderTrackingComment, type FileStat } from "./comment.ts";
+import { loadTrackingSnapshot, renderTrackingComment } from "./comment.ts";
 import { parseThreadKey, PROVIDER, splitRepo, STATUS_EDIT_INTERVAL_MS } from "./config.ts";
 import { findGitHubInstallation } from "./installations.ts";
 import type { GitHubOutboundJob } from "./outbox.ts";
@@ -26,7 +28,6 @@ export interface GitHubOutboundDeps {
   publicUrl: string;
 }
 
-const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 export const TRACKING = "tracking";
 
 /** Performs one outbound job: reactions, comments, the tracking comment, and the pull request. */
@@ -58,58 +59,30 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
     };
   };
 
-  const stored = async (sessionId: string, target: string) =>
-    (await db.query.outboundMessages.findFirst({
-      where: and(
-        eq(schema.outboundMessages.sessionId, sessionId),
-        eq(schema.outboundMessages.provider, PROVIDER),
-        eq(schema.outboundMessages.kind, TRACKING),
-        eq(schema.outboundMessages.target, target),
-      ),
-    })) ?? null;
-
-  const remember = async (sessionId: string, target: string, commentId: string) => {
-    const now = deps.clock.now();
-    await db
-      .insert(schema.outboundMessages)
-      .values({
-        sessionId,
-        provider: PROVIDER,
-        kind: TRACKING,
-        target,
-        externalId: commentId,
-        updatedAt: now,
-      })
-      .onConflictDoUpdate({
-        target: [
-          schema.outboundMessages.sessionId,
-          schema.outboundMessages.provider,
-          schema.outboundMessages.kind,
-          schema.outboundMessages.target,
-        ],
-        set: { externalId: commentId, updatedAt: now },
-      });
-  };
+  const trackingKey = (sessionId: string, target: string) => ({
+    sessionId,
+    provider: PROVIDER,
+    kind: TRACKING,
+    target,
+  });
+  const stored = (sessionId: string, target: string) =>
+    outboundRecord.find(db, trackingKey(sessionId, target));
+  const remember = (sessionId: string, target: string, commentId: string) =>
+    outboundRecord.remember(db, deps.clock, trackingKey(sessionId, target), commentId);
 
   /** One render per session at a time, across workers: the first comment must not be posted twice. */
-  const withLock = async (sessionId: string, fn: () => Promise<void>) => {
-    const key = `${deps.redisPrefix}:github:tracking-lock:${sessionId}`;
-    const token = randomUUID();
-    if ((await deps.redis.set(key, token, "PX", 15_000, "NX")) !== "OK")
-      throw new RetryLaterError(300, "another worker is editing this comment");
-    try {
-      await fn();
-    } finally {
-      await deps.redis.eval(RELEASE, 1, key, token).catch(() => {});
-    }
-  };
+  const withLock = (sessionId: string, fn: () => Promise<void>) =>
+    withRedisLock(deps.redis, `${deps.redisPrefix}:github:tracking-lock:${sessionId}`, fn, {
+      retryMs: 300,
+      reason: "another worker is editing this comment",
+    });
 
   /** Posts the tracking comment the first time, then edits it in place, at most once per interval (unless `final`). */
   const renderTracking = (sessionId: string, final: boolean) =>
     withLock(sessionId, async () => {
       const thread = await threadOf(sessionId);
       if (!thread) return;
-      const snapshot = await loadTrackingSnapshot(db, deps.publicUrl, sessionId);
+      const snapshot = await loadTrackingSnapshot(db, deps.clock, deps.publicUrl, sessionId);
       if (!snapshot) return;
       const body = renderTrackingComment(snapshot);
       const { owner, repo } = thread;

@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
-import { coalescingWindow, type Clock } from "@tandem/core";
-import { STATUS_EDIT_INTERVAL_MS } from "./config.ts";
+import { ProviderOutbox, type Clock } from "@tandem/core";
+import { PROVIDER, STATUS_EDIT_INTERVAL_MS } from "./config.ts";
 
 /** Work for the outbound queue; every GitHub write goes through it, so rate limits delay it instead of losing it. */
 export type GitHubOutboundJob =
@@ -37,42 +37,13 @@ export type GitHubOutboundJob =
   /** A turn ended: open or update the pull request, then the final edit. */
   | { provider: "github"; op: "summary"; sessionId: string; seq: number };
 
-type Body<T> = T extends unknown ? Omit<T, "provider"> : never;
-
-const jobId = (...parts: string[]) => ["github", ...parts].join("-").replace(/[:/#]/g, "_");
-
-export class GitHubOutbox {
-  constructor(
-    private readonly queue: Queue,
-    private readonly clock: Clock,
-  ) {}
-
-  /** `key` makes the job idempotent: a retried delivery posts once. */
-  async send(job: Body<GitHubOutboundJob>, key: string, delayMs = 0): Promise<void> {
-    await this.queue.add(
-      "github",
-      { provider: "github", ...job },
-      {
-        jobId: jobId(job.op, key),
-        delay: delayMs,
-        removeOnComplete: { age: 3_600 },
-        removeOnFail: { age: 24 * 3_600 },
-        attempts: 5,
-        backoff: { type: "exponential", delay: 1_000 },
-      },
-    );
-  }
-
-  statusNow(sessionId: string, key: string) {
-    return this.send({ op: "status", sessionId }, `${sessionId}-${key}`);
-  }
-
-  /** One render per window per session: every event in the window shares the job. */
-  statusSoon(sessionId: string) {
-    const { window, delayMs } = coalescingWindow(
-      this.clock.now().getTime(),
-      STATUS_EDIT_INTERVAL_MS,
-    );
-    return this.send({ op: "status", sessionId }, `${sessionId}-w${window}`, delayMs);
+/** GitHub's outbox: a tracking-comment edit at most once per window; failures retried 5 times. */
+export class GitHubOutbox extends ProviderOutbox<GitHubOutboundJob> {
+  constructor(queue: Queue, clock: Clock) {
+    super(queue, clock, {
+      provider: PROVIDER,
+      statusIntervalMs: STATUS_EDIT_INTERVAL_MS,
+      attempts: 5,
+    });
   }
 }

@@ -1,5 +1,5 @@
 import type { Button, KnownBlock } from "@slack/web-api";
-import { clip, type SessionEventBody } from "@tandem/core";
+import { clip, type FileStat } from "@tandem/core";
 import { ACTIONS } from "./config.ts";
 
 /** A message as Slack takes it: `text` is the notification and screen-reader fallback. */
@@ -19,9 +19,6 @@ export interface StatusSnapshot {
   error?: string | null;
   url: string;
 }
-
-/** One file of a `diff_stat` event. */
-export type FileStat = Extract<SessionEventBody, { type: "diff_stat" }>["files"][number];
 
 export interface TurnSummary {
   url: string;

@@ -1,30 +1,26 @@
-import { and, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import {
-  boundSessionCache,
-  every,
+  followBoundSessions,
+  outboundRecord,
   schema,
   type Clock,
   type Db,
   type EventBus,
   type Logger,
   type SessionEvent,
+  type TurnEnd,
 } from "@tandem/core";
 import { noticeMessage } from "./blocks.ts";
 import { parseThreadKey, PROVIDER } from "./config.ts";
 import type { SlackOutbox } from "./outbox.ts";
 
-/** A turn end older than this whose summary is not in the thread counts as missed by the live feed. */
-const CATCH_UP_SETTLE_MS = 5_000;
-/** How far back the catch-up looks. */
-const CATCH_UP_WINDOW_MS = 6 * 60 * 60_000;
+const ENDED = ["idle", "stopped", "failed"];
 
 /**
- * Follows every session's live events and, for sessions bound to a Slack thread, schedules the
- * status edit (coalesced to ≤ 1/s) and, when a turn ends, its summary. Job ids are derived from
- * the event, so several workers following the same events still post once. The live feed is
- * pub/sub, which drops what nobody heard (a worker restarting, a Redis blip): every `catchUpMs`
- * the turn ends of the last hours are read from the event log and any summary missing from the
- * thread is posted then (the reporter posts each one once).
+ * The Slack reporter's follower: for sessions bound to a thread, the status edit (coalesced to
+ * ≤ 1/s) and, when a turn ends (idle or failed), its summary; messages written in the workbench
+ * that asked to be echoed; and the queue positions of waiting Slack sessions when a slot frees.
+ * A turn end the live feed missed is caught up from the event log (see `followBoundSessions`).
  */
 export async function followSlackSessions(deps: {
   db: Db;
@@ -34,38 +30,16 @@ export async function followSlackSessions(deps: {
   clock: Clock;
   catchUpMs?: number;
 }) {
-  const isBound = boundSessionCache(deps.db, PROVIDER);
-
-  const onEvent = async (event: SessionEvent) => {
-    if (!(await isBound(event.sessionId))) {
-      if (
-        event.body.type === "status" &&
-        ["idle", "stopped", "failed"].includes(event.body.status)
-      ) {
-        await refreshQueued(event.sessionId); // a slot freed: positions in the queue moved
-      }
-      return;
-    }
-    await deps.outbox.statusSoon(event.sessionId);
-    if (
-      event.body.type === "message" &&
-      event.body.role === "user" &&
-      event.body.echo &&
-      event.body.source !== PROVIDER
-    ) {
-      await echoToThread(event.sessionId, event.seq, event.body.text);
-    }
-    if (event.body.type !== "status") return;
-    const status = event.body.status;
-    if (status === "idle" || status === "failed") {
-      await deps.outbox.send(
-        { op: "summary", sessionId: event.sessionId, seq: event.seq, status },
-        `${event.sessionId}-${event.seq}`,
-      );
-    }
-    if (status === "idle" || status === "stopped" || status === "failed")
-      await refreshQueued(event.sessionId);
-  };
+  const summary = (end: Pick<TurnEnd, "sessionId" | "seq" | "status">) =>
+    deps.outbox.send(
+      {
+        op: "summary",
+        sessionId: end.sessionId,
+        seq: end.seq,
+        status: end.status === "failed" ? "failed" : "idle",
+      },
+      `${end.sessionId}-${end.seq}`,
+    );
 
   /** A message written elsewhere (the workbench) whose writer asked for it to appear in the thread. */
   const echoToThread = async (sessionId: string, seq: number, text: string) => {
@@ -115,64 +89,38 @@ export async function followSlackSessions(deps: {
     for (const { id } of queued) await deps.outbox.statusSoon(id);
   };
 
-  /** Thread-bound sessions whose last turn ended (idle or failed) without its summary in the thread. */
-  const catchUp = async () => {
-    const now = deps.clock.now().getTime();
-    const ended = await deps.db
-      .select({ id: schema.sessions.id })
-      .from(schema.sessions)
-      .innerJoin(
-        schema.sessionBindings,
-        and(
-          eq(schema.sessionBindings.sessionId, schema.sessions.id),
-          eq(schema.sessionBindings.provider, PROVIDER),
-        ),
-      )
-      .where(
-        and(
-          inArray(schema.sessions.status, ["idle", "failed"]),
-          gt(schema.sessions.updatedAt, new Date(now - CATCH_UP_WINDOW_MS)),
-          lt(schema.sessions.updatedAt, new Date(now - CATCH_UP_SETTLE_MS)),
-        ),
-      )
-      .limit(100);
-    for (const { id } of ended) {
-      const [last] = await deps.db
-        .select({ seq: schema.sessionEvents.seq, data: schema.sessionEvents.data })
-        .from(schema.sessionEvents)
-        .where(and(eq(schema.sessionEvents.sessionId, id), eq(schema.sessionEvents.type, "status")))
-        .orderBy(desc(schema.sessionEvents.seq))
-        .limit(1);
-      const status = (last?.data as { status?: string } | undefined)?.status;
-      if (!last || (status !== "idle" && status !== "failed")) continue;
-      const kind = status === "failed" ? `failed-${last.seq}` : `summary-${last.seq}`;
-      const posted = await deps.db.query.outboundMessages.findFirst({
-        where: and(
-          eq(schema.outboundMessages.sessionId, id),
-          eq(schema.outboundMessages.provider, PROVIDER),
-          eq(schema.outboundMessages.kind, kind),
-        ),
-      });
-      if (posted) continue;
-      deps.logger.info({ sessionId: id, seq: last.seq, status }, "slack.catch_up");
-      await deps.outbox.statusSoon(id);
-      await deps.outbox.send(
-        { op: "summary", sessionId: id, seq: last.seq, status },
-        `${id}-${last.seq}`,
-      );
-    }
-  };
-  const stopCatchingUp = every(deps.catchUpMs ?? 30_000, catchUp, (err) =>
-    deps.logger.warn({ err }, "slack.catch_up_failed"),
-  );
+  const slotFreed = (event: SessionEvent) =>
+    event.body.type === "status" && ENDED.includes(event.body.status);
 
-  const unsubscribe = await deps.bus.subscribeAll((event) => {
-    onEvent(event).catch((err) =>
-      deps.logger.warn({ err, sessionId: event.sessionId }, "slack.follow_failed"),
-    );
+  return followBoundSessions({
+    provider: PROVIDER,
+    db: deps.db,
+    bus: deps.bus,
+    logger: deps.logger,
+    clock: deps.clock,
+    catchUpMs: deps.catchUpMs,
+    endStatuses: ["idle", "failed"],
+    async onEvent(event) {
+      await deps.outbox.statusSoon(event.sessionId);
+      const { body } = event;
+      if (body.type === "message" && body.role === "user" && body.echo && body.source !== PROVIDER)
+        await echoToThread(event.sessionId, event.seq, body.text);
+      if (body.type !== "status") return;
+      if (body.status === "idle" || body.status === "failed")
+        await summary({ sessionId: event.sessionId, seq: event.seq, status: body.status });
+      if (slotFreed(event)) await refreshQueued(event.sessionId);
+    },
+    // A slot freed elsewhere: positions in the queue moved.
+    onOtherEvent: async (event) => (slotFreed(event) ? refreshQueued(event.sessionId) : undefined),
+    reported: (end) =>
+      outboundRecord.exists(deps.db, {
+        sessionId: end.sessionId,
+        provider: PROVIDER,
+        kind: `${end.status === "failed" ? "failed" : "summary"}-${end.seq}`,
+      }),
+    async report(end) {
+      await deps.outbox.statusSoon(end.sessionId);
+      await summary(end);
+    },
   });
-  return async () => {
-    stopCatchingUp();
-    await unsubscribe();
-  };
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { eq } from "drizzle-orm";
 import {
@@ -9,6 +8,7 @@ import {
   type Clock,
   type Db,
   type Logger,
+  withRedisLock,
 } from "@tandem/core";
 import { SlackRateLimitedError, type SlackTeams } from "./client.ts";
 import { parseThreadKey, PROVIDER } from "./config.ts";
@@ -25,8 +25,6 @@ export interface SlackOutboundDeps {
   teams: SlackTeams;
   publicUrl: string;
 }
-
-const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
 /** Performs one outbound job. A rate limit comes back as RetryLaterError, for the queue to delay the job. */
 export function createSlackOutbound(deps: SlackOutboundDeps) {
@@ -59,18 +57,8 @@ export function createSlackOutbound(deps: SlackOutboundDeps) {
   };
 
   /** One status render per session at a time, across workers: the first post must not happen twice. */
-  const withStatusLock = async (sessionId: string, fn: () => Promise<void>) => {
-    const key = `${deps.redisPrefix}:slack:status-lock:${sessionId}`;
-    const token = randomUUID();
-    if ((await deps.redis.set(key, token, "PX", 15_000, "NX")) !== "OK") {
-      throw new RetryLaterError(250, "another worker is updating this status message");
-    }
-    try {
-      await fn();
-    } finally {
-      await deps.redis.eval(RELEASE, 1, key, token).catch(() => {});
-    }
-  };
+  const withStatusLock = (sessionId: string, fn: () => Promise<void>) =>
+    withRedisLock(deps.redis, `${deps.redisPrefix}:slack:status-lock:${sessionId}`, fn);
 
   return async function handle(job: SlackOutboundJob): Promise<void> {
     const ctx: Ctx = {};

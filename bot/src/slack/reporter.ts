@@ -1,6 +1,5 @@
 import type { WebClient } from "@slack/web-api";
-import { and, eq } from "drizzle-orm";
-import { RetryLaterError, schema, type Clock, type Db } from "@tandem/core";
+import { outboundRecord, RetryLaterError, type Clock, type Db } from "@tandem/core";
 import {
   completeMessage,
   failMessage,
@@ -103,38 +102,15 @@ export class SlackReporter {
     return res.ts ?? "";
   }
 
-  private async stored(kind: string) {
-    const row = await this.deps.db.query.outboundMessages.findFirst({
-      where: and(
-        eq(schema.outboundMessages.sessionId, this.sessionId),
-        eq(schema.outboundMessages.provider, PROVIDER),
-        eq(schema.outboundMessages.kind, kind),
-        eq(schema.outboundMessages.target, this.target),
-      ),
-    });
-    return row ?? null;
+  private key(kind: string) {
+    return { sessionId: this.sessionId, provider: PROVIDER, kind, target: this.target };
   }
 
-  private async remember(kind: string, ts: string) {
-    const now = this.deps.clock.now();
-    await this.deps.db
-      .insert(schema.outboundMessages)
-      .values({
-        sessionId: this.sessionId,
-        provider: PROVIDER,
-        kind,
-        target: this.target,
-        externalId: ts,
-        updatedAt: now,
-      })
-      .onConflictDoUpdate({
-        target: [
-          schema.outboundMessages.sessionId,
-          schema.outboundMessages.provider,
-          schema.outboundMessages.kind,
-          schema.outboundMessages.target,
-        ],
-        set: { externalId: ts, updatedAt: now },
-      });
+  private stored(kind: string) {
+    return outboundRecord.find(this.deps.db, this.key(kind));
+  }
+
+  private remember(kind: string, ts: string) {
+    return outboundRecord.remember(this.deps.db, this.deps.clock, this.key(kind), ts);
   }
 }

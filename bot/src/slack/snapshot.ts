@@ -1,8 +1,8 @@
-import { and, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import {
   clip,
-  eventRowBody,
-  queuePosition,
+  loadSessionStatus,
+  loadTurnResult,
   schema,
   sessionUrl,
   unwrapShell,
@@ -10,7 +10,7 @@ import {
   type Db,
   type SessionEventBody,
 } from "@tandem/core";
-import type { FileStat, StatusSnapshot, TurnSummary } from "./blocks.ts";
+import type { StatusSnapshot, TurnSummary } from "./blocks.ts";
 
 /** A one-line description of an agent step, for the status message. */
 export function describeStep(body: SessionEventBody): string | undefined {
@@ -30,51 +30,28 @@ export function describeStep(body: SessionEventBody): string | undefined {
   }
 }
 
+/** The status message's content, from the session's status view. */
 export async function loadStatusSnapshot(
   db: Db,
   clock: Clock,
   publicUrl: string,
   sessionId: string,
 ): Promise<StatusSnapshot | null> {
-  const [row] = await db
-    .select({ session: schema.sessions, repository: schema.repositories.name })
-    .from(schema.sessions)
-    .innerJoin(schema.repositories, eq(schema.repositories.id, schema.sessions.repositoryId))
-    .where(eq(schema.sessions.id, sessionId));
-  if (!row) return null;
-  const { session } = row;
-  let step: string | undefined;
-  if (session.status === "running") {
-    const [last] = await db
-      .select()
-      .from(schema.sessionEvents)
-      .where(
-        and(
-          eq(schema.sessionEvents.sessionId, sessionId),
-          inArray(schema.sessionEvents.type, ["command", "file_change", "plan"]),
-        ),
-      )
-      .orderBy(desc(schema.sessionEvents.seq))
-      .limit(1);
-    step = last ? describeStep(eventRowBody(last)) : undefined;
-  }
-  const end = session.endedAt ?? clock.now();
+  const view = await loadSessionStatus(db, clock, publicUrl, sessionId);
+  if (!view) return null;
   return {
     sessionId,
-    status: session.status,
-    repository: row.repository,
-    queuePosition: await queuePosition(db, session),
-    step,
-    elapsedMs: end.getTime() - session.createdAt.getTime(),
-    error: session.error,
-    url: sessionUrl(publicUrl, sessionId),
+    status: view.status,
+    repository: view.repository,
+    queuePosition: view.queuePosition,
+    step: view.status === "running" && view.latest ? describeStep(view.latest) : undefined,
+    elapsedMs: view.elapsedMs,
+    error: view.error,
+    url: view.url,
   };
 }
 
-/**
- * What one turn did: the events after the turn's `running` status up to the status event `seq`
- * that ended it (idle or failed).
- */
+/** What one turn did, up to the status event `seq` that ended it (idle or failed). */
 export async function loadTurnSummary(
   db: Db,
   publicUrl: string,
@@ -83,37 +60,6 @@ export async function loadTurnSummary(
 ): Promise<TurnSummary | null> {
   const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
   if (!session) return null;
-  const [start] = await db
-    .select({ seq: sql<number>`coalesce(max(${schema.sessionEvents.seq}), 0)::int` })
-    .from(schema.sessionEvents)
-    .where(
-      and(
-        eq(schema.sessionEvents.sessionId, sessionId),
-        lt(schema.sessionEvents.seq, seq),
-        eq(schema.sessionEvents.type, "status"),
-        sql`${schema.sessionEvents.data}->>'status' = 'running'`,
-      ),
-    );
-  const rows = await db
-    .select()
-    .from(schema.sessionEvents)
-    .where(
-      and(
-        eq(schema.sessionEvents.sessionId, sessionId),
-        gt(schema.sessionEvents.seq, start?.seq ?? 0),
-        lte(schema.sessionEvents.seq, seq),
-        inArray(schema.sessionEvents.type, ["message", "error", "diff_stat"]),
-      ),
-    )
-    .orderBy(schema.sessionEvents.seq);
-  const bodies = rows.map(eventRowBody);
-  const said = bodies
-    .flatMap((b) => (b.type === "message" && b.role === "assistant" ? [b.text] : []))
-    .join("\n\n");
-  const problems = bodies.flatMap((b) => (b.type === "error" ? [b.message] : []));
-  const diff = bodies
-    .filter((b): b is Extract<SessionEventBody, { type: "diff_stat" }> => b.type === "diff_stat")
-    .at(-1);
-  const files: FileStat[] | null = diff ? diff.files : null;
-  return { url: sessionUrl(publicUrl, sessionId), said, files, branch: session.branch, problems };
+  const result = await loadTurnResult(db, sessionId, seq);
+  return { url: sessionUrl(publicUrl, sessionId), ...result, branch: session.branch };
 }
