@@ -7,6 +7,7 @@ import {
   isTerminal,
   schema,
   sessionUrl,
+  stopSession,
   type Db,
   type InboundEvent,
   type Logger,
@@ -25,6 +26,7 @@ import {
 import type { GitHubOutbox } from "./outbox.ts";
 import {
   asksForFreshStart,
+  asksToStop,
   buildPrompt,
   toTrigger,
   type GitHubRequest,
@@ -182,6 +184,17 @@ async function onRequest(deps: GitHubRouterDeps, req: GitHubRequest, eventId: st
         );
   const key = threadKey(req.repo, req.number);
   const bound = await findBoundSession(deps.db, PROVIDER, key);
+  if (asksToStop(req.text)) {
+    if (!bound || isTerminal(bound.status))
+      return reply(
+        `@${req.sender} Nothing is running here to stop. · [Tandem](${deps.publicUrl})`,
+        `stop-none-${eventId}`,
+      );
+    // The tracking comment turns to Stopped when the status event reaches the follower.
+    await stopSession(deps, bound.orgId, bound.id, `stopped from GitHub by @${req.sender}`);
+    await react();
+    return log.info({ sessionId: bound.id, sender: req.sender }, "github.stopped");
+  }
   if (bound && !isTerminal(bound.status)) {
     await react();
     const text = req.reactTo.kind === "review_comment" ? buildPrompt(req) : req.text || "Continue.";

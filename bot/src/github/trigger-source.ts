@@ -204,3 +204,6 @@ export function buildPrompt(
 /** "new session", "start over", "fresh start": the person wants a new session, not the ended one. */
 export const asksForFreshStart = (text: string) =>
   /\b(new session|start (over|again|fresh)|fresh start|from scratch)\b/i.test(text);
+
+/** "@app stop" (or cancel), nothing else: the person wants the running session stopped. */
+export const asksToStop = (text: string) => /^\/?(stop|cancel)[.!]*$/i.test(text.trim());
