@@ -14,11 +14,11 @@ import { fetch as undiciFetch, ProxyAgent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptSecret, schema, sessionUrl, type Logger, type SandboxGrant } from "@tandem/core";
 import { createEgressProxy, type GatewayIdentity } from "@tandem/web";
-import { loadOrCreateCa, type GatewayCa } from "@tandem/web/gateway/ca";
+import { loadOrCreateCa, type GatewayCa } from "../web/src/gateway/ca.ts";
 import {
   createIntegrationInterceptor,
   type IntegrationGateway,
-} from "@tandem/web/gateway/integrations";
+} from "../web/src/gateway/integrations.ts";
 import { FakeGitHub } from "./fixtures/fake-github.ts";
 import { FakeSlack } from "./fixtures/fake-slack.ts";
 import { startRecordingApi } from "./fixtures/recording-api.ts";

@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { startBot } from "@tandem/bot";
-import { BOT_EVENTS, BOT_SCOPES } from "@tandem/bot/slack/config";
+import { BOT_EVENTS, BOT_SCOPES } from "../bot/src/slack/config.ts";
 import { commandAdapter, decryptSecret, schema, sessionUrl } from "@tandem/core";
 import { FakeSlack, BOT_USER_ID, TEAM_ID } from "./fixtures/fake-slack.ts";
 import { startGitHttpServer } from "./fixtures/git-http-server.ts";

@@ -1,2 +1,2 @@
-export { startBot, type RunningBot } from "./bot.ts";
+export { startBot } from "./bot.ts";
 export { createProviders } from "./providers.ts";

@@ -22,7 +22,7 @@ type Definition = { name: string; examples: Array<Record<string, any>> };
 const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as Definition[];
 
 /** A payload from @octokit/webhooks-examples (deep copy): the first example of `event` matching `where`. */
-export function example(
+function example(
   event: string,
   where: (e: Record<string, any>) => boolean = () => true,
 ): Record<string, any> {

@@ -18,7 +18,7 @@ import { createProviders } from "@tandem/bot";
 export type DbKind = "postgres" | "pglite";
 export const DB_KINDS: DbKind[] = ["postgres", "pglite"];
 
-export const TEST_DATABASE_URL =
+const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 

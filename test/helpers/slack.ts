@@ -26,10 +26,7 @@ let tsCounter = 0;
 export const newTs = () =>
   `${Math.floor(Date.now() / 1000)}.${String(++tsCounter).padStart(6, "0")}`;
 
-export function eventBody(
-  event: Record<string, unknown>,
-  opts: { teamId: string; eventId?: string },
-) {
+function eventBody(event: Record<string, unknown>, opts: { teamId: string; eventId?: string }) {
   return {
     token: "verification-token-unused",
     team_id: opts.teamId,

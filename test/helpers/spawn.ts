@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-export const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 /** Runs an entry point as its own process; resolves with its exit code and output. */
 export function runEntry(entry: string, env: Record<string, string>, timeoutMs = 20_000) {

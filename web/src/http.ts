@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { badRequest, type Logger } from "@tandem/core";
 
@@ -13,9 +13,6 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where = "b
   });
   throw badRequest(`invalid ${where}: ${problems.join("; ")}`);
 }
-
-export type Req = FastifyRequest;
-export type Reply = FastifyReply;
 
 /** The request's child logger (carrying the request id), typed as the core logger. */
 export const requestLogger = (req: FastifyRequest, fields: Record<string, string> = {}) =>

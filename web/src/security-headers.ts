@@ -5,7 +5,7 @@ import type { WebDeps } from "./deps.ts";
  * Tandem's pages run only their own scripts, talk only to Tandem (HTTP and the terminals'
  * WebSockets), and are never framed. Inline styles stay allowed: xterm.js and the diff view set them.
  */
-export function contentSecurityPolicy(publicUrl: string): string {
+function contentSecurityPolicy(publicUrl: string): string {
   const url = new URL(publicUrl);
   const ws = `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
   return [

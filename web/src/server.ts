@@ -6,7 +6,7 @@ import type { WebDeps } from "./deps.ts";
 import { startSandboxGateway, type SandboxGateway } from "./gateway/gateway.ts";
 import { startPortsServer, type PortsServer } from "./ports/server.ts";
 
-export { startPortsServer, type PortsServer } from "./ports/server.ts";
+export type { PortsServer } from "./ports/server.ts";
 
 export interface WebServer {
   app: FastifyInstance;

@@ -22,7 +22,7 @@ const MAX_LOG_CHARS = 64_000;
 const tail = (log: string) =>
   log.length > MAX_LOG_CHARS ? `[…]\n${log.slice(-MAX_LOG_CHARS)}` : log;
 
-export const snapshotImageName = (versionId: string, n: number) =>
+const snapshotImageName = (versionId: string, n: number) =>
   `tandem/snapshot:${versionId.slice(0, 8)}-${n}`;
 
 /**

@@ -9,8 +9,6 @@ import { createGitHubRouter } from "./router.ts";
 import { githubRoutes } from "./routes.ts";
 import { sharedGitHubApp } from "./shared.ts";
 
-export { githubSettings, threadKey as githubThreadKey } from "./config.ts";
-
 /**
  * GitHub as a provider (a GitHub App): the webhook and installation routes, the router for
  * mentions, assignments and review comments, the tracking comment edited in place, the pull

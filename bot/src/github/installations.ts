@@ -6,7 +6,7 @@ import { PROVIDER } from "./config.ts";
 export type InstallationRow = typeof schema.installations.$inferSelect;
 
 /** Non-secret facts kept in `installations.data`. */
-export interface InstallationData {
+interface InstallationData {
   account?: string;
   suspended?: boolean;
 }

@@ -12,7 +12,6 @@ import {
   type Logger,
   type Queues,
 } from "@tandem/core";
-import type { GitHubApp } from "./client.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
 import {
   findGitHubInstallation,
@@ -158,5 +157,3 @@ export async function githubRoutes(app: FastifyInstance, opts: GitHubRouteOption
     return { installationId: params.data.installationId, orgId, repositories };
   });
 }
-
-export type { GitHubApp };

@@ -93,11 +93,10 @@ const ignore = (reason: string): GitHubTrigger => ({ type: "ignore", reason });
 const isBot = (u: { login: string; type: string }) => u.type === "Bot" || u.login.endsWith("[bot]");
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-export const mentionPattern = (slug: string) =>
-  new RegExp(`(^|[^\\w-])@${escapeRe(slug)}(?![\\w-])`, "i");
+const mentionPattern = (slug: string) => new RegExp(`(^|[^\\w-])@${escapeRe(slug)}(?![\\w-])`, "i");
 
 /** The text without the app's mention(s). */
-export const withoutMention = (text: string, slug: string) =>
+const withoutMention = (text: string, slug: string) =>
   text.replace(new RegExp(`@${escapeRe(slug)}(?![\\w-])`, "gi"), "").trim();
 
 const issueContext = (i: { number: number; title: string; body: string | null }, kind: string) =>

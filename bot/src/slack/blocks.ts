@@ -37,7 +37,7 @@ const mrkdwn = (s: string) =>
     .replace(/\*\*(.+?)\*\*/g, "*$1*")
     .replace(/^#{1,6}\s+(.+)$/gm, "*$1*");
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -127,7 +127,7 @@ export function progressMessage(s: StatusSnapshot): SlackMessage {
   };
 }
 
-export function filesLine(files: FileStat[]): string {
+function filesLine(files: FileStat[]): string {
   const added = files.reduce((n, f) => n + f.added, 0);
   const removed = files.reduce((n, f) => n + f.removed, 0);
   return `${files.length} ${files.length === 1 ? "file" : "files"} changed (+${added} −${removed})`;
@@ -213,7 +213,7 @@ export function noticeMessage(text: string, url?: string): SlackMessage {
   };
 }
 
-export const pickerBlockId = (pendingId: string) => `pick_${pendingId}`;
+const pickerBlockId = (pendingId: string) => `pick_${pendingId}`;
 export const pendingIdFromBlock = (blockId: string) => blockId.replace(/^pick_/, "");
 
 /** Asks which repository, with a menu of the org's repositories. */

@@ -46,11 +46,7 @@ export function slackLogger(log: Logger): SlackLogger {
  * A Web API client on SLACK_API_URL. It makes one attempt per call and hands a 429 back at once:
  * retries and Retry-After belong to the outbound queue, which keeps the job instead of a socket.
  */
-export function createWebClient(
-  settings: SlackSettings,
-  logger: Logger,
-  token?: string,
-): WebClient {
+function createWebClient(settings: SlackSettings, logger: Logger, token?: string): WebClient {
   return new WebClient(token, {
     slackApiUrl: settings.apiUrl,
     logger: slackLogger(logger),

@@ -9,11 +9,6 @@ import { SlackOutbox, type SlackOutboundJob } from "./outbox.ts";
 import { createSlackRouter } from "./router.ts";
 import { slackRoutes } from "./routes.ts";
 
-export { slackManifest } from "./routes.ts";
-export { slackSettings, BOT_SCOPES, BOT_EVENTS, ACTIONS, threadKey } from "./config.ts";
-export { slackSessionToken, type SlackSessionToken } from "./credentials.ts";
-export type { SlackOutboundJob } from "./outbox.ts";
-
 /**
  * Slack as a provider: the Events API, interactivity and /tandem routes (or Socket Mode), the
  * router, the outbound jobs and the reporter that keeps one status message per thread. Null when

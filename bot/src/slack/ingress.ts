@@ -11,7 +11,7 @@ import {
 } from "./trigger-source.ts";
 
 /** What became of one delivery; anything but "failed" is acknowledged. */
-export interface Delivery {
+interface Delivery {
   outcome: "ignored" | "committed" | "duplicate" | "failed";
   ackBody?: unknown;
 }
@@ -85,7 +85,7 @@ export function createIngressApp(
  * Runs one delivery through Bolt, holding Slack's acknowledgement until the listeners are done:
  * Bolt acknowledges events before its middleware runs, but we may only do so once committed.
  */
-export async function deliver(
+async function deliver(
   app: App,
   body: Record<string, unknown>,
   retryNum?: number,

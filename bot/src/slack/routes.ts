@@ -21,7 +21,7 @@ export interface SlackRouteOptions {
 const MANIFEST = readFileSync(new URL("./manifest.json", import.meta.url), "utf8");
 
 /** The app manifest with this deployment's addresses, ready to paste into "Create an app → From a manifest". */
-export const slackManifest = (publicUrl: string) =>
+const slackManifest = (publicUrl: string) =>
   JSON.parse(MANIFEST.replaceAll("https://tandem.example.com", publicUrl.replace(/\/$/, "")));
 
 /**

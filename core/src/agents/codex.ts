@@ -11,7 +11,7 @@ import {
 } from "./types.ts";
 
 /** Codex reads the proxy token from this variable (the provider's `env_key`). */
-export const CODEX_TOKEN_ENV = "TANDEM_MODEL_TOKEN";
+const CODEX_TOKEN_ENV = "TANDEM_MODEL_TOKEN";
 
 /**
  * Models the pinned Codex (package.json `tandem.codexVersion`) ships tuned metadata for.

@@ -5,17 +5,9 @@ import { commandAdapter } from "./command.ts";
 import type { AgentAdapter } from "./types.ts";
 
 export * from "./types.ts";
-export {
-  codexAdapter,
-  createCodexAdapter,
-  parseCodexLine,
-  type CodexAdapterOptions,
-} from "./codex.ts";
-export { claudeCodeAdapter, createClaudeParser } from "./claude-code.ts";
-export { commandAdapter, parseCommandLine } from "./command.ts";
+export { commandAdapter } from "./command.ts";
 
-export const AGENT_NAMES = ["codex", "claude-code", "command"] as const;
-export type AgentName = (typeof AGENT_NAMES)[number];
+export type AgentName = "codex" | "claude-code" | "command";
 
 export interface AgentAdapterOptions {
   /** The program a `command` agent runs, e.g. ["node", "my-agent.js"]. */

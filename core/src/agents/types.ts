@@ -42,7 +42,7 @@ export type AgentOutput =
  * Reads an agent's stdout one line at a time. Lines may be replayed from a stored offset after
  * a crash, so a parser keeps no state that changes what a line means.
  */
-export interface AgentOutputParser {
+interface AgentOutputParser {
   push(line: string): AgentOutput[];
 }
 

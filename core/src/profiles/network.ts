@@ -5,8 +5,7 @@ import { z } from "zod";
  * gateway's own services and the integrations the version exposes; `allowlist`: also the hosts
  * in `allow` (`registry.npmjs.org`, `*.pypi.org`); `open`: anywhere public.
  */
-export const EGRESS_MODES = ["none", "allowlist", "open"] as const;
-export type EgressMode = (typeof EGRESS_MODES)[number];
+const EGRESS_MODES = ["none", "allowlist", "open"] as const;
 
 const hostPattern = z
   .string()

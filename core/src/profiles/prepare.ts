@@ -19,7 +19,7 @@ import { sandboxCommandEnv, type SandboxLayout, type SandboxProvider } from "../
 import { issueBuildToken, revokeBuildToken } from "../sessions/sandbox-token.ts";
 import type { ProfileSpec } from "./spec.ts";
 
-export interface PrepareRepositoriesInput {
+interface PrepareRepositoriesInput {
   sandboxes: SandboxProvider;
   sandboxId: string;
   layout: SandboxLayout;
@@ -38,7 +38,7 @@ export interface PrepareRepositoriesInput {
  * `checkout_failed` naming the repository git could not clone. The token file stays: remove it
  * (removeSandboxToken) before the sandbox is committed to an image.
  */
-export async function prepareRepositories(input: PrepareRepositoriesInput): Promise<string> {
+async function prepareRepositories(input: PrepareRepositoriesInput): Promise<string> {
   const { sandboxes, sandboxId, layout } = input;
   const env = sandboxCommandEnv(layout);
   const configured = await runSandboxSteps(

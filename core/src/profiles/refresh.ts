@@ -13,7 +13,7 @@ type Profile = typeof sandboxProfiles.$inferSelect;
 export const REFRESH_JOB = "refresh-profile";
 /** One scheduler per profile: upserting replaces its cron, so a profile never has two. */
 const REFRESH_SCHEDULER_PREFIX = "profile-refresh-";
-export const refreshSchedulerId = (profileId: string) => `${REFRESH_SCHEDULER_PREFIX}${profileId}`;
+const refreshSchedulerId = (profileId: string) => `${REFRESH_SCHEDULER_PREFIX}${profileId}`;
 
 /** A refresh cron as stored: 5 fields (minute hour day month weekday), or 6 with seconds first; UTC. */
 export function parseRefreshCronOrThrow(expression: string): string {
@@ -38,7 +38,7 @@ const within = <T>(work: Promise<T>, timeoutMs: number) =>
   withTimeout(work, timeoutMs, "redis did not answer in time");
 
 /** Puts the profile's schedule in BullMQ as the row says: a scheduler while active with a cron, none otherwise. */
-export async function applyRefreshSchedule(
+async function applyRefreshSchedule(
   queues: Queues,
   profile: Pick<Profile, "id" | "active" | "refreshCron">,
 ): Promise<void> {

@@ -36,7 +36,7 @@ export interface ProfileDeps {
 export const DEFAULT_PROFILE = "default";
 
 /** A version needs a build only when something must happen in it; otherwise its image is used as it is. */
-export const needsBuild = (spec: ProfileSpec) =>
+const needsBuild = (spec: ProfileSpec) =>
   spec.setupScript.trim() !== "" || spec.repositories.length > 0;
 
 /**
@@ -311,7 +311,7 @@ export async function publishProfile(
  * snapshot, so a failed (or still running) rebuild keeps the earlier image in use. `from` is where
  * the session is started: an integration (slack, github, …) only when the version lists it.
  */
-export async function sessionProfileVersionOrThrow(
+async function sessionProfileVersionOrThrow(
   db: Db,
   orgId: string,
   name: string,

@@ -3,7 +3,7 @@ import { REASONING_EFFORTS } from "../agents/types.ts";
 import { badRequest } from "../errors.ts";
 import { DEFAULT_NETWORK_POLICY, networkPolicy } from "./network.ts";
 
-export const AGENT_KINDS = ["codex", "claude-code", "command"] as const;
+const AGENT_KINDS = ["codex", "claude-code", "command"] as const;
 export const INTEGRATIONS = ["slack", "github", "linear", "jira", "discord"] as const;
 
 /** Absolute sandbox paths; the defaults are the provider's workspace and the agent's home (which holds its config). */
@@ -140,7 +140,7 @@ export type ProfileSpec = z.infer<typeof profileSpec>;
  * `host` or a Docker network name reached anywhere, so they become `open`. The migration
  * 0006_network_policy rewrites stored rows the same way; this covers rows an older process wrote.
  */
-export const legacyNetworkPolicy = (network: string) => ({
+const legacyNetworkPolicy = (network: string) => ({
   egress: network === "none" ? ("none" as const) : ("open" as const),
 });
 

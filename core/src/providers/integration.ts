@@ -2,13 +2,13 @@ import type http from "node:http";
 import type { Integration } from "../profiles/spec.ts";
 
 /** A session's grant: integrations get credentials for sessions only. */
-export interface SessionGrant {
+interface SessionGrant {
   orgId: string;
   sessionId: string;
   repositoryIds: string[];
 }
 
-export interface IntegrationRequest {
+interface IntegrationRequest {
   method: string;
   /** The host the agent asked for (lower case, no port). */
   host: string;
@@ -20,7 +20,7 @@ export interface IntegrationRequest {
 /** Rewrites a buffered request body; undefined leaves it as it came. */
 export type BodyRewrite = (body: Buffer, contentType: string) => Buffer | undefined;
 
-export type Route = { upstream: URL; rewrite?: BodyRewrite } | { refuse: number; text: string };
+type Route = { upstream: URL; rewrite?: BodyRewrite } | { refuse: number; text: string };
 
 /**
  * One integration as the gateway serves it: the hosts the agent's clients ask for, the

@@ -11,7 +11,7 @@ export const QUEUE_NAMES = {
   outbound: "outbound",
   maintenance: "maintenance",
 } as const;
-export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 export type Queues = Record<keyof typeof QUEUE_NAMES, Queue>;
 

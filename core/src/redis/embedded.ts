@@ -9,7 +9,7 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-export const REDIS_MISSING_MESSAGE =
+const REDIS_MISSING_MESSAGE =
   "REDIS_URL is not set and no redis-server is on PATH: install the `redis-server` package " +
   "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or set REDIS_URL.";
 

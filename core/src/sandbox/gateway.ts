@@ -19,10 +19,10 @@ export const GATEWAY_FORWARDER = "forwarder.mjs";
 export const GATEWAY_CA_CERT = "ca.pem";
 export const GATEWAY_CA_BUNDLE = "ca-bundle.pem";
 /** What the sandbox holds where a client wants a GitHub token: the gateway puts the real one in. */
-export const CREDENTIAL_PLACEHOLDER = "tandem-placeholder";
+const CREDENTIAL_PLACEHOLDER = "tandem-placeholder";
 /** Inside the sandbox: the egress proxy (HTTP(S)_PROXY) and the control plane (model proxy, git). */
 export const GATEWAY_PROXY_PORT = 3128;
-export const GATEWAY_CONTROL_PORT = 3129;
+const GATEWAY_CONTROL_PORT = 3129;
 
 /**
  * What PID 1 of a gateway sandbox runs first. The control plane is on the path of every start

@@ -10,7 +10,7 @@ import type { SandboxLayout } from "./types.ts";
 
 /** Where the sandbox token lives; sandboxCommandEnv points TANDEM_TOKEN_FILE here. */
 export const sandboxTokenPath = (layout: SandboxLayout) => `${layout.state}/token`;
-export const gitHelperPath = (layout: SandboxLayout) => `${layout.state}/git-credential-tandem`;
+const gitHelperPath = (layout: SandboxLayout) => `${layout.state}/git-credential-tandem`;
 
 /** A repository's checkout: `<workspace>/<owner>/<repo>`, where sessions and setup scripts find it. */
 export const repositoryDir = (layout: SandboxLayout, repo: Pick<Repository, "name">) =>

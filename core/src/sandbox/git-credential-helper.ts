@@ -30,11 +30,11 @@ printf 'username=tandem\\npassword=%s\\n' "$(cat "$TANDEM_TOKEN_FILE")"
 `;
 
 /** Where Tandem's git remote for a repository is, as the sandbox reaches the control plane. */
-export const gatewayGitUrl = (controlUrl: string, repositoryId: string) =>
+const gatewayGitUrl = (controlUrl: string, repositoryId: string) =>
   `${controlUrl.replace(/\/$/, "")}/sandbox/git/${repositoryId}`;
 
 /** Remotes the git remote can forward: http(s) only (ssh, git and file remotes are used as they are). */
-export const isHttpRemote = (cloneUrl: string) => /^https?:\/\//i.test(cloneUrl);
+const isHttpRemote = (cloneUrl: string) => /^https?:\/\//i.test(cloneUrl);
 
 /**
  * The commands that install the helper for the sandbox user (`git config --global …`) and point

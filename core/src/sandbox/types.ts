@@ -19,7 +19,7 @@ export interface SandboxLimits {
 }
 
 /** What every sandbox (session or snapshot build) gets unless its profile version says otherwise. */
-export const DEFAULT_SANDBOX_LIMITS = {
+const DEFAULT_SANDBOX_LIMITS = {
   cpus: 2,
   memoryBytes: 4 * 1024 ** 3,
   pids: 1024,
@@ -76,7 +76,7 @@ export interface ExecProcess {
   resize(size: { cols: number; rows: number }): Promise<void>;
 }
 
-export type SandboxState = "running" | "stopped" | "missing";
+type SandboxState = "running" | "stopped" | "missing";
 
 export interface SandboxInfo {
   id: string;

@@ -30,7 +30,7 @@ export async function sessionForSandboxToken(db: Db, token: string): Promise<Ses
 }
 
 /** A build token lives this long unless revoked first: long enough for a slow setup script. */
-export const BUILD_TOKEN_TTL_MS = 2 * 60 * 60_000;
+const BUILD_TOKEN_TTL_MS = 2 * 60 * 60_000;
 
 /**
  * A token for a sandbox that belongs to no session (a snapshot build, a setup-script test): it

@@ -51,7 +51,7 @@ const blocked = RANGES.map(([label, subnet, prefix, family]) => {
 });
 
 /** The kind of non-public address `address` is (loopback, private, link-local, …), or null for a public one. */
-export function nonPublicKind(address: string): string | null {
+function nonPublicKind(address: string): string | null {
   const family = isIP(address) === 6 ? "ipv6" : "ipv4";
   return blocked.find((b) => b.family === family && b.list.check(address, family))?.label ?? null;
 }

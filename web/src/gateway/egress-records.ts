@@ -3,9 +3,9 @@ import { Counter, type Registry } from "prom-client";
 import { schema, type Clock, type Db, type Logger } from "@tandem/core";
 import type { GatewayIdentity } from "./types.ts";
 
-export type EgressDecision = "allowed" | "blocked" | "intercepted";
+type EgressDecision = "allowed" | "blocked" | "intercepted";
 
-export interface EgressAttempt {
+interface EgressAttempt {
   host: string;
   port: number;
   method: string;

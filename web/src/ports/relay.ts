@@ -27,7 +27,7 @@ const HOP = new Set([
 ]);
 
 /** Tandem's cookies (the ports origin's own `tandem_port` among them) are never the app's business. */
-export const isTandemCookie = (name: string) => /^tandem_/i.test(name.trim());
+const isTandemCookie = (name: string) => /^tandem_/i.test(name.trim());
 
 const withoutTandemCookies = (cookie: string) =>
   cookie

@@ -27,7 +27,7 @@ import {
 
 /** Where Tandem's redirect lands on a port's host; the only path the ports origin keeps for itself. */
 export const AUTHORIZE_PATH = "/__tandem/authorize";
-export const PORT_COOKIE = "tandem_port";
+const PORT_COOKIE = "tandem_port";
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 type Target = { sessionId: string; port: number };

@@ -23,8 +23,6 @@ import {
   upstreamPath,
 } from "./model-proxy-policy.ts";
 
-export { MODEL_PROXY_PREFIX, upstreamPath } from "./model-proxy-policy.ts";
-
 /** Whole conversations are resent each turn; the app's 2 MB limit is too small for them. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Streams send something every few seconds; a silent upstream this long is dead. */

@@ -5,8 +5,8 @@ import type { WebDeps } from "../deps.ts";
 import { parse } from "../http.ts";
 import { liveSandboxOrThrow, requireSession, type LiveSandbox } from "./sandbox-access.ts";
 
-export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
-export const ATTACHMENTS_DIR = ".tandem/attachments";
+const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
+const ATTACHMENTS_DIR = ".tandem/attachments";
 
 const body = z.strictObject({
   name: z.string().min(1).max(255),
@@ -19,7 +19,7 @@ const body = z.strictObject({
 });
 
 /** A name that is one plain file in the attachments folder: no path, no leading dot, no odd characters. */
-export function safeFileName(name: string): string {
+function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
   const safe = base
     .normalize("NFKC")

@@ -4,8 +4,8 @@ import { forbidden } from "@tandem/core";
 import { readCookie, SESSION_COOKIE } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 
-export const CSRF_COOKIE = "tandem_csrf";
-export const CSRF_HEADER = "x-csrf-token";
+const CSRF_COOKIE = "tandem_csrf";
+const CSRF_HEADER = "x-csrf-token";
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** A readable (not HttpOnly) cookie the page's scripts echo back as `x-csrf-token`. */

@@ -15,7 +15,7 @@ const REACHABLE = new Set([
  * Parses `/proc/net/tcp` and `/proc/net/tcp6`: the ports in state LISTEN on loopback. With
  * `ownedInodes`, only sockets held by one of those (the sandbox's own processes) count.
  */
-export function parseListening(text: string, ownedInodes?: Set<string>): number[] {
+function parseListening(text: string, ownedInodes?: Set<string>): number[] {
   const ports = new Set<number>();
   for (const line of text.split("\n")) {
     const cols = line.trim().split(/\s+/);

@@ -28,7 +28,7 @@ export interface LiveSandbox {
 }
 
 /** The environment of a person's shell in the sandbox: Tandem's own commands' one, plus a terminal. */
-export const workbenchEnv = (layout: SandboxLayout): Record<string, string> => ({
+const workbenchEnv = (layout: SandboxLayout): Record<string, string> => ({
   ...sandboxCommandEnv(layout),
   TERM: "xterm-256color",
   COLORTERM: "truecolor",

@@ -10,7 +10,7 @@ import { ensureCsrfCookie } from "./csrf.ts";
 import { requireSession } from "./sandbox-access.ts";
 
 /** Where `npm run build:ui` (vite) writes the browser workbench. */
-export const UI_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../ui/dist");
+const UI_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../ui/dist");
 
 const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",

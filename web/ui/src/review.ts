@@ -8,12 +8,12 @@ export interface FileDiff {
   removed: number;
   patch: string;
 }
-export type DiffLayout = "line-by-line" | "side-by-side";
+type DiffLayout = "line-by-line" | "side-by-side";
 
 const LAYOUT_KEY = "tandem.diffLayout";
-export const savedDiffLayout = (): DiffLayout =>
+const savedDiffLayout = (): DiffLayout =>
   localStorage.getItem(LAYOUT_KEY) === "side-by-side" ? "side-by-side" : "line-by-line";
-export const saveDiffLayout = (layout: DiffLayout) => localStorage.setItem(LAYOUT_KEY, layout);
+const saveDiffLayout = (layout: DiffLayout) => localStorage.setItem(LAYOUT_KEY, layout);
 
 /** The diff in the remembered layout, and the button that switches unified ↔ side by side. */
 export function reviewableDiffWithLayout(
@@ -45,7 +45,7 @@ export function reviewableDiffWithLayout(
  * box whose text goes to the agent as a follow-up: "Review comment on <file>:<line>: <text>".
  * Side by side, a line is named by its new number, or by its old one (marked) when it was deleted.
  */
-export function renderReviewableDiff(
+function renderReviewableDiff(
   sessionId: string,
   files: FileDiff[],
   layout: DiffLayout = "line-by-line",

@@ -234,7 +234,7 @@ async function admit(deps: RunnerDeps, session: Session): Promise<Session | null
 }
 
 /** Wakes the org's oldest queued sessions when a slot may have freed. */
-export async function admitWaiting(deps: RunnerDeps, orgId: string): Promise<void> {
+async function admitWaiting(deps: RunnerDeps, orgId: string): Promise<void> {
   const waiting = await deps.rt.database.db
     .select({ id: schema.sessions.id })
     .from(schema.sessions)

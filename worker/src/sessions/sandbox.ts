@@ -50,7 +50,7 @@ export interface ActiveSandbox {
   launcher?: SandboxShell;
 }
 
-export const repoDir = repositoryDir;
+const repoDir = repositoryDir;
 
 /**
  * The session's sandbox, running: created and checked out on first use, restarted when it was
@@ -275,7 +275,7 @@ async function forgetLostThread(
 }
 
 /** `tandem-<session id>-<n>`: the whole id, since volumes of different sessions must never meet. */
-export const volumeName = (sessionId: string, n: number) => `tandem-${sessionId}-${n}`;
+const volumeName = (sessionId: string, n: number) => `tandem-${sessionId}-${n}`;
 
 interface ProfileSandbox {
   image: string;

@@ -14,7 +14,7 @@ const VERSION = "(/v\\d+(?:\\.\\d+)?)?";
 const ID = "([A-Za-z0-9][A-Za-z0-9_.-]*)";
 const match = (path: string, pattern: string) => new RegExp(`^${VERSION}${pattern}$`).exec(path);
 
-export const ALLOWED =
+const ALLOWED =
   "only GET/HEAD /_ping, GET /version, GET /containers/<id>/json and POST /containers/<id>/exec on Tandem sandboxes " +
   "(label tandem.managed=true), and POST /exec/<id>/start, POST /exec/<id>/resize, GET /exec/<id>/json for execs made through this proxy";
 
