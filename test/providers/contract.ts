@@ -115,6 +115,45 @@ export function providerContract(name: string, setup: () => Promise<ContractSubj
       expect(thread.statusPosts()).toHaveLength(1);
     });
 
+    it("a failure between the session and its binding leaves neither: the retry of the same event makes one session and one reply", async () => {
+      const thread = subject.thread();
+      const word = `bound-once-${Date.now().toString(36)}`;
+      // The binding insert for this thread fails once (a sequence counts across rolled-back transactions).
+      const name = `test_fail_${word.replace(/-/g, "_")}`;
+      const key = thread.key.replace(/'/g, "''");
+      await db().execute(sql.raw(`CREATE SEQUENCE ${name}_seq`));
+      await db().execute(
+        sql.raw(`CREATE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN
+        IF NEW.thread_key = '${key}' AND nextval('${name}_seq') = 1 THEN RAISE EXCEPTION 'injected: the binding insert fails once'; END IF;
+        RETURN NEW; END $$ LANGUAGE plpgsql`),
+      );
+      await db().execute(
+        sql.raw(
+          `CREATE TRIGGER ${name} BEFORE INSERT ON session_bindings FOR EACH ROW EXECUTE FUNCTION ${name}()`,
+        ),
+      );
+      try {
+        expect((await thread.start(`please write ${word}`)).status).toBeLessThan(300);
+        const session = await sessionOf(thread);
+        await waitStatus(session.id, "idle");
+        await pause(SETTLE_MS);
+        const [{ tries }] = (await db().execute(
+          sql.raw(`SELECT last_value AS tries FROM ${name}_seq`),
+        )) as unknown as [{ tries: string }];
+        expect(Number(tries)).toBeGreaterThanOrEqual(2); // the first attempt did fail
+        const started = await db()
+          .select({ id: schema.sessions.id })
+          .from(schema.sessions)
+          .where(sql`${schema.sessions.prompt} LIKE ${`%${word}%`}`);
+        expect(started.map((s) => s.id)).toEqual([session.id]);
+        expect(thread.statusPosts()).toHaveLength(1);
+      } finally {
+        await db().execute(sql.raw(`DROP TRIGGER ${name} ON session_bindings`));
+        await db().execute(sql.raw(`DROP FUNCTION ${name}()`));
+        await db().execute(sql.raw(`DROP SEQUENCE ${name}_seq`));
+      }
+    });
+
     it("the bot's own message is ignored: no session, no call to the provider", async () => {
       const thread = subject.thread();
       expect(await thread.fromBot("please write some notes")).toBeLessThan(300);
