@@ -11,16 +11,36 @@ const SDK_HOME = {
   "bot/src/discord": ["discord.js"],
   "core/src/sandbox/docker": ["dockerode"],
 };
-const restricted = (allowedHome) => [
+const restricted = (allowedHome, extra = {}) => [
   "error",
   {
-    paths: Object.entries(SDK_HOME)
-      .filter(([home]) => home !== allowedHome)
-      .flatMap(([home, sdks]) =>
-        sdks.map((name) => ({ name, message: `import ${name} only in ${home}/` })),
-      ),
+    paths: [
+      ...Object.entries(SDK_HOME)
+        .filter(([home]) => home !== allowedHome)
+        .flatMap(([home, sdks]) =>
+          sdks.map((name) => ({ name, message: `import ${name} only in ${home}/` })),
+        ),
+      ...(extra.paths ?? []),
+    ],
+    ...(extra.patterns ? { patterns: extra.patterns } : {}),
   },
 ];
+/** web and worker loop over the ChatProvider list their entry file hands them; they never name a provider. */
+const NO_PROVIDERS = {
+  paths: [
+    {
+      name: "@tandem/bot",
+      message:
+        "only the entry files (src/start.ts, */src/main.ts) import @tandem/bot; take the providers from the ChatProvider list",
+    },
+  ],
+  patterns: [
+    {
+      group: ["**/bot/src/**"],
+      message: "web and worker never import a provider; take it from the ChatProvider list",
+    },
+  ],
+};
 
 export default tseslint.config(
   { ignores: ["**/node_modules/**", "web/ui/dist/**", "**/*.js", "**/*.mjs"] },
@@ -41,6 +61,11 @@ export default tseslint.config(
       // A `let` read by a closure before its one assignment (a handler set once ready) stays a `let`.
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
     },
+  },
+  {
+    files: ["web/src/**/*.ts", "worker/src/**/*.ts"],
+    ignores: ["web/src/main.ts", "worker/src/main.ts"],
+    rules: { "no-restricted-imports": restricted(undefined, NO_PROVIDERS) },
   },
   ...Object.keys(SDK_HOME).map((home) => ({
     files: [`${home}/**/*.ts`],
