@@ -22,7 +22,16 @@ const restricted = (allowedHome, extra = {}) => [
         ),
       ...(extra.paths ?? []),
     ],
-    ...(extra.patterns ? { patterns: extra.patterns } : {}),
+    // Subpaths too (`@linear/sdk/webhooks`).
+    patterns: [
+      ...Object.entries(SDK_HOME)
+        .filter(([home]) => home !== allowedHome)
+        .map(([home, sdks]) => ({
+          group: sdks.map((name) => `${name}/*`),
+          message: `import these only in ${home}/`,
+        })),
+      ...(extra.patterns ?? []),
+    ],
   },
 ];
 /** web and worker loop over the ChatProvider list their entry file hands them; they never name a provider. */

@@ -37,12 +37,19 @@ const SDK_HOME: Record<string, string> = {
   dockerode: "core/src/sandbox/docker/",
 };
 
+/** The package an import names: `@linear/sdk/webhooks` is `@linear/sdk`. */
+const packageOf = (spec: string) =>
+  spec
+    .split("/")
+    .slice(0, spec.startsWith("@") ? 2 : 1)
+    .join("/");
+
 /** Provider SDKs and dockerode imported outside their folders, each naming where it belongs. */
 function sdkViolations(sources: Source[]): string[] {
   return sources.flatMap(({ rel, text }) =>
     importsOf(text)
-      .filter((spec) => SDK_HOME[spec] && !rel.startsWith(SDK_HOME[spec]!))
-      .map((spec) => `${rel} imports ${spec}; that belongs in ${SDK_HOME[spec]}`),
+      .filter((spec) => SDK_HOME[packageOf(spec)] && !rel.startsWith(SDK_HOME[packageOf(spec)]!))
+      .map((spec) => `${rel} imports ${spec}; that belongs in ${SDK_HOME[packageOf(spec)]}`),
   );
 }
 
@@ -159,7 +166,7 @@ describe("module boundaries", () => {
     const crossing: Source[] = [
       {
         rel: "web/src/routes/x.ts",
-        text: 'import { App } from "@slack/bolt";\nimport Docker from "dockerode";\n',
+        text: 'import { App } from "@slack/bolt";\nimport Docker from "dockerode";\nimport { LinearWebhookClient } from "@linear/sdk/webhooks";\n',
       },
       { rel: "bot/src/slack/ok.ts", text: 'import { App } from "@slack/bolt";\n' },
       {
@@ -174,6 +181,7 @@ describe("module boundaries", () => {
     expect(sdkViolations(crossing)).toEqual([
       "web/src/routes/x.ts imports @slack/bolt; that belongs in bot/src/slack/",
       "web/src/routes/x.ts imports dockerode; that belongs in core/src/sandbox/docker/",
+      "web/src/routes/x.ts imports @linear/sdk/webhooks; that belongs in bot/src/linear/",
     ]);
     expect(layerViolations(crossing)).toEqual([
       "core/src/x.ts imports @tandem/bot: core must not depend on bot, worker or web; move the shared part into core",
