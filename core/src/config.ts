@@ -152,6 +152,13 @@ const schema = z.object({
   GITHUB_AGENT_LOGIN: z.string().optional(),
   LINEAR_API_URL: url("Linear GraphQL endpoint").default("https://api.linear.app/graphql"),
   LINEAR_API_KEY: secret,
+  /** The signing secret of the Linear app's webhook (Linear-Signature); with it, Linear starts sessions. */
+  LINEAR_WEBHOOK_SECRET: secret,
+  /** Whether an issue not yet started moves to its team's first `started` state when the agent begins. */
+  LINEAR_MOVE_TO_STARTED: z
+    .enum(["true", "false"], { error: "expected true or false" })
+    .default("true")
+    .transform((v) => v === "true"),
   JIRA_BASE_URL: optionalUrl("your Jira site, e.g. https://acme.atlassian.net"),
   JIRA_EMAIL: z.string().optional(),
   JIRA_API_TOKEN: secret,

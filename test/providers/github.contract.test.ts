@@ -82,8 +82,13 @@ providerContract("GitHub", async () => {
         ),
       statusPosts: () => tracking().map((c) => c.body),
       statusEdits: () => tracking().flatMap((c) => c.edits),
+      // The failure shows in the tracking comment, edited in place: one comment carries it, however
+      // many later renders of that comment repeat it.
       failureReports: (reason) =>
-        tracking().flatMap((c) => c.edits.filter((body) => body.includes(reason))),
+        fake
+          .commentsOn(REPO, number)
+          .filter((c) => c.body.includes(reason))
+          .map((c) => c.body),
     };
   };
 

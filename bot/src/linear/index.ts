@@ -1,11 +1,47 @@
 import type { ChatProvider, Runtime } from "@tandem/core";
+import { createLinearClient } from "./client.ts";
+import { linearSettings, PROVIDER } from "./config.ts";
+import { followLinearSessions } from "./follow.ts";
 import { linearIntegration } from "./gateway.ts";
+import { createLinearOutbound } from "./outbound.ts";
+import { LinearOutbox, type LinearOutboundJob } from "./outbox.ts";
+import { createLinearRouter } from "./router.ts";
+import { linearRoutes } from "./routes.ts";
 
 /**
- * Linear, so far only for the agent: its GraphQL API through the sandbox gateway with
- * LINEAR_API_KEY (comments get the View session link). Null without a key.
+ * Linear as a provider, on its Agents API: mentioning or delegating to the agent opens a Linear
+ * agent session, which Tandem binds to a session and reports into as activities (a thought at
+ * once, actions while it works, one response or error at the end) with the View session link.
+ * With LINEAR_API_KEY alone, only the gateway's pass-through for the agent; null without a key.
  */
 export function linearProvider(rt: Runtime): ChatProvider | null {
-  const integration = linearIntegration(rt.config);
-  return integration ? { name: "linear", title: "Linear", integration } : null;
+  const integration = linearIntegration(rt.config) ?? undefined;
+  const settings = linearSettings(rt.config);
+  if (!settings) return integration ? { name: PROVIDER, title: "Linear", integration } : null;
+  const logger = rt.logger.child({ provider: PROVIDER });
+  const db = rt.database.db;
+  const outbox = new LinearOutbox(rt.queues.outbound, rt.clock);
+  const client = createLinearClient(settings);
+  const route = createLinearRouter({
+    db,
+    bus: rt.bus,
+    queues: rt.queues,
+    logger,
+    clock: rt.clock,
+    publicUrl: settings.publicUrl,
+    defaultOrgName: rt.config.DEFAULT_ORG_NAME,
+    outbox,
+  });
+  const send = createLinearOutbound({ db, clock: rt.clock, logger, client, settings });
+  return {
+    name: PROVIDER,
+    title: "Linear",
+    routes: (app) =>
+      linearRoutes(app, { settings, db, queues: rt.queues, logger: rt.logger, clock: rt.clock }),
+    inbound: route,
+    outbound: (job, log) => send(job as LinearOutboundJob, log),
+    follow: ({ catchUpMs }) =>
+      followLinearSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs }),
+    integration,
+  };
 }

@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
-import { repositories, sessionEvents, sessions } from "../db/schema.ts";
+import { repositories, sessionEvents, sessions, sessionTurns } from "../db/schema.ts";
 import { eventRowBody } from "../events/log.ts";
 import type { SessionEventBody } from "../events/types.ts";
 import { queuePosition, sessionUrl } from "../sessions/service.ts";
@@ -15,6 +15,8 @@ export type FileStat = Body<"diff_stat">["files"][number];
 
 /** What a turn that ended left: what the agent said, the files it changed, the problems on the way. */
 export interface TurnResult {
+  /** The agent's turn itself failed (it exited with an error); `problems` says why. */
+  failed: boolean;
   said: string;
   /** Null when the turn left no diff stat (the agent did not get that far). */
   files: FileStat[] | null;
@@ -91,12 +93,24 @@ async function turnBodies(
   return rows.reverse().map(eventRowBody);
 }
 
-function turnResult(bodies: SessionEventBody[]): TurnResult {
+/** Whether the session's latest turn failed. */
+async function lastTurnFailed(db: Db, sessionId: string): Promise<boolean> {
+  const [turn] = await db
+    .select({ status: sessionTurns.status })
+    .from(sessionTurns)
+    .where(eq(sessionTurns.sessionId, sessionId))
+    .orderBy(desc(sessionTurns.number))
+    .limit(1);
+  return turn?.status === "failed";
+}
+
+function turnResult(bodies: SessionEventBody[], failed: boolean): TurnResult {
   const said = bodies
     .flatMap((b) => (b.type === "message" && b.role === "assistant" ? [b.text] : []))
     .join("\n\n");
   const diff = bodies.filter((b): b is Body<"diff_stat"> => b.type === "diff_stat").at(-1);
   return {
+    failed,
     said,
     files: diff ? diff.files : null,
     problems: bodies.flatMap((b) => (b.type === "error" ? [b.message] : [])),
@@ -138,12 +152,15 @@ export async function loadSessionStatus(
     plan: plan?.steps ?? null,
     steps: bodies.filter(isStep).slice(-MAX_STEPS),
     latest,
-    turn: ENDED.includes(session.status) ? turnResult(bodies) : undefined,
+    turn: ENDED.includes(session.status)
+      ? turnResult(bodies, await lastTurnFailed(db, sessionId))
+      : undefined,
   };
 }
 
 /** What the turn that the status event `seq` ended did (the events from its `running` status to `seq`). */
 export async function loadTurnResult(db: Db, sessionId: string, seq: number): Promise<TurnResult> {
   const start = await turnStart(db, sessionId, seq);
-  return turnResult(await turnBodies(db, sessionId, start, ["message", "error", "diff_stat"], seq));
+  const bodies = await turnBodies(db, sessionId, start, ["message", "error", "diff_stat"], seq);
+  return turnResult(bodies, await lastTurnFailed(db, sessionId));
 }

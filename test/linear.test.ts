@@ -1,0 +1,243 @@
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commandAdapter, schema, sessionUrl } from "@tandem/core";
+import { FakeLinear } from "./fixtures/fake-linear.ts";
+import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
+import {
+  agentSessionCreated,
+  agentSessionPrompted,
+  LINEAR_WEBHOOK_SECRET,
+  postLinear,
+} from "./helpers/linear.ts";
+import { startStack, until, type Stack } from "./helpers/stack.ts";
+
+const AGENT = ["node", new URL("./fixtures/slack-agent.mjs", import.meta.url).pathname];
+const GIT = { username: "tandem-test", password: "test-git-password" };
+
+describe("Linear: an agent session followed with activities", () => {
+  let fake: FakeLinear;
+  let git: GitHttpServer;
+  let stack: Stack;
+
+  const sessionOf = (agentSessionId: string) =>
+    until(
+      "the agent session's Tandem session",
+      async () =>
+        (
+          await stack.rt.database.db
+            .select({ session: schema.sessions })
+            .from(schema.sessionBindings)
+            .innerJoin(schema.sessions, eq(schema.sessions.id, schema.sessionBindings.sessionId))
+            .where(eq(schema.sessionBindings.threadKey, agentSessionId))
+        )[0]?.session,
+      20_000,
+    );
+  const waitStatus = (id: string, status: string) =>
+    until(
+      `the session ${status}`,
+      async () =>
+        (await stack.rt.database.db.query.sessions.findFirst({ where: eq(schema.sessions.id, id) }))
+          ?.status === status,
+      30_000,
+    );
+  /** A new issue with the agent session Linear opened on it, and the `created` webhook for it. */
+  const mention = async (words: string) => {
+    const issue = fake.addIssue({ title: "The greeting is too short" });
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    const sent = Date.now();
+    const res = await postLinear(
+      stack.base,
+      agentSessionCreated({ agentSessionId, issue, comment: { body: `@tandem ${words}` } }),
+    );
+    expect(res.status).toBe(200);
+    return { issue, agentSessionId, sent };
+  };
+  const activities = (agentSessionId: string) => fake.activitiesOf(agentSessionId);
+  const finals = (agentSessionId: string) =>
+    activities(agentSessionId).filter((a) =>
+      ["response", "error", "elicitation"].includes(String(a.content.type)),
+    );
+  const settle = () => new Promise((r) => setTimeout(r, 1_500));
+
+  beforeAll(async () => {
+    fake = await new FakeLinear().listen();
+    git = await startGitHttpServer(GIT);
+    git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    git.createRepo("acme/api", { "README.md": "# api\n" });
+    stack = await startStack(
+      "postgres",
+      {
+        LINEAR_API_URL: fake.url,
+        LINEAR_API_KEY: "lin_api_test_key",
+        LINEAR_WEBHOOK_SECRET,
+        SANDBOX_PROVIDER: "local",
+      },
+      { agent: commandAdapter(AGENT) },
+    );
+    const res = await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      defaultBranch: "main",
+      credential: GIT,
+    });
+    expect(res.status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+    await git?.close();
+    await fake?.close();
+  });
+
+  it("a mention: a thought first (well within Linear's 10 s), the View session link, the issue started, actions, then one response", async () => {
+    const { issue, agentSessionId, sent } = await mention("please write some notes");
+    await fake.waitFor("the first activity", () => activities(agentSessionId).length > 0, 10_000);
+    const [first] = activities(agentSessionId);
+    expect(first!.content).toEqual({ type: "thought", body: "Starting a sandbox for acme/app…" });
+    expect(Date.parse(first!.createdAt) - sent).toBeLessThan(10_000);
+
+    const session = await sessionOf(agentSessionId);
+    const url = sessionUrl(stack.rt.config.PUBLIC_URL, session.id);
+    await fake.waitFor(
+      "the link",
+      () => (fake.sessionOf(agentSessionId)?.externalUrls.length ?? 0) > 0,
+    );
+    expect(fake.sessionOf(agentSessionId)!.externalUrls).toEqual([{ label: "View session", url }]);
+    await fake.waitFor("the issue started", () => fake.stateOf(issue).type === "started");
+    // The team's first started state (the lowest position), not any started state.
+    const firstStarted = fake.defaultTeam.states
+      .filter((s) => s.type === "started")
+      .sort((a, b) => a.position - b.position)[0]!;
+    expect(fake.stateOf(issue).id).toBe(firstStarted.id);
+
+    await waitStatus(session.id, "idle");
+    await fake.waitFor("the response", () => finals(agentSessionId).length > 0);
+    await settle();
+    const all = activities(agentSessionId);
+    const read = all.find(
+      (a) => a.content.type === "action" && a.content.parameter === "cat README.md",
+    );
+    expect(read).toMatchObject({ ephemeral: true, content: { action: "Ran" } });
+    const wrote = all.find(
+      (a) => a.content.type === "action" && a.content.parameter === "notes.txt",
+    );
+    expect(wrote).toMatchObject({ ephemeral: false, content: { action: "Created" } });
+    expect(finals(agentSessionId)).toHaveLength(1);
+    const [response] = finals(agentSessionId);
+    expect(response!.content.type).toBe("response");
+    expect(response!.content.body).toContain("Done: @tandem please write some notes");
+    expect(response!.content.body).toContain("**1 file changed**");
+    expect(response!.content.body).toContain(`[View session](${url})`);
+    // The final activity is the last one.
+    expect(all.at(-1)).toBe(response);
+  });
+
+  it("a prompt in the agent session is a second turn of the same session, answered once more", async () => {
+    const { agentSessionId } = await mention("please write some notes");
+    const session = await sessionOf(agentSessionId);
+    await waitStatus(session.id, "idle");
+    await fake.waitFor("the first response", () => finals(agentSessionId).length === 1);
+    const res = await postLinear(
+      stack.base,
+      agentSessionPrompted({ agentSessionId, body: "and one more note" }),
+    );
+    expect(res.status).toBe(200);
+    await fake.waitFor("the second response", () => finals(agentSessionId).length === 2, 20_000);
+    expect(finals(agentSessionId)[1]!.content.body).toContain("Done: and one more note");
+    await settle();
+    expect(finals(agentSessionId)).toHaveLength(2);
+  });
+
+  it("Linear's stop signal stops the running turn with exactly one final activity", async () => {
+    const { agentSessionId } = await mention("be slow about it");
+    const session = await sessionOf(agentSessionId);
+    await waitStatus(session.id, "running");
+    const res = await postLinear(
+      stack.base,
+      agentSessionPrompted({ agentSessionId, body: "Stop", signal: "stop" }),
+    );
+    expect(res.status).toBe(200);
+    await waitStatus(session.id, "stopped");
+    await fake.waitFor("the final activity", () => finals(agentSessionId).length > 0, 5_000);
+    await settle();
+    expect(finals(agentSessionId).map((a) => a.content.type)).toEqual(["response"]);
+    expect(finals(agentSessionId)[0]!.content.body).toMatch(/^Stopped\./);
+  });
+
+  it("a failed turn ends with one error activity carrying the reason", async () => {
+    const { agentSessionId } = await mention("please fail");
+    const session = await sessionOf(agentSessionId);
+    await fake.waitFor("the error", () => finals(agentSessionId).length > 0, 20_000);
+    await settle();
+    expect(finals(agentSessionId)).toHaveLength(1);
+    expect(finals(agentSessionId)[0]!.content).toMatchObject({ type: "error" });
+    expect(String(finals(agentSessionId)[0]!.content.body)).toContain(
+      "The turn failed: the model refused to continue",
+    );
+    // The session lives on: a prompt can try again.
+    expect(
+      (
+        await stack.rt.database.db.query.sessions.findFirst({
+          where: eq(schema.sessions.id, session.id),
+        })
+      )?.status,
+    ).toBe("idle");
+  });
+
+  it("an agent that ends on a question ends the turn with an elicitation", async () => {
+    const { agentSessionId } = await mention("which greeting do you prefer?");
+    await fake.waitFor("the final activity", () => finals(agentSessionId).length > 0, 20_000);
+    expect(finals(agentSessionId).map((a) => a.content.type)).toEqual(["elicitation"]);
+  });
+
+  it("a stale or badly signed webhook is refused with 401 and nothing is stored or sent", async () => {
+    const issue = fake.addIssue({ title: "Stale" });
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    const before = fake.calls.length;
+    const stale = await postLinear(
+      stack.base,
+      agentSessionCreated({ agentSessionId, issue, webhookTimestamp: Date.now() - 5 * 60_000 }),
+    );
+    expect(stale.status).toBe(401);
+    expect(stale.text).toContain("webhookTimestamp");
+    const unsigned = await postLinear(stack.base, agentSessionCreated({ agentSessionId, issue }), {
+      signature: "",
+    });
+    expect(unsigned.status).toBe(401);
+    await settle();
+    const stored = await stack.rt.database.db.query.inboundEvents.findMany({
+      where: eq(schema.inboundEvents.provider, "linear"),
+    });
+    expect(stored.some((e) => JSON.stringify(e.payload).includes(agentSessionId))).toBe(false);
+    expect(fake.calls.length).toBe(before);
+  });
+
+  it("several repositories and none named: a select elicitation; a wrong answer asks again, the pick starts the work", async () => {
+    const res = await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/api",
+      cloneUrl: git.url("acme/api"),
+      defaultBranch: "main",
+      credential: GIT,
+    });
+    expect(res.status).toBe(201);
+    const { agentSessionId } = await mention("please write some notes");
+    const asks = () => activities(agentSessionId).filter((a) => a.content.type === "elicitation");
+    await fake.waitFor("the question", () => asks().length === 1);
+    expect(asks()[0]).toMatchObject({
+      signal: "select",
+      signalMetadata: { options: [{ value: "acme/api" }, { value: "acme/app" }] },
+    });
+    await postLinear(stack.base, agentSessionPrompted({ agentSessionId, body: "the blue one" }));
+    await fake.waitFor("the question again", () => asks().length === 2);
+    expect(asks()[1]!.content.body).toContain('"the blue one" is not one of the repositories');
+    await postLinear(stack.base, agentSessionPrompted({ agentSessionId, body: "acme/api" }));
+    const session = await sessionOf(agentSessionId);
+    const repo = await stack.rt.database.db.query.repositories.findFirst({
+      where: eq(schema.repositories.id, session.repositoryId!),
+    });
+    expect(repo?.name).toBe("acme/api");
+    await waitStatus(session.id, "idle");
+    await fake.waitFor("the response", () =>
+      activities(agentSessionId).some((a) => a.content.type === "response"),
+    );
+  });
+});
