@@ -6,6 +6,10 @@ import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-serv
 import {
   agentSessionCreated,
   agentSessionPrompted,
+  AGENT_USER_ID,
+  commentCreated,
+  HUMAN_USER_ID,
+  issueUpdated,
   LINEAR_WEBHOOK_SECRET,
   postLinear,
 } from "./helpers/linear.ts";
@@ -239,5 +243,179 @@ describe("Linear: an agent session followed with activities", () => {
     await fake.waitFor("the response", () =>
       activities(agentSessionId).some((a) => a.content.type === "response"),
     );
+  });
+});
+
+describe("Linear: one human action, one session, however many webhooks", () => {
+  let fake: FakeLinear;
+  let git: GitHttpServer;
+  let stack: Stack;
+
+  const sessionsOn = async (agentSessionIds: string[]) =>
+    (
+      await stack.rt.database.db
+        .select({ id: schema.sessionBindings.sessionId, key: schema.sessionBindings.threadKey })
+        .from(schema.sessionBindings)
+        .where(eq(schema.sessionBindings.provider, "linear"))
+    ).filter((b) => agentSessionIds.includes(b.key));
+  const allLinearSessions = async () =>
+    (
+      await stack.rt.database.db
+        .select({ id: schema.sessions.id })
+        .from(schema.sessions)
+        .where(eq(schema.sessions.source, "linear"))
+    ).length;
+  const post = async (payload: unknown) =>
+    expect((await postLinear(stack.base, payload)).status).toBe(200);
+  /** Past the companion wait, with the worker's retries done. */
+  const afterTheWait = () => new Promise((r) => setTimeout(r, 9_000));
+
+  beforeAll(async () => {
+    fake = await new FakeLinear().listen();
+    git = await startGitHttpServer(GIT);
+    git.createRepo("acme/app", { "README.md": "# app\n" });
+    stack = await startStack(
+      "postgres",
+      {
+        LINEAR_API_URL: fake.url,
+        LINEAR_API_KEY: "lin_api_test_key",
+        LINEAR_WEBHOOK_SECRET,
+        SANDBOX_PROVIDER: "local",
+      },
+      { agent: commandAdapter(AGENT) },
+    );
+    const res = await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      defaultBranch: "main",
+      credential: GIT,
+    });
+    expect(res.status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+    await git?.close();
+    await fake?.close();
+  });
+
+  it("a mention in a comment, delegated too: the comment, the issue update and the agent session make one session", async () => {
+    const issue = fake.addIssue({ title: "Three webhooks" });
+    const comment = fake.addComment({ issueId: issue.id, body: "@tandem please look" });
+    const agentSessionId = fake.addSession({ issueId: issue.id, commentId: comment.id }).id;
+    const before = await allLinearSessions();
+    // Linear's order varies: the data webhooks first here, the agent session event last.
+    await post(
+      commentCreated({
+        issueId: issue.id,
+        body: comment.body,
+        userId: HUMAN_USER_ID,
+        commentId: comment.id,
+        issue,
+      }),
+    );
+    await post(
+      issueUpdated({
+        issue: { ...issue, delegateId: AGENT_USER_ID },
+        updatedFrom: { delegateId: null },
+      }),
+    );
+    await post(
+      agentSessionCreated({
+        agentSessionId,
+        issue,
+        comment: { id: comment.id, body: comment.body },
+      }),
+    );
+    await until(
+      "the session",
+      async () => (await sessionsOn([agentSessionId])).length === 1,
+      20_000,
+    );
+    await afterTheWait();
+    expect(await allLinearSessions()).toBe(before + 1);
+    expect(fake.opened).toEqual([]);
+  });
+
+  it("the agent session event first, then the comment: still one session", async () => {
+    const issue = fake.addIssue({ title: "Event first" });
+    const comment = fake.addComment({ issueId: issue.id, body: "@tandem please look" });
+    const agentSessionId = fake.addSession({ issueId: issue.id, commentId: comment.id }).id;
+    const before = await allLinearSessions();
+    await post(
+      agentSessionCreated({
+        agentSessionId,
+        issue,
+        comment: { id: comment.id, body: comment.body },
+      }),
+    );
+    await until(
+      "the session",
+      async () => (await sessionsOn([agentSessionId])).length === 1,
+      20_000,
+    );
+    await post(
+      commentCreated({
+        issueId: issue.id,
+        body: comment.body,
+        userId: HUMAN_USER_ID,
+        commentId: comment.id,
+        issue,
+      }),
+    );
+    await afterTheWait();
+    expect(await allLinearSessions()).toBe(before + 1);
+    expect(fake.opened).toEqual([]);
+  });
+
+  it("a comment mention with no agent session event (Linear's agent events off): Tandem opens the agent session itself, once", async () => {
+    const issue = fake.addIssue({ title: "No agent events" });
+    const comment = fake.addComment({ issueId: issue.id, body: "@tandem please write some notes" });
+    const before = await allLinearSessions();
+    const opened = fake.opened.length;
+    await post(
+      commentCreated({
+        issueId: issue.id,
+        body: comment.body,
+        userId: HUMAN_USER_ID,
+        commentId: comment.id,
+        issue,
+      }),
+    );
+    await fake.waitFor(
+      "an agent session opened by Tandem",
+      () => fake.opened.length === opened + 1,
+      20_000,
+    );
+    const agentSessionId = fake.opened.at(-1)!;
+    expect(fake.sessionOf(agentSessionId)?.commentId).toBe(comment.id);
+    await fake.waitFor("the thought in it", () =>
+      fake.activitiesOf(agentSessionId).some((a) => a.content.type === "thought"),
+    );
+    await fake.waitFor("the response in it", () =>
+      fake.activitiesOf(agentSessionId).some((a) => a.content.type === "response"),
+    );
+    expect(await allLinearSessions()).toBe(before + 1);
+    expect(fake.opened.length).toBe(opened + 1);
+  });
+
+  it("comments by the agent itself, comments without a mention and assignments to others start nothing", async () => {
+    const issue = fake.addIssue({ title: "Nothing to do" });
+    const before = await allLinearSessions();
+    const opened = fake.opened.length;
+    await post(
+      commentCreated({ issueId: issue.id, body: "@tandem done", userId: AGENT_USER_ID, issue }),
+    );
+    await post(
+      commentCreated({ issueId: issue.id, body: "just a note", userId: HUMAN_USER_ID, issue }),
+    );
+    await post(
+      issueUpdated({
+        issue: { ...issue, assigneeId: HUMAN_USER_ID },
+        updatedFrom: { assigneeId: null },
+      }),
+    );
+    await afterTheWait();
+    expect(await allLinearSessions()).toBe(before);
+    expect(fake.opened.length).toBe(opened);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from "@tandem/core";
 import { processInbound, type InboundHandler } from "./processors/inbound.ts";
 import { processOutbound, type OutboundHandler } from "./processors/outbound.ts";
+import { withRetryLater } from "./processors/retry-later.ts";
 import type { RunnerDeps } from "./sessions/deps.ts";
 import { runSession } from "./sessions/runner.ts";
 import { sweepSessions } from "./sessions/sweeper.ts";
@@ -127,7 +128,9 @@ export function startWorker(rt: Runtime, opts: WorkerOptions): RunningWorker {
     ),
     new Worker(
       QUEUE_NAMES.inbound,
-      (job: Job<{ inboundEventId: string }>) => processInbound(deps, job.data.inboundEventId),
+      // A handler may wait for a companion event (RetryLaterError): the job comes back delayed.
+      (job: Job<{ inboundEventId: string }>, token?: string) =>
+        withRetryLater(job, token, log, () => processInbound(deps, job.data.inboundEventId)),
       {
         connection: connection(),
         prefix: rt.config.REDIS_PREFIX,

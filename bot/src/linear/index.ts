@@ -23,6 +23,7 @@ export function linearProvider(rt: Runtime): ChatProvider | null {
   const outbox = new LinearOutbox(rt.queues.outbound, rt.clock);
   const client = createLinearClient(settings);
   const route = createLinearRouter({
+    client,
     db,
     bus: rt.bus,
     queues: rt.queues,

@@ -1,10 +1,13 @@
+import type { LinearClient } from "@linear/sdk";
 import { and, eq, sql } from "drizzle-orm";
 import {
+  acceptInbound,
   addMessage,
   AppError,
   createSession,
   findBoundSession,
   isTerminal,
+  RetryLaterError,
   schema,
   stopSession,
   type Db,
@@ -13,7 +16,7 @@ import {
   type Repository,
   type SessionDeps,
 } from "@tandem/core";
-import { workspaceOrg } from "./client.ts";
+import { linearCall, workspaceOrg } from "./client.ts";
 import { PROVIDER } from "./config.ts";
 import type { LinearOutbox } from "./outbox.ts";
 import { buildPrompt, namedRepositories, toTrigger, type LinearTrigger } from "./trigger-source.ts";
@@ -21,9 +24,16 @@ import { buildPrompt, namedRepositories, toTrigger, type LinearTrigger } from ".
 export interface LinearRouterDeps extends SessionDeps {
   defaultOrgName: string;
   outbox: LinearOutbox;
+  client: LinearClient;
 }
 
 type Start = Extract<LinearTrigger, { type: "start" }>;
+type Action = Extract<LinearTrigger, { type: "action" }>;
+
+/** How long a comment or an assignment waits for the agent session event Linear sends with it. */
+const COMPANION_WAIT_MS = 6_000;
+/** A delegation and the agent session it opened are this close in time. */
+const SAME_ACTION_MS = 2 * 60_000;
 
 /**
  * The `linear` inbound handler (worker): an agent session created becomes a Tandem session
@@ -34,6 +44,8 @@ export function createLinearRouter(deps: LinearRouterDeps) {
   return async (event: InboundEvent, log: Logger): Promise<void> => {
     const trigger = toTrigger(event.payload);
     if (trigger.type === "ignore") return log.debug({ reason: trigger.reason }, "linear.ignored");
+    if (trigger.type === "action")
+      return onAction(deps, trigger, log.child({ issueId: trigger.issueId }));
     const scoped = log.child({ agentSessionId: trigger.agentSessionId });
     if (trigger.type === "start") return onStart(deps, trigger, event.id, scoped);
     if (trigger.type === "stop") return onStop(deps, trigger, scoped);
@@ -58,7 +70,127 @@ async function chooseRepository(
   return { ask: all.map((r) => r.name) };
 }
 
+/**
+ * The `created` events in the inbox for the same human action as `a`: the agent session opened
+ * on that comment, or (a delegation) any agent session opened on the issue around then.
+ */
+async function createdForAction(
+  db: Db,
+  a: { commentId: string | null; issueId: string; at: number },
+): Promise<string[]> {
+  const p = schema.inboundEvents.payload;
+  const rows = await db
+    .select({ agentSessionId: sql<string>`${p}->'agentSession'->>'id'` })
+    .from(schema.inboundEvents)
+    .where(
+      and(
+        eq(schema.inboundEvents.provider, PROVIDER),
+        sql`${p}->>'type' = 'AgentSessionEvent' AND ${p}->>'action' = 'created'`,
+        a.commentId
+          ? sql`coalesce(${p}->'agentSession'->'comment'->>'id', ${p}->'agentSession'->>'sourceCommentId') = ${a.commentId}`
+          : sql`${p}->'agentSession'->'issue'->>'id' = ${a.issueId}
+              AND abs((${p}->>'webhookTimestamp')::float8 - ${a.at}) < ${SAME_ACTION_MS}`,
+      ),
+    );
+  return rows.map((r) => r.agentSessionId);
+}
+
+/** The Tandem session another agent session of the same human action is bound to, if any. */
+async function startedForAction(deps: LinearRouterDeps, t: Start, at: number) {
+  const others = (
+    await createdForAction(deps.db, { commentId: t.commentId, issueId: t.issue?.id ?? "", at })
+  ).filter((id) => id !== t.agentSessionId);
+  for (const id of others) {
+    const bound = await findBoundSession(deps.db, PROVIDER, id);
+    if (bound) return bound;
+  }
+  return null;
+}
+
+/** The agent's own Linear user (the app user LINEAR_API_KEY acts as), asked once. */
+const agentUsers = new WeakMap<LinearClient, Promise<{ id: string; names: string[] }>>();
+function agentUser(client: LinearClient) {
+  let found = agentUsers.get(client);
+  if (!found) {
+    found = linearCall(async () => {
+      const v = await client.viewer;
+      return {
+        id: v.id,
+        names: [v.displayName, v.name].filter(Boolean).map((n) => n.toLowerCase()),
+      };
+    });
+    found.catch(() => agentUsers.delete(client));
+    agentUsers.set(client, found);
+  }
+  return found;
+}
+
+const mentions = (body: string, names: string[]) =>
+  names.some((n) =>
+    new RegExp(`(^|[^\\w])@${n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w-])`, "i").test(body),
+  );
+
+/**
+ * A comment or an assignment (Linear's data webhooks). Linear reports the same human action as an
+ * agent session too, which starts the work: this one waits a few seconds for it, and only when
+ * none came opens an agent session itself (so the work still shows in Linear). Either way, one
+ * action, one session.
+ */
+async function onAction(deps: LinearRouterDeps, t: Action, log: Logger) {
+  const agent = await agentUser(deps.client);
+  if (t.comment) {
+    if (t.comment.userId === agent.id || t.comment.fromApp)
+      return log.debug({ reason: "the agent's own comment" }, "linear.ignored");
+    if (!mentions(t.comment.body, agent.names))
+      return log.debug({ reason: "a comment without a mention" }, "linear.ignored");
+  } else if (t.handedTo !== agent.id) {
+    return log.debug({ reason: "handed to someone else" }, "linear.ignored");
+  }
+  const action = { commentId: t.comment?.id ?? null, issueId: t.issueId, at: t.at };
+  const companions = await createdForAction(deps.db, action);
+  if (companions.length) return log.info({ agentSessionIds: companions }, "linear.same_action");
+  if (deps.clock.now().getTime() - t.at < COMPANION_WAIT_MS)
+    throw new RetryLaterError(1_500, "waiting for the agent session event of the same action");
+  // None came (Linear's agent session events may be off): open one, and start as if it had come.
+  const opened = await linearCall(() =>
+    t.comment
+      ? deps.client.agentSessionCreateOnComment({ commentId: t.comment.id })
+      : deps.client.agentSessionCreateOnIssue({ issueId: t.issueId }),
+  );
+  const agentSessionId = opened.agentSessionId;
+  if (!agentSessionId) throw new Error("Linear opened no agent session");
+  const issue = await linearCall(() => deps.client.issue(t.issueId));
+  const payload = {
+    type: "AgentSessionEvent",
+    action: "created",
+    organizationId: t.organizationId,
+    webhookTimestamp: t.at,
+    openedByTandem: true,
+    agentSession: {
+      id: agentSessionId,
+      issue: {
+        id: issue.id,
+        identifier: issue.identifier,
+        title: issue.title,
+        description: issue.description ?? null,
+        url: issue.url,
+      },
+      comment: t.comment ? { id: t.comment.id, body: t.comment.body } : null,
+      creator: null,
+    },
+  };
+  await acceptInbound(
+    { db: deps.db, queues: deps.queues, logger: log, clock: deps.clock },
+    { provider: PROVIDER, deliveryId: `opened:${agentSessionId}`, payload },
+  );
+  log.info({ agentSessionId }, "linear.opened_agent_session");
+}
+
 async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: Logger, pick = "") {
+  if (await findBoundSession(deps.db, PROVIDER, t.agentSessionId))
+    return log.info("linear.already_started");
+  const same = await startedForAction(deps, t, deps.clock.now().getTime());
+  if (same) return log.info({ sessionId: same.id }, "linear.same_action_started");
   const orgId = await workspaceOrg(deps.db, t.organizationId, deps.defaultOrgName);
   const say = (
     kind: "error" | "elicitation" | "response",

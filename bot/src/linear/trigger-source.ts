@@ -22,6 +22,7 @@ const agentSessionEvent = z.object({
       .object({ id: z.string(), body: z.string().default("") })
       .nullable()
       .optional(),
+    sourceCommentId: z.string().nullable().optional(),
     creator: z.object({ id: z.string(), name: z.string().optional() }).nullable().optional(),
   }),
   agentActivity: z
@@ -36,6 +37,32 @@ const agentSessionEvent = z.object({
 
 type LinearIssue = z.infer<typeof issue>;
 
+const commentEvent = z.object({
+  type: z.literal("Comment"),
+  action: z.literal("create"),
+  organizationId: z.string(),
+  webhookTimestamp: z.number(),
+  data: z.object({
+    id: z.string(),
+    body: z.string().default(""),
+    issueId: z.string().nullable().optional(),
+    userId: z.string().nullable().optional(),
+    botActor: z.unknown().optional(),
+  }),
+});
+const issueEvent = z.object({
+  type: z.literal("Issue"),
+  action: z.literal("update"),
+  organizationId: z.string(),
+  webhookTimestamp: z.number(),
+  data: z.object({
+    id: z.string(),
+    assigneeId: z.string().nullable().optional(),
+    delegateId: z.string().nullable().optional(),
+  }),
+  updatedFrom: z.record(z.string(), z.unknown()).default({}),
+});
+
 /** What a Linear webhook asks of the router. */
 export type LinearTrigger =
   | {
@@ -45,12 +72,29 @@ export type LinearTrigger =
       issue: LinearIssue | null;
       /** What the person wrote (the mentioning comment), if anything. */
       text: string;
+      /** That comment: the human action this session answers (none for a delegation). */
+      commentId: string | null;
       /** Linear's own prompt: the issue, its comments and the team's guidance. */
       context: string;
       creator: string | null;
     }
   | { type: "prompt"; organizationId: string; agentSessionId: string; text: string }
   | { type: "stop"; organizationId: string; agentSessionId: string }
+  /**
+   * A data webhook for the same human action an agent session event reports (a comment, an
+   * assignment): the router lets it start work only when no agent session comes for it.
+   */
+  | {
+      type: "action";
+      organizationId: string;
+      /** When Linear sent it (ms). */
+      at: number;
+      issueId: string;
+      /** The comment that may mention the agent; absent for a delegation or assignment. */
+      comment?: { id: string; body: string; userId: string | null; fromApp: boolean };
+      /** The user the issue was just assigned or delegated to. */
+      handedTo?: string;
+    }
   | { type: "ignore"; reason: string };
 
 const ignore = (reason: string): LinearTrigger => ({ type: "ignore", reason });
@@ -65,6 +109,39 @@ const issueContext = (i: LinearIssue) =>
  */
 export function toTrigger(payload: unknown): LinearTrigger {
   const type = (payload as { type?: unknown } | null)?.type;
+  if (type === "Comment") {
+    const p = commentEvent.safeParse(payload);
+    if (!p.success) return ignore("not a new comment");
+    const c = p.data.data;
+    if (!c.issueId) return ignore("a comment on something other than an issue");
+    return {
+      type: "action",
+      organizationId: p.data.organizationId,
+      at: p.data.webhookTimestamp,
+      issueId: c.issueId,
+      comment: { id: c.id, body: c.body, userId: c.userId ?? null, fromApp: Boolean(c.botActor) },
+    };
+  }
+  if (type === "Issue") {
+    const p = issueEvent.safeParse(payload);
+    if (!p.success) return ignore("not an issue update");
+    const { data, updatedFrom } = p.data;
+    // Decided from what changed, not from the issue as it is now.
+    const handedTo =
+      "delegateId" in updatedFrom && updatedFrom.delegateId !== data.delegateId
+        ? data.delegateId
+        : "assigneeId" in updatedFrom && updatedFrom.assigneeId !== data.assigneeId
+          ? data.assigneeId
+          : null;
+    if (!handedTo) return ignore("an issue update that hands the issue to nobody new");
+    return {
+      type: "action",
+      organizationId: p.data.organizationId,
+      at: p.data.webhookTimestamp,
+      issueId: data.id,
+      handedTo,
+    };
+  }
   if (type !== "AgentSessionEvent") return ignore(`webhook ${String(type)}`);
   const p = agentSessionEvent.safeParse(payload);
   if (!p.success) return ignore("unreadable AgentSessionEvent");
@@ -77,6 +154,7 @@ export function toTrigger(payload: unknown): LinearTrigger {
       agentSessionId: s.id,
       issue: i,
       text: s.comment?.body ?? "",
+      commentId: s.comment?.id ?? s.sourceCommentId ?? null,
       context: p.data.promptContext?.trim() || (i ? issueContext(i) : ""),
       creator: s.creator?.name ?? null,
     };

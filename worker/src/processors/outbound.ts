@@ -1,5 +1,6 @@
-import { DelayedError, type Job } from "bullmq";
-import { RetryLaterError, type Logger } from "@tandem/core";
+import type { Job } from "bullmq";
+import type { Logger } from "@tandem/core";
+import { withRetryLater } from "./retry-later.ts";
 
 /** Performs one outbound job for a provider (post, edit, react…). */
 export type OutboundHandler = (data: unknown, log: Logger) => Promise<void>;
@@ -19,12 +20,5 @@ export async function processOutbound(
   const handler = handlers[provider];
   const log = logger.child({ provider, jobId: job.id });
   if (!handler) return log.warn("outbound.no_handler");
-  try {
-    await handler(job.data, log);
-  } catch (err) {
-    if (!(err instanceof RetryLaterError)) throw err;
-    log.info({ retryAfterMs: err.retryAfterMs, reason: err.message }, "outbound.retry_later");
-    await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
-    throw new DelayedError();
-  }
+  await withRetryLater(job, token, log, () => handler(job.data, log));
 }
