@@ -1,0 +1,49 @@
+import type { FastifyInstance } from "fastify";
+import { apiClient, buildTestApp, ownerToken, type ApiClient } from "./api.ts";
+import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
+import { until } from "./stack.ts";
+
+export const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
+
+/** The API on a fresh runtime, called in-process (Fastify's inject), and its owner's client. */
+export interface ApiRuntime {
+  rt: TestRuntime;
+  app: FastifyInstance;
+  owner: ApiClient;
+  close(): Promise<void>;
+}
+
+/**
+ * The API on a fresh `kind` database and a connected Redis, with ADMIN_TOKEN set and the
+ * repository acme/app (https://git.example.test/acme/app.git, never fetched) registered by the
+ * default org's owner.
+ */
+export async function startApiRuntime(kind: DbKind): Promise<ApiRuntime> {
+  const rt = await startTestRuntime(kind, { ADMIN_TOKEN });
+  const close = async () => {
+    await app?.close();
+    await rt.close();
+  };
+  let app: FastifyInstance | undefined;
+  try {
+    // Redis connects after the runtime opens (its client connections queue nothing meanwhile):
+    // the tests start once it is up, as a long-running deployment's requests do.
+    await until("the runtime's Redis connection", async () => rt.redis.status === "ready");
+    await Promise.all(Object.values(rt.queues).map((q) => q.waitUntilReady()));
+    app = await buildTestApp(rt);
+    const owner = apiClient(app, await ownerToken(rt));
+    const created = await owner.request("POST", "/api/repositories", {
+      name: "acme/app",
+      cloneUrl: "https://git.example.test/acme/app.git",
+      defaultBranch: "main",
+    });
+    if (created.status !== 201)
+      throw new Error(
+        `registering acme/app answered ${created.status}: ${JSON.stringify(created.body)}`,
+      );
+    return { rt, app, owner, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
