@@ -1,21 +1,15 @@
-import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { apiClient } from "../helpers/api.ts";
-import { ADMIN_TOKEN, startApiRuntime } from "../helpers/api-runtime.ts";
-import { DB_KINDS, type TestRuntime } from "../helpers/runtime.ts";
+import { ADMIN_TOKEN, useApiRuntime } from "../helpers/api-runtime.ts";
+import { DB_KINDS } from "../helpers/runtime.ts";
 
 // Who may call the API: a user's token, or ADMIN_TOKEN as the default organization's owner.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let rt: TestRuntime;
-  let app: FastifyInstance;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ rt, app, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   describe("authentication", () => {
     it("answers 401 without a token, with a bad token, and with a malformed header", async () => {
+      const { app } = api;
       for (const headers of [
         {},
         { authorization: "Bearer tdm_not-a-real-token" },
@@ -28,6 +22,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("accepts ADMIN_TOKEN as the default organization's owner", async () => {
+      const { rt, app } = api;
       const res = await apiClient(app, ADMIN_TOKEN).request("GET", "/api/me");
       expect(res.status).toBe(200);
       expect(res.body.userId).toBe(rt.ownerId);

@@ -1,18 +1,13 @@
-import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiRuntime } from "../helpers/api-runtime.ts";
+import { describe, expect, it } from "vitest";
+import { useApiRuntime } from "../helpers/api-runtime.ts";
 import { DB_KINDS } from "../helpers/runtime.ts";
 
 // Health, readiness and metrics for operators; the OpenAPI document for clients.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let app: FastifyInstance;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ app, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   it("serves health, readiness and Prometheus metrics by route and status", async () => {
+    const { app } = api;
     expect((await app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ ok: true });
     expect((await app.inject({ method: "GET", url: "/readyz" })).json()).toEqual({
       ok: true,
@@ -29,6 +24,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
   });
 
   it("documents every /api route in /api/openapi.json", async () => {
+    const { app } = api;
     const res = await app.inject({ method: "GET", url: "/api/openapi.json" });
     const doc = res.json();
     expect(doc.openapi).toBe("3.1.0");

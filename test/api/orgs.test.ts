@@ -1,22 +1,15 @@
-import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, otherOrganization, type ApiClient } from "../helpers/api.ts";
-import { startApiRuntime } from "../helpers/api-runtime.ts";
-import { DB_KINDS, type TestRuntime } from "../helpers/runtime.ts";
+import { describe, expect, it } from "vitest";
+import { apiClient, otherOrganization } from "../helpers/api.ts";
+import { useApiRuntime } from "../helpers/api-runtime.ts";
+import { DB_KINDS } from "../helpers/runtime.ts";
 
 // Organizations and their members: login links, roles, settings, new organizations.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let rt: TestRuntime;
-  let app: FastifyInstance;
-  let owner: ApiClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ rt, app, owner, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   describe("organizations and members", () => {
     it("adds a member with a one-time login link that becomes a browser session", async () => {
+      const { rt, app, owner } = api;
       const added = await owner.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, {
         email: "Dana@Example.test",
         role: "member",
@@ -102,6 +95,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("changes roles and refuses to remove the last owner", async () => {
+      const { rt, owner } = api;
       const added = await owner.request("POST", `/api/orgs/${rt.defaultOrgId}/members`, {
         email: "frank@example.test",
         role: "admin",
@@ -129,6 +123,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("lets admins change the org's settings, with validation", async () => {
+      const { rt, app, owner } = api;
       const url = `/api/orgs/${rt.defaultOrgId}/settings`;
       const unlimited = { monthlyTokenBudget: null, sessionTokenBudget: null };
       expect((await owner.request("GET", url)).body).toEqual({
@@ -175,6 +170,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("creates an organization owned by the caller, invisible to others", async () => {
+      const { rt, app, owner } = api;
       const created = await owner.request("POST", "/api/orgs", { name: "Acme Labs" });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ name: "Acme Labs", slug: "acme-labs" });

@@ -1,24 +1,18 @@
 import { and, eq } from "drizzle-orm";
-import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueToken, schema } from "@tandem/core";
-import { apiClient, otherOrganization, type ApiClient } from "../helpers/api.ts";
-import { startApiRuntime } from "../helpers/api-runtime.ts";
-import { DB_KINDS, type TestRuntime } from "../helpers/runtime.ts";
+import { describe, expect, it } from "vitest";
+import { schema } from "@tandem/core";
+import { apiClient, otherOrganization } from "../helpers/api.ts";
+import { defaultOrgMember, useApiRuntime } from "../helpers/api-runtime.ts";
+import { DB_KINDS } from "../helpers/runtime.ts";
 
-// Sandbox profiles: drafts, publishing and snapshot builds, refresh schedules, who may change or delete them.
+// Sandbox profiles: drafts, publishing and snapshot builds, refresh schedules, who may change or
+// delete them.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let rt: TestRuntime;
-  let app: FastifyInstance;
-  let owner: ApiClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ rt, app, owner, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   describe("sandbox profiles", () => {
     it("creates a profile with an empty draft, validates drafts, and publishes idempotently", async () => {
+      const { rt, owner } = api;
       const created = await owner.request("POST", "/api/profiles", { name: "py-312" });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({
@@ -127,6 +121,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("answers 400 for invalid input, 404 for unknown profiles and 403 to non-admins", async () => {
+      const { rt, app, owner } = api;
       await owner.request("POST", "/api/profiles", { name: "checked" });
       const cases: Array<[string, string, unknown, RegExp]> = [
         ["POST", "/api/profiles", { name: "Not Valid" }, /name must be/],
@@ -227,18 +222,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         "profile checked has no published version to refresh; publish it first",
       );
 
-      const { db } = rt.database;
-      const [user] = await db
-        .insert(schema.users)
-        .values({ name: "Member", email: `member-${Date.now()}@example.test` })
-        .returning();
-      await db
-        .insert(schema.memberships)
-        .values({ orgId: rt.defaultOrgId, userId: user!.id, role: "member" });
-      const member = apiClient(
-        app,
-        (await issueToken(db, rt.clock, { userId: user!.id, kind: "api" })).token,
-      );
+      const member = await defaultOrgMember(api, "member");
       expect((await member.request("POST", "/api/profiles", { name: "mine" })).status).toBe(403);
       expect(
         (
@@ -261,6 +245,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("deletes a profile no session started on; keeps the default one and one with sessions", async () => {
+      const { rt, app, owner } = api;
       const { db } = rt.database;
       await owner.request("POST", "/api/profiles", { name: "scratch" });
       await owner.request("POST", "/api/profiles/scratch/publish"); // nothing to build: ready at once
@@ -278,17 +263,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
 
       const mallory = apiClient(app, (await otherOrganization(rt)).token);
       expect((await mallory.request("DELETE", "/api/profiles/scratch")).status).toBe(404);
-      const [user] = await db
-        .insert(schema.users)
-        .values({ name: "Member", email: `member-del-${Date.now()}@example.test` })
-        .returning();
-      await db
-        .insert(schema.memberships)
-        .values({ orgId: rt.defaultOrgId, userId: user!.id, role: "member" });
-      const member = apiClient(
-        app,
-        (await issueToken(db, rt.clock, { userId: user!.id, kind: "api" })).token,
-      );
+      const member = await defaultOrgMember(api, "member-del");
       expect((await member.request("DELETE", "/api/profiles/scratch")).status).toBe(403);
 
       const deleted = await owner.request("DELETE", "/api/profiles/scratch");

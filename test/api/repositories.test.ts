@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiClient } from "../helpers/api.ts";
-import { startApiRuntime } from "../helpers/api-runtime.ts";
+import { describe, expect, it } from "vitest";
+import { useApiRuntime } from "../helpers/api-runtime.ts";
 import { DB_KINDS } from "../helpers/runtime.ts";
 
 // The owner registers the repositories sessions check out, by any kind of git remote.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let owner: ApiClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ owner, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   describe("repositories", () => {
     it("registers https, ssh, scp-like and file remotes and lists them", async () => {
+      const { owner } = api;
       const remotes = {
         "acme/ssh": "ssh://git@git.example.test/acme/ssh.git",
         "acme/scp": "git@git.example.test:acme/scp.git",
@@ -37,6 +32,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("answers 409 for a name registered twice", async () => {
+      const { owner } = api;
       const res = await owner.request("POST", "/api/repositories", {
         name: "acme/app",
         cloneUrl: "https://git.example.test/x.git",

@@ -1,24 +1,18 @@
 import { and, eq } from "drizzle-orm";
-import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { schema, transitionSession } from "@tandem/core";
-import { apiClient, otherOrganization, type ApiClient } from "../helpers/api.ts";
-import { startApiRuntime } from "../helpers/api-runtime.ts";
-import { DB_KINDS, type TestRuntime } from "../helpers/runtime.ts";
+import { apiClient, otherOrganization } from "../helpers/api.ts";
+import { useApiRuntime } from "../helpers/api-runtime.ts";
+import { DB_KINDS } from "../helpers/runtime.ts";
 
-// Sessions through the API: start, follow, message, stop and delete; another organization sees none of it.
+// Sessions through the API: start, follow, message, stop and delete; another organization sees none
+// of it.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let rt: TestRuntime;
-  let app: FastifyInstance;
-  let owner: ApiClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ rt, app, owner, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   describe("sessions", () => {
     it("creates a queued session with its URL, shows and lists it, takes messages, stops", async () => {
+      const { owner } = api;
       const created = await owner.request("POST", "/api/sessions", {
         repository: "acme/app",
         prompt: "Fix the flaky test",
@@ -56,6 +50,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("gives an org from before profiles its default profile on its first session", async () => {
+      const { rt, app } = api;
       const { db } = rt.database;
       const other = await otherOrganization(rt);
       await db.delete(schema.sandboxProfiles).where(eq(schema.sandboxProfiles.orgId, other.org.id)); // as before profiles existed
@@ -79,6 +74,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("a stop always wins, even while a worker moves the session at the same moment", async () => {
+      const { rt, owner } = api;
       const { db } = rt.database;
       const deps = { db, bus: rt.bus, logger: rt.logger, clock: rt.clock };
       for (let i = 0; i < 40; i++) {
@@ -108,6 +104,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("links each session back to its Slack thread or GitHub issue and names who started it", async () => {
+      const { rt, owner } = api;
       const start = async (prompt: string) =>
         (await owner.request("POST", "/api/sessions", { repository: "acme/app", prompt })).body
           .id as string;
@@ -148,6 +145,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("lists every profile with whether it can start a session, and starts sessions on the newest ready version", async () => {
+      const { rt, app, owner } = api;
       const { db } = rt.database;
       const [ready] = await db
         .insert(schema.sandboxProfiles)
@@ -280,6 +278,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("starts on the profile's primary repository when the request names none, and says so when there is none", async () => {
+      const { rt, owner } = api;
       const { db } = rt.database;
       const none = await owner.request("POST", "/api/sessions", { prompt: "hi" });
       expect(none.status).toBe(400);
@@ -332,6 +331,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("hides another organization's session behind 404 on every route", async () => {
+      const { rt, app, owner } = api;
       const created = await owner.request("POST", "/api/sessions", {
         repository: "acme/app",
         prompt: "secret work",
@@ -360,6 +360,7 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
     });
 
     it("deletes only ended sessions, with their messages and events", async () => {
+      const { rt, owner } = api;
       const created = await owner.request("POST", "/api/sessions", {
         repository: "acme/app",
         prompt: "short-lived",

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiClient } from "../helpers/api.ts";
-import { startApiRuntime } from "../helpers/api-runtime.ts";
+import { describe, expect, it } from "vitest";
+import { useApiRuntime } from "../helpers/api-runtime.ts";
 import { DB_KINDS } from "../helpers/runtime.ts";
 
 // A request the API cannot take is answered with a message that says why.
 describe.each(DB_KINDS)("API on %s", (kind) => {
-  let owner: ApiClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ owner, close } = await startApiRuntime(kind));
-  });
-  afterAll(() => close?.());
+  const api = useApiRuntime(kind);
 
   describe("validation", () => {
     const cases: Array<[string, string, unknown, RegExp]> = [
@@ -65,12 +59,14 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
       ["POST", "/api/orgs", { name: "" }, /name/],
     ];
     it.each(cases)("%s %s %j → 400 with a message", async (method, url, body, message) => {
+      const { owner } = api;
       const res = await owner.request(method, url, body);
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(message);
     });
 
     it("answers 404 with a message for an unknown repository", async () => {
+      const { owner } = api;
       const res = await owner.request("POST", "/api/sessions", {
         repository: "acme/nope",
         prompt: "hi",

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
+import { issueToken, schema } from "@tandem/core";
 import { apiClient, buildTestApp, ownerToken, type ApiClient } from "./api.ts";
 import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
+import { startedBeforeAll } from "./e2e.ts";
 import { until } from "./stack.ts";
 
 export const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
@@ -46,4 +48,21 @@ export async function startApiRuntime(kind: DbKind): Promise<ApiRuntime> {
     await close();
     throw err;
   }
+}
+
+/** The file's API runtime: started in beforeAll, closed in afterAll (see startedBeforeAll). */
+export const useApiRuntime = (kind: DbKind) => startedBeforeAll(() => startApiRuntime(kind));
+
+/** A new user who is a plain member (not an admin) of the default organization, and their API client. */
+export async function defaultOrgMember(api: Pick<ApiRuntime, "rt" | "app">, emailPrefix: string) {
+  const { rt, app } = api;
+  const { db } = rt.database;
+  const [user] = await db
+    .insert(schema.users)
+    .values({ name: "Member", email: `${emailPrefix}-${Date.now()}@example.test` })
+    .returning();
+  await db
+    .insert(schema.memberships)
+    .values({ orgId: rt.defaultOrgId, userId: user!.id, role: "member" });
+  return apiClient(app, (await issueToken(db, rt.clock, { userId: user!.id, kind: "api" })).token);
 }
