@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandAdapter, schema, sessionUrl } from "@tandem/core";
 import { FakeGitHub } from "./fixtures/fake-github.ts";
@@ -17,6 +17,7 @@ import {
   postGitHub,
   reviewComment,
 } from "./helpers/github.ts";
+import { failWithoutPublishing, sessionOfThread, waitForStatus } from "./helpers/e2e.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 import { apiClient, otherOrganization } from "./helpers/api.ts";
 
@@ -35,29 +36,10 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
   const gitIn = (...args: string[]) =>
     execFileSync("git", ["--git-dir", bare(), ...args], { encoding: "utf8" });
 
-  const sessionOf = async (number: number) => {
-    const [row] = await db()
-      .select({ session: schema.sessions })
-      .from(schema.sessionBindings)
-      .innerJoin(schema.sessions, eq(schema.sessions.id, schema.sessionBindings.sessionId))
-      .where(
-        and(
-          eq(schema.sessionBindings.provider, "github"),
-          eq(schema.sessionBindings.threadKey, `${REPO}#${number}`),
-        ),
-      );
-    return row?.session;
-  };
+  const sessionOf = (number: number) => sessionOfThread(stack, `${REPO}#${number}`, "github");
   const waitSession = (number: number) =>
     until(`the session of #${number}`, () => sessionOf(number), 20_000);
-  const waitStatus = (id: string, status: string) =>
-    until(
-      `session ${status}`,
-      async () =>
-        (await db().query.sessions.findFirst({ where: eq(schema.sessions.id, id) }))?.status ===
-        status,
-      20_000,
-    );
+  const waitStatus = (id: string, status: string) => waitForStatus(stack, id, status, 20_000);
   const tracking = (number: number) =>
     fake.commentsOn(REPO, number).filter((c) => c.body.startsWith("**Tandem**"));
   const processed = (deliveryId: string) =>
@@ -376,24 +358,7 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
       .update(schema.outboundMessages)
       .set({ updatedAt: new Date(Date.now() - 60_000) })
       .where(eq(schema.outboundMessages.sessionId, session.id));
-    await db().transaction(async (tx) => {
-      const [row] = await tx
-        .update(schema.sessions)
-        .set({
-          lastEventSeq: sql`${schema.sessions.lastEventSeq} + 1`,
-          status: "failed",
-          error: "the disk caught fire",
-          updatedAt: new Date(Date.now() - 10_000),
-        })
-        .where(eq(schema.sessions.id, session.id))
-        .returning();
-      await tx.insert(schema.sessionEvents).values({
-        sessionId: session.id,
-        seq: row!.lastEventSeq,
-        type: "status",
-        data: { type: "status", status: "failed" },
-      });
-    });
+    await failWithoutPublishing(stack, session.id, "the disk caught fire");
     await fake.waitFor(
       "the missed failure in the tracking comment",
       () => tracking(12)[0]?.body.includes("the disk caught fire") ?? false,
