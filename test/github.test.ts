@@ -4,9 +4,8 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandAdapter, schema, sessionUrl } from "@tandem/core";
 import { FakeGitHub } from "./fixtures/fake-github.ts";
-import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
+import type { GitHttpServer } from "./fixtures/git-http-server.ts";
 import {
-  APP_ID,
   APP_SLUG,
   appKeys,
   githubAppEnv,
@@ -17,6 +16,7 @@ import {
   postGitHub,
   reviewComment,
 } from "./helpers/github.ts";
+import { startFakeGitHubApp, startInstallationGitServer } from "./helpers/github-app.ts";
 import { failWithoutPublishing, sessionOfThread, waitForStatus } from "./helpers/e2e.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 import { apiClient, otherOrganization } from "./helpers/api.ts";
@@ -56,20 +56,8 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
 
   beforeAll(async () => {
     const keys = appKeys();
-    fake = await new FakeGitHub({
-      appId: APP_ID,
-      slug: APP_SLUG,
-      publicKey: keys.publicKey,
-    }).listen();
-    git = await startGitHttpServer({
-      username: "unused",
-      password: "unused",
-      check: (username, password) => {
-        const ok = username === "x-access-token" && Boolean(fake.validToken(password));
-        if (ok) gitTokens.add(password);
-        return ok;
-      },
-    });
+    fake = await startFakeGitHubApp(keys);
+    git = await startInstallationGitServer(fake, (token) => gitTokens.add(token));
     git.createRepo(REPO, { "README.md": "# app\n", "hello.txt": "hello\n" });
     gitIn("branch", "feature-x", "main");
     gitIn("branch", "feature-y", "main");
