@@ -2,21 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { eq } from "drizzle-orm";
 import { execCollect, issueToken, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
 import { FakeGitHub } from "../fixtures/fake-github.ts";
-import {
-  APP_ID,
-  APP_SLUG,
-  appKeys,
-  githubAppEnv,
-  installationCreated,
-  postGitHub,
-} from "../helpers/github.ts";
+import { appKeys, githubAppEnv, installationCreated, postGitHub } from "../helpers/github.ts";
+import { startFakeGitHubApp } from "../helpers/github-app.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
 
@@ -44,7 +43,7 @@ async function screenUntil(
 }
 
 describe.skipIf(skip)("the workbench in headless Chromium", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let stack: Stack;
   let browser: Browser;
@@ -53,8 +52,10 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "p" });
-    await git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    git = await startGitServer(
+      { username: "u", password: "p" },
+      { "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" } },
+    );
     model = await new ModelServer([
       { shell: "echo hello-from-agent" },
       {
@@ -69,18 +70,9 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     ]).listen();
     stack = await startStack("postgres", {
       PUBLIC_URL: "self",
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "k",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model, "k"),
     });
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: { username: "u", password: "p" },
-    });
+    await registerRepository(stack, git, "acme/app");
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("console", (m) => {
@@ -348,11 +340,7 @@ describe.skipIf(!chromiumAvailable())(
 
     beforeAll(async () => {
       const keys = appKeys();
-      fake = await new FakeGitHub({
-        appId: APP_ID,
-        slug: APP_SLUG,
-        publicKey: keys.publicKey,
-      }).listen();
+      fake = await startFakeGitHubApp(keys);
       fake.installations.set(INSTALLATION, [
         {
           name: "site",

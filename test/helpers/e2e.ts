@@ -76,9 +76,15 @@ export const dockerModelEnv = (model: ModelServer, upstreamKey = "test-upstream-
   AGENT_MODEL: "test-model",
 });
 
-/** The session's row, read from the database. */
-export const sessionRow = async (stack: Pick<Stack, "rt">, id: string) =>
-  (await stack.rt.database.db.select().from(schema.sessions).where(eq(schema.sessions.id, id)))[0];
+/** The session's row, read from the database; there must be one. */
+export async function sessionRow(stack: Pick<Stack, "rt">, id: string) {
+  const [row] = await stack.rt.database.db
+    .select()
+    .from(schema.sessions)
+    .where(eq(schema.sessions.id, id));
+  if (!row) throw new Error(`there is no session ${id}`);
+  return row;
+}
 
 /** Waits until the database says session `id` is `status`. */
 export const waitForStatus = (
@@ -89,7 +95,7 @@ export const waitForStatus = (
 ) =>
   until(
     `session ${status}`,
-    async () => (await sessionRow(stack, id))?.status === status,
+    async () => (await sessionRow(stack, id)).status === status,
     timeoutMs,
   );
 
@@ -166,4 +172,32 @@ export async function failWithoutPublishing(stack: Pick<Stack, "rt">, id: string
       data: { type: "status", status: "failed" },
     });
   });
+}
+
+/**
+ * Version 1 of a new profile `name`, published with `spec` and a snapshot committed as queued
+ * but never enqueued (as if Redis was away at publish time): only the sweep can build it.
+ */
+export async function publishedWithoutBuildJob(
+  stack: Pick<Stack, "rt">,
+  name: string,
+  spec: Record<string, unknown>,
+) {
+  const { db } = stack.rt.database;
+  const [profileRow] = await db
+    .insert(schema.sandboxProfiles)
+    .values({ orgId: stack.rt.defaultOrgId, name })
+    .returning();
+  const [version] = await db
+    .insert(schema.sandboxProfileVersions)
+    .values({
+      profileId: profileRow!.id,
+      version: 1,
+      status: "published",
+      spec,
+      publishedAt: new Date(),
+    })
+    .returning();
+  await db.insert(schema.snapshots).values({ profileVersionId: version!.id });
+  return version!;
 }
