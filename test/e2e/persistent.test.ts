@@ -406,10 +406,7 @@ describe("a persistent profile on the local provider", () => {
         },
         90_000,
       );
-      const [row] = await s.rt.database.db
-        .select()
-        .from(schema.sandboxes)
-        .where(eq(schema.sandboxes.sessionId, id));
+      const row = await sandboxOf(s, id);
       expect(row).toMatchObject({ provider: "local", persistent: false, volumes: [] });
       await s.owner.request("POST", `/api/sessions/${id}/stop`);
     } finally {

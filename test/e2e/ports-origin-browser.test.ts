@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { eq } from "drizzle-orm";
 import { execCollect, issueToken, portOrigin, schema } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
@@ -8,6 +7,7 @@ import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
   registerRepository,
+  sandboxOf,
   startGitServer,
   type TestGit,
   waitFirstTurn,
@@ -110,10 +110,7 @@ describe.skipIf(skip)("a page of a sandbox port, in headless Chromium, against T
     const tokensBefore = await stack.rt.database.db.$count(schema.apiTokens);
 
     const port = await freePort();
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     await execCollect(
       stack.sandboxes,
       row!.externalId!,

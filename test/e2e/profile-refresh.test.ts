@@ -212,10 +212,7 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     await until(
       "the first sandbox to be removed",
       async () => {
-        const [row] = await s.rt.database.db
-          .select()
-          .from(schema.sandboxes)
-          .where(eq(schema.sandboxes.sessionId, firstSession));
+        const row = await sandboxOf(s, firstSession);
         return row?.removedAt;
       },
       60_000,

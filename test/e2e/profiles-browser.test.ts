@@ -6,6 +6,7 @@ import { issueToken, schema } from "@tandem/core";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
 import { registerRepository, startGitServer, type TestGit } from "../helpers/e2e.ts";
+import { removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
@@ -50,16 +51,11 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     await page.goto(`${stack.base}/login/${login.token}`);
   }, 120_000);
   afterAll(async () => {
-    const images = stack
-      ? await stack.rt.database.db
-          .select({ imageRef: schema.snapshots.imageRef })
-          .from(schema.snapshots)
-      : [];
+    const images = await snapshotImageRefs(stack);
     await browser?.close();
     await stack?.close();
     await git?.close();
-    const refs = images.map((i) => i.imageRef).filter((r): r is string => !!r);
-    if (refs.length) spawnSync("docker", ["rmi", "-f", ...refs], { stdio: "ignore" });
+    removeImages(images);
   });
 
   const draftSpec = async () =>

@@ -8,6 +8,7 @@ import {
   dockerModelEnv,
   publishedWithoutBuildJob,
   registerRepository,
+  sandboxOf,
   sessionEvents,
   startGitServer,
   type TestGit,
@@ -129,10 +130,7 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
       90_000,
     );
     expect(command.output).toContain("built-by-setup\nenv=yes");
-    const [sandbox] = await s.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, created.body.id));
+    const sandbox = await sandboxOf(s, created.body.id);
     expect((await s.sandboxes.inspect(sandbox!.externalId!)).image).toBe(snapshot.imageRef);
     await s.owner.request("POST", `/api/sessions/${created.body.id}/stop`);
   }, 180_000);

@@ -1,8 +1,6 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { schema } from "@tandem/core";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { FakeGitHub } from "../fixtures/fake-github.ts";
@@ -13,6 +11,7 @@ import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
   registerRepository,
+  sandboxOf,
   sessionEvents,
   startGitServer,
   type TestGit,
@@ -100,10 +99,7 @@ describe.skipIf(!dockerAvailable())(
       await until(
         "B's server",
         async () => {
-          const [row] = await s.rt.database.db
-            .select()
-            .from(schema.sandboxes)
-            .where(eq(schema.sandboxes.sessionId, sessionB));
+          const row = await sandboxOf(s, sessionB);
           if (!row?.externalId) return null;
           const probe = spawnSync("docker", [
             "exec",

@@ -1,10 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { schema } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { registerRepository, startGitServer, type TestGit } from "../helpers/e2e.ts";
+import { registerRepository, sandboxOf, startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { startStack, TEST_ENCRYPTION_KEY, until, type Stack } from "../helpers/stack.ts";
 
 const docker = (...args: string[]) => {
@@ -57,10 +55,7 @@ describe.skipIf(!dockerAvailable())("nothing secret reaches a live sandbox", () 
       prompt: "work",
     });
     await until("the agent to be working", async () => model.responseRequests.length > 0, 60_000);
-    const [sandbox] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, body.id));
+    const sandbox = await sandboxOf(stack, body.id);
     const id = sandbox!.externalId!;
     const needles = [
       ...Object.values(SECRETS).filter((v) => v.length > 8),

@@ -4,7 +4,7 @@ import { execCollect, schema, type SandboxProvider } from "@tandem/core";
 import { eq } from "drizzle-orm";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { registerRepository, startGitServer, type TestGit } from "../helpers/e2e.ts";
+import { registerRepository, sandboxOf, startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { openSse } from "../helpers/sse.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -113,10 +113,7 @@ describe.each(providers)("a session runs the real Codex CLI in a %s sandbox", (p
       expect(lastRequest).toContain("Now show git status");
 
       // The work is on the session's branch in the sandbox.
-      const [sandbox] = await stack.rt.database.db
-        .select()
-        .from(schema.sandboxes)
-        .where(eq(schema.sandboxes.sessionId, id));
+      const sandbox = await sandboxOf(stack, id);
       const workdir = `${sandboxes.layout(sandbox!.externalId!).workspace}/acme/app`;
       const diff = await execCollect(sandboxes, sandbox!.externalId!, [
         "git",

@@ -2,7 +2,6 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
@@ -11,6 +10,7 @@ import {
   dockerModelEnv,
   publishedWithoutBuildJob,
   registerRepository,
+  sandboxOf,
   sessionEvents,
   startGitServer,
   type TestGit,
@@ -171,10 +171,7 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     expect(output).toBe(
       `built-by-setup\nruns=1\npushed after the snapshot\ntandem/${created.body.id.slice(0, 8)}\npushed after the snapshot\n`,
     );
-    const [sandbox] = await s.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, created.body.id));
+    const sandbox = await sandboxOf(s, created.body.id);
     expect((await s.sandboxes.inspect(sandbox!.externalId!)).image).toBe(snapshot.imageRef);
     // The profile's model, not AGENT_MODEL.
     expect(model.responseRequests[0]!.body.model).toBe("profile-model");

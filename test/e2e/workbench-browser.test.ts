@@ -9,6 +9,7 @@ import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
   registerRepository,
+  sandboxOf,
   startGitServer,
   type TestGit,
 } from "../helpers/e2e.ts";
@@ -209,10 +210,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
       "[data-testid=timeline] .ev.message.user >> text=.tandem/attachments/notes.txt",
     );
     expect(await sent.textContent()).toContain("See my notes");
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     const inside = await execCollect(stack.sandboxes, row!.externalId!, [
       "cat",
       "/workspace/acme/app/.tandem/attachments/notes.txt",
@@ -291,10 +289,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
   }, 30_000);
 
   it("shows the repository-bound controls as unavailable, with the reason, once the sandbox is stopped", async () => {
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     await stack.sandboxes.stop(row!.externalId!);
     await page.reload();
     const notice = await page.waitForSelector("[data-testid=sandbox-unavailable]:not([hidden])");

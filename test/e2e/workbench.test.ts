@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eq } from "drizzle-orm";
-import { execCollect, issueToken, portOrigin, schema } from "@tandem/core";
+import { execCollect, issueToken, portOrigin } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
 import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
   registerRepository,
+  sandboxOf,
   startGitServer,
   type TestGit,
   waitFirstTurn,
@@ -53,10 +53,7 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     });
     id = created.body.id;
     await waitFirstTurn(stack, id);
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     sandboxId = row!.externalId!;
   }, 180_000);
   afterAll(async () => {
