@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { issueToken, schema } from "@tandem/core";
 import { apiClient, buildTestApp, ownerToken, type ApiClient } from "./api.ts";
 import { startTestRuntime, type DbKind, type TestRuntime } from "./runtime.ts";
-import { startedBeforeAll } from "./e2e.ts";
+import { startedBeforeAll } from "./hooks.ts";
 import { until } from "./stack.ts";
 
 export const ADMIN_TOKEN = "admin-token-for-tests-only-0123456789";
@@ -22,11 +22,11 @@ export interface ApiRuntime {
  */
 export async function startApiRuntime(kind: DbKind): Promise<ApiRuntime> {
   const rt = await startTestRuntime(kind, { ADMIN_TOKEN });
+  let app: FastifyInstance | undefined;
   const close = async () => {
     await app?.close();
     await rt.close();
   };
-  let app: FastifyInstance | undefined;
   try {
     // Redis connects after the runtime opens (its client connections queue nothing meanwhile):
     // the tests start once it is up, as a long-running deployment's requests do.

@@ -1,34 +1,9 @@
 import { and, eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll } from "vitest";
 import { schema } from "@tandem/core";
 import { startGitHttpServer, type GitHttpServer } from "../fixtures/git-http-server.ts";
 import type { ModelServer } from "../fixtures/model-server.ts";
 import { SANDBOX_IMAGE } from "./docker.ts";
 import { until, type Stack } from "./stack.ts";
-
-/**
- * Starts what the file's tests share in beforeAll and closes it in afterAll. The stand-in it
- * returns reads through to what started, so tests and hooks use it; while the file is being
- * collected there is nothing to read yet.
- */
-export function startedBeforeAll<T extends { close(): Promise<void> }>(
-  start: () => Promise<T>,
-  timeoutMs?: number,
-): T {
-  let started: T | undefined;
-  beforeAll(async () => {
-    started = await start();
-  }, timeoutMs);
-  afterAll(async () => {
-    await started?.close();
-  });
-  return new Proxy({} as T, {
-    get(_target, key) {
-      if (!started) throw new Error(`${String(key)} is read before beforeAll started it`);
-      return Reflect.get(started, key);
-    },
-  });
-}
 
 /** The basic-auth credential a test git server asks for, and Tandem stores with the repository. */
 export interface GitCredential {

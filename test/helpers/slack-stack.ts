@@ -4,18 +4,18 @@ import { BOT_USER_ID, FakeSlack, TEAM_ID, type SlackCall } from "../fixtures/fak
 import {
   registerRepository,
   sessionOfThread,
-  startedBeforeAll,
   startGitServer,
   waitForStatus,
   type RepoFiles,
   type TestGit,
 } from "./e2e.ts";
+import { startedBeforeAll } from "./hooks.ts";
 import { blockActions, mention, message, postSlack, SIGNING_SECRET } from "./slack.ts";
 import { startStack, until, type Stack } from "./stack.ts";
 
 /** The scripted agent the Slack tests run in local sandboxes (writes notes.txt, can be slow or fail). */
 const AGENT = ["node", new URL("../fixtures/slack-agent.mjs", import.meta.url).pathname];
-export const SLACK_GIT = { username: "tandem-test", password: "test-git-password" };
+const SLACK_GIT = { username: "tandem-test", password: "test-git-password" };
 
 export interface SlackStackOptions {
   /** What the git server holds (default: acme/app with a README and hello.txt, and acme/api). */
