@@ -16,6 +16,7 @@ import {
 } from "@tandem/web";
 import { startUpstreams, type Upstreams } from "./fixtures/egress-upstreams.ts";
 import { apiClient, otherOrganization, ownerToken } from "./helpers/api.ts";
+import { untilDefined } from "./helpers/poll.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const run = promisify(execFile);
@@ -72,20 +73,6 @@ function recordingInterceptor(host: string) {
   return { interceptor, handed };
 }
 
-const until = async <T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 5_000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
 describe("the sandbox egress proxy", () => {
   let rt: TestRuntime;
   let up: Upstreams;
@@ -120,10 +107,12 @@ describe("the sandbox egress proxy", () => {
         and(eq(schema.sandboxEgress.sessionId, sessionId), eq(schema.sandboxEgress.host, host)),
       );
   const closedRow = (host: string) =>
-    until(`a closed record for ${host}`, async () => (await rowsFor(host)).find((r) => r.closedAt));
+    untilDefined(`a closed record for ${host}`, async () =>
+      (await rowsFor(host)).find((r) => r.closedAt),
+    );
   /** The host's records once there are `n` of them (they are written beside the answer, not before it). */
   const rowsOnce = (host: string, n: number) =>
-    until(`${n} records for ${host}`, async () => {
+    untilDefined(`${n} records for ${host}`, async () => {
       const rows = await rowsFor(host);
       return rows.length >= n ? rows : undefined;
     });
@@ -325,7 +314,7 @@ describe("the sandbox egress proxy", () => {
       expect(head).toContain(
         `blocked by the sandbox network policy: ${host} is not allowed (it is a ${reason.split(" ")[0]} address`,
       );
-      await until(`the ${reason} record`, async () =>
+      await untilDefined(`the ${reason} record`, async () =>
         (await rowsFor(host)).some((r) => r.reason === reason) ? true : undefined,
       );
     });
@@ -363,7 +352,7 @@ describe("the sandbox egress proxy", () => {
     const res = await curl(open, "http://down.test/");
     expect(res.status).toBe(502);
     expect(res.body).toContain("could not reach down.test:80");
-    await until("both records closed", async () =>
+    await untilDefined("both records closed", async () =>
       (await rowsFor("down.test")).filter((r) => r.closedAt).length === 2 ? true : undefined,
     );
   });
@@ -394,7 +383,7 @@ describe("the sandbox egress proxy", () => {
 
   it("shows the session's decisions, newest first, to its org's members only", async () => {
     await curl(allowlist, "http://plain.test/latest");
-    await until("the latest request's record", async () =>
+    await untilDefined("the latest request's record", async () =>
       (await rowsFor("plain.test")).find((r) => r.closedAt) ? true : undefined,
     );
     const owner = apiClient(app, await ownerToken(rt));

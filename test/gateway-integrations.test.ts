@@ -22,7 +22,9 @@ import {
 import { FakeGitHub } from "./fixtures/fake-github.ts";
 import { FakeSlack } from "./fixtures/fake-slack.ts";
 import { startRecordingApi } from "./fixtures/recording-api.ts";
-import { APP_ID, APP_SLUG, appKeys, githubAppEnv } from "./helpers/github.ts";
+import { appKeys, githubAppEnv } from "./helpers/github.ts";
+import { startFakeGitHubApp } from "./helpers/github-app.ts";
+import { untilDefined } from "./helpers/poll.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
 const run = promisify(execFile);
@@ -65,20 +67,6 @@ async function curl(proxyPort: number, url: string, ...args: string[]) {
     stderr: out.stderr,
   };
 }
-
-const until = async <T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 5_000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe("the sandbox gateway's integrations", () => {
   let rt: TestRuntime;
@@ -142,11 +130,7 @@ describe("the sandbox gateway's integrations", () => {
   let main: number;
   beforeAll(async () => {
     const keys = appKeys();
-    github = await new FakeGitHub({
-      appId: APP_ID,
-      slug: APP_SLUG,
-      publicKey: keys.publicKey,
-    }).listen();
+    github = await startFakeGitHubApp(keys);
     github.installations.set(INSTALLATION, [
       {
         name: "app",
@@ -672,7 +656,7 @@ describe("the sandbox gateway's integrations", () => {
               eq(schema.sandboxEgress.host, "slack.com"),
             ),
           );
-      const row = await until("a closed record for slack.com", async () =>
+      const row = await untilDefined("a closed record for slack.com", async () =>
         (await rows()).find((r) => r.closedAt),
       );
       expect(row).toMatchObject({

@@ -4,9 +4,8 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandAdapter, schema, sessionUrl } from "@tandem/core";
 import { FakeGitHub } from "./fixtures/fake-github.ts";
-import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
+import type { GitHttpServer } from "./fixtures/git-http-server.ts";
 import {
-  APP_ID,
   APP_SLUG,
   appKeys,
   githubAppEnv,
@@ -17,6 +16,8 @@ import {
   postGitHub,
   reviewComment,
 } from "./helpers/github.ts";
+import { startFakeGitHubApp, startInstallationGitServer } from "./helpers/github-app.ts";
+import { sessionOfThread, waitForStatus } from "./helpers/e2e.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 import { apiClient, otherOrganization } from "./helpers/api.ts";
 
@@ -35,29 +36,10 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
   const gitIn = (...args: string[]) =>
     execFileSync("git", ["--git-dir", bare(), ...args], { encoding: "utf8" });
 
-  const sessionOf = async (number: number) => {
-    const [row] = await db()
-      .select({ session: schema.sessions })
-      .from(schema.sessionBindings)
-      .innerJoin(schema.sessions, eq(schema.sessions.id, schema.sessionBindings.sessionId))
-      .where(
-        and(
-          eq(schema.sessionBindings.provider, "github"),
-          eq(schema.sessionBindings.threadKey, `${REPO}#${number}`),
-        ),
-      );
-    return row?.session;
-  };
+  const sessionOf = (number: number) => sessionOfThread(stack, `${REPO}#${number}`, "github");
   const waitSession = (number: number) =>
     until(`the session of #${number}`, () => sessionOf(number), 20_000);
-  const waitStatus = (id: string, status: string) =>
-    until(
-      `session ${status}`,
-      async () =>
-        (await db().query.sessions.findFirst({ where: eq(schema.sessions.id, id) }))?.status ===
-        status,
-      20_000,
-    );
+  const waitStatus = (id: string, status: string) => waitForStatus(stack, id, status, 20_000);
   const tracking = (number: number) =>
     fake.commentsOn(REPO, number).filter((c) => c.body.startsWith("**Tandem**"));
   const processed = (deliveryId: string) =>
@@ -74,20 +56,8 @@ describe("GitHub: mention in an issue or PR, follow in one comment, leave as a p
 
   beforeAll(async () => {
     const keys = appKeys();
-    fake = await new FakeGitHub({
-      appId: APP_ID,
-      slug: APP_SLUG,
-      publicKey: keys.publicKey,
-    }).listen();
-    git = await startGitHttpServer({
-      username: "unused",
-      password: "unused",
-      check: (username, password) => {
-        const ok = username === "x-access-token" && Boolean(fake.validToken(password));
-        if (ok) gitTokens.add(password);
-        return ok;
-      },
-    });
+    fake = await startFakeGitHubApp(keys);
+    git = await startInstallationGitServer(fake, (token) => gitTokens.add(token));
     git.createRepo(REPO, { "README.md": "# app\n", "hello.txt": "hello\n" });
     gitIn("branch", "feature-x", "main");
     gitIn("branch", "feature-y", "main");

@@ -1,14 +1,14 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema, sessionUrl } from "@tandem/core";
 import { FakeGitHub } from "../fixtures/fake-github.ts";
-import { startGitHttpServer, type GitHttpServer } from "../fixtures/git-http-server.ts";
+import type { GitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import { dockerModelEnv, sessionOfThread } from "../helpers/e2e.ts";
 import {
-  APP_ID,
   APP_SLUG,
   appKeys,
   githubAppEnv,
@@ -16,6 +16,7 @@ import {
   issueComment,
   postGitHub,
 } from "../helpers/github.ts";
+import { startFakeGitHubApp, startInstallationGitServer } from "../helpers/github-app.ts";
 import { startStack, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -33,20 +34,8 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
   beforeAll(async () => {
     if (skip) return;
     const keys = appKeys();
-    fake = await new FakeGitHub({
-      appId: APP_ID,
-      slug: APP_SLUG,
-      publicKey: keys.publicKey,
-    }).listen();
-    git = await startGitHttpServer({
-      username: "unused",
-      password: "unused",
-      check: (username, password) => {
-        const ok = username === "x-access-token" && Boolean(fake.validToken(password));
-        if (ok) gitTokens.add(password);
-        return ok;
-      },
-    });
+    fake = await startFakeGitHubApp(keys);
+    git = await startInstallationGitServer(fake, (token) => gitTokens.add(token));
     git.createRepo(REPO, { "README.md": "# app\n", "hello.txt": "hello\n" });
     fake.installations.set(INSTALLATION, [
       { name: "app", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" },
@@ -60,11 +49,7 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
       { message: "I updated hello.txt to greet the world." },
     ]).listen();
     stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model),
       ...githubAppEnv(fake.url, keys.privateKey),
     });
     await installGitHubApp(stack, { installationId: INSTALLATION, account: "acme", repo: REPO });
@@ -93,17 +78,9 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
         150_000,
       );
       const pull = fake.pulls.find((p) => p.head.startsWith("tandem/"))!;
-      const [binding] = await stack.rt.database.db
-        .select()
-        .from(schema.sessionBindings)
-        .where(
-          and(
-            eq(schema.sessionBindings.provider, "github"),
-            eq(schema.sessionBindings.threadKey, `${REPO}#12`),
-          ),
-        );
-      const url = sessionUrl("http://tandem.test", binding!.sessionId);
-      expect(pull.head).toBe(`tandem/${binding!.sessionId.slice(0, 8)}`);
+      const bound = await sessionOfThread(stack, `${REPO}#12`, "github");
+      const url = sessionUrl("http://tandem.test", bound!.id);
+      expect(pull.head).toBe(`tandem/${bound!.id.slice(0, 8)}`);
       expect(pull.body).toContain("Resolves #12");
       expect(pull.body).toContain(url);
       const bare = path.join(git.root, `${REPO}.git`);
@@ -143,7 +120,7 @@ describe("GitHub end to end: a signed webhook runs the real agent in a Docker sa
         );
       }
       const session = await stack.rt.database.db.query.sessions.findFirst({
-        where: eq(schema.sessions.id, binding!.sessionId),
+        where: eq(schema.sessions.id, bound!.id),
       });
       expect(session!.pullRequestUrl).toBe(pull.html_url);
     },

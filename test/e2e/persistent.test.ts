@@ -2,9 +2,17 @@ import { spawnSync } from "node:child_process";
 import { eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execCollect, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer, type ModelStep } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  sessionEvents,
+  sessionRow,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -17,14 +25,16 @@ const volumesOf = (sessionId: string) =>
     .sort();
 
 describe.skipIf(skip)("persistent sandboxes in docker", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer | undefined;
   let stack: Stack | undefined;
   const sessionIds: string[] = [];
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "test-git-password" });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    git = await startGitServer(
+      { username: "u", password: "test-git-password" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
   });
   afterEach(async () => {
     await stack?.close();
@@ -57,20 +67,12 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
   ) {
     model = await new ModelServer(script).listen();
     const s = (stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model),
       SANDBOX_IDLE_MINUTES: "600",
       SANDBOX_NETWORK: "none",
       SANDBOX_ALLOW_HOST_NETWORK: "true",
     }));
-    await s.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      credential: { username: "u", password: "test-git-password" },
-    });
+    await registerRepository(s, git, "acme/app");
     const settings = await s.owner.request("PATCH", `/api/orgs/${s.rt.defaultOrgId}/settings`, {
       allowPersistentSandboxes: allowPersistent,
     });
@@ -103,15 +105,7 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     sessionIds.push(res.body.id);
     return res.body.id as string;
   };
-  const sessionRow = async (s: Stack, id: string) =>
-    (await s.rt.database.db.select().from(schema.sessions).where(eq(schema.sessions.id, id)))[0]!;
-  const sandboxRow = async (s: Stack, id: string) =>
-    (
-      await s.rt.database.db
-        .select()
-        .from(schema.sandboxes)
-        .where(eq(schema.sandboxes.sessionId, id))
-    )[0]!;
+  const sandboxRow = async (s: Stack, id: string) => (await sandboxOf(s, id))!;
   const idleTurns = (s: Stack, id: string, n: number) =>
     until(
       `${n} finished turn(s)`,
@@ -129,12 +123,7 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
       120_000,
     );
   const commands = async (s: Stack, id: string) =>
-    (
-      await s.rt.database.db
-        .select()
-        .from(schema.sessionEvents)
-        .where(eq(schema.sessionEvents.sessionId, id))
-    )
+    (await sessionEvents(s, id))
       .sort((a, b) => a.seq - b.seq)
       .filter((e) => e.type === "command")
       .map((e) => e.data as { command: string; output: string; exitCode: number });
@@ -276,10 +265,7 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
     );
     expect(docker("rm", "-f", first.externalId!).status).toBe(0);
     await idleTurns(s, id, 1);
-    const events = await s.rt.database.db
-      .select()
-      .from(schema.sessionEvents)
-      .where(eq(schema.sessionEvents.sessionId, id));
+    const events = await sessionEvents(s, id);
     expect(
       events.some(
         (e) =>
@@ -381,7 +367,10 @@ describe.skipIf(skip)("persistent sandboxes in docker", () => {
 
 describe("a persistent profile on the local provider", () => {
   it("runs ephemeral, since local sandboxes have no volumes", async () => {
-    const git = await startGitHttpServer({ username: "u", password: "test-git-password" });
+    const git = await startGitServer(
+      { username: "u", password: "test-git-password" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
     const model = await new ModelServer([{ message: "hello" }]).listen();
     const s = await startStack("postgres", {
       SANDBOX_PROVIDER: "local",
@@ -390,12 +379,7 @@ describe("a persistent profile on the local provider", () => {
       AGENT_MODEL: "test-model",
     });
     try {
-      await git.createRepo("acme/app", { "README.md": "# app\n" });
-      await s.owner.request("POST", "/api/repositories", {
-        name: "acme/app",
-        cloneUrl: git.url("acme/app"),
-        credential: { username: "u", password: "test-git-password" },
-      });
+      await registerRepository(s, git, "acme/app");
       await s.owner.request("PATCH", `/api/orgs/${s.rt.defaultOrgId}/settings`, {
         allowPersistentSandboxes: true,
       });
@@ -422,10 +406,7 @@ describe("a persistent profile on the local provider", () => {
         },
         90_000,
       );
-      const [row] = await s.rt.database.db
-        .select()
-        .from(schema.sandboxes)
-        .where(eq(schema.sandboxes.sessionId, id));
+      const row = await sandboxOf(s, id);
       expect(row).toMatchObject({ provider: "local", persistent: false, volumes: [] });
       await s.owner.request("POST", `/api/sessions/${id}/stop`);
     } finally {

@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { eq } from "drizzle-orm";
 import { execCollect, issueToken, portOrigin, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  startGitServer,
+  type TestGit,
+  waitFirstTurn,
+} from "../helpers/e2e.ts";
 import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
@@ -52,7 +58,7 @@ require("http").createServer((q, s) => {
 }).listen(+port, "127.0.0.1");`;
 
 describe.skipIf(skip)("a page of a sandbox port, in headless Chromium, against Tandem", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let stack: Stack;
   let browser: Browser;
@@ -60,39 +66,24 @@ describe.skipIf(skip)("a page of a sandbox port, in headless Chromium, against T
   let id: string;
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "p" });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    git = await startGitServer(
+      { username: "u", password: "p" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
     model = await new ModelServer([{ message: "Ready." }]).listen();
     // Tandem on localhost and the ports on *.localhost: the closest a single machine gets to sharing a domain.
     stack = await startStack("postgres", {
       PUBLIC_URL: "self-localhost",
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "k",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model, "k"),
     });
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: { username: "u", password: "p" },
-    });
+    await registerRepository(stack, git, "acme/app");
     id = (
       await stack.owner.request("POST", "/api/sessions", {
         repository: "acme/app",
         prompt: "Get ready",
       })
     ).body.id;
-    await until(
-      "the first turn to end",
-      async () => {
-        const s = (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status;
-        if (s === "failed") throw new Error("session failed");
-        return s === "idle";
-      },
-      120_000,
-    );
+    await waitFirstTurn(stack, id);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 180_000);
@@ -119,10 +110,7 @@ describe.skipIf(skip)("a page of a sandbox port, in headless Chromium, against T
     const tokensBefore = await stack.rt.database.db.$count(schema.apiTokens);
 
     const port = await freePort();
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     await execCollect(
       stack.sandboxes,
       row!.externalId!,

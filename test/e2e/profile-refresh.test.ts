@@ -5,9 +5,15 @@ import type { AddressInfo } from "node:net";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { profileView, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -24,7 +30,7 @@ function labelledImage(ref: string, orgId: string) {
 }
 
 describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC in docker", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let s: Stack;
   /** What the setup script fetches (through the gateway, by an allowed alias): "ok" builds, anything else fails the build. */
@@ -40,26 +46,20 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     await new Promise<void>((resolve) => modeServer.listen(0, "127.0.0.1", resolve));
     const modePort = (modeServer.address() as AddressInfo).port;
     modeUrl = "http://mode.tandem.test/mode";
-    git = await startGitHttpServer({ username: "u", password: "test-git-password" });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    git = await startGitServer(
+      { username: "u", password: "test-git-password" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
     model = await new ModelServer([{ message: "done" }, { message: "done" }]).listen();
     s = await startStack(
       "postgres",
       {
-        SANDBOX_PROVIDER: "docker",
-        SANDBOX_IMAGE,
-        MODEL_UPSTREAM_URL: model.url,
-        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-        AGENT_MODEL: "test-model",
+        ...dockerModelEnv(model),
         SANDBOX_HOST_ALIASES: `mode.tandem.test=127.0.0.1:${modePort}`,
       },
       { snapshotGcEveryMs: 0, snapshotGcGraceMs: 0 },
     );
-    await s.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      credential: { username: "u", password: "test-git-password" },
-    });
+    await registerRepository(s, git, "acme/app");
   }, 60_000);
   afterAll(async () => {
     const images = await snapshotImageRefs(s);
@@ -83,14 +83,11 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
       },
       90_000,
     );
-  const sandboxOf = (sessionId: string) =>
+  const runningSandbox = (sessionId: string) =>
     until(
       "the session's sandbox",
       async () => {
-        const [row] = await s.rt.database.db
-          .select()
-          .from(schema.sandboxes)
-          .where(eq(schema.sandboxes.sessionId, sessionId));
+        const row = await sandboxOf(s, sessionId);
         return row?.externalId && row.status === "running" ? row : null;
       },
       90_000,
@@ -131,9 +128,9 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     expect(first).toMatchObject({ status: "ready", trigger: "publish" });
     // A session on it keeps its sandbox (and image) while it lives.
     firstSession = await startOn("rf");
-    expect((await s.sandboxes.inspect((await sandboxOf(firstSession)).externalId!)).image).toBe(
-      first.imageRef,
-    );
+    expect(
+      (await s.sandboxes.inspect((await runningSandbox(firstSession)).externalId!)).image,
+    ).toBe(first.imageRef);
 
     const refresh = await s.owner.request("POST", "/api/profiles/rf/refresh");
     expect(refresh.status).toBe(202);
@@ -187,7 +184,7 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
       ),
     ).toMatchObject({ startable: true, version: 1, latest: { version: 1, snapshot: "failed" } });
     const sessionId = await startOn("rf");
-    expect((await s.sandboxes.inspect((await sandboxOf(sessionId)).externalId!)).image).toBe(
+    expect((await s.sandboxes.inspect((await runningSandbox(sessionId)).externalId!)).image).toBe(
       ready!.imageRef,
     );
     await s.owner.request("POST", `/api/sessions/${sessionId}/stop`);
@@ -215,10 +212,7 @@ describe.skipIf(skip)("profile refresh, refresh schedules and snapshot image GC 
     await until(
       "the first sandbox to be removed",
       async () => {
-        const [row] = await s.rt.database.db
-          .select()
-          .from(schema.sandboxes)
-          .where(eq(schema.sandboxes.sessionId, firstSession));
+        const row = await sandboxOf(s, firstSession);
         return row?.removedAt;
       },
       60_000,

@@ -2,9 +2,9 @@ import { spawnSync } from "node:child_process";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueToken, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { buildTestApp, otherOrganization, apiClient } from "../helpers/api.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { registerRepository, startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable();
@@ -22,11 +22,13 @@ const testContainers = (orgId: string) =>
 
 describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sandbox", () => {
   let s: Stack;
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "test-git-password-setup" });
-    git.createRepo("acme/app", { "README.md": "# app from git\n" });
+    git = await startGitServer(
+      { username: "u", password: "test-git-password-setup" },
+      { "acme/app": { "README.md": "# app from git\n" } },
+    );
     s = await startStack("postgres", { SANDBOX_PROVIDER: "docker", SANDBOX_IMAGE }, { none: true });
     await s.owner.request("POST", "/api/profiles", { name: "node" });
   }, 60_000);
@@ -125,11 +127,7 @@ describe.skipIf(skip)("testing a draft's setup script in a throwaway docker sand
   }, 60_000);
 
   it("clones the draft's repositories before the script, with a build token revoked at the end", async () => {
-    await s.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      credential: { username: "u", password: "test-git-password-setup" },
-    });
+    await registerRepository(s, git, "acme/app");
     const setupScript =
       'cat acme/app/README.md && git -C acme/app log -1 --format=%s && cp "$TANDEM_TOKEN_FILE" /tmp/kept && echo kept=$(cat /tmp/kept)';
     expect(

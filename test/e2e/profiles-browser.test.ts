@@ -3,9 +3,10 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { issueToken, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { registerRepository, startGitServer, type TestGit } from "../helpers/e2e.ts";
+import { removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
@@ -22,25 +23,22 @@ const testContainers = (orgId: string) =>
     .filter(Boolean);
 
 describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let stack: Stack;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "p" });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    git = await startGitServer(
+      { username: "u", password: "p" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
     stack = await startStack("postgres", {
       PUBLIC_URL: "self",
       SANDBOX_PROVIDER: "docker",
       SANDBOX_IMAGE,
     });
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: { username: "u", password: "p" },
-    });
+    await registerRepository(stack, git, "acme/app");
     // A profile that cannot start a session: never published.
     await stack.owner.request("POST", "/api/profiles", { name: "wip" });
     browser = await launchBrowser();
@@ -53,16 +51,11 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     await page.goto(`${stack.base}/login/${login.token}`);
   }, 120_000);
   afterAll(async () => {
-    const images = stack
-      ? await stack.rt.database.db
-          .select({ imageRef: schema.snapshots.imageRef })
-          .from(schema.snapshots)
-      : [];
+    const images = await snapshotImageRefs(stack);
     await browser?.close();
     await stack?.close();
     await git?.close();
-    const refs = images.map((i) => i.imageRef).filter((r): r is string => !!r);
-    if (refs.length) spawnSync("docker", ["rmi", "-f", ...refs], { stdio: "ignore" });
+    removeImages(images);
   });
 
   const draftSpec = async () =>
@@ -316,12 +309,7 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
 
   it("picks the profile's primary repository in the New session form along with the profile", async () => {
     await git.createRepo("acme/lib", { "README.md": "# lib\n" });
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/lib",
-      cloneUrl: git.url("acme/lib"),
-      defaultBranch: "main",
-      credential: { username: "u", password: "p" },
-    });
+    await registerRepository(stack, git, "acme/lib");
     await stack.owner.request("POST", "/api/profiles", { name: "mono" });
     await stack.owner.request("PUT", "/api/profiles/mono/draft", {
       spec: { repositories: [{ name: "acme/lib", primary: true }] },

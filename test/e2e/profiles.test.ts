@@ -2,9 +2,17 @@ import { spawnSync } from "node:child_process";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  publishedWithoutBuildJob,
+  registerRepository,
+  sandboxOf,
+  sessionEvents,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import {
   finishedSnapshot,
   profileView,
@@ -16,29 +24,23 @@ import { startStack, until, type Stack } from "../helpers/stack.ts";
 const skip = !dockerAvailable();
 
 describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let s: Stack;
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "test-git-password" });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    git = await startGitServer(
+      { username: "u", password: "test-git-password" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
     model = await new ModelServer([
       { shell: 'cat /home/agent/from-setup.txt && echo "env=$FROM_PROFILE"' },
       { message: "done" },
     ]).listen();
     s = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model),
     });
-    await s.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      credential: { username: "u", password: "test-git-password" },
-    });
+    await registerRepository(s, git, "acme/app");
   }, 60_000);
   afterAll(async () => {
     const images = await snapshotImageRefs(s);
@@ -122,19 +124,13 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
     const command = await until(
       "the agent's command",
       async () => {
-        const events = await s.rt.database.db
-          .select()
-          .from(schema.sessionEvents)
-          .where(eq(schema.sessionEvents.sessionId, created.body.id));
+        const events = await sessionEvents(s, created.body.id);
         return events.find((e) => e.type === "command")?.data as { output: string } | undefined;
       },
       90_000,
     );
     expect(command.output).toContain("built-by-setup\nenv=yes");
-    const [sandbox] = await s.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, created.body.id));
+    const sandbox = await sandboxOf(s, created.body.id);
     expect((await s.sandboxes.inspect(sandbox!.externalId!)).image).toBe(snapshot.imageRef);
     await s.owner.request("POST", `/api/sessions/${created.body.id}/stop`);
   }, 180_000);
@@ -183,22 +179,7 @@ describe.skipIf(skip)("sandbox profiles and snapshots in docker", () => {
 
   it("builds a snapshot that was committed as queued but never reached the queue", async () => {
     // As if Redis was away at publish time: a published version with a queued snapshot and no job.
-    const { db } = s.rt.database;
-    const [profileRow] = await db
-      .insert(schema.sandboxProfiles)
-      .values({ orgId: s.rt.defaultOrgId, name: "orphan" })
-      .returning();
-    const [version] = await db
-      .insert(schema.sandboxProfileVersions)
-      .values({
-        profileId: profileRow!.id,
-        version: 1,
-        status: "published",
-        spec: { setupScript: "echo orphan-built", env: {} },
-        publishedAt: new Date(),
-      })
-      .returning();
-    await db.insert(schema.snapshots).values({ profileVersionId: version!.id });
+    await publishedWithoutBuildJob(s, "orphan", { setupScript: "echo orphan-built", env: {} });
     expect(await finished("orphan")).toMatchObject({
       status: "ready",
       log: expect.stringContaining("orphan-built"),

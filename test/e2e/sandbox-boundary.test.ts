@@ -1,16 +1,23 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { schema } from "@tandem/core";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { FakeGitHub } from "../fixtures/fake-github.ts";
 import { FakeSlack } from "../fixtures/fake-slack.ts";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
+import type { GitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
-import { APP_ID, APP_SLUG, appKeys, githubAppEnv, installGitHubApp } from "../helpers/github.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  sessionEvents,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
+import { appKeys, githubAppEnv, installGitHubApp } from "../helpers/github.ts";
+import { startFakeGitHubApp, startInstallationGitServer } from "../helpers/github-app.ts";
 import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -46,18 +53,13 @@ echo probes-done`;
 describe.skipIf(!dockerAvailable())(
   "the sandbox boundary: a scripted agent in a live gateway sandbox",
   () => {
-    let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+    let git: TestGit;
     let model: ModelServer;
     let s: Stack;
     let output = "";
 
     const commandOutputs = async (id: string) =>
-      (
-        await s.rt.database.db
-          .select()
-          .from(schema.sessionEvents)
-          .where(eq(schema.sessionEvents.sessionId, id))
-      )
+      (await sessionEvents(s, id))
         .filter((e) => e.type === "command")
         .map((e) => String((e.data as { output?: string }).output ?? ""));
     const line = (name: string) =>
@@ -68,8 +70,10 @@ describe.skipIf(!dockerAvailable())(
         .trim();
 
     beforeAll(async () => {
-      git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
-      await git.createRepo("acme/app", { "README.md": "# app\n" });
+      git = await startGitServer(
+        { username: "u", password: GIT_PASSWORD },
+        { "acme/app": { "README.md": "# app\n" } },
+      );
       model = await new ModelServer([
         // Session B: a server in its sandbox, kept up while A tries to reach it.
         {
@@ -77,18 +81,10 @@ describe.skipIf(!dockerAvailable())(
         },
       ]).listen();
       s = await startStack("postgres", {
-        SANDBOX_PROVIDER: "docker",
-        SANDBOX_IMAGE,
-        MODEL_UPSTREAM_URL: model.url,
-        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-        AGENT_MODEL: "test-model",
+        ...dockerModelEnv(model),
       });
       expect(s.rt.config.SANDBOX_NETWORK).toBe("gateway");
-      await s.owner.request("POST", "/api/repositories", {
-        name: "acme/app",
-        cloneUrl: git.url("acme/app"),
-        credential: { username: "u", password: GIT_PASSWORD },
-      });
+      await registerRepository(s, git, "acme/app");
     }, 60_000);
     afterAll(async () => {
       await s?.close();
@@ -103,10 +99,7 @@ describe.skipIf(!dockerAvailable())(
       await until(
         "B's server",
         async () => {
-          const [row] = await s.rt.database.db
-            .select()
-            .from(schema.sandboxes)
-            .where(eq(schema.sandboxes.sessionId, sessionB));
+          const row = await sandboxOf(s, sessionB);
           if (!row?.externalId) return null;
           const probe = spawnSync("docker", [
             "exec",
@@ -200,36 +193,30 @@ echo probes-done`;
 describe.skipIf(!dockerAvailable())(
   "the agent's tools through the gateway, credentials outside",
   () => {
-    let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+    let git: TestGit;
     let model: ModelServer;
     let slack: FakeSlack;
     let allowed: http.Server;
     let s: Stack;
 
     beforeAll(async () => {
-      git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
-      await git.createRepo("acme/app", { "README.md": "# app\n" });
+      git = await startGitServer(
+        { username: "u", password: GIT_PASSWORD },
+        { "acme/app": { "README.md": "# app\n" } },
+      );
       slack = await new FakeSlack().listen();
       allowed = http.createServer((_req, res) => res.end("allowed-host-answered"));
       await new Promise<void>((resolve) => allowed.listen(0, "127.0.0.1", resolve));
       model = await new ModelServer([{ shell: integrationProbes }, { message: "done" }]).listen();
       s = await startStack("postgres", {
-        SANDBOX_PROVIDER: "docker",
-        SANDBOX_IMAGE,
-        MODEL_UPSTREAM_URL: model.url,
-        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-        AGENT_MODEL: "test-model",
+        ...dockerModelEnv(model),
         SLACK_API_URL: slack.url,
         SLACK_BOT_TOKEN: SLACK_TOKEN,
         SLACK_SIGNING_SECRET: "test-slack-signing-secret",
         // Loopback targets the egress proxy reaches only by these names, and only when the policy allows them.
         SANDBOX_HOST_ALIASES: `allowed.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port},other.tandem.test=127.0.0.1:${(allowed.address() as AddressInfo).port}`,
       });
-      await s.owner.request("POST", "/api/repositories", {
-        name: "acme/app",
-        cloneUrl: git.url("acme/app"),
-        credential: { username: "u", password: GIT_PASSWORD },
-      });
+      await registerRepository(s, git, "acme/app");
     }, 60_000);
     afterAll(async () => {
       const images = await snapshotImageRefs(s);
@@ -261,10 +248,7 @@ describe.skipIf(!dockerAvailable())(
       const output = await until(
         "the probes",
         async () => {
-          const events = await s.rt.database.db
-            .select()
-            .from(schema.sessionEvents)
-            .where(eq(schema.sessionEvents.sessionId, id));
+          const events = await sessionEvents(s, id);
           return events
             .map((e) => String((e.data as { output?: string }).output ?? ""))
             .find((o) => o.includes("probes-done"));
@@ -326,23 +310,14 @@ describe.skipIf(!dockerAvailable())(
     const INSTALLATION = 93;
     const REPO = "acme/widgets";
     let fake: FakeGitHub;
-    let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+    let git: GitHttpServer;
     let model: ModelServer;
     let s: Stack;
 
     beforeAll(async () => {
       const keys = appKeys();
-      fake = await new FakeGitHub({
-        appId: APP_ID,
-        slug: APP_SLUG,
-        publicKey: keys.publicKey,
-      }).listen();
-      git = await startGitHttpServer({
-        username: "unused",
-        password: "unused",
-        check: (username, password) =>
-          username === "x-access-token" && Boolean(fake.validToken(password)),
-      });
+      fake = await startFakeGitHubApp(keys);
+      git = await startInstallationGitServer(fake);
       git.createRepo(REPO, { "README.md": "# widgets\n" });
       fake.installations.set(INSTALLATION, [
         { name: "widgets", full_name: REPO, clone_url: git.url(REPO), default_branch: "main" },
@@ -354,11 +329,7 @@ describe.skipIf(!dockerAvailable())(
         { message: "commented" },
       ]).listen();
       s = await startStack("postgres", {
-        SANDBOX_PROVIDER: "docker",
-        SANDBOX_IMAGE,
-        MODEL_UPSTREAM_URL: model.url,
-        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-        AGENT_MODEL: "test-model",
+        ...dockerModelEnv(model),
         ...githubAppEnv(fake.url, keys.privateKey),
       });
       await installGitHubApp(s, { installationId: INSTALLATION, account: "acme", repo: REPO });
@@ -380,10 +351,7 @@ describe.skipIf(!dockerAvailable())(
       const output = await until(
         "the agent's command",
         async () => {
-          const events = await s.rt.database.db
-            .select()
-            .from(schema.sessionEvents)
-            .where(eq(schema.sessionEvents.sessionId, id));
+          const events = await sessionEvents(s, id);
           return events
             .map((e) => String((e.data as { output?: string }).output ?? ""))
             .find((o) => o.includes("push exit"));

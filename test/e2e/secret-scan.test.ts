@@ -1,10 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { registerRepository, sandboxOf, startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { startStack, TEST_ENCRYPTION_KEY, until, type Stack } from "../helpers/stack.ts";
 
 const docker = (...args: string[]) => {
@@ -26,10 +24,12 @@ const GIT_PASSWORD = "fake-git-password-scan-5e1b";
 describe.skipIf(!dockerAvailable())("nothing secret reaches a live sandbox", () => {
   let stack: Stack;
   let model: ModelServer;
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: GIT_PASSWORD });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
+    git = await startGitServer(
+      { username: "u", password: GIT_PASSWORD },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
     model = await new ModelServer([{ shell: "sleep 120" }]).listen();
     stack = await startStack("postgres", {
       SANDBOX_PROVIDER: "docker",
@@ -49,20 +49,13 @@ describe.skipIf(!dockerAvailable())("nothing secret reaches a live sandbox", () 
   });
 
   it("keeps keys, tokens, the database URL and git passwords out of env, processes, files and image layers", async () => {
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      credential: { username: "u", password: GIT_PASSWORD },
-    });
+    await registerRepository(stack, git, "acme/app");
     const { body } = await stack.owner.request("POST", "/api/sessions", {
       repository: "acme/app",
       prompt: "work",
     });
     await until("the agent to be working", async () => model.responseRequests.length > 0, 60_000);
-    const [sandbox] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, body.id));
+    const sandbox = await sandboxOf(stack, body.id);
     const id = sandbox!.externalId!;
     const needles = [
       ...Object.values(SECRETS).filter((v) => v.length > 8),

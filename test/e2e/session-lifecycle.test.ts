@@ -2,9 +2,17 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { schema, type Config } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer, type ModelStep } from "../fixtures/model-server.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  sessionEvents,
+  sessionRow,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { ROOT } from "../helpers/spawn.ts";
 import { openSse } from "../helpers/sse.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
@@ -21,16 +29,16 @@ const configEnv = (config: Config) =>
   );
 
 describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer | undefined;
   let script: ModelStep[];
   let stack: Stack | undefined;
-  let cloneUrl: string;
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "test-git-password" });
-    await git.createRepo("acme/app", { "README.md": "# app\n" });
-    cloneUrl = git.url("acme/app");
+    git = await startGitServer(
+      { username: "u", password: "test-git-password" },
+      { "acme/app": { "README.md": "# app\n" } },
+    );
   });
   afterEach(async () => {
     await stack?.close();
@@ -47,34 +55,17 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     stack = await startStack(
       "postgres",
       {
-        SANDBOX_PROVIDER: "docker",
-        SANDBOX_IMAGE,
-        MODEL_UPSTREAM_URL: model.url,
-        MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-        AGENT_MODEL: "test-model",
+        ...dockerModelEnv(model),
         ...env,
       },
       opts,
     );
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl,
-      credential: { username: "u", password: "test-git-password" },
-    });
+    await registerRepository(stack, git, "acme/app");
     return stack;
   }
   const newSession = async (s: Stack, prompt = "work") =>
     (await s.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt })).body
       .id as string;
-  const sessionRow = async (s: Stack, id: string) =>
-    (await s.rt.database.db.select().from(schema.sessions).where(eq(schema.sessions.id, id)))[0]!;
-  const sandboxOf = async (s: Stack, id: string) =>
-    (
-      await s.rt.database.db
-        .select()
-        .from(schema.sandboxes)
-        .where(eq(schema.sandboxes.sessionId, id))
-    )[0];
 
   it("reattaches after the worker is killed with SIGKILL mid-turn: no event lost or repeated, model calls keep working", async () => {
     // The second command waits for the test's go-ahead, given once the new worker has taken the
@@ -236,20 +227,14 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     await until(
       "the second answer",
       async () => {
-        const msgs = await s.rt.database.db
-          .select()
-          .from(schema.sessionEvents)
-          .where(eq(schema.sessionEvents.sessionId, id));
+        const msgs = await sessionEvents(s, id);
         return msgs.some(
           (m) => m.type === "message" && (m.data as { text?: string }).text === "second",
         );
       },
       60_000,
     );
-    const events = await s.rt.database.db
-      .select()
-      .from(schema.sessionEvents)
-      .where(eq(schema.sessionEvents.sessionId, id));
+    const events = await sessionEvents(s, id);
     expect(events.find((e) => e.type === "command")!.data).toMatchObject({
       output: "# app\n",
       exitCode: 0,
@@ -331,10 +316,7 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     expect(prompts.findIndex((p) => p.includes('"two"'))).toBeLessThan(
       prompts.findIndex((p) => p.includes('"three"')),
     );
-    const events = await s.rt.database.db
-      .select()
-      .from(schema.sessionEvents)
-      .where(eq(schema.sessionEvents.sessionId, id));
+    const events = await sessionEvents(s, id);
     const said = events
       .sort((a, b) => a.seq - b.seq)
       .filter((e) => e.type === "message" && (e.data as { role: string }).role === "assistant");
@@ -375,10 +357,7 @@ describe.skipIf(skip)("session lifecycle in docker sandboxes", () => {
     expect(res.status).toBe(201);
     const id = res.body.id as string;
     await until("the turn", async () => (await sessionRow(s, id)).status === "idle", 60_000);
-    const events = await s.rt.database.db
-      .select()
-      .from(schema.sessionEvents)
-      .where(eq(schema.sessionEvents.sessionId, id));
+    const events = await sessionEvents(s, id);
     expect(events.find((e) => e.type === "command")!.data).toMatchObject({
       output: "v2\n",
       exitCode: 0,

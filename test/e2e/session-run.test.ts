@@ -2,9 +2,9 @@ import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execCollect, schema, type SandboxProvider } from "@tandem/core";
 import { eq } from "drizzle-orm";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { registerRepository, sandboxOf, startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { openSse } from "../helpers/sse.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -18,15 +18,17 @@ const providers: Array<[string, boolean]> = [
 ];
 
 describe.each(providers)("a session runs the real Codex CLI in a %s sandbox", (provider, skip) => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let stack: Stack;
   let sandboxes: SandboxProvider;
 
   beforeAll(async () => {
     if (skip) return;
-    git = await startGitHttpServer({ username: GIT_USER, password: GIT_PASSWORD });
-    await git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    git = await startGitServer(
+      { username: GIT_USER, password: GIT_PASSWORD },
+      { "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" } },
+    );
     model = await new ModelServer([
       { shell: "echo hello-from-agent && cat hello.txt" },
       {
@@ -55,12 +57,7 @@ describe.each(providers)("a session runs the real Codex CLI in a %s sandbox", (p
   it.skipIf(skip)(
     "checks out, runs two turns, streams commands and file changes, and stops",
     async () => {
-      const repo = await stack.owner.request("POST", "/api/repositories", {
-        name: "acme/app",
-        cloneUrl: git.url("acme/app"),
-        defaultBranch: "main",
-        credential: { username: GIT_USER, password: GIT_PASSWORD },
-      });
+      const repo = await registerRepository(stack, git, "acme/app");
       expect(repo.status).toBe(201);
       const created = await stack.owner.request("POST", "/api/sessions", {
         repository: "acme/app",
@@ -116,10 +113,7 @@ describe.each(providers)("a session runs the real Codex CLI in a %s sandbox", (p
       expect(lastRequest).toContain("Now show git status");
 
       // The work is on the session's branch in the sandbox.
-      const [sandbox] = await stack.rt.database.db
-        .select()
-        .from(schema.sandboxes)
-        .where(eq(schema.sandboxes.sessionId, id));
+      const sandbox = await sandboxOf(stack, id);
       const workdir = `${sandboxes.layout(sandbox!.externalId!).workspace}/acme/app`;
       const diff = await execCollect(sandboxes, sandbox!.externalId!, [
         "git",

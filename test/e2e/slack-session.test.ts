@@ -2,9 +2,15 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema, sessionUrl } from "@tandem/core";
 import { BOT_USER_ID, FakeSlack, TEAM_ID } from "../fixtures/fake-slack.ts";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sessionOfThread,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { mention, newTs, postSlack, SIGNING_SECRET } from "../helpers/slack.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -13,15 +19,16 @@ const skip = !dockerAvailable();
 
 describe("Slack end to end: a mention runs the real agent in a Docker sandbox", () => {
   let fake: FakeSlack;
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let stack: Stack;
 
   beforeAll(async () => {
     if (skip) return;
     fake = await new FakeSlack().listen();
-    git = await startGitHttpServer(GIT);
-    git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    git = await startGitServer(GIT, {
+      "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" },
+    });
     model = await new ModelServer([
       {
         applyPatch:
@@ -30,21 +37,12 @@ describe("Slack end to end: a mention runs the real agent in a Docker sandbox", 
       { message: "I updated hello.txt to greet the world." },
     ]).listen();
     stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model),
       SLACK_API_URL: fake.url,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_BOT_TOKEN: "xoxb-e2e",
     });
-    const repo = await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: GIT,
-    });
+    const repo = await registerRepository(stack, git, "acme/app");
     expect(repo.status).toBe(201);
   }, 120_000);
   afterAll(async () => {
@@ -76,11 +74,8 @@ describe("Slack end to end: a mention runs the real agent in a Docker sandbox", 
         () => fake.postsIn("CE2E", ts).some((c) => String(c.body.text).includes("1 file changed")),
         150_000,
       );
-      const [binding] = await stack.rt.database.db
-        .select()
-        .from(schema.sessionBindings)
-        .where(eq(schema.sessionBindings.threadKey, `${TEAM_ID}:CE2E:${ts}`));
-      const url = sessionUrl("http://tandem.test", binding!.sessionId);
+      const session = await sessionOfThread(stack, `${TEAM_ID}:CE2E:${ts}`);
+      const url = sessionUrl("http://tandem.test", session!.id);
       const summary = fake
         .postsIn("CE2E", ts)
         .find((c) => String(c.body.text).includes("1 file changed"))!;
@@ -101,7 +96,7 @@ describe("Slack end to end: a mention runs the real agent in a Docker sandbox", 
             await stack.rt.database.db
               .select()
               .from(schema.outboundMessages)
-              .where(eq(schema.outboundMessages.sessionId, binding!.sessionId))
+              .where(eq(schema.outboundMessages.sessionId, session!.id))
           ).find((r) => r.kind === "status")?.externalId,
       );
       await fake.waitFor(

@@ -2,12 +2,19 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  publishedWithoutBuildJob,
+  registerRepository,
+  sandboxOf,
+  sessionEvents,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { finishedSnapshot, removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -34,16 +41,17 @@ const inImage = (image: string, script: string) =>
   );
 
 describe.skipIf(skip)("snapshots with the profile's repositories in docker", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let s: Stack;
   let work: string;
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), "tandem-snapshot-repos-"));
-    git = await startGitHttpServer({ username: "u", password: PASSWORD });
-    git.createRepo("acme/app", { "README.md": "# app\n" });
-    git.createRepo("acme/other", { "other.txt": "other\n" });
+    git = await startGitServer(
+      { username: "u", password: PASSWORD },
+      { "acme/app": { "README.md": "# app\n" }, "acme/other": { "other.txt": "other\n" } },
+    );
     model = await new ModelServer([
       // The session on the snapshot: what the setup script left, how often it ran, and the checkout.
       {
@@ -62,18 +70,10 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
       { message: "done" },
     ]).listen();
     s = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "test-upstream-key",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model),
     });
     for (const name of ["acme/app", "acme/other"]) {
-      const res = await s.owner.request("POST", "/api/repositories", {
-        name,
-        cloneUrl: git.url(name),
-        credential: { username: "u", password: PASSWORD },
-      });
+      const res = await registerRepository(s, git, name);
       expect(res.status).toBe(201);
     }
   }, 60_000);
@@ -91,10 +91,7 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     until(
       "the agent's command",
       async () => {
-        const events = await s.rt.database.db
-          .select()
-          .from(schema.sessionEvents)
-          .where(eq(schema.sessionEvents.sessionId, sessionId));
+        const events = await sessionEvents(s, sessionId);
         const failed = events.find((e) => e.type === "error");
         if (failed) throw new Error(`the session failed: ${JSON.stringify(failed.data)}`);
         return (events.find((e) => e.type === "command")?.data as { output: string } | undefined)
@@ -174,10 +171,7 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     expect(output).toBe(
       `built-by-setup\nruns=1\npushed after the snapshot\ntandem/${created.body.id.slice(0, 8)}\npushed after the snapshot\n`,
     );
-    const [sandbox] = await s.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, created.body.id));
+    const sandbox = await sandboxOf(s, created.body.id);
     expect((await s.sandboxes.inspect(sandbox!.externalId!)).image).toBe(snapshot.imageRef);
     // The profile's model, not AGENT_MODEL.
     expect(model.responseRequests[0]!.body.model).toBe("profile-model");
@@ -250,10 +244,7 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
     const said = await until(
       "the agent's message",
       async () => {
-        const events = await s.rt.database.db
-          .select()
-          .from(schema.sessionEvents)
-          .where(eq(schema.sessionEvents.sessionId, created.body.id));
+        const events = await sessionEvents(s, created.body.id);
         return (
           events.find(
             (e) => e.type === "message" && (e.data as { role: string }).role === "assistant",
@@ -270,22 +261,9 @@ describe.skipIf(skip)("snapshots with the profile's repositories in docker", () 
   }, 120_000);
 
   it("fails the build with a clear log line when a repository is no longer registered", async () => {
-    const { db } = s.rt.database;
-    const [profileRow] = await db
-      .insert(schema.sandboxProfiles)
-      .values({ orgId: s.rt.defaultOrgId, name: "gone" })
-      .returning();
-    const [version] = await db
-      .insert(schema.sandboxProfileVersions)
-      .values({
-        profileId: profileRow!.id,
-        version: 1,
-        status: "published",
-        spec: { repositories: [{ name: "acme/app" }, { name: "acme/gone" }] },
-        publishedAt: new Date(),
-      })
-      .returning();
-    await db.insert(schema.snapshots).values({ profileVersionId: version!.id });
+    await publishedWithoutBuildJob(s, "gone", {
+      repositories: [{ name: "acme/app" }, { name: "acme/gone" }],
+    });
     const failed = await finished("gone");
     expect(failed).toMatchObject({ status: "failed", imageRef: null });
     expect(failed.log).toBe(

@@ -2,21 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { eq } from "drizzle-orm";
 import { execCollect, issueToken, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
 import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  startGitServer,
+  type TestGit,
+} from "../helpers/e2e.ts";
 import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
 import { FakeGitHub } from "../fixtures/fake-github.ts";
-import {
-  APP_ID,
-  APP_SLUG,
-  appKeys,
-  githubAppEnv,
-  installationCreated,
-  postGitHub,
-} from "../helpers/github.ts";
+import { appKeys, githubAppEnv, installationCreated, postGitHub } from "../helpers/github.ts";
+import { startFakeGitHubApp } from "../helpers/github-app.ts";
 
 const skip = !dockerAvailable() || !chromiumAvailable();
 
@@ -44,7 +44,7 @@ async function screenUntil(
 }
 
 describe.skipIf(skip)("the workbench in headless Chromium", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let stack: Stack;
   let browser: Browser;
@@ -53,8 +53,10 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "p" });
-    await git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    git = await startGitServer(
+      { username: "u", password: "p" },
+      { "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" } },
+    );
     model = await new ModelServer([
       { shell: "echo hello-from-agent" },
       {
@@ -69,18 +71,11 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     ]).listen();
     stack = await startStack("postgres", {
       PUBLIC_URL: "self",
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "k",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model, "k"),
+      // GitHub configured (never called here) so a session bound to an issue links back to it.
+      ...githubAppEnv("http://127.0.0.1:9", appKeys().privateKey),
     });
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: { username: "u", password: "p" },
-    });
+    await registerRepository(stack, git, "acme/app");
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("console", (m) => {
@@ -217,10 +212,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
       "[data-testid=timeline] .ev.message.user >> text=.tandem/attachments/notes.txt",
     );
     expect(await sent.textContent()).toContain("See my notes");
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     const inside = await execCollect(stack.sandboxes, row!.externalId!, [
       "cat",
       "/workspace/acme/app/.tandem/attachments/notes.txt",
@@ -299,10 +291,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
   }, 30_000);
 
   it("shows the repository-bound controls as unavailable, with the reason, once the sandbox is stopped", async () => {
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    const row = await sandboxOf(stack, id);
     await stack.sandboxes.stop(row!.externalId!);
     await page.reload();
     const notice = await page.waitForSelector("[data-testid=sandbox-unavailable]:not([hidden])");
@@ -348,11 +337,7 @@ describe.skipIf(!chromiumAvailable())(
 
     beforeAll(async () => {
       const keys = appKeys();
-      fake = await new FakeGitHub({
-        appId: APP_ID,
-        slug: APP_SLUG,
-        publicKey: keys.publicKey,
-      }).listen();
+      fake = await startFakeGitHubApp(keys);
       fake.installations.set(INSTALLATION, [
         {
           name: "site",

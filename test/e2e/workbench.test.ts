@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eq } from "drizzle-orm";
-import { execCollect, issueToken, portOrigin, schema } from "@tandem/core";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
+import { execCollect, issueToken, portOrigin } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { otherOrganization } from "../helpers/api.ts";
-import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
+import { dockerAvailable } from "../helpers/docker.ts";
+import {
+  dockerModelEnv,
+  registerRepository,
+  sandboxOf,
+  startGitServer,
+  type TestGit,
+  waitFirstTurn,
+} from "../helpers/e2e.ts";
 import { openPort, portsRequest } from "../helpers/ports.ts";
 import { freePort, startStack, until, type Stack } from "../helpers/stack.ts";
 import { openTerminal } from "../helpers/ws.ts";
@@ -14,7 +20,7 @@ const ORIGIN = "http://tandem.test";
 const skip = !dockerAvailable();
 
 describe.skipIf(skip)("the session workbench's server side, against a docker sandbox", () => {
-  let git: Awaited<ReturnType<typeof startGitHttpServer>>;
+  let git: TestGit;
   let model: ModelServer;
   let stack: Stack;
   let id: string;
@@ -23,8 +29,10 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
   let auth: Record<string, string>;
 
   beforeAll(async () => {
-    git = await startGitHttpServer({ username: "u", password: "p" });
-    await git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    git = await startGitServer(
+      { username: "u", password: "p" },
+      { "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" } },
+    );
     model = await new ModelServer([
       { shell: "echo hello-from-agent" },
       {
@@ -34,38 +42,18 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
       { message: "Updated hello.txt." },
     ]).listen();
     stack = await startStack("postgres", {
-      SANDBOX_PROVIDER: "docker",
-      SANDBOX_IMAGE,
-      MODEL_UPSTREAM_URL: model.url,
-      MODEL_UPSTREAM_API_KEY: "k",
-      AGENT_MODEL: "test-model",
+      ...dockerModelEnv(model, "k"),
     });
     wsBase = stack.base.replace(/^http/, "ws");
     auth = { authorization: `Bearer ${stack.owner.token}`, origin: ORIGIN };
-    await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: { username: "u", password: "p" },
-    });
+    await registerRepository(stack, git, "acme/app");
     const created = await stack.owner.request("POST", "/api/sessions", {
       repository: "acme/app",
       prompt: "Update hello.txt",
     });
     id = created.body.id;
-    await until(
-      "the first turn to end",
-      async () => {
-        const s = (await stack.owner.request("GET", `/api/sessions/${id}`)).body.status;
-        if (s === "failed") throw new Error("session failed");
-        return s === "idle";
-      },
-      120_000,
-    );
-    const [row] = await stack.rt.database.db
-      .select()
-      .from(schema.sandboxes)
-      .where(eq(schema.sandboxes.sessionId, id));
+    await waitFirstTurn(stack, id);
+    const row = await sandboxOf(stack, id);
     sandboxId = row!.externalId!;
   }, 180_000);
   afterAll(async () => {

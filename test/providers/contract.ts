@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema, sessionUrl, type Session } from "@tandem/core";
+import { failWithoutPublishing } from "../helpers/e2e.ts";
 import { until, type Stack } from "../helpers/stack.ts";
 
 /**
@@ -226,24 +227,7 @@ export function providerContract(name: string, setup: () => Promise<ContractSubj
         .update(schema.outboundMessages)
         .set({ updatedAt: new Date(Date.now() - 60_000) })
         .where(eq(schema.outboundMessages.sessionId, session.id));
-      await db().transaction(async (tx) => {
-        const [row] = await tx
-          .update(schema.sessions)
-          .set({
-            lastEventSeq: sql`${schema.sessions.lastEventSeq} + 1`,
-            status: "failed",
-            error: reason,
-            updatedAt: new Date(Date.now() - 10_000),
-          })
-          .where(eq(schema.sessions.id, session.id))
-          .returning();
-        await tx.insert(schema.sessionEvents).values({
-          sessionId: session.id,
-          seq: row!.lastEventSeq,
-          type: "status",
-          data: { type: "status", status: "failed" },
-        });
-      });
+      await failWithoutPublishing(subject.stack, session.id, reason);
       await waitFor("the missed failure", () => thread.failureReports(reason).length > 0);
       await pause(SETTLE_MS * 2); // several more catch-up rounds
       expect(thread.failureReports(reason)).toHaveLength(1);
