@@ -92,7 +92,7 @@ export async function runSession(deps: RunnerDeps, sessionId: string): Promise<v
       log.info({ turn: turn.number }, "turn.started");
     }
 
-    const end = await followTurn(deps, sessionId, sandbox.id, turn, agent);
+    const end = await followTurn(deps, sessionId, sandbox, turn, agent);
     log.info({ turn: turn.number, end }, "turn.ended");
     if (end === "completed" || end === "failed")
       await recordDiffStat(deps, sessionId, sandbox, repo);

@@ -98,10 +98,11 @@ export async function startTurn(
 export async function followTurn(
   deps: RunnerDeps,
   sessionId: string,
-  sandboxId: string,
+  sandbox: { id: string; workdir: string },
   turn: Turn,
   agent: SessionAgent,
 ): Promise<TurnEnd> {
+  const sandboxId = sandbox.id;
   const { db } = deps.rt.database;
   const parser = agent.adapter.createParser();
   const log = deps.rt.logger.child({ sessionId, turn: turn.number });
@@ -134,7 +135,7 @@ export async function followTurn(
         outputs.find(
           (o): o is Extract<AgentOutput, { kind: "turn_failed" }> => o.kind === "turn_failed",
         )?.message ?? failure;
-      await commitOutput(deps, turn, outputs, next);
+      await commitOutput(deps, turn, outputs, next, sandbox.workdir);
       offset = next;
       log.debug({ offset, outputs: outputs.length }, "turn.output");
       if (bytes.length === READ_CHUNK_BYTES) continue; // more is waiting
@@ -150,8 +151,25 @@ export async function followTurn(
   }
 }
 
-async function commitOutput(deps: RunnerDeps, turn: Turn, outputs: AgentOutput[], offset: number) {
-  const bodies: SessionEventBody[] = outputs.flatMap((o) => (o.kind === "event" ? [o.body] : []));
+/**
+ * A changed file as people read it: relative to the checkout. Agents report absolute paths
+ * (Codex does), which would show the sandbox's layout and not match the diff's paths.
+ */
+const inCheckout = (body: SessionEventBody, workdir: string): SessionEventBody =>
+  body.type === "file_change" && body.path.startsWith(`${workdir.replace(/\/$/, "")}/`)
+    ? { ...body, path: body.path.slice(workdir.replace(/\/$/, "").length + 1) }
+    : body;
+
+async function commitOutput(
+  deps: RunnerDeps,
+  turn: Turn,
+  outputs: AgentOutput[],
+  offset: number,
+  workdir: string,
+) {
+  const bodies: SessionEventBody[] = outputs.flatMap((o) =>
+    o.kind === "event" ? [inCheckout(o.body, workdir)] : [],
+  );
   const thread = outputs.find(
     (o): o is Extract<AgentOutput, { kind: "thread" }> => o.kind === "thread",
   );
