@@ -65,6 +65,9 @@ describe("configuration", () => {
     expect(problemsOf({ SLACK_BOT_TOKEN: "xoxb-test" })).toEqual([
       "SLACK_SIGNING_SECRET is required: SLACK_BOT_TOKEN is set, and it needs SLACK_SIGNING_SECRET too",
     ]);
+    expect(problemsOf({ LINEAR_CLIENT_ID: "client", LINEAR_CLIENT_SECRET: "secret" })).toEqual([
+      "ENCRYPTION_KEY is required: LINEAR_CLIENT_ID is set, and each workspace's token is stored encrypted",
+    ]);
     expect(
       problemsOf({ NODE_ENV: "production", PUBLIC_URL: "https://tandem.example.test" }),
     ).toEqual([

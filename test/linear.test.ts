@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commandAdapter, schema, sessionUrl } from "@tandem/core";
+import { commandAdapter, decryptSecret, schema, sessionUrl } from "@tandem/core";
 import { FakeLinear } from "./fixtures/fake-linear.ts";
 import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
 import {
@@ -11,8 +11,11 @@ import {
   HUMAN_USER_ID,
   issueUpdated,
   LINEAR_WEBHOOK_SECRET,
+  ORG_ID,
+  ORG_URL_KEY,
   postLinear,
 } from "./helpers/linear.ts";
+import { otherOrganization } from "./helpers/api.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 
 const AGENT = ["node", new URL("./fixtures/slack-agent.mjs", import.meta.url).pathname];
@@ -417,5 +420,146 @@ describe("Linear: one human action, one session, however many webhooks", () => {
     await afterTheWait();
     expect(await allLinearSessions()).toBe(before);
     expect(fake.opened.length).toBe(opened);
+  });
+});
+
+describe("Linear: the OAuth install, as the agent", () => {
+  const CLIENT = {
+    clientId: "tandem-test-linear-client",
+    clientSecret: "test-linear-client-secret",
+  };
+  let fake: FakeLinear;
+  let git: GitHttpServer;
+  let stack: Stack;
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${stack.base}${path}`, { headers, redirect: "manual" });
+  /** /linear/install as `token`'s user: the state and the browser's nonce cookie. */
+  const install = async (token: string) => {
+    const res = await get("/linear/install", { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get("location")!);
+    const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+    return { location, cookie, state: location.searchParams.get("state")! };
+  };
+  const callback = (q: Record<string, string>, cookie?: string) =>
+    get(`/linear/oauth/callback?${new URLSearchParams(q)}`, cookie ? { cookie } : {});
+  const installation = () =>
+    stack.rt.database.db.query.installations.findFirst({
+      where: (i, { and, eq }) => and(eq(i.provider, "linear"), eq(i.externalId, ORG_ID)),
+    });
+
+  beforeAll(async () => {
+    fake = await new FakeLinear({ oauthClient: CLIENT }).listen();
+    // Only tokens the install got are good: every call after it must carry the stored one.
+    fake.acceptedTokens = new Set();
+    git = await startGitHttpServer(GIT);
+    git.createRepo("acme/app", { "README.md": "# app\n" });
+    stack = await startStack(
+      "postgres",
+      {
+        LINEAR_API_URL: fake.url,
+        LINEAR_CLIENT_ID: CLIENT.clientId,
+        LINEAR_CLIENT_SECRET: CLIENT.clientSecret,
+        LINEAR_AUTHORIZE_URL: `${fake.baseUrl}/oauth/authorize`,
+        LINEAR_WEBHOOK_SECRET,
+        SANDBOX_PROVIDER: "local",
+      },
+      { agent: commandAdapter(AGENT) },
+    );
+    const res = await stack.owner.request("POST", "/api/repositories", {
+      name: "acme/app",
+      cloneUrl: git.url("acme/app"),
+      defaultBranch: "main",
+      credential: GIT,
+    });
+    expect(res.status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+    await git?.close();
+    await fake?.close();
+  });
+
+  it("before the install, a webhook from the workspace starts nothing", async () => {
+    const issue = fake.addIssue({ title: "Not installed" });
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    expect(
+      (await postLinear(stack.base, agentSessionCreated({ agentSessionId, issue }))).status,
+    ).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(fake.activitiesOf(agentSessionId)).toEqual([]);
+    expect(await installation()).toBeUndefined();
+  });
+
+  it("an admin installs: Linear is asked for the agent's scopes as the app, and the token is stored encrypted", async () => {
+    expect((await get("/linear/install")).status).toBe(401);
+    const { location, cookie, state } = await install(stack.owner.token);
+    expect(`${location.origin}${location.pathname}`).toBe(`${fake.baseUrl}/oauth/authorize`);
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({
+      client_id: CLIENT.clientId,
+      redirect_uri: `${stack.rt.config.PUBLIC_URL}/linear/oauth/callback`,
+      response_type: "code",
+      scope: "read,write,app:assignable,app:mentionable",
+      actor: "app",
+    });
+    // Not from another browser (no cookie), not with a changed state.
+    expect((await callback({ code: "c0", state })).status).toBe(400);
+    const [payload] = state.split(".");
+    expect((await callback({ code: "c0", state: `${payload}.forged` }, cookie)).status).toBe(400);
+    expect(await installation()).toBeUndefined();
+
+    const done = await callback({ code: "code-1", state }, cookie);
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain("Tandem is installed in Linear");
+    const exchange = fake.calls.find(
+      (c) => c.path === "/oauth/token" && c.variables.code === "code-1",
+    )!;
+    expect(exchange.variables).toMatchObject({
+      grant_type: "authorization_code",
+      redirect_uri: `${stack.rt.config.PUBLIC_URL}/linear/oauth/callback`,
+    });
+    const row = (await installation())!;
+    expect(row.orgId).toBe(stack.rt.defaultOrgId);
+    expect(row.data).toMatchObject({
+      name: "Tandem Test",
+      urlKey: ORG_URL_KEY,
+      appUserId: AGENT_USER_ID,
+    });
+    const token = fake.issuedTokens.at(-1)!.accessToken;
+    expect(row.credentialsEncrypted).not.toContain(token);
+    expect(decryptSecret(stack.rt.config.ENCRYPTION_KEY, row.credentialsEncrypted!)).toContain(
+      token,
+    );
+  });
+
+  it("after the install, sessions answer in Linear with the workspace's token", async () => {
+    const token = fake.issuedTokens.at(-1)!.accessToken;
+    const issue = fake.addIssue({ title: "Installed" });
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    await postLinear(
+      stack.base,
+      agentSessionCreated({ agentSessionId, issue, comment: { body: "@tandem please look" } }),
+    );
+    await fake.waitFor(
+      "the response",
+      () => fake.activitiesOf(agentSessionId).some((a) => a.content.type === "response"),
+      20_000,
+    );
+    const writes = fake.calls.filter(
+      (c) =>
+        c.rootFields.includes("agentActivityCreate") &&
+        JSON.stringify(c.variables).includes(agentSessionId),
+    );
+    expect(writes.length).toBeGreaterThan(1);
+    expect(new Set(writes.map((c) => c.authorization))).toEqual(new Set([`Bearer ${token}`]));
+  });
+
+  it("another org's admin cannot take the workspace over", async () => {
+    const other = await otherOrganization(stack.rt);
+    const { cookie, state } = await install(other.token);
+    const res = await callback({ code: "code-2", state }, cookie);
+    expect(res.status).toBe(409);
+    expect((await installation())!.orgId).toBe(stack.rt.defaultOrgId);
   });
 });

@@ -154,6 +154,12 @@ const schema = z.object({
   LINEAR_API_KEY: secret,
   /** The signing secret of the Linear app's webhook (Linear-Signature); with it, Linear starts sessions. */
   LINEAR_WEBHOOK_SECRET: secret,
+  /** The Linear OAuth app, installed per workspace as the agent (actor=app) from /linear/install. */
+  LINEAR_CLIENT_ID: z.string().optional(),
+  LINEAR_CLIENT_SECRET: secret,
+  LINEAR_AUTHORIZE_URL: url("Linear's OAuth authorize page").default(
+    "https://linear.app/oauth/authorize",
+  ),
   /** Whether an issue not yet started moves to its team's first `started` state when the agent begins. */
   LINEAR_MOVE_TO_STARTED: z
     .enum(["true", "false"], { error: "expected true or false" })
@@ -180,6 +186,7 @@ const pairs: Array<[string, string]> = [
   ["GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"],
   ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"],
   ["JIRA_API_TOKEN", "JIRA_BASE_URL"],
+  ["LINEAR_CLIENT_ID", "LINEAR_CLIENT_SECRET"],
 ];
 
 /** Embedded defaults are for one machine; a production deployment names its own address. */
@@ -234,6 +241,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (cleaned[a] && !cleaned[b])
       problems.push(`${b} is required: ${a} is set, and it needs ${b} too`);
   }
+  if (cleaned.LINEAR_CLIENT_ID && !cleaned.ENCRYPTION_KEY)
+    problems.push(
+      "ENCRYPTION_KEY is required: LINEAR_CLIENT_ID is set, and each workspace's token is stored encrypted",
+    );
   if (cleaned.NODE_ENV === "production") {
     for (const name of requiredInProduction) {
       if (!cleaned[name])

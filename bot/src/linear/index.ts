@@ -1,5 +1,5 @@
 import type { ChatProvider, Runtime } from "@tandem/core";
-import { createLinearClient } from "./client.ts";
+import { LinearWorkspaces } from "./client.ts";
 import { linearSettings, PROVIDER } from "./config.ts";
 import { followLinearSessions } from "./follow.ts";
 import { linearIntegration } from "./gateway.ts";
@@ -21,9 +21,13 @@ export function linearProvider(rt: Runtime): ChatProvider | null {
   const logger = rt.logger.child({ provider: PROVIDER });
   const db = rt.database.db;
   const outbox = new LinearOutbox(rt.queues.outbound, rt.clock);
-  const client = createLinearClient(settings);
+  const workspaces = new LinearWorkspaces({
+    db,
+    settings,
+    defaultOrgName: rt.config.DEFAULT_ORG_NAME,
+  });
   const route = createLinearRouter({
-    client,
+    workspaces,
     db,
     bus: rt.bus,
     queues: rt.queues,
@@ -33,12 +37,19 @@ export function linearProvider(rt: Runtime): ChatProvider | null {
     defaultOrgName: rt.config.DEFAULT_ORG_NAME,
     outbox,
   });
-  const send = createLinearOutbound({ db, clock: rt.clock, logger, client, settings });
+  const send = createLinearOutbound({ db, clock: rt.clock, logger, workspaces, settings });
   return {
     name: PROVIDER,
     title: "Linear",
-    routes: (app) =>
-      linearRoutes(app, { settings, db, queues: rt.queues, logger: rt.logger, clock: rt.clock }),
+    routes: (app, access) =>
+      linearRoutes(app, {
+        settings,
+        db,
+        queues: rt.queues,
+        logger: rt.logger,
+        clock: rt.clock,
+        adminOrg: access.adminOrg,
+      }),
     inbound: route,
     outbound: (job, log) => send(job as LinearOutboundJob, log),
     follow: ({ catchUpMs }) =>

@@ -15,7 +15,7 @@ import {
   type SessionEventBody,
   type TurnResult,
 } from "@tandem/core";
-import { linearCall } from "./client.ts";
+import { linearCall, type LinearWorkspaces } from "./client.ts";
 import { PROVIDER, type LinearSettings } from "./config.ts";
 import type { LinearOutboundJob } from "./outbox.ts";
 
@@ -23,7 +23,7 @@ export interface LinearOutboundDeps {
   db: Db;
   clock: Clock;
   logger: Logger;
-  client: LinearClient;
+  workspaces: LinearWorkspaces;
   settings: LinearSettings;
 }
 
@@ -99,8 +99,9 @@ function finalActivity(
 
 /** Performs one outbound job against Linear's API. */
 export function createLinearOutbound(deps: LinearOutboundDeps) {
-  const { db, client } = deps;
+  const { db } = deps;
   const activity = (
+    client: LinearClient,
     agentSessionId: string,
     content: ActivityContent,
     opts: { ephemeral?: boolean } = {},
@@ -112,8 +113,21 @@ export function createLinearOutbound(deps: LinearOutboundDeps) {
         ...(opts.ephemeral ? { ephemeral: true } : {}),
       }),
     );
-  const agentSessionOf = async (sessionId: string) =>
-    (await findBinding(db, sessionId, PROVIDER))?.threadKey ?? null;
+  /** The session's agent session, and a client for its org's workspace. */
+  const agentSessionOf = async (sessionId: string) => {
+    const binding = await findBinding(db, sessionId, PROVIDER);
+    const session = binding
+      ? await db.query.sessions.findFirst({
+          where: eq(schema.sessions.id, sessionId),
+          columns: { orgId: true },
+        })
+      : null;
+    if (!binding || !session) return null;
+    return {
+      agentSessionId: binding.threadKey,
+      client: await deps.workspaces.client({ orgId: session.orgId }),
+    };
+  };
   const eventAt = async (sessionId: string, seq: number) => {
     const row = await db.query.sessionEvents.findFirst({
       where: and(eq(schema.sessionEvents.sessionId, sessionId), eq(schema.sessionEvents.seq, seq)),
@@ -122,7 +136,7 @@ export function createLinearOutbound(deps: LinearOutboundDeps) {
   };
 
   /** An issue not yet started moves to its team's first `started` state. */
-  const moveToStarted = async (issueId: string, log: Logger) => {
+  const moveToStarted = async (client: LinearClient, issueId: string, log: Logger) => {
     const issue = await linearCall(() => client.issue(issueId));
     const state = await linearCall(async () => issue.state);
     if (state && ["started", "completed", "canceled"].includes(state.type)) return;
@@ -139,10 +153,13 @@ export function createLinearOutbound(deps: LinearOutboundDeps) {
 
   return async function handle(job: LinearOutboundJob, log: Logger): Promise<void> {
     switch (job.op) {
-      case "thought":
-        await activity(job.agentSessionId, { type: "thought", body: job.body });
+      case "thought": {
+        const client = await deps.workspaces.client({ workspaceId: job.workspaceId });
+        await activity(client, job.agentSessionId, { type: "thought", body: job.body });
         return;
-      case "say":
+      }
+      case "say": {
+        const client = await deps.workspaces.client({ workspaceId: job.workspaceId });
         await linearCall(() =>
           client.createAgentActivity({
             agentSessionId: job.agentSessionId,
@@ -156,39 +173,45 @@ export function createLinearOutbound(deps: LinearOutboundDeps) {
           }),
         );
         return;
+      }
       case "link": {
+        const client = await deps.workspaces.client({ workspaceId: job.workspaceId });
         const url = sessionUrl(deps.settings.publicUrl, job.sessionId);
         await linearCall(() =>
           client.updateAgentSession(job.agentSessionId, {
             externalUrls: [{ label: "View session", url }],
           }),
         );
-        if (deps.settings.moveToStarted && job.issueId) await moveToStarted(job.issueId, log);
+        if (deps.settings.moveToStarted && job.issueId)
+          await moveToStarted(client, job.issueId, log);
         return;
       }
       case "step": {
-        const agentSessionId = await agentSessionOf(job.sessionId);
-        const body = agentSessionId ? await eventAt(job.sessionId, job.seq) : null;
+        const bound = await agentSessionOf(job.sessionId);
+        const body = bound ? await eventAt(job.sessionId, job.seq) : null;
         const step = body ? stepActivity(body) : null;
-        if (!agentSessionId || !step) return;
-        await activity(agentSessionId, step.content, { ephemeral: step.ephemeral });
+        if (!bound || !step) return;
+        await activity(bound.client, bound.agentSessionId, step.content, {
+          ephemeral: step.ephemeral,
+        });
         return;
       }
       case "plan": {
-        const agentSessionId = await agentSessionOf(job.sessionId);
-        const body = agentSessionId ? await eventAt(job.sessionId, job.seq) : null;
-        if (!agentSessionId || body?.type !== "plan") return;
+        const bound = await agentSessionOf(job.sessionId);
+        const body = bound ? await eventAt(job.sessionId, job.seq) : null;
+        if (!bound || body?.type !== "plan") return;
         const current = body.steps.findIndex((s) => !s.done);
         const plan = body.steps.map((s, i) => ({
           content: clip(s.text, 200),
           status: PLAN_STATUS(s.done, i === current),
         }));
-        await linearCall(() => client.updateAgentSession(agentSessionId, { plan }));
+        await linearCall(() => bound.client.updateAgentSession(bound.agentSessionId, { plan }));
         return;
       }
       case "final": {
-        const agentSessionId = await agentSessionOf(job.sessionId);
-        if (!agentSessionId) return;
+        const bound = await agentSessionOf(job.sessionId);
+        if (!bound) return;
+        const { agentSessionId } = bound;
         const key = {
           sessionId: job.sessionId,
           provider: PROVIDER,
@@ -209,7 +232,7 @@ export function createLinearOutbound(deps: LinearOutboundDeps) {
             pullRequestUrl: session.pullRequestUrl,
           },
         );
-        const sent = await activity(agentSessionId, content);
+        const sent = await activity(bound.client, agentSessionId, content);
         await outboundRecord.remember(db, deps.clock, key, sent.agentActivityId ?? "");
         return;
       }

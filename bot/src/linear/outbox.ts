@@ -5,11 +5,12 @@ import { PROVIDER } from "./config.ts";
 /** Work for the outbound queue; every Linear write goes through it, so a rate limit delays it. */
 export type LinearOutboundJob =
   /** A thought in the agent session (the acknowledgment within Linear's 10 s, a notice). */
-  | { provider: "linear"; op: "thought"; agentSessionId: string; body: string }
+  | { provider: "linear"; op: "thought"; workspaceId: string; agentSessionId: string; body: string }
   /** An error or elicitation the router sends before (or instead of) a Tandem session. */
   | {
       provider: "linear";
       op: "say";
+      workspaceId: string;
       agentSessionId: string;
       kind: "error" | "elicitation" | "response";
       body: string;
@@ -17,7 +18,14 @@ export type LinearOutboundJob =
       options?: string[];
     }
   /** The View session link on the agent session, and (`issueId`) the issue moved to started. */
-  | { provider: "linear"; op: "link"; sessionId: string; agentSessionId: string; issueId?: string }
+  | {
+      provider: "linear";
+      op: "link";
+      workspaceId: string;
+      sessionId: string;
+      agentSessionId: string;
+      issueId?: string;
+    }
   /** A command or a file edit (the event `seq`) as an `action` activity. */
   | { provider: "linear"; op: "step"; sessionId: string; seq: number }
   /** The agent's plan (the event `seq`) as the agent session's plan. */

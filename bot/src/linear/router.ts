@@ -1,4 +1,3 @@
-import type { LinearClient } from "@linear/sdk";
 import { and, eq, sql } from "drizzle-orm";
 import {
   acceptInbound,
@@ -16,7 +15,7 @@ import {
   type Repository,
   type SessionDeps,
 } from "@tandem/core";
-import { linearCall, workspaceOrg } from "./client.ts";
+import { linearCall, type LinearWorkspaces } from "./client.ts";
 import { PROVIDER } from "./config.ts";
 import type { LinearOutbox } from "./outbox.ts";
 import { buildPrompt, namedRepositories, toTrigger, type LinearTrigger } from "./trigger-source.ts";
@@ -24,7 +23,7 @@ import { buildPrompt, namedRepositories, toTrigger, type LinearTrigger } from ".
 export interface LinearRouterDeps extends SessionDeps {
   defaultOrgName: string;
   outbox: LinearOutbox;
-  client: LinearClient;
+  workspaces: LinearWorkspaces;
 }
 
 type Start = Extract<LinearTrigger, { type: "start" }>;
@@ -107,20 +106,20 @@ async function startedForAction(deps: LinearRouterDeps, t: Start, at: number) {
   return null;
 }
 
-/** The agent's own Linear user (the app user LINEAR_API_KEY acts as), asked once. */
-const agentUsers = new WeakMap<LinearClient, Promise<{ id: string; names: string[] }>>();
-function agentUser(client: LinearClient) {
-  let found = agentUsers.get(client);
+/** The agent's own Linear user in each workspace (the app user Tandem acts as), asked once. */
+const agentUsers = new Map<string, Promise<{ id: string; names: string[] }>>();
+function agentUser(deps: LinearRouterDeps, workspaceId: string) {
+  let found = agentUsers.get(workspaceId);
   if (!found) {
     found = linearCall(async () => {
-      const v = await client.viewer;
+      const v = await (await deps.workspaces.client({ workspaceId })).viewer;
       return {
         id: v.id,
         names: [v.displayName, v.name].filter(Boolean).map((n) => n.toLowerCase()),
       };
     });
-    found.catch(() => agentUsers.delete(client));
-    agentUsers.set(client, found);
+    found.catch(() => agentUsers.delete(workspaceId));
+    agentUsers.set(workspaceId, found);
   }
   return found;
 }
@@ -137,7 +136,9 @@ const mentions = (body: string, names: string[]) =>
  * action, one session.
  */
 async function onAction(deps: LinearRouterDeps, t: Action, log: Logger) {
-  const agent = await agentUser(deps.client);
+  if (!(await deps.workspaces.orgOf(t.organizationId)))
+    return log.info({ workspaceId: t.organizationId }, "linear.workspace_not_installed");
+  const agent = await agentUser(deps, t.organizationId);
   if (t.comment) {
     if (t.comment.userId === agent.id || t.comment.fromApp)
       return log.debug({ reason: "the agent's own comment" }, "linear.ignored");
@@ -152,14 +153,15 @@ async function onAction(deps: LinearRouterDeps, t: Action, log: Logger) {
   if (deps.clock.now().getTime() - t.at < COMPANION_WAIT_MS)
     throw new RetryLaterError(1_500, "waiting for the agent session event of the same action");
   // None came (Linear's agent session events may be off): open one, and start as if it had come.
+  const client = await deps.workspaces.client({ workspaceId: t.organizationId });
   const opened = await linearCall(() =>
     t.comment
-      ? deps.client.agentSessionCreateOnComment({ commentId: t.comment.id })
-      : deps.client.agentSessionCreateOnIssue({ issueId: t.issueId }),
+      ? client.agentSessionCreateOnComment({ commentId: t.comment.id })
+      : client.agentSessionCreateOnIssue({ issueId: t.issueId }),
   );
   const agentSessionId = opened.agentSessionId;
   if (!agentSessionId) throw new Error("Linear opened no agent session");
-  const issue = await linearCall(() => deps.client.issue(t.issueId));
+  const issue = await linearCall(() => client.issue(t.issueId));
   const payload = {
     type: "AgentSessionEvent",
     action: "created",
@@ -191,7 +193,8 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
     return log.info("linear.already_started");
   const same = await startedForAction(deps, t, deps.clock.now().getTime());
   if (same) return log.info({ sessionId: same.id }, "linear.same_action_started");
-  const orgId = await workspaceOrg(deps.db, t.organizationId, deps.defaultOrgName);
+  const orgId = await deps.workspaces.orgOf(t.organizationId);
+  if (!orgId) return log.info({ workspaceId: t.organizationId }, "linear.workspace_not_installed");
   const say = (
     kind: "error" | "elicitation" | "response",
     body: string,
@@ -199,7 +202,14 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
     options?: string[],
   ) =>
     deps.outbox.send(
-      { op: "say", agentSessionId: t.agentSessionId, kind, body, ...(options ? { options } : {}) },
+      {
+        op: "say",
+        workspaceId: t.organizationId,
+        agentSessionId: t.agentSessionId,
+        kind,
+        body,
+        ...(options ? { options } : {}),
+      },
       key,
     );
   const texts = pick ? [pick] : [t.text, t.issue?.title ?? "", t.issue?.description ?? ""];
@@ -226,6 +236,7 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
   await deps.outbox.send(
     {
       op: "thought",
+      workspaceId: t.organizationId,
       agentSessionId: t.agentSessionId,
       body: `Starting a sandbox for ${repo.name}…`,
     },
@@ -249,6 +260,7 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
   await deps.outbox.send(
     {
       op: "link",
+      workspaceId: t.organizationId,
       sessionId: session.id,
       agentSessionId: t.agentSessionId,
       ...(t.issue ? { issueId: t.issue.id } : {}),
@@ -292,6 +304,7 @@ async function onPrompt(
     return deps.outbox.send(
       {
         op: "say",
+        workspaceId: t.organizationId,
         agentSessionId: t.agentSessionId,
         kind: "response",
         body: `This session has ${bound.status === "failed" ? "failed" : "ended"}; mention me again to start a new one.`,
