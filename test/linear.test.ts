@@ -108,6 +108,9 @@ describe("Linear: an agent session followed with activities", () => {
       "the link",
       () => (fake.sessionOf(agentSessionId)?.externalUrls.length ?? 0) > 0,
     );
+    // The workbench links back to the Linear issue.
+    const shown = await stack.owner.request("GET", `/api/sessions/${session.id}`);
+    expect(shown.body.origin).toEqual({ provider: "linear", url: issue.url });
     expect(fake.sessionOf(agentSessionId)!.externalUrls).toEqual([{ label: "View session", url }]);
     await fake.waitFor("the issue started", () => fake.stateOf(issue).type === "started");
     // The team's first started state (the lowest position), not any started state.

@@ -249,7 +249,11 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
       repository: repo.name,
       prompt: buildPrompt(t),
       source: PROVIDER,
-      binding: { provider: PROVIDER, threadKey: t.agentSessionId },
+      binding: {
+        provider: PROVIDER,
+        threadKey: t.agentSessionId,
+        ...(t.issue?.url ? { url: t.issue.url } : {}),
+      },
     });
   } catch (err) {
     // The profile cannot start sessions (no ready snapshot, inactive): say why, start nothing.

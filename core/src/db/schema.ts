@@ -251,6 +251,8 @@ export const sessionBindings = pgTable(
       .references(() => sessions.id, { onDelete: "cascade" }),
     provider: text("provider").notNull(),
     threadKey: text("thread_key").notNull(),
+    /** The link back to the thread, when the provider knows it at bind time (a Linear issue). */
+    url: text("url"),
     createdAt: createdAt(),
   },
   (t) => [

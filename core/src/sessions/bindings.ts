@@ -27,7 +27,7 @@ export async function findBoundSession(
  */
 export async function bindSession(
   db: Db,
-  input: { sessionId: string; provider: string; threadKey: string },
+  input: { sessionId: string; provider: string; threadKey: string; url?: string },
 ): Promise<void> {
   await db
     .insert(sessionBindings)

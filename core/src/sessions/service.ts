@@ -46,7 +46,7 @@ export async function createSession(
      * transaction as the session and its first message: a failure leaves neither, so the
      * provider's retry of the event starts exactly one session.
      */
-    binding?: { provider: string; threadKey: string };
+    binding?: { provider: string; threadKey: string; url?: string };
     /** The pull request the session works on, when it starts from one. */
     pullRequestUrl?: string;
   },

@@ -33,7 +33,7 @@ export async function sessionDetails(
     )
     .orderBy(schema.sessionBindings.createdAt);
   for (const b of bindings) {
-    const url = providerNamed(providers, b.provider)?.originUrl?.(b.threadKey);
+    const url = b.url ?? providerNamed(providers, b.provider)?.originUrl?.(b.threadKey);
     if (url && !origins.has(b.sessionId)) origins.set(b.sessionId, { provider: b.provider, url });
   }
   const userIds = [...new Set(list.map((s) => s.createdBy).filter((u): u is string => u !== null))];
