@@ -221,7 +221,7 @@ describe("Linear: an agent session followed with activities", () => {
     expect(fake.calls.length).toBe(before);
   });
 
-  it("several repositories and none named: a select elicitation; a wrong answer asks again, the pick starts the work", async () => {
+  it("several repositories and none named: a select elicitation; a wrong answer asks again, the pick starts the work and is kept for the issue", async () => {
     const res = await stack.owner.request("POST", "/api/repositories", {
       name: "acme/api",
       cloneUrl: git.url("acme/api"),
@@ -229,7 +229,7 @@ describe("Linear: an agent session followed with activities", () => {
       credential: GIT,
     });
     expect(res.status).toBe(201);
-    const { agentSessionId } = await mention("please write some notes");
+    const { agentSessionId, issue } = await mention("please write some notes");
     const asks = () => activities(agentSessionId).filter((a) => a.content.type === "elicitation");
     await fake.waitFor("the question", () => asks().length === 1);
     expect(asks()[0]).toMatchObject({
@@ -249,6 +249,16 @@ describe("Linear: an agent session followed with activities", () => {
     await fake.waitFor("the response", () =>
       activities(agentSessionId).some((a) => a.content.type === "response"),
     );
+    // The choice is kept for the issue: the next mention there starts on acme/api, unasked.
+    const again = fake.addSession({ issueId: issue.id }).id;
+    await postLinear(
+      stack.base,
+      agentSessionCreated({ agentSessionId: again, issue, comment: { body: "@tandem once more" } }),
+    );
+    const next = await sessionOf(again);
+    expect(next.repositoryId).toBe(session.repositoryId);
+    await waitStatus(next.id, "idle");
+    expect(activities(again).filter((a) => a.content.type === "elicitation")).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import {
   acceptInbound,
   addMessage,
@@ -57,6 +57,8 @@ async function chooseRepository(
   db: Db,
   orgId: string,
   texts: string[],
+  issueId: string | undefined,
+  pick: boolean,
 ): Promise<{ repo: Repository } | { ask: string[] }> {
   const all = await db.query.repositories.findMany({
     where: eq(schema.repositories.orgId, orgId),
@@ -65,8 +67,40 @@ async function chooseRepository(
   const named = namedRepositories(...texts).map((n) => n.toLowerCase());
   const hit = all.find((r) => named.includes(r.name.toLowerCase()));
   if (hit) return { repo: hit };
+  // An answer to "which repository" names one of them, or is asked again.
+  if (pick) return { ask: all.map((r) => r.name) };
+  const remembered = issueId ? await repositoryOfIssue(db, orgId, issueId) : null;
+  if (remembered) return { repo: remembered };
   if (all.length === 1) return { repo: all[0]! };
   return { ask: all.map((r) => r.name) };
+}
+
+/** The repository the issue's latest Tandem session worked in: the choice is kept for the issue. */
+async function repositoryOfIssue(db: Db, orgId: string, issueId: string) {
+  const p = schema.inboundEvents.payload;
+  const [row] = await db
+    .select({ repository: schema.repositories })
+    .from(schema.inboundEvents)
+    .innerJoin(
+      schema.sessionBindings,
+      and(
+        eq(schema.sessionBindings.provider, PROVIDER),
+        eq(schema.sessionBindings.threadKey, sql`${p}->'agentSession'->>'id'`),
+      ),
+    )
+    .innerJoin(schema.sessions, eq(schema.sessions.id, schema.sessionBindings.sessionId))
+    .innerJoin(schema.repositories, eq(schema.repositories.id, schema.sessions.repositoryId))
+    .where(
+      and(
+        eq(schema.inboundEvents.provider, PROVIDER),
+        sql`${p}->>'action' = 'created'`,
+        sql`${p}->'agentSession'->'issue'->>'id' = ${issueId}`,
+        eq(schema.sessions.orgId, orgId),
+      ),
+    )
+    .orderBy(desc(schema.sessions.createdAt))
+    .limit(1);
+  return row?.repository ?? null;
 }
 
 /**
@@ -213,7 +247,7 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
       key,
     );
   const texts = pick ? [pick] : [t.text, t.issue?.title ?? "", t.issue?.description ?? ""];
-  const choice = await chooseRepository(deps.db, orgId, texts);
+  const choice = await chooseRepository(deps.db, orgId, texts, t.issue?.id, Boolean(pick));
   if ("ask" in choice) {
     if (!choice.ask.length) {
       log.info("linear.no_repository");
