@@ -16,6 +16,9 @@ import {
   postLinear,
 } from "./helpers/linear.ts";
 import { otherOrganization } from "./helpers/api.ts";
+import { FakeGitHub } from "./fixtures/fake-github.ts";
+import { appKeys, githubAppEnv, installGitHubApp } from "./helpers/github.ts";
+import { startFakeGitHubApp, startInstallationGitServer } from "./helpers/github-app.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 
 const AGENT = ["node", new URL("./fixtures/slack-agent.mjs", import.meta.url).pathname];
@@ -574,5 +577,79 @@ describe("Linear: the OAuth install, as the agent", () => {
     const res = await callback({ code: "code-2", state }, cookie);
     expect(res.status).toBe(409);
     expect((await installation())!.orgId).toBe(stack.rt.defaultOrgId);
+  });
+});
+
+describe("Linear: the work leaves as a pull request when the GitHub App reaches the repository", () => {
+  const INSTALLATION = 77;
+  let fake: FakeLinear;
+  let github: FakeGitHub;
+  let git: GitHttpServer;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    const keys = appKeys();
+    fake = await new FakeLinear().listen();
+    github = await startFakeGitHubApp(keys);
+    git = await startInstallationGitServer(github);
+    git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
+    github.installations.set(INSTALLATION, [
+      {
+        name: "app",
+        full_name: "acme/app",
+        clone_url: git.url("acme/app"),
+        default_branch: "main",
+      },
+    ]);
+    stack = await startStack(
+      "postgres",
+      {
+        ...githubAppEnv(github.url, keys.privateKey),
+        LINEAR_API_URL: fake.url,
+        LINEAR_API_KEY: "lin_api_test_key",
+        LINEAR_WEBHOOK_SECRET,
+        SANDBOX_PROVIDER: "local",
+      },
+      { agent: commandAdapter(AGENT) },
+    );
+    await installGitHubApp(stack, {
+      installationId: INSTALLATION,
+      account: "acme",
+      repo: "acme/app",
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+    await git?.close();
+    await github?.close();
+    await fake?.close();
+  });
+
+  it("a Linear session's pushed branch gets a pull request; the response and the issue link it", async () => {
+    const issue = fake.addIssue({ title: "Write the notes" });
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    await postLinear(
+      stack.base,
+      agentSessionCreated({
+        agentSessionId,
+        issue,
+        comment: { body: "@tandem please write some notes" },
+      }),
+    );
+    const response = () =>
+      fake.activitiesOf(agentSessionId).find((a) => a.content.type === "response");
+    await fake.waitFor("the response", () => response() !== undefined, 30_000);
+    expect(github.pulls).toHaveLength(1);
+    const [pull] = github.pulls;
+    expect(pull).toMatchObject({
+      repo: "acme/app",
+      base: "main",
+      title: "please write some notes",
+    });
+    expect(pull!.head).toMatch(/^tandem\//);
+    expect(pull!.body).toContain(`For ${issue.url}`);
+    expect(pull!.body).toContain("[View session](");
+    expect(response()!.content.body).toContain(`Pull request: ${pull!.html_url}`);
+    expect(fake.attachmentsOn(issue.id).map((a) => a.url)).toEqual([pull!.html_url]);
   });
 });

@@ -3,7 +3,7 @@ import { githubGitCredentials } from "./credentials.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
 import { followGitHubSessions } from "./follow.ts";
 import { githubIntegration } from "./gateway.ts";
-import { createGitHubOutbound } from "./outbound.ts";
+import { createGitHubOutbound, createPullRequestHost } from "./outbound.ts";
 import { GitHubOutbox, type GitHubOutboundJob } from "./outbox.ts";
 import { createGitHubRouter } from "./router.ts";
 import { githubRoutes } from "./routes.ts";
@@ -34,7 +34,7 @@ export function githubProvider(rt: Runtime): ChatProvider | null {
     github,
     outbox,
   });
-  const send = createGitHubOutbound({
+  const outboundDeps = {
     db,
     clock: rt.clock,
     logger,
@@ -42,7 +42,8 @@ export function githubProvider(rt: Runtime): ChatProvider | null {
     redisPrefix: rt.config.REDIS_PREFIX,
     github,
     publicUrl: settings.publicUrl,
-  });
+  };
+  const send = createGitHubOutbound(outboundDeps);
   const deps = { config: rt.config, db, logger: rt.logger, clock: rt.clock };
   const gitCredential = githubGitCredentials(deps);
   const web = rt.config.GITHUB_URL.replace(/\/$/, "");
@@ -60,6 +61,7 @@ export function githubProvider(rt: Runtime): ChatProvider | null {
       return m ? `${web}/${m[1]}/issues/${m[2]}` : null;
     },
     publishes: true,
+    pullRequests: createPullRequestHost(outboundDeps),
     ...(gitCredential ? { gitCredential } : {}),
     integration: githubIntegration(deps) ?? undefined,
   };

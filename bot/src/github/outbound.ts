@@ -194,30 +194,43 @@ async function ensurePullRequest(
   threadOf: ThreadOf,
   log: Logger,
 ) {
-  const { db } = deps;
-  const session = await db.query.sessions.findFirst({ where: eq(schema.sessions.id, sessionId) });
-  if (!session || session.status !== "idle" || !session.branch || session.baseRef) return;
-  const files = await latestDiff(db, sessionId);
-  if (!files || files.length === 0) return;
+  const session = await deps.db.query.sessions.findFirst({
+    where: eq(schema.sessions.id, sessionId),
+  });
+  if (!session || session.status !== "idle") return;
   const thread = await threadOf(sessionId);
   if (!thread) return;
+  const issueTitle = session.prompt.match(/^(?:Issue|Pull request) #\d+: (.+)$/m)?.[1];
+  await openOrRefresh(deps, session, thread.octokit, log, {
+    title: `${issueTitle ?? session.prompt.split("\n")[0]!.slice(0, 70)} (#${thread.number})`,
+    lead: `Resolves #${thread.number}`,
+  });
+}
+
+type SessionRow = typeof schema.sessions.$inferSelect;
+
+/** Opens the session branch's pull request on its repository, or refreshes the open one's body. */
+async function openOrRefresh(
+  deps: GitHubOutboundDeps,
+  session: SessionRow,
+  octokit: GitHubOctokit,
+  log: Logger,
+  text: { title: string; lead: string | null },
+) {
+  const { db } = deps;
+  if (!session.branch || session.baseRef) return;
+  const files = await latestDiff(db, session.id);
+  if (!files || files.length === 0) return;
   const repoRow = await db.query.repositories.findFirst({
     where: eq(schema.repositories.id, session.repositoryId),
   });
   if (!repoRow) return;
-  const { owner, repo, octokit } = thread;
-  const url = sessionUrl(deps.publicUrl, sessionId);
-  const issueTitle = session.prompt.match(/^(?:Issue|Pull request) #\d+: (.+)$/m)?.[1];
-  const title =
-    `${issueTitle ?? session.prompt.split("\n")[0]!.slice(0, 70)} (#${thread.number})`.slice(
-      0,
-      120,
-    );
+  const { owner, repo } = splitRepo(repoRow.name);
+  const url = sessionUrl(deps.publicUrl, session.id);
   const added = files.reduce((n, f) => n + f.added, 0);
   const removed = files.reduce((n, f) => n + f.removed, 0);
   const body = [
-    `Resolves #${thread.number}`,
-    "",
+    ...(text.lead ? [text.lead, ""] : []),
     `Opened by Tandem · [View session](${url})`,
     "",
     `${files.length} file${files.length === 1 ? "" : "s"} changed (+${added} −${removed}):`,
@@ -249,7 +262,7 @@ async function ensurePullRequest(
       const created = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
         owner,
         repo,
-        title,
+        title: text.title.slice(0, 120),
         head: session.branch,
         base: repoRow.defaultBranch,
         body,
@@ -258,15 +271,50 @@ async function ensurePullRequest(
     } catch (err) {
       // 422: nothing was pushed (the publish step failed and said so in the session); report without a PR.
       if ((err as { status?: number }).status === 422)
-        return log.warn({ err, sessionId }, "github.pull_request_not_opened");
+        return log.warn({ err, sessionId: session.id }, "github.pull_request_not_opened");
       throw err;
     }
-    log.info({ sessionId, pullRequest: prUrl }, "github.pull_request_opened");
+    log.info({ sessionId: session.id, pullRequest: prUrl }, "github.pull_request_opened");
   }
   await db
     .update(schema.sessions)
     .set({ pullRequestUrl: prUrl })
-    .where(eq(schema.sessions.id, sessionId));
+    .where(eq(schema.sessions.id, session.id));
+}
+
+/**
+ * Pull requests for sessions bound to another provider (a Linear issue) whose repository the
+ * App's installation reaches: opened from the pushed branch right after the push, with a link
+ * back to where the session came from.
+ */
+export function createPullRequestHost(deps: GitHubOutboundDeps) {
+  return {
+    hosts: (repo: { installationId: string | null }) => Boolean(repo.installationId),
+    async open(sessionId: string, log: Logger) {
+      const [row] = await deps.db
+        .select({ session: schema.sessions, installation: schema.installations.externalId })
+        .from(schema.sessions)
+        .innerJoin(schema.repositories, eq(schema.repositories.id, schema.sessions.repositoryId))
+        .innerJoin(
+          schema.installations,
+          eq(schema.installations.id, schema.repositories.installationId),
+        )
+        .where(eq(schema.sessions.id, sessionId));
+      if (!row) return;
+      const origin = await deps.db.query.sessionBindings.findFirst({
+        where: eq(schema.sessionBindings.sessionId, sessionId),
+      });
+      const octokit = await deps.github.installation(Number(row.installation));
+      await openOrRefresh(deps, row.session, octokit, log, {
+        title:
+          row.session.prompt
+            .split("\n")[0]!
+            .replace(/^@\S+\s*/, "")
+            .slice(0, 100) || "Tandem changes",
+        lead: origin?.url ? `For ${origin.url}` : null,
+      });
+    },
+  };
 }
 
 async function latestDiff(db: Db, sessionId: string): Promise<FileStat[] | null> {

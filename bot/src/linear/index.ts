@@ -54,6 +54,8 @@ export function linearProvider(rt: Runtime): ChatProvider | null {
     outbound: (job, log) => send(job as LinearOutboundJob, log),
     follow: ({ catchUpMs }) =>
       followLinearSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs }),
+    // The work leaves as a pull request, opened by the repository's host (the GitHub App).
+    publishes: true,
     integration,
   };
 }

@@ -16,6 +16,7 @@ import {
   type TurnResult,
 } from "@tandem/core";
 import { linearCall, type LinearWorkspaces } from "./client.ts";
+import { createdEvent } from "./inbox.ts";
 import { PROVIDER, type LinearSettings } from "./config.ts";
 import type { LinearOutboundJob } from "./outbox.ts";
 
@@ -232,6 +233,19 @@ export function createLinearOutbound(deps: LinearOutboundDeps) {
             pullRequestUrl: session.pullRequestUrl,
           },
         );
+        // The pull request shows on the issue too (its attachment), before the answer that names it.
+        const issueId = session.pullRequestUrl
+          ? (await createdEvent(db, agentSessionId))?.issue?.id
+          : undefined;
+        if (issueId && session.pullRequestUrl)
+          await linearCall(() =>
+            bound.client.createAttachment({
+              issueId,
+              url: session.pullRequestUrl!,
+              title: "Pull request",
+              subtitle: "Opened by Tandem",
+            }),
+          );
         const sent = await activity(bound.client, agentSessionId, content);
         await outboundRecord.remember(db, deps.clock, key, sent.agentActivityId ?? "");
         return;

@@ -18,6 +18,7 @@ import {
 import { linearCall, type LinearWorkspaces } from "./client.ts";
 import { PROVIDER } from "./config.ts";
 import type { LinearOutbox } from "./outbox.ts";
+import { createdEvent } from "./inbox.ts";
 import { buildPrompt, namedRepositories, toTrigger, type LinearTrigger } from "./trigger-source.ts";
 
 export interface LinearRouterDeps extends SessionDeps {
@@ -306,23 +307,6 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
     `link-${session.id}`,
   );
   log.info({ sessionId: session.id, repository: repo.name }, "linear.session_started");
-}
-
-/** The `created` event of an agent session, from the inbox (for a pick answering our question). */
-async function createdEvent(db: Db, agentSessionId: string): Promise<Start | null> {
-  const [row] = await db
-    .select({ payload: schema.inboundEvents.payload })
-    .from(schema.inboundEvents)
-    .where(
-      and(
-        eq(schema.inboundEvents.provider, PROVIDER),
-        sql`${schema.inboundEvents.payload}->>'action' = 'created'`,
-        sql`${schema.inboundEvents.payload}->'agentSession'->>'id' = ${agentSessionId}`,
-      ),
-    )
-    .limit(1);
-  const trigger = row ? toTrigger(row.payload) : null;
-  return trigger?.type === "start" ? trigger : null;
 }
 
 async function onPrompt(

@@ -18,6 +18,16 @@ export interface GitCredential {
   password: string;
 }
 
+/**
+ * Pull requests on the repositories a provider hosts (GitHub, through its App installation), for
+ * sessions bound to another provider (a Linear issue): after the work is pushed, the worker asks
+ * the host to open or refresh the session's pull request, which it records on the session.
+ */
+interface PullRequestHost {
+  hosts(repo: Repository): boolean;
+  open(sessionId: string, log: Logger): Promise<void>;
+}
+
 /** A long-lived connection a provider keeps open (Slack Socket Mode, a Discord gateway). */
 export interface ProviderConnection {
   close(): Promise<void>;
@@ -55,8 +65,12 @@ export interface ChatProvider {
   connect?(): Promise<ProviderConnection | null>;
   /** The link back to a binding's origin (thread, issue, ticket), from its thread key alone. */
   originUrl?(threadKey: string): string | null;
-  /** Sessions bound here leave as commits on a pushed branch (the provider opens the pull request). */
+  /**
+   * Sessions bound here leave as commits on a pushed branch, and as a pull request: opened by this
+   * provider when it hosts the repository, else by the provider that does (`pullRequests`).
+   */
   readonly publishes?: boolean;
+  readonly pullRequests?: PullRequestHost;
   /**
    * The credential for a repository reached through this provider (a GitHub App installation),
    * for the sandbox's git remote; null when the repository is not this provider's.

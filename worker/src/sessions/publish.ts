@@ -77,6 +77,20 @@ export async function publishTurn(
         text: `Pushed ${out.slice(7)} to ${target}.`,
       });
     }
+    // A session bound elsewhere (a Linear issue) gets its pull request from the repository's host
+    // (which the binding's own provider is not); one bound to the host opens its own.
+    const host = deps.providers.find(
+      (p) => p.name !== binding.provider && p.pullRequests?.hosts(repo),
+    );
+    if (host?.pullRequests && out.startsWith("pushed ")) {
+      await host.pullRequests.open(sessionId, log).catch(async (err: Error) => {
+        log.warn({ err, host: host.name }, "publish.pull_request_failed");
+        await appendEvent(eventDeps, sessionId, {
+          type: "error",
+          message: `opening the pull request on ${host.title} failed: ${err.message}`,
+        });
+      });
+    }
   } catch (err) {
     log.warn({ err }, "publish.failed");
     await appendEvent(eventDeps, sessionId, {
