@@ -263,6 +263,37 @@ describe("Linear: an agent session followed with activities", () => {
     await waitStatus(next.id, "idle");
     expect(activities(again).filter((a) => a.content.type === "elicitation")).toEqual([]);
   });
+
+  it("with several repositories and none named, Linear's suggestion is taken when it is clearly ahead, not when it is close", async () => {
+    fake.repositorySuggestions = [
+      { repositoryFullName: "acme/api", confidence: 0.93 },
+      { repositoryFullName: "acme/app", confidence: 0.31 },
+    ];
+    const sure = await mention("please write some notes");
+    const session = await sessionOf(sure.agentSessionId);
+    const repo = await stack.rt.database.db.query.repositories.findFirst({
+      where: eq(schema.repositories.id, session.repositoryId!),
+    });
+    expect(repo?.name).toBe("acme/api");
+    const asked = fake.callsTo("issueRepositorySuggestions").at(-1)!;
+    expect(asked.variables).toMatchObject({
+      issueId: sure.issue.id,
+      agentSessionId: sure.agentSessionId,
+    });
+    expect(activities(sure.agentSessionId).filter((a) => a.content.type === "elicitation")).toEqual(
+      [],
+    );
+
+    fake.repositorySuggestions = [
+      { repositoryFullName: "acme/api", confidence: 0.85 },
+      { repositoryFullName: "acme/app", confidence: 0.8 },
+    ];
+    const close = await mention("please write some notes");
+    await fake.waitFor("the question", () =>
+      activities(close.agentSessionId).some((a) => a.content.type === "elicitation"),
+    );
+    fake.repositorySuggestions = [];
+  });
 });
 
 describe("Linear: one human action, one session, however many webhooks", () => {

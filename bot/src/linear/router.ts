@@ -60,6 +60,7 @@ async function chooseRepository(
   texts: string[],
   issueId: string | undefined,
   pick: boolean,
+  suggest?: (repos: Repository[], issueId: string) => Promise<Repository | null>,
 ): Promise<{ repo: Repository } | { ask: string[] }> {
   const all = await db.query.repositories.findMany({
     where: eq(schema.repositories.orgId, orgId),
@@ -73,7 +74,57 @@ async function chooseRepository(
   const remembered = issueId ? await repositoryOfIssue(db, orgId, issueId) : null;
   if (remembered) return { repo: remembered };
   if (all.length === 1) return { repo: all[0]! };
+  const suggested = issueId && suggest ? await suggest(all, issueId) : null;
+  if (suggested) return { repo: suggested };
   return { ask: all.map((r) => r.name) };
+}
+
+/** Linear's own guess is taken when one repository is clearly ahead: this sure, and this far ahead. */
+const SUGGESTION_CONFIDENCE = 0.8;
+const SUGGESTION_LEAD = 0.2;
+
+/** Linear's `issueRepositorySuggestions` over the org's repositories; null unless one is clearly ahead. */
+function suggester(
+  deps: LinearRouterDeps,
+  workspaceId: string,
+  agentSessionId: string,
+  log: Logger,
+) {
+  return async (repos: Repository[], issueId: string): Promise<Repository | null> => {
+    try {
+      const client = await deps.workspaces.client({ workspaceId });
+      const hostOf = (r: Repository) => {
+        try {
+          return new URL(r.cloneUrl).hostname;
+        } catch {
+          return "github.com";
+        }
+      };
+      const { suggestions } = await linearCall(() =>
+        client.issueRepositorySuggestions(
+          repos.map((r) => ({ hostname: hostOf(r), repositoryFullName: r.name })),
+          issueId,
+          { agentSessionId },
+        ),
+      );
+      const [first, second] = [...suggestions].sort((a, b) => b.confidence - a.confidence);
+      if (!first || first.confidence < SUGGESTION_CONFIDENCE) return null;
+      if (second && first.confidence - second.confidence < SUGGESTION_LEAD) return null;
+      const repo = repos.find(
+        (r) => r.name.toLowerCase() === first.repositoryFullName.toLowerCase(),
+      );
+      if (repo)
+        log.info(
+          { repository: repo.name, confidence: first.confidence },
+          "linear.suggested_repository",
+        );
+      return repo ?? null;
+    } catch (err) {
+      // A guess, not a requirement: without it, Tandem asks.
+      log.warn({ err }, "linear.suggestions_failed");
+      return null;
+    }
+  };
 }
 
 /** The repository the issue's latest Tandem session worked in: the choice is kept for the issue. */
@@ -248,7 +299,14 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
       key,
     );
   const texts = pick ? [pick] : [t.text, t.issue?.title ?? "", t.issue?.description ?? ""];
-  const choice = await chooseRepository(deps.db, orgId, texts, t.issue?.id, Boolean(pick));
+  const choice = await chooseRepository(
+    deps.db,
+    orgId,
+    texts,
+    t.issue?.id,
+    Boolean(pick),
+    suggester(deps, t.organizationId, t.agentSessionId, log),
+  );
   if ("ask" in choice) {
     if (!choice.ask.length) {
       log.info("linear.no_repository");
