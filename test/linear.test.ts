@@ -294,6 +294,47 @@ describe("Linear: an agent session followed with activities", () => {
     );
     fake.repositorySuggestions = [];
   });
+
+  it("Settings: the connected workspace and its teams; a team's default repository is used for its issues", async () => {
+    const listed = await stack.owner.request("GET", "/api/linear");
+    expect(listed.status).toBe(200);
+    const team = fake.defaultTeam;
+    expect(listed.body).toMatchObject({
+      installUrl: null,
+      workspaces: [
+        {
+          id: ORG_ID,
+          connectedWith: "api key",
+          teams: [{ id: team.id, key: "ENG", name: "Engineering", repository: null }],
+        },
+      ],
+    });
+    const set = (repository: string | null) =>
+      stack.owner.request("PUT", `/api/linear/workspaces/${ORG_ID}/teams/${team.id}`, {
+        repository,
+      });
+    expect((await set("acme/nope")).status).toBe(400);
+    expect((await set("acme/app")).status).toBe(200);
+    expect(
+      (await stack.owner.request("GET", "/api/linear")).body.workspaces[0].teams[0].repository,
+    ).toBe("acme/app");
+    const other = await otherOrganization(stack.rt);
+    const theirs = await fetch(`${stack.base}/api/linear/workspaces/${ORG_ID}/teams/${team.id}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${other.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ repository: null }),
+    });
+    expect(theirs.status).toBe(404);
+
+    // Two repositories, none named, no suggestion: the team's default.
+    const { agentSessionId } = await mention("please write some notes");
+    const session = await sessionOf(agentSessionId);
+    const repo = await stack.rt.database.db.query.repositories.findFirst({
+      where: eq(schema.repositories.id, session.repositoryId!),
+    });
+    expect(repo?.name).toBe("acme/app");
+    expect((await set(null)).status).toBe(200);
+  });
 });
 
 describe("Linear: one human action, one session, however many webhooks", () => {

@@ -7,6 +7,7 @@ import { createLinearOutbound } from "./outbound.ts";
 import { LinearOutbox, type LinearOutboundJob } from "./outbox.ts";
 import { createLinearRouter } from "./router.ts";
 import { linearRoutes } from "./routes.ts";
+import { linearSettingsRoutes } from "./settings-routes.ts";
 
 /**
  * Linear as a provider, on its Agents API: mentioning or delegating to the agent opens a Linear
@@ -41,15 +42,17 @@ export function linearProvider(rt: Runtime): ChatProvider | null {
   return {
     name: PROVIDER,
     title: "Linear",
-    routes: (app, access) =>
-      linearRoutes(app, {
+    routes: async (app, access) => {
+      await linearRoutes(app, {
         settings,
         db,
         queues: rt.queues,
         logger: rt.logger,
         clock: rt.clock,
         adminOrg: access.adminOrg,
-      }),
+      });
+      linearSettingsRoutes(app, { settings, db, logger, workspaces, adminOrg: access.adminOrg });
+    },
     inbound: route,
     outbound: (job, log) => send(job as LinearOutboundJob, log),
     follow: ({ catchUpMs }) =>

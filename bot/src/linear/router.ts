@@ -19,6 +19,7 @@ import { linearCall, type LinearWorkspaces } from "./client.ts";
 import { PROVIDER } from "./config.ts";
 import type { LinearOutbox } from "./outbox.ts";
 import { createdEvent } from "./inbox.ts";
+import type { WorkspaceData } from "./settings-routes.ts";
 import { buildPrompt, namedRepositories, toTrigger, type LinearTrigger } from "./trigger-source.ts";
 
 export interface LinearRouterDeps extends SessionDeps {
@@ -60,6 +61,7 @@ async function chooseRepository(
   texts: string[],
   issueId: string | undefined,
   pick: boolean,
+  defaults: { team?: string },
   suggest?: (repos: Repository[], issueId: string) => Promise<Repository | null>,
 ): Promise<{ repo: Repository } | { ask: string[] }> {
   const all = await db.query.repositories.findMany({
@@ -73,6 +75,8 @@ async function chooseRepository(
   if (pick) return { ask: all.map((r) => r.name) };
   const remembered = issueId ? await repositoryOfIssue(db, orgId, issueId) : null;
   if (remembered) return { repo: remembered };
+  const teamDefault = all.find((r) => r.name === defaults.team);
+  if (teamDefault) return { repo: teamDefault };
   if (all.length === 1) return { repo: all[0]! };
   const suggested = issueId && suggest ? await suggest(all, issueId) : null;
   if (suggested) return { repo: suggested };
@@ -125,6 +129,18 @@ function suggester(
       return null;
     }
   };
+}
+
+/** The repository a team's issues work in when none is named (Settings), if one is set. */
+async function teamRepository(db: Db, workspaceId: string, teamId: string | undefined) {
+  if (!teamId) return undefined;
+  const row = await db.query.installations.findFirst({
+    where: and(
+      eq(schema.installations.provider, PROVIDER),
+      eq(schema.installations.externalId, workspaceId),
+    ),
+  });
+  return (row?.data as WorkspaceData | undefined)?.teamRepositories?.[teamId];
 }
 
 /** The repository the issue's latest Tandem session worked in: the choice is kept for the issue. */
@@ -305,6 +321,7 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
     texts,
     t.issue?.id,
     Boolean(pick),
+    { team: await teamRepository(deps.db, t.organizationId, t.issue?.teamId ?? t.issue?.team?.id) },
     suggester(deps, t.organizationId, t.agentSessionId, log),
   );
   if ("ask" in choice) {

@@ -1,4 +1,5 @@
 import { api, ApiError, h } from "./api.ts";
+import { linearSection } from "./settings-linear.ts";
 
 interface Org {
   id: string;
@@ -41,7 +42,10 @@ export async function renderSettings(app: HTMLElement) {
     );
   const orgSelect = h(
     "select",
-    { "data-testid": "settings-org", onchange: () => void Promise.all([loadSettings(), load()]) },
+    {
+      "data-testid": "settings-org",
+      onchange: () => void Promise.all([loadSettings(), load(), linear.load()]),
+    },
     ...orgs.map((o) => h("option", { value: o.id }, o.name)),
   );
   const persistent = h("input", {
@@ -67,6 +71,8 @@ export async function renderSettings(app: HTMLElement) {
     error,
   );
   const current = () => orgs.find((o) => o.id === orgSelect.value) ?? orgs[0]!;
+  const linear = linearSection(() => current().id);
+  main.append(linear.element);
   const settingsUrl = () => `/api/orgs/${current().id}/settings`;
 
   const loadSettings = async () => {
@@ -160,5 +166,5 @@ export async function renderSettings(app: HTMLElement) {
       ),
     );
   };
-  await Promise.all([loadSettings(), load()]);
+  await Promise.all([loadSettings(), load(), linear.load()]);
 }
