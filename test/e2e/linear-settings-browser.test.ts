@@ -14,12 +14,13 @@ import { startStack, until, type Stack } from "../helpers/stack.ts";
 
 const AGENT = ["node", new URL("../fixtures/slack-agent.mjs", import.meta.url).pathname];
 
-describe.skipIf(!chromiumAvailable())("Settings → Linear in headless Chromium", () => {
+describe.skipIf(!chromiumAvailable())("Linear in the workbench, in headless Chromium", () => {
   let fake: FakeLinear;
   let git: TestGit;
   let stack: Stack;
   let browser: Browser;
   let page: Page;
+  let issue: ReturnType<FakeLinear["addIssue"]>;
 
   beforeAll(async () => {
     fake = await new FakeLinear().listen();
@@ -42,7 +43,7 @@ describe.skipIf(!chromiumAvailable())("Settings → Linear in headless Chromium"
     await registerRepository(stack, git, "acme/app");
     await registerRepository(stack, git, "acme/api");
     // The key's workspace is bound to the default org on its first webhook.
-    const issue = fake.addIssue({ title: "Bind the workspace" });
+    issue = fake.addIssue({ title: "Bind the workspace" });
     const agentSessionId = fake.addSession({ issueId: issue.id }).id;
     await postLinear(stack.base, agentSessionCreated({ agentSessionId, issue }));
     browser = await launchBrowser();
@@ -90,5 +91,29 @@ describe.skipIf(!chromiumAvailable())("Settings → Linear in headless Chromium"
     await page.reload();
     await select.waitFor();
     expect(await select.inputValue()).toBe("acme/api");
+  });
+
+  it("the sessions list and the session page link back to the Linear issue by its identifier", async () => {
+    // The first webhook asked which repository (two, none named): this one names it.
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    await postLinear(
+      stack.base,
+      agentSessionCreated({ agentSessionId, issue, comment: { body: "@tandem look in acme/app" } }),
+    );
+    const session = await until("the Linear session", async () =>
+      stack.rt.database.db.query.sessions.findFirst({
+        where: (x, { eq }) => eq(x.source, "linear"),
+      }),
+    );
+    await page.goto(`${stack.base}/`);
+    const listed = page.locator(`[data-testid=session-origin][href="${issue.url}"]`).first();
+    await listed.waitFor();
+    expect(await listed.textContent()).toBe(`open ${issue.identifier} in Linear`);
+    await page.goto(`${stack.base}/sessions/${session.id}`);
+    const header = page.locator(`header [data-testid=session-origin]`);
+    await header.waitFor();
+    expect(await header.getAttribute("href")).toBe(issue.url);
+    expect(await header.textContent()).toBe(`open ${issue.identifier} in Linear`);
+    await page.screenshot({ path: `${ARTIFACTS}/session-linear-origin.png` });
   });
 });

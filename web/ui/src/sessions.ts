@@ -22,6 +22,20 @@ const SOURCES: Record<string, string> = {
 };
 const sourceLabel = (source: string) => SOURCES[source] ?? "web/api";
 
+/** The link back to where a session came from: "open ENG-12 in Linear", "open in Slack". */
+export function originLink(origin: { provider: string; url: string }): HTMLElement {
+  // A Linear issue's URL names it (…/issue/ENG-12/…); people know issues by that.
+  const issue =
+    origin.provider === "linear"
+      ? /\/issue\/([A-Za-z0-9]+-\d+)/.exec(origin.url)?.[1]?.toUpperCase()
+      : undefined;
+  return h(
+    "a",
+    { href: origin.url, target: "_blank", rel: "noopener", "data-testid": "session-origin" },
+    `open ${issue ? `${issue} ` : ""}in ${SOURCES[origin.provider] ?? origin.provider}`,
+  );
+}
+
 /** One row: status, where it came from (with a link back to the thread), repository, who and when. */
 function sessionRow(s: SessionView): HTMLElement {
   const who = s.createdBy
@@ -29,13 +43,7 @@ function sessionRow(s: SessionView): HTMLElement {
       ? `${s.createdBy.name} (@${s.createdBy.login})`
       : s.createdBy.name
     : "unknown";
-  const origin = s.origin
-    ? h(
-        "a",
-        { href: s.origin.url, target: "_blank", rel: "noopener", "data-testid": "session-origin" },
-        `open in ${SOURCES[s.origin.provider] ?? s.origin.provider}`,
-      )
-    : null;
+  const origin = s.origin ? originLink(s.origin) : null;
   return h(
     "li.session",
     { "data-testid": "session-row", "data-id": s.id },

@@ -2,6 +2,7 @@ import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
 import { networkPane } from "./network.ts";
 import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
+import { originLink } from "./sessions.ts";
 import { openTerminal } from "./terminal.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an event body of any type, read by its renderer
@@ -15,6 +16,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     status: string;
     prompt: string;
     branch: string | null;
+    origin?: { provider: string; url: string } | null;
   }>("GET", `/api/sessions/${id}`);
   // The primary repository; a selector appears only when the session works on more than one.
   const repositories = session.repositories?.length ? session.repositories : [session.repository];
@@ -319,6 +321,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         dot,
         statusText,
         session.branch ? h("code", {}, session.branch) : null,
+        session.origin ? originLink(session.origin) : null,
         h("span.spacer"),
         tuiButton,
         h("button", { onclick: () => void api("POST", `/api/sessions/${id}/stop`) }, "Stop"),
