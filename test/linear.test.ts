@@ -176,6 +176,29 @@ describe("Linear: an agent session followed with activities", () => {
     expect(finals(agentSessionId)[0]!.content.body).toMatch(/^Stopped\./);
   });
 
+  it("the agent's plan becomes the agent session's plan", async () => {
+    const { agentSessionId } = await mention("make a plan first");
+    await fake.waitFor("the plan", () => fake.sessionOf(agentSessionId)?.plan != null);
+    expect(fake.sessionOf(agentSessionId)!.plan).toEqual([
+      { content: "Read the code", status: "completed" },
+      { content: "Write the notes", status: "inProgress" },
+      { content: "Check them", status: "pending" },
+    ]);
+  });
+
+  it("Stop in the workbench ends the Linear session with exactly one final activity too", async () => {
+    const { agentSessionId } = await mention("be slow about it");
+    const session = await sessionOf(agentSessionId);
+    await waitStatus(session.id, "running");
+    expect((await stack.owner.request("POST", `/api/sessions/${session.id}/stop`)).status).toBe(
+      200,
+    );
+    await fake.waitFor("the final activity", () => finals(agentSessionId).length > 0, 5_000);
+    await settle();
+    expect(finals(agentSessionId).map((a) => a.content.type)).toEqual(["response"]);
+    expect(finals(agentSessionId)[0]!.content.body).toMatch(/^Stopped\./);
+  });
+
   it("a failed turn ends with one error activity carrying the reason", async () => {
     const { agentSessionId } = await mention("please fail");
     const session = await sessionOf(agentSessionId);
