@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandAdapter, decryptSecret, schema, sessionUrl } from "@tandem/core";
 import { FakeLinear } from "./fixtures/fake-linear.ts";
-import { startGitHttpServer, type GitHttpServer } from "./fixtures/git-http-server.ts";
+import type { GitHttpServer } from "./fixtures/git-http-server.ts";
 import {
   agentSessionCreated,
   agentSessionPrompted,
@@ -19,6 +19,7 @@ import { otherOrganization } from "./helpers/api.ts";
 import { FakeGitHub } from "./fixtures/fake-github.ts";
 import { appKeys, githubAppEnv, installGitHubApp } from "./helpers/github.ts";
 import { startFakeGitHubApp, startInstallationGitServer } from "./helpers/github-app.ts";
+import { startLinearStack, type LinearStack } from "./helpers/linear-stack.ts";
 import { startStack, until, type Stack } from "./helpers/stack.ts";
 
 const AGENT = ["node", new URL("./fixtures/slack-agent.mjs", import.meta.url).pathname];
@@ -69,34 +70,17 @@ describe("Linear: an agent session followed with activities", () => {
     );
   const settle = () => new Promise((r) => setTimeout(r, 1_500));
 
+  let linear: LinearStack;
   beforeAll(async () => {
-    fake = await new FakeLinear().listen();
-    git = await startGitHttpServer(GIT);
-    git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
-    git.createRepo("acme/api", { "README.md": "# api\n" });
-    stack = await startStack(
-      "postgres",
-      {
-        LINEAR_API_URL: fake.url,
-        LINEAR_API_KEY: "lin_api_test_key",
-        LINEAR_WEBHOOK_SECRET,
-        SANDBOX_PROVIDER: "local",
+    linear = await startLinearStack({
+      repos: {
+        "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" },
+        "acme/api": { "README.md": "# api\n" },
       },
-      { agent: commandAdapter(AGENT) },
-    );
-    const res = await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: GIT,
     });
-    expect(res.status).toBe(201);
+    ({ fake, git, stack } = linear);
   }, 60_000);
-  afterAll(async () => {
-    await stack?.close();
-    await git?.close();
-    await fake?.close();
-  });
+  afterAll(() => linear?.close());
 
   it("a mention: a thought first (well within Linear's 10 s), the View session link, the issue started, actions, then one response", async () => {
     const { issue, agentSessionId, sent } = await mention("please write some notes");
@@ -362,7 +346,6 @@ describe("Linear: an agent session followed with activities", () => {
 
 describe("Linear: one human action, one session, however many webhooks", () => {
   let fake: FakeLinear;
-  let git: GitHttpServer;
   let stack: Stack;
 
   const sessionsOn = async (agentSessionIds: string[]) =>
@@ -381,101 +364,68 @@ describe("Linear: one human action, one session, however many webhooks", () => {
     ).length;
   const post = async (payload: unknown) =>
     expect((await postLinear(stack.base, payload)).status).toBe(200);
+  /** An issue whose comment mentions the agent, and the agent session Linear opened for it. */
+  const mentionIn = (title: string, body = "@tandem please look") => {
+    const issue = fake.addIssue({ title });
+    const comment = fake.addComment({ issueId: issue.id, body });
+    const agentSessionId = fake.addSession({ issueId: issue.id, commentId: comment.id }).id;
+    return { issue, comment, agentSessionId };
+  };
+  type Mention = ReturnType<typeof mentionIn>;
+  const sessionEvent = (m: Mention) =>
+    post(
+      agentSessionCreated({
+        agentSessionId: m.agentSessionId,
+        issue: m.issue,
+        comment: { id: m.comment.id, body: m.comment.body },
+      }),
+    );
+  const commentEvent = (m: Mention) =>
+    post(
+      commentCreated({
+        issueId: m.issue.id,
+        body: m.comment.body,
+        userId: HUMAN_USER_ID,
+        commentId: m.comment.id,
+        issue: m.issue,
+      }),
+    );
+  const boundOnce = (m: Mention) =>
+    until("the session", async () => (await sessionsOn([m.agentSessionId])).length === 1, 20_000);
   /** Past the companion wait, with the worker's retries done. */
   const afterTheWait = () => new Promise((r) => setTimeout(r, 9_000));
 
+  let linear: LinearStack;
   beforeAll(async () => {
-    fake = await new FakeLinear().listen();
-    git = await startGitHttpServer(GIT);
-    git.createRepo("acme/app", { "README.md": "# app\n" });
-    stack = await startStack(
-      "postgres",
-      {
-        LINEAR_API_URL: fake.url,
-        LINEAR_API_KEY: "lin_api_test_key",
-        LINEAR_WEBHOOK_SECRET,
-        SANDBOX_PROVIDER: "local",
-      },
-      { agent: commandAdapter(AGENT) },
-    );
-    const res = await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: GIT,
-    });
-    expect(res.status).toBe(201);
+    linear = await startLinearStack();
+    ({ fake, stack } = linear);
   }, 60_000);
-  afterAll(async () => {
-    await stack?.close();
-    await git?.close();
-    await fake?.close();
-  });
+  afterAll(() => linear?.close());
 
   it("a mention in a comment, delegated too: the comment, the issue update and the agent session make one session", async () => {
-    const issue = fake.addIssue({ title: "Three webhooks" });
-    const comment = fake.addComment({ issueId: issue.id, body: "@tandem please look" });
-    const agentSessionId = fake.addSession({ issueId: issue.id, commentId: comment.id }).id;
+    const m = mentionIn("Three webhooks");
     const before = await allLinearSessions();
     // Linear's order varies: the data webhooks first here, the agent session event last.
-    await post(
-      commentCreated({
-        issueId: issue.id,
-        body: comment.body,
-        userId: HUMAN_USER_ID,
-        commentId: comment.id,
-        issue,
-      }),
-    );
+    await commentEvent(m);
     await post(
       issueUpdated({
-        issue: { ...issue, delegateId: AGENT_USER_ID },
+        issue: { ...m.issue, delegateId: AGENT_USER_ID },
         updatedFrom: { delegateId: null },
       }),
     );
-    await post(
-      agentSessionCreated({
-        agentSessionId,
-        issue,
-        comment: { id: comment.id, body: comment.body },
-      }),
-    );
-    await until(
-      "the session",
-      async () => (await sessionsOn([agentSessionId])).length === 1,
-      20_000,
-    );
+    await sessionEvent(m);
+    await boundOnce(m);
     await afterTheWait();
     expect(await allLinearSessions()).toBe(before + 1);
     expect(fake.opened).toEqual([]);
   });
 
   it("the agent session event first, then the comment: still one session", async () => {
-    const issue = fake.addIssue({ title: "Event first" });
-    const comment = fake.addComment({ issueId: issue.id, body: "@tandem please look" });
-    const agentSessionId = fake.addSession({ issueId: issue.id, commentId: comment.id }).id;
+    const m = mentionIn("Event first");
     const before = await allLinearSessions();
-    await post(
-      agentSessionCreated({
-        agentSessionId,
-        issue,
-        comment: { id: comment.id, body: comment.body },
-      }),
-    );
-    await until(
-      "the session",
-      async () => (await sessionsOn([agentSessionId])).length === 1,
-      20_000,
-    );
-    await post(
-      commentCreated({
-        issueId: issue.id,
-        body: comment.body,
-        userId: HUMAN_USER_ID,
-        commentId: comment.id,
-        issue,
-      }),
-    );
+    await sessionEvent(m);
+    await boundOnce(m);
+    await commentEvent(m);
     await afterTheWait();
     expect(await allLinearSessions()).toBe(before + 1);
     expect(fake.opened).toEqual([]);
@@ -540,7 +490,6 @@ describe("Linear: the OAuth install, as the agent", () => {
     clientSecret: "test-linear-client-secret",
   };
   let fake: FakeLinear;
-  let git: GitHttpServer;
   let stack: Stack;
 
   const get = (path: string, headers: Record<string, string> = {}) =>
@@ -560,37 +509,23 @@ describe("Linear: the OAuth install, as the agent", () => {
       where: (i, { and, eq }) => and(eq(i.provider, "linear"), eq(i.externalId, ORG_ID)),
     });
 
+  let linear: LinearStack;
   beforeAll(async () => {
     fake = await new FakeLinear({ oauthClient: CLIENT }).listen();
     // Only tokens the install got are good: every call after it must carry the stored one.
     fake.acceptedTokens = new Set();
-    git = await startGitHttpServer(GIT);
-    git.createRepo("acme/app", { "README.md": "# app\n" });
-    stack = await startStack(
-      "postgres",
-      {
-        LINEAR_API_URL: fake.url,
+    linear = await startLinearStack({
+      fake,
+      noApiKey: true,
+      env: {
         LINEAR_CLIENT_ID: CLIENT.clientId,
         LINEAR_CLIENT_SECRET: CLIENT.clientSecret,
         LINEAR_AUTHORIZE_URL: `${fake.baseUrl}/oauth/authorize`,
-        LINEAR_WEBHOOK_SECRET,
-        SANDBOX_PROVIDER: "local",
       },
-      { agent: commandAdapter(AGENT) },
-    );
-    const res = await stack.owner.request("POST", "/api/repositories", {
-      name: "acme/app",
-      cloneUrl: git.url("acme/app"),
-      defaultBranch: "main",
-      credential: GIT,
     });
-    expect(res.status).toBe(201);
+    ({ stack } = linear);
   }, 60_000);
-  afterAll(async () => {
-    await stack?.close();
-    await git?.close();
-    await fake?.close();
-  });
+  afterAll(() => linear?.close());
 
   it("before the install, a webhook from the workspace starts nothing", async () => {
     const issue = fake.addIssue({ title: "Not installed" });

@@ -1,42 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { commandAdapter } from "@tandem/core";
-import { FakeLinear } from "../fixtures/fake-linear.ts";
-import { startGitHttpServer } from "../fixtures/git-http-server.ts";
 import {
   agentSessionCreated,
   agentSessionPrompted,
   AGENT_USER_ID,
   commentCreated,
-  LINEAR_WEBHOOK_SECRET,
   postLinear,
 } from "../helpers/linear.ts";
-import { startStack } from "../helpers/stack.ts";
+import { startLinearStack } from "../helpers/linear-stack.ts";
 import { providerContract, type ContractThread } from "./contract.ts";
 
-const AGENT = ["node", new URL("../fixtures/slack-agent.mjs", import.meta.url).pathname];
-const GIT = { username: "tandem-test", password: "test-git-password" };
-
 providerContract("Linear", async () => {
-  const fake = await new FakeLinear().listen();
-  const git = await startGitHttpServer(GIT);
-  git.createRepo("acme/app", { "README.md": "# app\n", "hello.txt": "hello\n" });
-  const stack = await startStack(
-    "postgres",
-    {
-      LINEAR_API_URL: fake.url,
-      LINEAR_API_KEY: "lin_api_test_key",
-      LINEAR_WEBHOOK_SECRET,
-      SANDBOX_PROVIDER: "local",
-    },
-    { agent: commandAdapter(AGENT) },
-  );
-  const repo = await stack.owner.request("POST", "/api/repositories", {
-    name: "acme/app",
-    cloneUrl: git.url("acme/app"),
-    defaultBranch: "main",
-    credential: GIT,
-  });
-  if (repo.status !== 201) throw new Error(`repository: ${repo.status}`);
+  const linear = await startLinearStack();
+  const { fake, stack } = linear;
 
   const thread = (): ContractThread => {
     // An issue and the agent session Linear opened on it when the agent was mentioned.
@@ -94,14 +69,5 @@ providerContract("Linear", async () => {
     };
   };
 
-  return {
-    provider: "linear",
-    stack,
-    thread,
-    async close() {
-      await stack.close();
-      await git.close();
-      await fake.close();
-    },
-  };
+  return { provider: "linear", stack, thread, close: () => linear.close() };
 });
