@@ -683,3 +683,27 @@ describe("Linear: the work leaves as a pull request when the GitHub App reaches 
     expect(fake.attachmentsOn(issue.id).map((a) => a.url)).toEqual([pull!.html_url]);
   });
 });
+
+describe("Linear: LINEAR_MOVE_TO_STARTED=false", () => {
+  let linear: LinearStack;
+  beforeAll(async () => {
+    linear = await startLinearStack({ env: { LINEAR_MOVE_TO_STARTED: "false" } });
+  }, 60_000);
+  afterAll(() => linear?.close());
+
+  it("leaves the issue's state alone", async () => {
+    const { fake, stack } = linear;
+    const issue = fake.addIssue({ title: "Leave my workflow alone" });
+    const before = fake.stateOf(issue).id;
+    const agentSessionId = fake.addSession({ issueId: issue.id }).id;
+    await postLinear(
+      stack.base,
+      agentSessionCreated({ agentSessionId, issue, comment: { body: "@tandem please look" } }),
+    );
+    await fake.waitFor("the response", () =>
+      fake.activitiesOf(agentSessionId).some((a) => a.content.type === "response"),
+    );
+    expect(fake.stateOf(issue).id).toBe(before);
+    expect(fake.callsTo("issueUpdate")).toEqual([]);
+  });
+});
