@@ -302,7 +302,7 @@ describe("Linear: an agent session followed with activities", () => {
     fake.repositorySuggestions = [];
   });
 
-  it("Settings: the connected workspace and its teams; a team's default repository is used for its issues", async () => {
+  it("Settings: the connected workspace, its teams and projects; a project's or team's default repository is used for its issues", async () => {
     const listed = await stack.owner.request("GET", "/api/linear");
     expect(listed.status).toBe(200);
     const team = fake.defaultTeam;
@@ -334,12 +334,45 @@ describe("Linear: an agent session followed with activities", () => {
     expect(theirs.status).toBe(404);
 
     // Two repositories, none named, no suggestion: the team's default.
-    const { agentSessionId } = await mention("please write some notes");
-    const session = await sessionOf(agentSessionId);
-    const repo = await stack.rt.database.db.query.repositories.findFirst({
-      where: eq(schema.repositories.id, session.repositoryId!),
-    });
-    expect(repo?.name).toBe("acme/app");
+    const repoOf = async (agentSessionId: string) => {
+      const session = await sessionOf(agentSessionId);
+      return (
+        await stack.rt.database.db.query.repositories.findFirst({
+          where: eq(schema.repositories.id, session.repositoryId!),
+        })
+      )?.name;
+    };
+    expect(await repoOf((await mention("please write some notes")).agentSessionId)).toBe(
+      "acme/app",
+    );
+
+    // A project's default wins over its team's, for the project's issues.
+    const project = fake.addProject({ name: "API work" });
+    expect(
+      (
+        await stack.owner.request(
+          "PUT",
+          `/api/linear/workspaces/${ORG_ID}/projects/${project.id}`,
+          {
+            repository: "acme/api",
+          },
+        )
+      ).status,
+    ).toBe(200);
+    expect((await stack.owner.request("GET", "/api/linear")).body.workspaces[0].projects).toEqual([
+      { id: project.id, name: "API work", repository: "acme/api" },
+    ]);
+    const inProject = fake.addIssue({ title: "In the project", projectId: project.id });
+    const agentSessionId = fake.addSession({ issueId: inProject.id }).id;
+    await postLinear(
+      stack.base,
+      agentSessionCreated({
+        agentSessionId,
+        issue: inProject,
+        comment: { body: "@tandem please look" },
+      }),
+    );
+    expect(await repoOf(agentSessionId)).toBe("acme/api");
     expect((await set(null)).status).toBe(200);
   });
 });

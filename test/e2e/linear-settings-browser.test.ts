@@ -25,6 +25,7 @@ describe.skipIf(!chromiumAvailable())("Linear in the workbench, in headless Chro
   beforeAll(async () => {
     fake = await new FakeLinear().listen();
     fake.addTeam({ key: "OPS", name: "Operations" });
+    fake.addProject({ name: "Billing revamp" });
     git = await startGitServer(
       { username: "u", password: "p" },
       { "acme/app": { "README.md": "# app\n" }, "acme/api": { "README.md": "# api\n" } },
@@ -75,7 +76,7 @@ describe.skipIf(!chromiumAvailable())("Linear in the workbench, in headless Chro
     await workspace.waitFor();
     expect(await workspace.textContent()).toContain("Tandem Test");
     expect(await workspace.textContent()).toContain("connected with LINEAR_API_KEY");
-    const select = page.locator("[data-testid=linear-team-repository][data-team=OPS]");
+    const select = page.locator("[data-testid=linear-team-repository][data-key=OPS]");
     expect(await select.locator("option").allTextContents()).toEqual([
       "none (ask, or the only one)",
       "acme/api",
@@ -86,6 +87,15 @@ describe.skipIf(!chromiumAvailable())("Linear in the workbench, in headless Chro
       const { body } = await stack.owner.request("GET", "/api/linear");
       const ops = body.workspaces[0].teams.find((t: { key: string }) => t.key === "OPS");
       return ops?.repository === "acme/api";
+    });
+    const project = page.locator(
+      "[data-testid=linear-project-repository][data-key='Billing revamp']",
+    );
+    expect(await project.inputValue()).toBe("");
+    await project.selectOption("acme/app");
+    await until("the saved project default", async () => {
+      const { body } = await stack.owner.request("GET", "/api/linear");
+      return body.workspaces[0].projects[0]?.repository === "acme/app";
     });
     await page.screenshot({ path: `${ARTIFACTS}/settings-linear.png`, fullPage: true });
     await page.reload();

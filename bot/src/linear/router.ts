@@ -61,7 +61,7 @@ async function chooseRepository(
   texts: string[],
   issueId: string | undefined,
   pick: boolean,
-  defaults: { team?: string },
+  defaults: { project?: string; team?: string },
   suggest?: (repos: Repository[], issueId: string) => Promise<Repository | null>,
 ): Promise<{ repo: Repository } | { ask: string[] }> {
   const all = await db.query.repositories.findMany({
@@ -75,8 +75,9 @@ async function chooseRepository(
   if (pick) return { ask: all.map((r) => r.name) };
   const remembered = issueId ? await repositoryOfIssue(db, orgId, issueId) : null;
   if (remembered) return { repo: remembered };
-  const teamDefault = all.find((r) => r.name === defaults.team);
-  if (teamDefault) return { repo: teamDefault };
+  const byDefault =
+    all.find((r) => r.name === defaults.project) ?? all.find((r) => r.name === defaults.team);
+  if (byDefault) return { repo: byDefault };
   if (all.length === 1) return { repo: all[0]! };
   const suggested = issueId && suggest ? await suggest(all, issueId) : null;
   if (suggested) return { repo: suggested };
@@ -131,16 +132,36 @@ function suggester(
   };
 }
 
-/** The repository a team's issues work in when none is named (Settings), if one is set. */
-async function teamRepository(db: Db, workspaceId: string, teamId: string | undefined) {
-  if (!teamId) return undefined;
-  const row = await db.query.installations.findFirst({
+/**
+ * The repositories the issue's project and team work in when none is named (Settings). The
+ * project is asked of Linear (webhooks do not carry it), and only when some project has one.
+ */
+async function defaultRepositories(
+  deps: LinearRouterDeps,
+  workspaceId: string,
+  issue: Start["issue"],
+  log: Logger,
+): Promise<{ project?: string; team?: string }> {
+  if (!issue) return {};
+  const row = await deps.db.query.installations.findFirst({
     where: and(
       eq(schema.installations.provider, PROVIDER),
       eq(schema.installations.externalId, workspaceId),
     ),
   });
-  return (row?.data as WorkspaceData | undefined)?.teamRepositories?.[teamId];
+  const data = (row?.data ?? {}) as WorkspaceData;
+  const teamId = issue.teamId ?? issue.team?.id;
+  let project: string | undefined;
+  if (Object.keys(data.projectRepositories ?? {}).length) {
+    try {
+      const client = await deps.workspaces.client({ workspaceId });
+      const projectId = (await linearCall(() => client.issue(issue.id))).projectId;
+      project = projectId ? data.projectRepositories?.[projectId] : undefined;
+    } catch (err) {
+      log.warn({ err }, "linear.project_lookup_failed");
+    }
+  }
+  return { project, team: teamId ? data.teamRepositories?.[teamId] : undefined };
 }
 
 /** The repository the issue's latest Tandem session worked in: the choice is kept for the issue. */
@@ -321,7 +342,7 @@ async function onStart(deps: LinearRouterDeps, t: Start, eventId: string, log: L
     texts,
     t.issue?.id,
     Boolean(pick),
-    { team: await teamRepository(deps.db, t.organizationId, t.issue?.teamId ?? t.issue?.team?.id) },
+    await defaultRepositories(deps, t.organizationId, t.issue, log),
     suggester(deps, t.organizationId, t.agentSessionId, log),
   );
   if ("ask" in choice) {

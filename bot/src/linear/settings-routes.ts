@@ -13,6 +13,8 @@ export interface WorkspaceData {
   apiKey?: boolean;
   /** Linear team id → the repository its issues work in when none is named. */
   teamRepositories?: Record<string, string>;
+  /** Linear project id → the same, for a project's issues (it wins over the team's). */
+  projectRepositories?: Record<string, string>;
 }
 
 export interface LinearSettingsRouteOptions {
@@ -25,8 +27,8 @@ export interface LinearSettingsRouteOptions {
 
 /**
  * The Linear part of Settings, for an org's owners and admins: its connected workspaces (with how
- * they are connected and the install link), each workspace's teams from Linear, and the
- * repository each team's issues work in when none is named.
+ * they are connected and the install link), each workspace's teams and projects from Linear, and
+ * the repository each one's issues work in when none is named.
  */
 export function linearSettingsRoutes(app: FastifyInstance, opts: LinearSettingsRouteOptions) {
   const workspacesOf = (orgId: string) =>
@@ -45,6 +47,7 @@ export function linearSettingsRoutes(app: FastifyInstance, opts: LinearSettingsR
       rows.map(async (row) => {
         const data = row.data as WorkspaceData;
         let teams: Array<{ id: string; key: string; name: string; repository: string | null }> = [];
+        let projects: Array<{ id: string; name: string; repository: string | null }> = [];
         let problem: string | null = null;
         try {
           const client = await opts.workspaces.client({ workspaceId: row.externalId });
@@ -64,8 +67,14 @@ export function linearSettingsRoutes(app: FastifyInstance, opts: LinearSettingsR
             name: t.name,
             repository: data.teamRepositories?.[t.id] ?? null,
           }));
+          const listed = await linearCall(() => client.projects({ first: 100 }));
+          projects = listed.nodes.map((p) => ({
+            id: p.id,
+            name: p.name,
+            repository: data.projectRepositories?.[p.id] ?? null,
+          }));
         } catch (err) {
-          problem = `Linear did not list the teams: ${(err as Error).message}`;
+          problem = `Linear did not list the teams and projects: ${(err as Error).message}`;
           opts.logger.warn({ err, workspaceId: row.externalId }, "linear.teams_failed");
         }
         return {
@@ -74,6 +83,7 @@ export function linearSettingsRoutes(app: FastifyInstance, opts: LinearSettingsR
           urlKey: data.urlKey ?? null,
           connectedWith: row.credentialsEncrypted ? "oauth" : "api key",
           teams,
+          projects,
           problem,
         };
       }),
@@ -81,31 +91,39 @@ export function linearSettingsRoutes(app: FastifyInstance, opts: LinearSettingsR
     return { installUrl: opts.settings.oauth ? "/linear/install" : null, workspaces };
   });
 
-  app.put("/api/linear/workspaces/:workspaceId/teams/:teamId", async (req) => {
-    const orgId = await opts.adminOrg(req);
-    const { workspaceId, teamId } = req.params as { workspaceId: string; teamId: string };
-    const body = z
-      .object({ repository: z.string().min(1).nullable() })
-      .strict()
-      .safeParse(req.body);
-    if (!body.success) throw badRequest('expected {"repository": "owner/name"} (or null for none)');
-    const row = (await workspacesOf(orgId)).find((r) => r.externalId === workspaceId);
-    if (!row) throw notFound("Linear workspace");
-    const { repository } = body.data;
-    if (repository) {
-      const repo = await opts.db.query.repositories.findFirst({
-        where: and(eq(schema.repositories.orgId, orgId), eq(schema.repositories.name, repository)),
-      });
-      if (!repo) throw badRequest(`this organization has no repository ${repository}`);
-    }
-    const data = row.data as WorkspaceData;
-    const teamRepositories = { ...data.teamRepositories };
-    if (repository) teamRepositories[teamId] = repository;
-    else delete teamRepositories[teamId];
-    await opts.db
-      .update(schema.installations)
-      .set({ data: { ...data, teamRepositories } })
-      .where(eq(schema.installations.id, row.id));
-    return { teamId, repository };
-  });
+  /** Sets (or clears, with null) the default repository of a team's or a project's issues. */
+  const setDefault =
+    (kind: "teamRepositories" | "projectRepositories") => async (req: FastifyRequest) => {
+      const orgId = await opts.adminOrg(req);
+      const { workspaceId, id } = req.params as { workspaceId: string; id: string };
+      const body = z
+        .object({ repository: z.string().min(1).nullable() })
+        .strict()
+        .safeParse(req.body);
+      if (!body.success)
+        throw badRequest('expected {"repository": "owner/name"} (or null for none)');
+      const row = (await workspacesOf(orgId)).find((r) => r.externalId === workspaceId);
+      if (!row) throw notFound("Linear workspace");
+      const { repository } = body.data;
+      if (repository) {
+        const repo = await opts.db.query.repositories.findFirst({
+          where: and(
+            eq(schema.repositories.orgId, orgId),
+            eq(schema.repositories.name, repository),
+          ),
+        });
+        if (!repo) throw badRequest(`this organization has no repository ${repository}`);
+      }
+      const data = row.data as WorkspaceData;
+      const defaults = { ...data[kind] };
+      if (repository) defaults[id] = repository;
+      else delete defaults[id];
+      await opts.db
+        .update(schema.installations)
+        .set({ data: { ...data, [kind]: defaults } })
+        .where(eq(schema.installations.id, row.id));
+      return { id, repository };
+    };
+  app.put("/api/linear/workspaces/:workspaceId/teams/:id", setDefault("teamRepositories"));
+  app.put("/api/linear/workspaces/:workspaceId/projects/:id", setDefault("projectRepositories"));
 }

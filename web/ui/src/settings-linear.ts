@@ -6,12 +6,18 @@ interface Team {
   name: string;
   repository: string | null;
 }
+interface Project {
+  id: string;
+  name: string;
+  repository: string | null;
+}
 interface Workspace {
   id: string;
   name: string | null;
   urlKey: string | null;
   connectedWith: "oauth" | "api key";
   teams: Team[];
+  projects: Project[];
   problem: string | null;
 }
 
@@ -24,19 +30,27 @@ export function linearSection(orgId: () => string) {
   const error = h("p.error", { "data-testid": "linear-error" });
   const asOrg = () => ({ "x-tandem-org": orgId() });
 
-  const teamRow = (w: Workspace, t: Team, repositories: string[]) => {
+  /** A team's or project's row: its name and the repository its issues work in when none is named. */
+  const defaultRow = (
+    w: Workspace,
+    kind: "teams" | "projects",
+    item: { id: string; repository: string | null },
+    label: Node | string,
+    testKey: string,
+    repositories: string[],
+  ) => {
     const select = h(
       "select",
       {
-        "data-testid": "linear-team-repository",
-        "data-team": t.key,
+        "data-testid": kind === "teams" ? "linear-team-repository" : "linear-project-repository",
+        "data-key": testKey,
         onchange: async () => {
           error.textContent = "";
           select.disabled = true;
           try {
             await api(
               "PUT",
-              `/api/linear/workspaces/${w.id}/teams/${t.id}`,
+              `/api/linear/workspaces/${w.id}/${kind}/${item.id}`,
               { repository: select.value || null },
               asOrg(),
             );
@@ -47,11 +61,24 @@ export function linearSection(orgId: () => string) {
           }
         },
       },
-      h("option", { value: "" }, "none (ask, or the only one)"),
-      ...repositories.map((r) => h("option", { value: r, selected: r === t.repository }, r)),
+      h("option", { value: "" }, kind === "teams" ? "none (ask, or the only one)" : "the team's"),
+      ...repositories.map((r) => h("option", { value: r, selected: r === item.repository }, r)),
     );
-    return h("tr", {}, h("td", {}, h("code", {}, t.key), " ", t.name), h("td", {}, select));
+    return h("tr", {}, h("td", {}, label), h("td", {}, select));
   };
+  const table = (heading: string, rows: HTMLElement[]) =>
+    rows.length
+      ? h(
+          "table.teams",
+          {},
+          h(
+            "thead",
+            {},
+            h("tr", {}, h("th", {}, heading), h("th", {}, "Repository when none is named")),
+          ),
+          h("tbody", {}, ...rows),
+        )
+      : "";
 
   const load = async () => {
     error.textContent = "";
@@ -89,23 +116,23 @@ export function linearSection(orgId: () => string) {
                   ),
                 ),
                 w.problem ? h("p.error", {}, w.problem) : "",
-                w.teams.length
-                  ? h(
-                      "table.teams",
-                      {},
-                      h(
-                        "thead",
-                        {},
-                        h(
-                          "tr",
-                          {},
-                          h("th", {}, "Team"),
-                          h("th", {}, "Repository when none is named"),
-                        ),
-                      ),
-                      h("tbody", {}, ...w.teams.map((t) => teamRow(w, t, names))),
-                    )
-                  : "",
+                table(
+                  "Team",
+                  w.teams.map((t) =>
+                    defaultRow(
+                      w,
+                      "teams",
+                      t,
+                      h("span", {}, h("code", {}, t.key), " ", t.name),
+                      t.key,
+                      names,
+                    ),
+                  ),
+                ),
+                table(
+                  "Project",
+                  w.projects.map((p) => defaultRow(w, "projects", p, p.name, p.name, names)),
+                ),
               ),
             )
           : [h("p.empty", {}, "No Linear workspace is connected to this organization.")]),
