@@ -336,10 +336,10 @@ describe("fake Linear GraphQL with the real LinearClient", () => {
   });
 
   it("answers a root field it does not implement with an error naming it", async () => {
-    const err = await client.projects().catch((e: unknown) => e);
+    const err = await client.cycles().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GraphqlLinearError);
-    expect((err as Error).message).toMatch(/fake Linear does not implement Query\.projects/);
-    expect(only("projects")).toMatchObject({ rootFields: ["projects"], status: 400 });
+    expect((err as Error).message).toMatch(/fake Linear does not implement Query\.cycles/);
+    expect(only("cycles")).toMatchObject({ rootFields: ["cycles"], status: 400 });
   });
 
   it("failNext fails the next request for a root field once, as the SDK's error classes", async () => {
