@@ -152,7 +152,15 @@ export async function renderProfile(app: HTMLElement, name: string) {
 
   // The draft.
   const form = specForm(
-    view.draft?.spec ?? { agent: {}, repositories: [], setupScript: "", env: {}, integrations: [] },
+    // No draft yet: an empty one, with the server's default network policy (no egress).
+    view.draft?.spec ?? {
+      agent: {},
+      repositories: [],
+      setupScript: "",
+      env: {},
+      integrations: [],
+      network: { egress: "none", allow: [] },
+    },
     { readOnly: !admin, repositories },
   );
   let saved = JSON.stringify(form.read());
