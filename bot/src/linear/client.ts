@@ -96,6 +96,8 @@ type Installation = typeof schema.installations.$inferSelect;
  */
 export class LinearWorkspaces {
   private readonly clients = new Map<string, { client: LinearClient; until: number }>();
+  private readonly agents = new Map<string, Promise<{ id: string; names: string[] }>>();
+  private keyClient?: LinearClient;
 
   constructor(
     private readonly deps: { db: Db; settings: LinearSettings; defaultOrgName: string },
@@ -141,11 +143,28 @@ export class LinearWorkspaces {
         : await this.installation(eq(schema.installations.orgId, target.orgId));
     if (row?.credentialsEncrypted) return this.oauthClient(row);
     if (this.deps.settings.apiKey)
-      return new LinearClient({
+      return (this.keyClient ??= new LinearClient({
         apiKey: this.deps.settings.apiKey,
         apiUrl: this.deps.settings.apiUrl,
-      });
+      }));
     throw new UnrecoverableError("Linear is not connected for this workspace: install the app");
+  }
+
+  /** The agent's own Linear user in the workspace (the app user Tandem acts as), asked once. */
+  agent(workspaceId: string): Promise<{ id: string; names: string[] }> {
+    let found = this.agents.get(workspaceId);
+    if (!found) {
+      found = linearCall(async () => {
+        const v = await (await this.client({ workspaceId })).viewer;
+        return {
+          id: v.id,
+          names: [v.displayName, v.name].filter(Boolean).map((n) => n.toLowerCase()),
+        };
+      });
+      found.catch(() => this.agents.delete(workspaceId));
+      this.agents.set(workspaceId, found);
+    }
+    return found;
   }
 
   private async oauthClient(row: Installation): Promise<LinearClient> {

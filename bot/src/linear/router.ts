@@ -90,24 +90,6 @@ async function startedForAction(deps: LinearRouterDeps, t: Start, at: number) {
   return null;
 }
 
-/** The agent's own Linear user in each workspace (the app user Tandem acts as), asked once. */
-const agentUsers = new Map<string, Promise<{ id: string; names: string[] }>>();
-function agentUser(deps: LinearRouterDeps, workspaceId: string) {
-  let found = agentUsers.get(workspaceId);
-  if (!found) {
-    found = linearCall(async () => {
-      const v = await (await deps.workspaces.client({ workspaceId })).viewer;
-      return {
-        id: v.id,
-        names: [v.displayName, v.name].filter(Boolean).map((n) => n.toLowerCase()),
-      };
-    });
-    found.catch(() => agentUsers.delete(workspaceId));
-    agentUsers.set(workspaceId, found);
-  }
-  return found;
-}
-
 const mentions = (body: string, names: string[]) =>
   names.some((n) =>
     new RegExp(`(^|[^\\w])@${n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w-])`, "i").test(body),
@@ -122,7 +104,7 @@ const mentions = (body: string, names: string[]) =>
 async function onAction(deps: LinearRouterDeps, t: Action, log: Logger) {
   if (!(await deps.workspaces.orgOf(t.organizationId)))
     return log.info({ workspaceId: t.organizationId }, "linear.workspace_not_installed");
-  const agent = await agentUser(deps, t.organizationId);
+  const agent = await deps.workspaces.agent(t.organizationId);
   if (t.comment) {
     if (t.comment.userId === agent.id || t.comment.fromApp)
       return log.debug({ reason: "the agent's own comment" }, "linear.ignored");

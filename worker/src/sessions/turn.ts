@@ -155,10 +155,12 @@ export async function followTurn(
  * A changed file as people read it: relative to the checkout. Agents report absolute paths
  * (Codex does), which would show the sandbox's layout and not match the diff's paths.
  */
-const inCheckout = (body: SessionEventBody, workdir: string): SessionEventBody =>
-  body.type === "file_change" && body.path.startsWith(`${workdir.replace(/\/$/, "")}/`)
-    ? { ...body, path: body.path.slice(workdir.replace(/\/$/, "").length + 1) }
+function inCheckout(body: SessionEventBody, workdir: string): SessionEventBody {
+  const prefix = `${workdir.replace(/\/$/, "")}/`;
+  return body.type === "file_change" && body.path.startsWith(prefix)
+    ? { ...body, path: body.path.slice(prefix.length) }
     : body;
+}
 
 async function commitOutput(
   deps: RunnerDeps,
