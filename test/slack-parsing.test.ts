@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { namedRepositories } from "../bot/src/slack/repos.ts";
+import { namedRepositories } from "@tandem/core";
 import { cleanText, buildPrompt, takeProfile } from "../bot/src/slack/start.ts";
 import { describeStep } from "../bot/src/slack/snapshot.ts";
 import { deliveryIdFor, toTrigger } from "../bot/src/slack/trigger-source.ts";

@@ -1,7 +1,6 @@
-import type { ChatProvider, Runtime } from "@tandem/core";
+import { followTrackingComments, type ChatProvider, type Runtime } from "@tandem/core";
 import { githubGitCredentials } from "./credentials.ts";
 import { githubSettings, PROVIDER } from "./config.ts";
-import { followGitHubSessions } from "./follow.ts";
 import { githubIntegration } from "./gateway.ts";
 import { createGitHubOutbound, createPullRequestHost } from "./outbound.ts";
 import { GitHubOutbox, type GitHubOutboundJob } from "./outbox.ts";
@@ -54,7 +53,15 @@ export function githubProvider(rt: Runtime): ChatProvider | null {
     inbound: route,
     outbound: (job, log) => send(job as GitHubOutboundJob, log),
     follow: ({ catchUpMs }) =>
-      followGitHubSessions({ db, bus: rt.bus, logger, outbox, clock: rt.clock, catchUpMs }),
+      followTrackingComments({
+        provider: PROVIDER,
+        db,
+        bus: rt.bus,
+        logger,
+        outbox,
+        clock: rt.clock,
+        catchUpMs,
+      }),
     // The issue URL reaches a pull request too.
     originUrl: (key) => {
       const m = /^([\w.-]+\/[\w.-]+)#(\d+)$/.exec(key);

@@ -2,6 +2,9 @@ import type { Redis } from "ioredis";
 import { and, desc, eq } from "drizzle-orm";
 import {
   findBinding,
+  loadTrackingSnapshot,
+  renderTrackingComment,
+  TRACKING_COMMENT,
   RetryLaterError,
   schema,
   sessionUrl,
@@ -13,7 +16,6 @@ import {
   withRedisLock,
 } from "@tandem/core";
 import { githubCall, type GitHubApp, type GitHubOctokit } from "./client.ts";
-import { loadTrackingSnapshot, renderTrackingComment } from "./comment.ts";
 import { parseThreadKey, PROVIDER, splitRepo, STATUS_EDIT_INTERVAL_MS } from "./config.ts";
 import { findGitHubInstallation } from "./installations.ts";
 import type { GitHubOutboundJob } from "./outbox.ts";
@@ -27,8 +29,6 @@ export interface GitHubOutboundDeps {
   github: GitHubApp;
   publicUrl: string;
 }
-
-export const TRACKING = "tracking";
 
 /** Performs one outbound job: reactions, comments, the tracking comment, and the pull request. */
 export function createGitHubOutbound(deps: GitHubOutboundDeps) {
@@ -62,7 +62,7 @@ export function createGitHubOutbound(deps: GitHubOutboundDeps) {
   const trackingKey = (sessionId: string, target: string) => ({
     sessionId,
     provider: PROVIDER,
-    kind: TRACKING,
+    kind: TRACKING_COMMENT,
     target,
   });
   const stored = (sessionId: string, target: string) =>

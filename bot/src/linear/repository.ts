@@ -1,10 +1,10 @@
 import { and, desc, eq, sql } from "drizzle-orm";
-import { schema, type Db, type Logger, type Repository } from "@tandem/core";
+import { namedRepositories, schema, type Db, type Logger, type Repository } from "@tandem/core";
 import { linearCall } from "./client.ts";
 import { PROVIDER } from "./config.ts";
 import type { LinearRouterDeps } from "./router.ts";
 import type { WorkspaceData } from "./settings-routes.ts";
-import { namedRepositories, type LinearTrigger } from "./trigger-source.ts";
+import type { LinearTrigger } from "./trigger-source.ts";
 
 type Start = Extract<LinearTrigger, { type: "start" }>;
 

@@ -178,13 +178,3 @@ export function buildPrompt(t: Extract<LinearTrigger, { type: "start" }>): strin
   const who = t.creator ? `Requested by ${t.creator} in Linear` : "Requested in Linear";
   return `${ask}\n\n---\n${who}${t.issue ? ` (${t.issue.identifier}, ${t.issue.url})` : ""}.\n${t.context}`;
 }
-
-/** `owner/name` repositories named in the texts, as written. */
-export function namedRepositories(...texts: string[]): string[] {
-  const found = texts.flatMap((t) => [
-    ...t.matchAll(
-      /\[repo=([\w.-]+\/[\w.-]+)\]|(?:^|[\s(`'"])([\w.-]+\/[\w.-]+)(?=$|[\s).,:;`'"])/g,
-    ),
-  ]);
-  return [...new Set(found.map((m) => (m[1] ?? m[2])!.replace(/\.git$/, "")))];
-}

@@ -1,5 +1,12 @@
 import { and, eq, lt } from "drizzle-orm";
-import { listRepositories, schema, type Clock, type Db, type Repository } from "@tandem/core";
+import {
+  listRepositories,
+  namedRepositories,
+  schema,
+  type Clock,
+  type Db,
+  type Repository,
+} from "@tandem/core";
 import { PICKER_TTL_MS, PROVIDER } from "./config.ts";
 
 /** Which repository a request is about, in the order a person would expect. */
@@ -9,19 +16,6 @@ export type RepositoryChoice =
   | { kind: "unknown"; named: string; repos: Repository[] }
   | { kind: "choose"; repos: Repository[] }
   | { kind: "none" };
-
-/** `owner/repo` words and GitHub URLs in a message (Slack wraps links as `<url|label>`). */
-export function namedRepositories(text: string): string[] {
-  const found = new Set<string>();
-  for (const m of text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+?)(?:\.git)?(?=[/|>#?\s]|$)/gi))
-    found.add(m[1]!);
-  const words = text.replace(/<[^>]*>/g, " ");
-  for (const m of words.matchAll(
-    /(?:^|[\s`*_(])([A-Za-z0-9][\w.-]*\/[\w.-]*[A-Za-z0-9_])(?=$|[\s`*_),.:;!?])/g,
-  ))
-    found.add(m[1]!);
-  return [...found];
-}
 
 export async function chooseRepository(
   db: Db,

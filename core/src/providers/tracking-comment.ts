@@ -1,12 +1,17 @@
-import {
-  clip,
-  loadSessionStatus,
-  unwrapShell,
-  type AgentStep,
-  type Clock,
-  type Db,
-  type TurnResult,
-} from "@tandem/core";
+import { and, eq } from "drizzle-orm";
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/client.ts";
+import { outboundMessages } from "../db/schema.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Logger } from "../logger.ts";
+import type { SessionStatus } from "../sessions/state.ts";
+import { unwrapShell } from "../util/shell.ts";
+import { clip } from "../util/text.ts";
+import { followBoundSessions } from "./follower.ts";
+import { loadSessionStatus, type AgentStep, type TurnResult } from "./status.ts";
+
+// The one comment a session keeps on an issue (GitHub, Jira), edited in place: written in
+// Markdown here; a provider whose comments are not Markdown converts it (Jira: to ADF).
 
 const code = (s: string) => `\`${clip(s.replace(/`/g, "'").split("\n")[0]!, 80)}\``;
 
@@ -90,4 +95,50 @@ export function renderTrackingComment(s: TrackingSnapshot): string {
   if (s.pullRequestUrl) lines.push(`Pull request: ${s.pullRequestUrl}`, "");
   lines.push(`<sub>[View session](${s.url}) · mention me here to continue</sub>`);
   return lines.join("\n");
+}
+
+/** The `outbound_messages` kind of a session's tracking comment. */
+export const TRACKING_COMMENT = "tracking";
+
+/**
+ * The follower of a provider that keeps one tracking comment per session: every event asks for
+ * the comment's edit (coalesced per window), a turn end for the final one (`summary`). A turn end
+ * whose comment was last written before it is caught up from the event log.
+ */
+export function followTrackingComments(deps: {
+  provider: string;
+  db: Db;
+  bus: EventBus;
+  logger: Logger;
+  clock: Clock;
+  catchUpMs?: number;
+  outbox: {
+    send(job: { op: "summary"; sessionId: string; seq: number }, key: string): Promise<void>;
+    statusSoon(sessionId: string): Promise<void>;
+  };
+}) {
+  const ended: readonly SessionStatus[] = ["idle", "failed", "stopped"];
+  const summary = (sessionId: string, seq: number) =>
+    deps.outbox.send({ op: "summary", sessionId, seq }, `${sessionId}-${seq}`);
+  return followBoundSessions({
+    ...deps,
+    endStatuses: ended,
+    async onEvent(event) {
+      if (event.body.type === "status" && (ended as readonly string[]).includes(event.body.status))
+        return summary(event.sessionId, event.seq);
+      await deps.outbox.statusSoon(event.sessionId);
+    },
+    async reported(end) {
+      const tracking = await deps.db.query.outboundMessages.findFirst({
+        where: and(
+          eq(outboundMessages.sessionId, end.sessionId),
+          eq(outboundMessages.provider, deps.provider),
+          eq(outboundMessages.kind, TRACKING_COMMENT),
+        ),
+        columns: { updatedAt: true },
+      });
+      return tracking !== undefined && tracking.updatedAt >= end.updatedAt;
+    },
+    report: (end) => summary(end.sessionId, end.seq),
+  });
 }
