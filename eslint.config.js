@@ -7,7 +7,7 @@ const SDK_HOME = {
   "bot/src/slack": ["@slack/bolt", "@slack/web-api", "@slack/oauth", "@slack/socket-mode"],
   "bot/src/github": ["@octokit/app", "@octokit/rest", "@octokit/webhooks", "@octokit/core"],
   "bot/src/linear": ["@linear/sdk"],
-  "bot/src/jira": ["jira-client"],
+  "bot/src/jira": ["jira-client", "postman-request"],
   "bot/src/discord": ["discord.js"],
   "core/src/sandbox/docker": ["dockerode"],
 };

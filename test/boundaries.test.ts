@@ -33,6 +33,7 @@ const SDK_HOME: Record<string, string> = {
   "@octokit/core": "bot/src/github/",
   "@linear/sdk": "bot/src/linear/",
   "jira-client": "bot/src/jira/",
+  "postman-request": "bot/src/jira/",
   "discord.js": "bot/src/discord/",
   dockerode: "core/src/sandbox/docker/",
 };

@@ -206,7 +206,8 @@ describe("fake Jira REST with the real jira-client", () => {
     const bad = { type: "doc", version: 2, content: [] };
     await rejection(client.updateComment("ENG-1", created.id, bad as unknown as string));
     expect(fake.commentsOn("ENG-1")[0]!.edits).toEqual([]);
-    expect(fake.callsTo("PUT", /\/comment\/\d+$/)[0]!.invalid).toEqual(["/version: must be 1"]);
+    const problems = fake.callsTo("PUT", /\/comment\/\d+$/)[0]!.invalid;
+    expect(problems?.join(" ")).toMatch(/version/);
   });
 
   it("answers 404 when editing a comment that is not on that issue", async () => {

@@ -166,8 +166,23 @@ const schema = z.object({
     .default("true")
     .transform((v) => v === "true"),
   JIRA_BASE_URL: optionalUrl("your Jira site, e.g. https://acme.atlassian.net"),
+  /** The agent's Atlassian account (Basic auth with JIRA_API_TOKEN): what Tandem comments as. */
   JIRA_EMAIL: z.string().optional(),
   JIRA_API_TOKEN: secret,
+  /** The secret of the site's admin webhook (X-Hub-Signature); with it, Jira starts sessions. */
+  JIRA_WEBHOOK_SECRET: secret,
+  /** The agent's account id; unset: read once from /rest/api/3/myself. */
+  JIRA_ACCOUNT_ID: z.string().optional(),
+  /** Adding this label to an issue (on create or later) hands it to the agent. */
+  JIRA_TRIGGER_LABEL: z
+    .string()
+    .regex(/^\S+$/, { error: "expected one Jira label (no spaces)" })
+    .default("tandem"),
+  /** Whether an issue in a to-do status moves to an in-progress one when the agent begins. */
+  JIRA_MOVE_TO_IN_PROGRESS: z
+    .enum(["true", "false"], { error: "expected true or false" })
+    .default("false")
+    .transform((v) => v === "true"),
 
   ENCRYPTION_KEY: z
     .string()
@@ -186,6 +201,8 @@ const pairs: Array<[string, string]> = [
   ["GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"],
   ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"],
   ["JIRA_API_TOKEN", "JIRA_BASE_URL"],
+  ["JIRA_API_TOKEN", "JIRA_EMAIL"],
+  ["JIRA_WEBHOOK_SECRET", "JIRA_API_TOKEN"],
   ["LINEAR_CLIENT_ID", "LINEAR_CLIENT_SECRET"],
 ];
 

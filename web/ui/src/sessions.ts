@@ -24,10 +24,10 @@ const sourceLabel = (source: string) => SOURCES[source] ?? "web/api";
 
 /** The link back to where a session came from: "open ENG-12 in Linear", "open in Slack". */
 export function originLink(origin: { provider: string; url: string }): HTMLElement {
-  // A Linear issue's URL names it (…/issue/ENG-12/…); people know issues by that.
+  // A Linear or Jira issue's URL names it (…/issue/ENG-12/…, …/browse/ENG-12); people know issues by that.
   const issue =
-    origin.provider === "linear"
-      ? /\/issue\/([A-Za-z0-9]+-\d+)/.exec(origin.url)?.[1]?.toUpperCase()
+    origin.provider === "linear" || origin.provider === "jira"
+      ? /\/(?:issue|browse)\/([A-Za-z0-9]+-\d+)/.exec(origin.url)?.[1]?.toUpperCase()
       : undefined;
   return h(
     "a",

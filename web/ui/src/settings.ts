@@ -1,4 +1,5 @@
 import { api, ApiError, h } from "./api.ts";
+import { jiraSection } from "./settings-jira.ts";
 import { linearSection } from "./settings-linear.ts";
 
 interface Org {
@@ -44,7 +45,7 @@ export async function renderSettings(app: HTMLElement) {
     "select",
     {
       "data-testid": "settings-org",
-      onchange: () => void Promise.all([loadSettings(), load(), linear.load()]),
+      onchange: () => void Promise.all([loadSettings(), load(), linear.load(), jira.load()]),
     },
     ...orgs.map((o) => h("option", { value: o.id }, o.name)),
   );
@@ -72,7 +73,8 @@ export async function renderSettings(app: HTMLElement) {
   );
   const current = () => orgs.find((o) => o.id === orgSelect.value) ?? orgs[0]!;
   const linear = linearSection(() => current().id);
-  main.append(linear.element);
+  const jira = jiraSection(() => current().id);
+  main.append(linear.element, jira.element);
   const settingsUrl = () => `/api/orgs/${current().id}/settings`;
 
   const loadSettings = async () => {
@@ -166,5 +168,5 @@ export async function renderSettings(app: HTMLElement) {
       ),
     );
   };
-  await Promise.all([loadSettings(), load(), linear.load()]);
+  await Promise.all([loadSettings(), load(), linear.load(), jira.load()]);
 }
