@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { namedRepositories } from "@tandem/core";
-import { cleanText, buildPrompt, takeProfile } from "../bot/src/slack/start.ts";
+import { takeProfile } from "@tandem/core";
+import { cleanText, buildPrompt } from "../bot/src/slack/start.ts";
 import { describeStep } from "../bot/src/slack/snapshot.ts";
 import { deliveryIdFor, toTrigger } from "../bot/src/slack/trigger-source.ts";
 import { parseNumstat } from "../worker/src/sessions/diff-stat.ts";

@@ -1,9 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
-import { listRepositories, schema } from "@tandem/core";
+import { channelDefault, listRepositories, schema, setChannelDefault } from "@tandem/core";
 import { noticeMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
-import { channelKey, SLASH_COMMAND } from "./config.ts";
-import { channelDefault, setChannelDefault } from "./repos.ts";
+import { channelKey, PROVIDER, SLASH_COMMAND } from "./config.ts";
 import type { StartDeps } from "./start.ts";
 import type { SlackTrigger } from "./trigger-source.ts";
 
@@ -37,7 +36,7 @@ export async function runCommand(
   if (sub?.toLowerCase() !== "repo") return answer(HELP);
   const key = channelKey(team.teamId, c.channel);
   if (!arg) {
-    const current = await channelDefault(deps.db, team.orgId, key);
+    const current = await channelDefault(deps.db, PROVIDER, team.orgId, key);
     return answer(
       current
         ? `This channel works in \`${current.name}\`. Change it with \`${SLASH_COMMAND} repo owner/repo\`.`
@@ -46,6 +45,7 @@ export async function runCommand(
   }
   if (["none", "clear", "-"].includes(arg.toLowerCase())) {
     await setChannelDefault(deps.db, deps.clock, {
+      provider: PROVIDER,
       orgId: team.orgId,
       channelKey: key,
       repo: null,
@@ -68,6 +68,11 @@ export async function runCommand(
       `I don't know the repository \`${name}\`. ${known.length ? `Registered: ${known.join(", ")}.` : "No repositories are registered yet."}`,
     );
   }
-  await setChannelDefault(deps.db, deps.clock, { orgId: team.orgId, channelKey: key, repo });
+  await setChannelDefault(deps.db, deps.clock, {
+    provider: PROVIDER,
+    orgId: team.orgId,
+    channelKey: key,
+    repo,
+  });
   return answer(`Sessions started in this channel will work in \`${repo.name}\`.`);
 }

@@ -6,6 +6,8 @@ import {
   schema,
   sessionUrl,
   stopSession,
+  takePendingStart,
+  takeProfile,
   type InboundEvent,
   type Logger,
 } from "@tandem/core";
@@ -14,13 +16,12 @@ import { escapeText, noticeMessage, pendingIdFromBlock } from "./blocks.ts";
 import type { SlackTeam, SlackTeams } from "./client.ts";
 import { runCommand } from "./commands.ts";
 import { ACTIONS, PROVIDER, threadKey } from "./config.ts";
-import { takePendingStart } from "./repos.ts";
+import type { PendingStart } from "./repos.ts";
 import {
   buildPrompt,
   cleanText,
   startOrAsk,
   startSession,
-  takeProfile,
   threadContext,
   type StartDeps,
 } from "./start.ts";
@@ -156,12 +157,11 @@ async function onAction(deps: SlackRouterDeps, team: SlackTeam, a: Action, log: 
     return log.info({ sessionId: session.id }, "slack.stopped");
   }
   // The repository picker.
-  const pending = await takePendingStart(
-    deps.db,
-    deps.clock,
-    team.orgId,
-    pendingIdFromBlock(a.blockId),
-  );
+  const pending = await takePendingStart<PendingStart>(deps.db, deps.clock, {
+    provider: PROVIDER,
+    orgId: team.orgId,
+    id: pendingIdFromBlock(a.blockId),
+  });
   if (pending === "gone") return;
   const edit = (text: string) =>
     a.messageTs

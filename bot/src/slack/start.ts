@@ -1,15 +1,17 @@
 import {
+  chooseRepository,
   createSession,
   resolveSessionProfileOrThrow,
+  savePendingStart,
   type Logger,
   type Repository,
   type SessionDeps,
 } from "@tandem/core";
 import { noticeMessage, pickerMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
-import { channelKey, PROVIDER, threadKey } from "./config.ts";
+import { channelKey, PICKER_TTL_MS, PROVIDER, threadKey } from "./config.ts";
 import type { SlackOutbox } from "./outbox.ts";
-import { chooseRepository, savePendingStart } from "./repos.ts";
+import type { PendingStart } from "./repos.ts";
 import { slackCall } from "./reporter.ts";
 
 export interface StartDeps extends SessionDeps {
@@ -27,21 +29,6 @@ export function cleanText(text: string, botUserId: string): string {
     .replace(/&gt;/g, ">")
     .replace(/&amp;/g, "&")
     .trim();
-}
-
-/**
- * `profile:<name>` anywhere in a request picks the sandbox profile (the org's default otherwise);
- * the word is taken out of the request. The first one counts.
- */
-export function takeProfile(text: string): { profile?: string; text: string } {
-  const match = /(?:^|\s)profile:(\S+)/.exec(text);
-  if (!match) return { text };
-  return {
-    profile: match[1]!,
-    text: (text.slice(0, match.index) + text.slice(match.index + match[0].length))
-      .replace(/\s{2,}/g, " ")
-      .trim(),
-  };
 }
 
 export function buildPrompt(request: string, context: string[]): string {
@@ -113,6 +100,7 @@ export async function startOrAsk(
   // Before any picker: a profile that cannot start a session from Slack is said at once (409/404).
   await resolveSessionProfileOrThrow(deps.db, team.orgId, req.profile, PROVIDER);
   const choice = await chooseRepository(deps.db, {
+    provider: PROVIDER,
     orgId: team.orgId,
     text: req.request,
     channelKey: channelKey(team.teamId, req.channel),
@@ -138,13 +126,19 @@ export async function startOrAsk(
       );
     case "unknown":
     case "choose": {
-      const pending = await savePendingStart(deps.db, deps.clock, team.orgId, key, {
-        teamId: team.teamId,
-        channel: req.channel,
-        threadTs: req.threadTs,
-        prompt: req.prompt,
-        user: req.user,
-        profile: req.profile,
+      const pending = await savePendingStart<PendingStart>(deps.db, deps.clock, {
+        provider: PROVIDER,
+        orgId: team.orgId,
+        threadKey: key,
+        payload: {
+          teamId: team.teamId,
+          channel: req.channel,
+          threadTs: req.threadTs,
+          prompt: req.prompt,
+          user: req.user,
+          profile: req.profile,
+        },
+        ttlMs: PICKER_TTL_MS,
       });
       const message = pickerMessage({
         pendingId: pending.id,
