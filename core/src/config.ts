@@ -184,6 +184,24 @@ const schema = z.object({
     .default("false")
     .transform((v) => v === "true"),
 
+  /** The Discord application's bot token: the gateway (mentions, thread messages) and every REST call. */
+  DISCORD_BOT_TOKEN: secret,
+  DISCORD_APPLICATION_ID: z
+    .string()
+    .regex(/^\d{5,25}$/, { error: "expected the application's id (a number)" })
+    .optional(),
+  /** The application's public key (hex): interactions (the slash command, buttons) are verified with it. */
+  DISCORD_PUBLIC_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, {
+      error: "expected 64 hex characters (the application's public key)",
+    })
+    .optional(),
+  /** Discord's REST base, without the version. */
+  DISCORD_API_URL: url("Discord REST base").default("https://discord.com/api"),
+  /** The role (a name or id) a member needs to start, steer and stop sessions; unset: every member. */
+  DISCORD_ALLOWED_ROLE: z.string().min(1).optional(),
+
   ENCRYPTION_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/=]{43,}$/, {
@@ -204,6 +222,8 @@ const pairs: Array<[string, string]> = [
   ["JIRA_API_TOKEN", "JIRA_EMAIL"],
   ["JIRA_WEBHOOK_SECRET", "JIRA_API_TOKEN"],
   ["LINEAR_CLIENT_ID", "LINEAR_CLIENT_SECRET"],
+  ["DISCORD_BOT_TOKEN", "DISCORD_APPLICATION_ID"],
+  ["DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN"],
 ];
 
 /** Embedded defaults are for one machine; a production deployment names its own address. */

@@ -1,4 +1,5 @@
 import { api, ApiError, h } from "./api.ts";
+import { discordSection } from "./settings-discord.ts";
 import { jiraSection } from "./settings-jira.ts";
 import { linearSection } from "./settings-linear.ts";
 
@@ -45,7 +46,8 @@ export async function renderSettings(app: HTMLElement) {
     "select",
     {
       "data-testid": "settings-org",
-      onchange: () => void Promise.all([loadSettings(), load(), linear.load(), jira.load()]),
+      onchange: () =>
+        void Promise.all([loadSettings(), load(), linear.load(), jira.load(), discord.load()]),
     },
     ...orgs.map((o) => h("option", { value: o.id }, o.name)),
   );
@@ -74,7 +76,8 @@ export async function renderSettings(app: HTMLElement) {
   const current = () => orgs.find((o) => o.id === orgSelect.value) ?? orgs[0]!;
   const linear = linearSection(() => current().id);
   const jira = jiraSection(() => current().id);
-  main.append(linear.element, jira.element);
+  const discord = discordSection(() => current().id);
+  main.append(linear.element, jira.element, discord.element);
   const settingsUrl = () => `/api/orgs/${current().id}/settings`;
 
   const loadSettings = async () => {
@@ -168,5 +171,5 @@ export async function renderSettings(app: HTMLElement) {
       ),
     );
   };
-  await Promise.all([loadSettings(), load(), linear.load(), jira.load()]);
+  await Promise.all([loadSettings(), load(), linear.load(), jira.load(), discord.load()]);
 }
