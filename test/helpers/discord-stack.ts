@@ -81,6 +81,8 @@ export async function startDiscordStack(
     registered?: string[];
     roles?: Array<{ id?: string; name: string }>;
     heartbeatIntervalMs?: number;
+    /** The real agent (as `npm start` runs it) instead of the scripted one; set the sandbox in `env`. */
+    realAgent?: boolean;
   } = {},
 ): Promise<DiscordStack> {
   const fake = await new FakeDiscord({
@@ -108,7 +110,7 @@ export async function startDiscordStack(
       SANDBOX_PROVIDER: "local",
       ...o.env,
     },
-    { agent: commandAdapter(AGENT) },
+    o.realAgent ? {} : { agent: commandAdapter(AGENT) },
   );
   for (const name of o.registered ?? ["acme/app"]) await registerRepository(stack, git, name);
   const bot = await startBot(stack.rt, stack.rt.providers);
