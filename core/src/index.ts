@@ -60,3 +60,4 @@ export * from "./providers/follower.ts";
 export * from "./providers/status.ts";
 export * from "./providers/tracking-comment.ts";
 export * from "./providers/pending.ts";
+export * from "./providers/installations.ts";

@@ -1,7 +1,7 @@
 import { DiscordAPIError, RateLimitError, REST, Routes } from "discord.js";
 import { and, eq } from "drizzle-orm";
 import {
-  ensureDefaultOrganization,
+  installForDefaultOrg,
   RetryLaterError,
   schema,
   UnrecoverableError,
@@ -262,21 +262,11 @@ export class DiscordGuilds {
       if (name && data.name !== name) await this.update(guildId, { name });
       return found;
     }
-    const { db } = this.deps;
-    const org =
-      (await db.query.organizations.findFirst({
-        where: eq(schema.organizations.isDefault, true),
-      })) ?? (await ensureDefaultOrganization(db, this.deps.defaultOrgName)).org;
-    await db
-      .insert(schema.installations)
-      .values({
-        orgId: org.id,
-        provider: PROVIDER,
-        externalId: guildId,
-        data: (name ? { name } : {}) satisfies GuildData,
-      })
-      .onConflictDoNothing();
-    return (await this.find(guildId))!;
+    return installForDefaultOrg(this.deps.db, this.deps.defaultOrgName, {
+      provider: PROVIDER,
+      externalId: guildId,
+      data: (name ? { name } : {}) satisfies GuildData,
+    });
   }
 
   /** Merges `patch` into the guild's data. */

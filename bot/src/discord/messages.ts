@@ -1,5 +1,6 @@
 import {
   clip,
+  formatDuration,
   unwrapShell,
   type FileStat,
   type SessionStatusView,
@@ -23,14 +24,6 @@ export interface DiscordMessage {
 export const EPHEMERAL = 64;
 
 const code = (s: string) => `\`${clip(s.replace(/`/g, "'").split("\n")[0]!, 80)}\``;
-
-function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
-}
 
 /** A row of buttons: View session (a link), and Stop while the session can still be stopped. */
 export function sessionButtons(url: string, sessionId: string, stoppable: boolean): unknown[] {

@@ -8,6 +8,7 @@ import {
   isTerminal,
   listRepositories,
   outboundRecord,
+  repositoryNamed,
   resolveSessionProfileOrThrow,
   savePendingStart,
   schema,
@@ -21,7 +22,7 @@ import {
   type Repository,
   type SessionDeps,
 } from "@tandem/core";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { isThread, type DiscordApi, type DiscordGuilds, type GuildData } from "./client.ts";
 import { PROVIDER, threadKey, type DiscordSettings } from "./config.ts";
 import { EPHEMERAL, notice, repositoryMenu, sessionButtons } from "./messages.ts";
@@ -318,13 +319,7 @@ async function repoCommand(
     });
     return edit(`<#${channelKey}> no longer has a repository of its own.`);
   }
-  const name = c.repo.replace(/^https?:\/\/github\.com\//, "").replace(/(\.git)?\/?$/, "");
-  const repo = await deps.db.query.repositories.findFirst({
-    where: and(
-      eq(schema.repositories.orgId, guild.orgId),
-      sql`lower(${schema.repositories.name}) = ${name.toLowerCase()}`,
-    ),
-  });
+  const { name, repo } = await repositoryNamed(deps.db, guild.orgId, c.repo);
   if (!repo) {
     const known = (await listRepositories(deps.db, guild.orgId)).map((r) => `\`${r.name}\``);
     return edit(

@@ -2,7 +2,7 @@ import JiraApi from "jira-client";
 import request from "postman-request";
 import { and, eq } from "drizzle-orm";
 import {
-  ensureDefaultOrganization,
+  installForDefaultOrg,
   RetryLaterError,
   schema,
   UnrecoverableError,
@@ -187,21 +187,11 @@ export class JiraSite {
   async installation() {
     const found = await this.row();
     if (found) return found;
-    const { db } = this.deps;
-    const org =
-      (await db.query.organizations.findFirst({
-        where: eq(schema.organizations.isDefault, true),
-      })) ?? (await ensureDefaultOrganization(db, this.deps.defaultOrgName)).org;
-    await db
-      .insert(schema.installations)
-      .values({
-        orgId: org.id,
-        provider: PROVIDER,
-        externalId: this.deps.settings.site,
-        data: { baseUrl: this.deps.settings.baseUrl } satisfies SiteData,
-      })
-      .onConflictDoNothing();
-    return (await this.row())!;
+    return installForDefaultOrg(this.deps.db, this.deps.defaultOrgName, {
+      provider: PROVIDER,
+      externalId: this.deps.settings.site,
+      data: { baseUrl: this.deps.settings.baseUrl } satisfies SiteData,
+    });
   }
 
   async orgId(): Promise<string> {

@@ -9,7 +9,7 @@ import { eq, and } from "drizzle-orm";
 import {
   decryptSecret,
   encryptSecret,
-  ensureDefaultOrganization,
+  installForDefaultOrg,
   RetryLaterError,
   schema,
   UnrecoverableError,
@@ -118,21 +118,12 @@ export class LinearWorkspaces {
     const found = await this.installation(eq(schema.installations.externalId, workspaceId));
     if (found) return found.orgId;
     if (!this.deps.settings.apiKey) return null;
-    const { db } = this.deps;
-    const org =
-      (await db.query.organizations.findFirst({
-        where: eq(schema.organizations.isDefault, true),
-      })) ?? (await ensureDefaultOrganization(db, this.deps.defaultOrgName)).org;
-    await db
-      .insert(schema.installations)
-      .values({
-        orgId: org.id,
-        provider: PROVIDER,
-        externalId: workspaceId,
-        data: { apiKey: true },
-      })
-      .onConflictDoNothing();
-    return (await this.installation(eq(schema.installations.externalId, workspaceId)))!.orgId;
+    const row = await installForDefaultOrg(this.deps.db, this.deps.defaultOrgName, {
+      provider: PROVIDER,
+      externalId: workspaceId,
+      data: { apiKey: true },
+    });
+    return row.orgId;
   }
 
   /** A client for the workspace (by its Linear id), or for the org's workspace. */

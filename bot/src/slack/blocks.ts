@@ -1,5 +1,5 @@
 import type { Button, KnownBlock } from "@slack/web-api";
-import { clip, type FileStat } from "@tandem/core";
+import { clip, formatDuration, type FileStat } from "@tandem/core";
 import { ACTIONS } from "./config.ts";
 
 /** A message as Slack takes it: `text` is the notification and screen-reader fallback. */
@@ -36,14 +36,6 @@ const mrkdwn = (s: string) =>
   escapeText(s)
     .replace(/\*\*(.+?)\*\*/g, "*$1*")
     .replace(/^#{1,6}\s+(.+)$/gm, "*$1*");
-
-function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
-}
 
 const viewButton = (url: string): Button => ({
   type: "button",

@@ -1,5 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
-import { channelDefault, listRepositories, schema, setChannelDefault } from "@tandem/core";
+import { channelDefault, listRepositories, repositoryNamed, setChannelDefault } from "@tandem/core";
 import { noticeMessage } from "./blocks.ts";
 import type { SlackTeam } from "./client.ts";
 import { channelKey, PROVIDER, SLASH_COMMAND } from "./config.ts";
@@ -52,16 +51,7 @@ export async function runCommand(
     });
     return answer("This channel no longer has a repository of its own.");
   }
-  const name = arg
-    .replace(/^<?https?:\/\/github\.com\//, "")
-    .replace(/(\.git)?>?$/, "")
-    .replace(/\|.*$/, "");
-  const repo = await deps.db.query.repositories.findFirst({
-    where: and(
-      eq(schema.repositories.orgId, team.orgId),
-      sql`lower(${schema.repositories.name}) = ${name.toLowerCase()}`,
-    ),
-  });
+  const { name, repo } = await repositoryNamed(deps.db, team.orgId, arg);
   if (!repo) {
     const known = (await listRepositories(deps.db, team.orgId)).map((r) => `\`${r.name}\``);
     return answer(

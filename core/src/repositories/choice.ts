@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { channelDefaults, repositories } from "../db/schema.ts";
@@ -78,4 +78,27 @@ export async function setChannelDefault(
       target: [channelDefaults.provider, channelDefaults.channelKey],
       set: { orgId: input.orgId, repositoryId: input.repo.id, updatedAt: clock.now() },
     });
+}
+
+/**
+ * The org's repository a person named in a chat command (`owner/name`, any case, or its GitHub
+ * URL); null when it has none by that name.
+ */
+export async function repositoryNamed(
+  db: Db,
+  orgId: string,
+  said: string,
+): Promise<{ name: string; repo: Repository | null }> {
+  const name = said
+    .trim()
+    .replace(/^<?https?:\/\/github\.com\//, "")
+    .replace(/(\.git)?\/?>?$/, "")
+    .replace(/\|.*$/, "");
+  const repo = await db.query.repositories.findFirst({
+    where: and(
+      eq(repositories.orgId, orgId),
+      sql`lower(${repositories.name}) = ${name.toLowerCase()}`,
+    ),
+  });
+  return { name, repo: repo ?? null };
 }

@@ -16,3 +16,12 @@ export function takeProfile(text: string): { profile?: string; text: string } {
       .trim(),
   };
 }
+
+/** An elapsed time as people read it: "42s", "3m 05s", "1h 02m". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
