@@ -3,6 +3,7 @@ import {
   AppError,
   channelDefault,
   chooseRepository,
+  clip,
   createSession,
   findBoundSession,
   isTerminal,
@@ -249,11 +250,14 @@ async function onCommand(
     });
     await deps.outbox.statusNow(bound.id, `follow-${c.interactionId}`);
     const url = sessionUrl(deps.publicUrl, bound.id);
-    await edit(`Passed on to the session: > ${c.prompt}`, sessionButtons(url, bound.id, false));
+    await edit(
+      `Passed on to the session:\n> ${clip(c.prompt.split("\n")[0]!, 300)}`,
+      sessionButtons(url, bound.id, false),
+    );
     return log.info({ sessionId: bound.id }, "discord.follow_up");
   }
   // The command's answer becomes the thread's first message: "<who> asked: …".
-  const asked = `<@${c.user.id}> asked: ${c.prompt.split("\n")[0]}`;
+  const asked = `<@${c.user.id}> asked: ${clip(c.prompt.split("\n")[0]!, 300)}`;
   const originalId = await edit(asked);
   const threadId = isThread(channel)
     ? channel.id
