@@ -330,6 +330,26 @@ describe("Discord", () => {
     expect(await sessionCount()).toBe(before);
   });
 
+  it("a channel where Discord refuses the bot a thread gets a reply saying so, and no session", async () => {
+    const before = await sessionCount();
+    d.fake.failNext("POST", /^\/channels\/\d+\/messages\/\d+\/threads$/, { status: 403 });
+    const m = d.mention(d.channelId, "write notes in acme/app");
+    await until(
+      "the reply",
+      async () =>
+        d
+          .botMessages(d.channelId)
+          .some(
+            (x) =>
+              x.messageReference?.message_id === m.id &&
+              x.content.includes("Create Public Threads"),
+          ),
+      10_000,
+    );
+    await pause(1_000);
+    expect(await sessionCount()).toBe(before);
+  });
+
   it("Settings → Discord lists the connected server for the org's admins, and sets its role", async () => {
     const { status, body } = await d.stack.owner.request("GET", "/api/discord");
     expect(status).toBe(200);

@@ -24,7 +24,13 @@ import {
   type SessionDeps,
 } from "@tandem/core";
 import { and, eq } from "drizzle-orm";
-import { isThread, type DiscordApi, type DiscordGuilds, type GuildData } from "./client.ts";
+import {
+  DiscordCallError,
+  isThread,
+  type DiscordApi,
+  type DiscordGuilds,
+  type GuildData,
+} from "./client.ts";
 import { PROVIDER, threadKey, type DiscordSettings } from "./config.ts";
 import { EPHEMERAL, notice, repositoryMenu, sessionButtons } from "./messages.ts";
 import { REQUESTER } from "./outbound.ts";
@@ -126,6 +132,13 @@ export function createDiscordRouter(deps: DiscordRouterDeps) {
           return await onPick(deps, guild, t, answer, glog);
       }
     } catch (err) {
+      // Discord refused the bot (no permission to open a thread or post here): say so, once.
+      if (err instanceof DiscordCallError && err.status === 403) {
+        glog.warn({ err }, "discord.missing_permissions");
+        return await answer(
+          `I can't work in this channel: Discord refused (${err.message}). A server admin can give me View Channel, Send Messages, Create Public Threads and Send Messages in Threads here.`,
+        );
+      }
       // A request Tandem cannot do (4xx: an unknown profile) is answered; anything else is retried.
       if (!(err instanceof AppError) || err.status >= 500 || err.code === "retry_later") throw err;
       glog.info({ err }, "discord.request_refused");
