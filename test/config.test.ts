@@ -39,6 +39,18 @@ describe("configuration", () => {
     ]);
   });
 
+  it("PUBLIC_URL follows PORT and HOST when unset, and stays as given when set", () => {
+    expect(loadConfig({ PORT: "3940" }).PUBLIC_URL).toBe("http://localhost:3940");
+    expect(loadConfig({ PORT: "3940", HOST: "127.0.0.1" }).PUBLIC_URL).toBe(
+      "http://localhost:3940",
+    );
+    expect(loadConfig({ PORT: "3940", HOST: "10.1.2.3" }).PUBLIC_URL).toBe("http://10.1.2.3:3940");
+    expect(loadConfig({ PORT: "3940", HOST: "fd00::5" }).PUBLIC_URL).toBe("http://[fd00::5]:3940");
+    expect(loadConfig({ PORT: "3940", PUBLIC_URL: "https://tandem.example.test" }).PUBLIC_URL).toBe(
+      "https://tandem.example.test",
+    );
+  });
+
   it("treats an empty variable as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }).PORT).toBe(3000);
   });

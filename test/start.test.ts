@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,7 @@ async function stopGroup(pgid: number) {
 }
 
 describe("npm start (all in one process, embedded defaults)", () => {
-  it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL and a login link", async () => {
+  it("answers /readyz 200 within 15 s with no DATABASE_URL or REDIS_URL, and prints the URL (following PORT) and a login link", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "tandem-start-"));
     const [port, portsPort] = (await freePorts(2)) as [number, number];
     const started = Date.now();
@@ -35,7 +36,7 @@ describe("npm start (all in one process, embedded defaults)", () => {
         PORTS_PORT: String(portsPort),
         HOST: "127.0.0.1",
         DATA_DIR: dataDir,
-        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        // No PUBLIC_URL: it follows PORT.
         LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -53,7 +54,7 @@ describe("npm start (all in one process, embedded defaults)", () => {
       }
       expect(ready?.status).toBe(200);
       expect(await ready!.json()).toEqual({ ok: true, postgres: "ok", redis: "ok" });
-      expect(stdout).toContain(`Tandem is running at http://127.0.0.1:${port}`);
+      expect(stdout).toContain(`Tandem is running at http://localhost:${port}\n`);
       // The ports origin listens beside it, and serves nothing to a host that names no session port.
       const ports = await fetch(`http://127.0.0.1:${portsPort}/`);
       expect(ports.status).toBe(404);
@@ -65,6 +66,18 @@ describe("npm start (all in one process, embedded defaults)", () => {
       const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
       const me = await fetch(`http://127.0.0.1:${port}/api/me`, { headers: { cookie } });
       expect((await me.json()).organizations[0]).toMatchObject({ name: "Default", role: "owner" });
+      // The WebSocket origin check follows PORT too: a page of this Tandem passes it.
+      const check = (origin: string) =>
+        fetch(
+          `http://127.0.0.1:${port}/api/sessions/${randomUUID()}/terminal/check?origin=${encodeURIComponent(origin)}`,
+          { headers: { cookie } },
+        );
+      expect((await check(`http://localhost:${port}`)).status).toBe(404); // no such session
+      const refused = await check("http://localhost:3000");
+      expect(refused.status).toBe(403);
+      expect((await refused.json()).error.message).toContain(
+        `must come from http://localhost:${port} (PUBLIC_URL)`,
+      );
     } finally {
       await stopGroup(child.pid!);
       rmSync(dataDir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number({ error: "expected a port number" }).int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
+  /** Unset: http://localhost:$PORT (or http://$HOST:$PORT when HOST names one address). */
   PUBLIC_URL: url("the address people open, e.g. https://tandem.example.com").default(
     "http://localhost:3000",
   ),
@@ -264,6 +265,13 @@ const usesRemoteEngineWithoutGateway = (
   !c.SANDBOX_GATEWAY_SOURCE &&
   /^(tcp|ssh|https?):\/\//i.test(c.DOCKER_HOST ?? "");
 
+/** The address of Tandem's own listener (HOST and PORT), as a browser on this machine opens it. */
+function listenUrl(c: Pick<Config, "HOST" | "PORT">): string {
+  const any = ["0.0.0.0", "::", "", "127.0.0.1", "::1", "localhost"].includes(c.HOST);
+  const host = any ? "localhost" : c.HOST.includes(":") ? `[${c.HOST}]` : c.HOST;
+  return `http://${host}:${c.PORT}`;
+}
+
 /** Parse the environment once; every bad variable is reported, one line each. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "not set": docker-compose and .env files produce them.
@@ -299,6 +307,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         "name a path or volume on the engine's host that holds the gateway's directory (the web process must run there), or use a local engine",
     );
   }
+  // Unset, PUBLIC_URL is where `npm start` listens: the links it prints and the WebSocket origin follow PORT.
+  if (parsed.success && !cleaned.PUBLIC_URL) parsed.data.PUBLIC_URL = listenUrl(parsed.data);
   if (parsed.success) {
     const problem = portsOriginProblem(parsed.data.PUBLIC_URL, portsPublicUrl(parsed.data));
     if (problem) problems.push(`PORTS_PUBLIC_URL is invalid: ${problem}`);

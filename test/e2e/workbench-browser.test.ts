@@ -132,6 +132,31 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.screenshot({ path: `${ARTIFACTS}/workbench-terminal.png` });
   }, 60_000);
 
+  it("a terminal refused for its origin says why in the panel", async () => {
+    // The same Tandem opened by another name: PUBLIC_URL is 127.0.0.1, this page is localhost.
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
+        userId: stack.rt.ownerId,
+        kind: "login",
+        ttlMs: 60_000,
+      });
+      const localhost = stack.base.replace("127.0.0.1", "localhost");
+      await other.goto(`${localhost}/login/${login.token}`);
+      await other.goto(`${localhost}/sessions/${id}`);
+      await other.click("[data-testid=new-terminal]");
+      const refused = await other.waitForSelector("[data-testid=terminal-1][data-refused]");
+      expect(await refused.getAttribute("data-refused")).toBe(
+        `WebSocket connections must come from ${stack.base} (PUBLIC_URL), and this page is ${localhost}: open Tandem at ${stack.base}, or set PUBLIC_URL to the address you use`,
+      );
+      expect(
+        await screenUntil(other, "[data-testid=terminal-1]", /disconnected: WebSocket/),
+      ).toContain("must come from");
+    } finally {
+      await other.close();
+    }
+  }, 60_000);
+
   it("shows the agent's own screen in the TUI", async () => {
     await page.click("[data-testid=tui-toggle]");
     await screenUntil(page, "[data-testid=tui]", /Updated hello\.txt|Update hello\.txt/, 30_000);

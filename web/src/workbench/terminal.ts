@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
 import { execCollect, shellQuote } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
-import { requireSameOrigin } from "./origin.ts";
+import { checkOrigin, requireSameOrigin } from "./origin.ts";
 import { liveSandboxOrThrow, requireSession, type LiveSandbox } from "./sandbox-access.ts";
 
 type ClientFrame = { type: "input"; data: string } | { type: "resize"; cols: number; rows: number };
@@ -114,6 +114,14 @@ export function terminalRoutes(app: FastifyInstance, deps: WebDeps) {
   };
   const sandboxOf = (req: FastifyRequest) =>
     (req as FastifyRequest & { liveSandbox: LiveSandbox }).liveSandbox;
+
+  // A browser only learns that an upgrade failed, not why: the panel asks here, with the same checks.
+  for (const kind of ["terminal", "tui"])
+    app.get(`/api/sessions/:id/${kind}/check`, async (req) => {
+      checkOrigin(deps, (req.query as { origin?: string }).origin);
+      await preHandler(req);
+      return { ok: true };
+    });
 
   app.get(
     "/api/sessions/:id/terminal",

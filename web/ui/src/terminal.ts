@@ -33,11 +33,28 @@ export function openTerminal(
     term.write(data);
   };
   ws.onopen = () => {
+    opened = true;
     container.dataset.connected = "true";
   };
+  let opened = false;
   ws.onclose = (e) => {
-    if (e.code !== 1000)
-      term.write(`\r\n\x1b[31m[disconnected${e.reason ? `: ${e.reason}` : ""}]\x1b[0m\r\n`);
+    if (e.code === 1000) return;
+    const say = (why: string) => {
+      term.write(`\r\n\x1b[31m[disconnected${why ? `: ${why}` : ""}]\x1b[0m\r\n`);
+      container.dataset.refused = why;
+    };
+    if (opened) return say(e.reason);
+    // Refused before it opened: the browser does not say why, so ask the server.
+    const check = `${url}/check?origin=${encodeURIComponent(location.origin)}`;
+    void fetch(check)
+      .then(async (res) =>
+        res.ok
+          ? "the connection closed"
+          : (((await res.json()) as { error?: { message?: string } }).error?.message ??
+            `refused (${res.status})`),
+      )
+      .catch(() => "Tandem did not answer")
+      .then(say);
   };
   term.onData((data) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "input", data }));
