@@ -22,6 +22,7 @@ export * from "./auth/service.ts";
 export * from "./auth/github-user.ts";
 export * from "./repositories/named.ts";
 export * from "./repositories/choice.ts";
+export * from "./repositories/probe.ts";
 export * from "./repositories/service.ts";
 export * from "./runtime.ts";
 export * from "./boot.ts";

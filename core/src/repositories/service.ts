@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, count, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { decryptSecret, encryptSecret } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
-import { repositories } from "../db/schema.ts";
+import { repositories, sessions } from "../db/schema.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
 
 /** https, ssh and file remotes, and the scp-like `git@host:owner/repo.git` form. */
@@ -44,6 +44,47 @@ function credentialPart(name: string) {
     .regex(/^[^\r\n\0]*$/, { error: `${name} must not contain line breaks` });
 }
 
+/** What can change on a registered repository (its name is how profiles and chats refer to it). */
+export const repositoryPatch = z.strictObject({
+  cloneUrl: repositoryInput.shape.cloneUrl.optional(),
+  defaultBranch: repositoryInput.shape.defaultBranch.unwrap().optional(),
+  /** A new credential, or null to remove the stored one. */
+  credential: repositoryInput.shape.credential.unwrap().nullable().optional(),
+});
+export type RepositoryPatch = z.infer<typeof repositoryPatch>;
+
+/**
+ * Why a remote cannot be cloned where sessions run, if it cannot: a `file://` path is on this
+ * machine's disk, which a Docker sandbox does not see.
+ */
+export function remoteProblem(cloneUrl: string, sandboxProvider: string): string | null {
+  if (sandboxProvider === "docker" && cloneUrl.startsWith("file://"))
+    return (
+      "a file:// remote is a path on this machine, which Docker sandboxes cannot see: serve the repository " +
+      "over http(s) or ssh (your git host, or `git daemon --export-all --base-path=<dir>` on this machine) " +
+      "and register that URL; file:// works only with SANDBOX_PROVIDER=local"
+    );
+  return null;
+}
+
+function encryptedCredential(
+  cloneUrl: string,
+  credential: RepositoryCredential,
+  encryptionKey: string | undefined,
+) {
+  if (!/^https?:\/\//.test(cloneUrl)) {
+    throw badRequest(
+      "a credential is only used for http(s) remotes; an ssh or file remote cannot take one",
+    );
+  }
+  if (!encryptionKey) {
+    throw badRequest(
+      "a repository credential is stored encrypted: set ENCRYPTION_KEY on the server first (openssl rand -base64 32)",
+    );
+  }
+  return encryptSecret(encryptionKey, JSON.stringify(credential));
+}
+
 export async function registerRepository(
   db: Db,
   orgId: string,
@@ -51,18 +92,8 @@ export async function registerRepository(
   encryptionKey?: string,
 ): Promise<Repository> {
   const { credential, ...fields } = input;
-  if (credential && !/^https?:\/\//.test(fields.cloneUrl)) {
-    throw badRequest(
-      "a credential is only used for http(s) remotes; an ssh or file remote cannot take one",
-    );
-  }
-  if (credential && !encryptionKey) {
-    throw badRequest(
-      "a repository credential is stored encrypted: set ENCRYPTION_KEY on the server first (openssl rand -base64 32)",
-    );
-  }
   const credentialEncrypted = credential
-    ? encryptSecret(encryptionKey, JSON.stringify(credential))
+    ? encryptedCredential(fields.cloneUrl, credential, encryptionKey)
     : null;
   const [row] = await db
     .insert(repositories)
@@ -71,6 +102,61 @@ export async function registerRepository(
     .returning();
   if (!row) throw conflict(`repository ${input.name} is already registered`);
   return row;
+}
+
+/** The org's repository by id; 404 for another org's or none. */
+export async function findRepositoryOrThrow(db: Db, orgId: string, id: string) {
+  const row = /^[0-9a-f-]{36}$/i.test(id)
+    ? await db.query.repositories.findFirst({
+        where: and(eq(repositories.orgId, orgId), eq(repositories.id, id)),
+      })
+    : undefined;
+  if (!row) throw notFound("repository");
+  return row;
+}
+
+/** Changes a repository's remote, default branch or credential (null removes it). */
+export async function updateRepository(
+  db: Db,
+  repo: Repository,
+  patch: RepositoryPatch,
+  encryptionKey?: string,
+): Promise<Repository> {
+  const cloneUrl = patch.cloneUrl ?? repo.cloneUrl;
+  const keepsCredential = patch.credential === undefined && repo.credentialEncrypted !== null;
+  if (keepsCredential && !/^https?:\/\//.test(cloneUrl))
+    throw badRequest(
+      "this repository has a credential, which only an http(s) remote can use: remove it (credential: null) to move to an ssh or file remote",
+    );
+  const credentialEncrypted =
+    patch.credential === undefined
+      ? repo.credentialEncrypted
+      : patch.credential === null
+        ? null
+        : encryptedCredential(cloneUrl, patch.credential, encryptionKey);
+  const [row] = await db
+    .update(repositories)
+    .set({
+      cloneUrl,
+      defaultBranch: patch.defaultBranch ?? repo.defaultBranch,
+      credentialEncrypted,
+    })
+    .where(eq(repositories.id, repo.id))
+    .returning();
+  return row!;
+}
+
+/** Removes a repository no session works in (their history needs it); 409 naming how many do. */
+export async function deleteRepository(db: Db, repo: Repository): Promise<void> {
+  const [used] = await db
+    .select({ n: count() })
+    .from(sessions)
+    .where(eq(sessions.repositoryId, repo.id));
+  if (used && used.n > 0)
+    throw conflict(
+      `${repo.name} is the repository of ${used.n} session${used.n === 1 ? "" : "s"}: delete ${used.n === 1 ? "it" : "them"} first, or keep the repository (its remote and credential can be changed)`,
+    );
+  await db.delete(repositories).where(eq(repositories.id, repo.id));
 }
 
 export async function listRepositories(db: Db, orgId: string): Promise<Repository[]> {
