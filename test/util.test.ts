@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { withTimeout } from "@tandem/core";
+import { gitFailure, withTimeout } from "@tandem/core";
 
 describe("withTimeout", () => {
   afterEach(() => {
@@ -33,5 +33,25 @@ describe("withTimeout", () => {
     const defaulted = expect(withTimeout(never, 5)).rejects.toThrow("timed out after 5 ms");
     await vi.advanceTimersByTimeAsync(5);
     await defaulted;
+  });
+});
+
+describe("gitFailure", () => {
+  it("keeps all of what git said but its progress lines, so the reason is never cut to the last line", () => {
+    const stderr = [
+      "Cloning into '/workspace/app'...",
+      "remote: Enumerating objects: 3, done.",
+      "remote: Counting objects: 100% (3/3), done.",
+      "fatal: unable to access 'https://git.example.test/acme/app.git/': Could not resolve host: git.example.test",
+      "hint: check the remote's URL",
+      "",
+    ].join("\n");
+    expect(gitFailure(stderr)).toBe(
+      "fatal: unable to access 'https://git.example.test/acme/app.git/': Could not resolve host: git.example.test\nhint: check the remote's URL",
+    );
+    expect(gitFailure("")).toBe("git said nothing");
+    const long = gitFailure(`fatal: ${"x".repeat(5_000)}`);
+    expect(long.length).toBe(2_000);
+    expect(long.startsWith("…")).toBe(true);
   });
 });

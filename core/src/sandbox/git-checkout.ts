@@ -59,5 +59,16 @@ export const cloneSteps = (
   ],
 ];
 
-/** The last lines of git's stderr, for an error message. */
-export const gitFailure = (stderr: string) => stderr.trim().split("\n").slice(-3).join(" ");
+/** git's progress chatter, which says nothing about why it failed. */
+const PROGRESS =
+  /^(Cloning into|remote: (Enumerating|Counting|Compressing|Total)|Receiving objects|Resolving deltas|Updating files)/;
+
+/** git's stderr for an error message: all of what it said, but its progress lines (at most 2,000 characters). */
+export function gitFailure(stderr: string): string {
+  const said = stderr
+    .split(/\r?\n|\r/)
+    .map((l) => l.trimEnd())
+    .filter((l) => l && !PROGRESS.test(l))
+    .join("\n");
+  return said.length > 2_000 ? `…${said.slice(-1_999)}` : said || "git said nothing";
+}
