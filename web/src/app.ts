@@ -16,6 +16,7 @@ import { orgRoutes } from "./routes/orgs.ts";
 import { profileTestRoutes } from "./routes/profile-test.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
+import { setupRoutes } from "./routes/setup.ts";
 import { sandboxGitRoutes } from "./routes/sandbox-git.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { csrfProtection } from "./workbench/csrf.ts";
@@ -101,6 +102,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   githubLoginRoutes(app, deps);
   orgRoutes(declare, deps);
   repositoryRoutes(declare, deps);
+  setupRoutes(declare, deps);
   profileRoutes(declare, deps);
   profileTestRoutes(declare, deps);
   sessionRoutes(declare, deps);
