@@ -183,8 +183,28 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await screenUntil(page, "[data-testid=terminal-1]", new RegExp(`listening-${port}`));
     await page.click("[data-testid=processes-tab]");
     const link = await page.waitForSelector(`[data-testid=processes] a[data-port='${port}']`);
+    // The process behind the port: its pid and command line.
+    const row = await link.evaluateHandle((a) => a.closest("li")!);
+    expect(await row.$eval("[data-testid=process-pid]", (e) => e.textContent)).toMatch(/pid \d+/);
+    expect(await row.$eval("[data-testid=process-command]", (e) => e.textContent)).toContain(
+      `node -e require("http").createServer(`,
+    );
+    // A server started while the panel is open appears without a click.
+    const later = await freePort();
+    const sandbox = await sandboxOf(stack, id);
+    await execCollect(stack.sandboxes, sandbox!.externalId!, [
+      "sh",
+      "-c",
+      `setsid node -e 'require("http").createServer((q,s)=>s.end("x")).listen(${later},"127.0.0.1")' >/dev/null 2>&1 < /dev/null &`,
+    ]);
+    await page.waitForSelector(`[data-testid=processes] a[data-port='${later}']`, {
+      timeout: 10_000,
+    });
     await page.screenshot({ path: `${ARTIFACTS}/workbench-processes.png` });
-    const [opened] = await Promise.all([page.context().waitForEvent("page"), link.click()]);
+    const [opened] = await Promise.all([
+      page.context().waitForEvent("page"),
+      page.locator(`[data-testid=processes] a[data-port="${port}"]`).click(),
+    ]);
     await opened.waitForLoadState();
     // On the port's own origin, not Tandem's.
     expect(new URL(opened.url()).host).toMatch(new RegExp(`^${port}-${id}\\.localhost:\\d+$`));

@@ -198,7 +198,20 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
       15_000,
     );
     const origin = portOrigin(stack.portsBase, id, port);
-    expect(listed).toEqual({ port, url: `/sessions/${id}/ports/${port}/`, origin });
+    expect(listed).toEqual({
+      port,
+      pid: expect.any(Number),
+      command: expect.stringContaining(`node -e require("http").createServer(`),
+      url: `/sessions/${id}/ports/${port}/`,
+      origin,
+    });
+    // The pid is the server's: its command line in the sandbox is the one listed.
+    const cmdline = await execCollect(stack.sandboxes, sandboxId, [
+      "sh",
+      "-c",
+      `tr '\\0' ' ' < /proc/${listed.pid}/cmdline`,
+    ]);
+    expect(cmdline.stdout.trim()).toBe(listed.command);
     expect(origin).toBe(`http://${port}-${id}.localhost:${new URL(stack.portsBase).port}`);
 
     // Tandem's origin never serves the port: it redirects to the port's own host with a link token.

@@ -5,7 +5,7 @@ import { attachmentRoutes } from "./attachments.ts";
 import { collectChanges } from "./changes.ts";
 import { portLinkRoutes } from "./port-links.ts";
 import { networkRoutes } from "./network.ts";
-import { listeningPorts } from "./processes.ts";
+import { listeningProcesses } from "./processes.ts";
 import { liveSandboxOrThrow, requireSession } from "./sandbox-access.ts";
 import { terminalRoutes } from "./terminal.ts";
 import { uiRoutes } from "./ui.ts";
@@ -18,12 +18,14 @@ export async function workbenchRoutes(app: FastifyInstance, deps: WebDeps) {
   });
   app.get("/api/sessions/:id/processes", async (req) => {
     const session = await requireSession(deps, req);
-    const ports = await listeningPorts(await liveSandboxOrThrow(deps, session));
+    const listening = await listeningProcesses(await liveSandboxOrThrow(deps, session));
     // `url` is Tandem's link that signs the person in on the port's own `origin`.
     const origin = (port: number) => portOrigin(portsPublicUrl(deps.config), session.id, port);
     return {
-      ports: ports.map((port) => ({
+      ports: listening.map(({ port, pid, command }) => ({
         port,
+        pid,
+        command,
         url: `/sessions/${session.id}/ports/${port}/`,
         origin: origin(port),
       })),

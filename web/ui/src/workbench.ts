@@ -194,10 +194,9 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   };
   const loadProcesses = async () => {
     try {
-      const { ports } = await api<{ ports: Array<{ port: number; url: string }> }>(
-        "GET",
-        `/api/sessions/${id}/processes${repoQuery()}`,
-      );
+      const { ports } = await api<{
+        ports: Array<{ port: number; url: string; pid: number | null; command: string | null }>;
+      }>("GET", `/api/sessions/${id}/processes${repoQuery()}`);
       processesPane.replaceChildren(
         h("button", { onclick: () => void loadProcesses() }, "Refresh"),
         ports.length
@@ -213,6 +212,10 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
                     { href: p.url, target: "_blank", "data-port": String(p.port) },
                     `port ${p.port}`,
                   ),
+                  p.pid !== null
+                    ? h("span.muted", { "data-testid": "process-pid" }, ` · pid ${p.pid} · `)
+                    : "",
+                  p.command ? h("code", { "data-testid": "process-command" }, p.command) : "",
                 ),
               ),
             )
@@ -223,6 +226,10 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       void refreshSandbox();
     }
   };
+  // While the panel is open (and the page seen), ports come and go as servers start and stop.
+  setInterval(() => {
+    if (!processesPane.hidden && !document.hidden) void loadProcesses();
+  }, 3_000);
 
   // Terminal, TUI, Changes and Processes need a running sandbox; without one they say why.
   const unavailable = h("p.notice", { hidden: true, "data-testid": "sandbox-unavailable" });
