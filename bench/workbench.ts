@@ -6,8 +6,16 @@
  * 2. the time from opening Changes to a rendered 5,000-line diff in headless Chromium
  *    (GET /changes in the real docker sandbox, then diff2html), with the server part alone.
  *
+ * 3. (`page`) the UI's production bundle (gzipped JavaScript and CSS) and the time from navigating
+ *    to a session page with 1,000 events to its timeline showing them all, in headless Chromium,
+ *    against the same browser loading a bare static page from the same server (the ratio).
+ *
  *   npx tsx bench/workbench.ts [events=500]
+ *   npx tsx bench/workbench.ts page [events=1000]
  */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { appendEvent, issueToken } from "@tandem/core";
 import { startGitHttpServer } from "../test/fixtures/git-http-server.ts";
 import { ModelServer } from "../test/fixtures/model-server.ts";
@@ -16,7 +24,10 @@ import { SANDBOX_IMAGE } from "../test/helpers/docker.ts";
 import { openSse } from "../test/helpers/sse.ts";
 import { startStack, until } from "../test/helpers/stack.ts";
 
-const events = Number(process.argv[2] ?? 500);
+const mode = process.argv[2] === "page" ? "page" : "live";
+const events = Number(
+  (mode === "page" ? process.argv[3] : process.argv[2]) ?? (mode === "page" ? 1000 : 500),
+);
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -145,7 +156,92 @@ async function main() {
   );
 }
 
-main().catch((err) => {
+/** The built UI's assets, gzipped (what a browser downloads on the first visit). */
+function bundleSizes() {
+  const dir = path.join(import.meta.dirname, "../web/ui/dist/assets");
+  const sizes = { js: 0, css: 0, files: 0 };
+  for (const name of readdirSync(dir)) {
+    const gz = gzipSync(readFileSync(path.join(dir, name)), { level: 9 }).length;
+    if (name.endsWith(".js")) sizes.js += gz;
+    else if (name.endsWith(".css")) sizes.css += gz;
+    sizes.files++;
+  }
+  return sizes;
+}
+
+async function pageBench() {
+  const stack = await startStack(
+    "postgres",
+    { PUBLIC_URL: "self", LOG_LEVEL: "silent" },
+    { none: true },
+  );
+  await stack.owner.request("POST", "/api/repositories", {
+    name: "acme/app",
+    cloneUrl: "https://git.example.test/acme/app.git",
+  });
+  const id = (
+    await stack.owner.request("POST", "/api/sessions", { repository: "acme/app", prompt: "bench" })
+  ).body.id as string;
+  const deps = { db: stack.rt.database.db, bus: stack.rt.bus, logger: stack.rt.logger };
+  for (let i = 0; i < events; i++) {
+    const body =
+      i % 4 === 0
+        ? {
+            type: "command" as const,
+            command: `step ${i}`,
+            output: `line ${i}\n`.repeat(5),
+            exitCode: 0,
+          }
+        : {
+            type: "message" as const,
+            role: "assistant" as const,
+            text: `event ${i}: **done** with \`x\``,
+          };
+    await appendEvent(deps, id, body);
+  }
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
+    userId: stack.rt.ownerId,
+    kind: "login",
+    ttlMs: 60_000,
+  });
+  await page.goto(`${stack.base}/login/${login.token}`);
+  const last = events - 1;
+  const timeline: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    await page.goto("about:blank");
+    await page.goto(`${stack.base}/sessions/${id}`);
+    // performance.now() counts from the navigation's start; polled every frame.
+    const shown = await page.waitForFunction(
+      (n) =>
+        [...document.querySelectorAll("[data-testid=timeline] > *")].some(
+          (e) => e.textContent?.includes(`event ${n}:`) || e.textContent?.includes(`step ${n}`),
+        )
+          ? performance.now()
+          : 0,
+      last,
+      { polling: "raf", timeout: 30_000 },
+    );
+    timeline.push((await shown.jsonValue()) as number);
+    await page.goto("about:blank");
+    await page.goto(`${stack.base}/healthz`);
+    bare.push(await page.evaluate(() => performance.now()));
+  }
+  await browser.close();
+  await stack.close();
+  const sizes = bundleSizes();
+  const median = (xs: number[]) => pct(xs, 50);
+  console.log(
+    `UI bundle (web/ui/dist, gzipped): JavaScript ${(sizes.js / 1024).toFixed(1)} KB, CSS ${(sizes.css / 1024).toFixed(1)} KB, ${sizes.files} files`,
+  );
+  console.log(
+    `navigation → session page timeline with ${events} events shown: median ${ms(median(timeline))} (max ${ms(Math.max(...timeline))}); a bare page from the same server: median ${ms(median(bare))}; ratio ${(median(timeline) / median(bare)).toFixed(1)}x`,
+  );
+}
+
+(mode === "page" ? pageBench() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
