@@ -367,6 +367,34 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.screenshot({ path: `${ARTIFACTS}/workbench-sessions-list.png` });
   }, 30_000);
 
+  it("after Stop every control says so at once, with the reason", async () => {
+    await page.goto(`${stack.base}/sessions/${id}`);
+    await page.waitForSelector("[data-testid=stop]:not([disabled])");
+    await page.click("[data-testid=stop]");
+    const ended = await page.waitForSelector("[data-testid=session-ended]:not([hidden])");
+    expect(await ended.textContent()).toContain("This session was stopped: stopped by user.");
+    expect(await page.textContent("[data-testid=stop]")).toBe("Stopped");
+    for (const control of [
+      "stop",
+      "follow-up",
+      "send",
+      "new-terminal",
+      "changes-tab",
+      "tui-toggle",
+    ])
+      expect(await page.isDisabled(`[data-testid=${control}]`), control).toBe(true);
+    await until("the reason on the panels", async () =>
+      ((await page.textContent("[data-testid=sandbox-unavailable]")) ?? "").includes(
+        "unavailable: the session was stopped",
+      ),
+    );
+    // A reload shows the same.
+    await page.reload();
+    await page.waitForSelector("[data-testid=session-ended]:not([hidden])");
+    expect(await page.isDisabled("[data-testid=follow-up]")).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}/workbench-stopped.png` });
+  }, 30_000);
+
   it("did all of the above within its Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });

@@ -8,6 +8,9 @@ import { openTerminal } from "./terminal.ts";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an event body of any type, read by its renderer
 type Ev = { seq: number; type: string; [k: string]: any };
 
+/** Statuses after which a session takes nothing more. */
+const ENDED = ["stopped", "failed"];
+
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
   const session = await api<{
@@ -16,6 +19,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     status: string;
     prompt: string;
     branch: string | null;
+    error: string | null;
     origin?: { provider: string; url: string } | null;
   }>("GET", `/api/sessions/${id}`);
   // The primary repository; a selector appears only when the session works on more than one.
@@ -47,8 +51,15 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   const timeline = h("ol.timeline", { "data-testid": "timeline" });
   const followUp = h("textarea", {
     rows: "2",
-    placeholder: "Message the agent…",
+    placeholder: "Message the agent… (Ctrl+Enter sends)",
+    "aria-label": "Message the agent",
     "data-testid": "follow-up",
+    onkeydown: (e: KeyboardEvent) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        send.requestSubmit();
+      }
+    },
   });
   const tuiPane = h("div.tui", { hidden: true, "data-testid": "tui" });
   let tui: ReturnType<typeof openTerminal> | undefined;
@@ -237,10 +248,16 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   let availability = 0;
   const refreshSandbox = async () => {
     const mine = ++availability;
-    const s = await api<{ available: boolean; reason?: string }>(
-      "GET",
-      `/api/sessions/${id}/sandbox`,
-    ).catch((err: Error) => ({ available: false, reason: err.message }));
+    // An ended session's sandbox is gone for good: that is the reason, whatever the sandbox says.
+    const s = ENDED.includes(status)
+      ? {
+          available: false,
+          reason: `the session ${status === "failed" ? "failed" : "was stopped"}`,
+        }
+      : await api<{ available: boolean; reason?: string }>(
+          "GET",
+          `/api/sessions/${id}/sandbox`,
+        ).catch((err: Error) => ({ available: false, reason: err.message }));
     if (mine !== availability) return;
     unavailable.hidden = s.available;
     unavailable.textContent = s.available
@@ -314,6 +331,68 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     } else answerForm.remove();
   };
 
+  // Stop, and what an ended session shows: every control at once, the reason, a way on.
+  let endReason: string | null = session.error;
+  const stopButton = h(
+    "button",
+    {
+      "data-testid": "stop",
+      onclick: async () => {
+        stopButton.disabled = true;
+        stopButton.textContent = "Stopping…";
+        try {
+          await api("POST", `/api/sessions/${id}/stop`);
+        } catch (err) {
+          stopButton.disabled = false;
+          stopButton.textContent = "Stop";
+          sendError.textContent = (err as Error).message;
+        }
+      },
+    },
+    "Stop",
+  );
+  const continueError = h("span.error", { "data-testid": "continue-error" });
+  const continueButton = h(
+    "button",
+    {
+      "data-testid": "continue",
+      onclick: async () => {
+        continueError.textContent = "";
+        continueButton.disabled = true;
+        try {
+          const next = await api<{ id: string }>("POST", `/api/sessions/${id}/continue`, {});
+          location.assign(`/sessions/${next.id}`);
+        } catch (err) {
+          continueButton.disabled = false;
+          continueError.textContent = (err as Error).message;
+        }
+      },
+    },
+    "Continue in a new session",
+  );
+  const endedText = h("span", { "data-testid": "session-ended-reason" });
+  const ended = h(
+    "div.notice",
+    { hidden: true, "data-testid": "session-ended", role: "status" },
+    endedText,
+    " ",
+    continueButton,
+    continueError,
+  );
+  const reflectStatus = () => {
+    const over = ENDED.includes(status);
+    stopButton.disabled = over || stopButton.textContent === "Stopping…";
+    if (over) stopButton.textContent = status === "failed" ? "Failed" : "Stopped";
+    for (const control of send.querySelectorAll<HTMLButtonElement | HTMLTextAreaElement>(
+      "textarea, button, input",
+    ))
+      control.disabled = over;
+    ended.hidden = !over;
+    endedText.textContent = over
+      ? `This session ${status === "failed" ? "failed" : "was stopped"}${endReason ? `: ${endReason}` : ""}. It takes no more messages, and its sandbox is gone.`
+      : "";
+  };
+
   app.append(
     h(
       "div.workbench",
@@ -331,12 +410,13 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         session.origin ? originLink(session.origin) : null,
         h("span.spacer"),
         tuiButton,
-        h("button", { onclick: () => void api("POST", `/api/sessions/${id}/stop`) }, "Stop"),
+        stopButton,
       ),
-      h("section.main", {}, timeline, tuiPane, send),
+      h("section.main", {}, timeline, tuiPane, ended, send),
       h("section.bottom", {}, unavailable, tabs, panes),
     ),
   );
+  reflectStatus();
   void refreshSandbox();
 
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
@@ -353,6 +433,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     if (ev.type === "status") {
       dot.dataset.status = status = ev.status;
       statusText.textContent = ev.status;
+      if (ENDED.includes(ev.status)) endReason = ev.reason ?? endReason;
+      reflectStatus();
       void refreshSandbox();
     }
     updateQuestion();
