@@ -393,7 +393,22 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     await page.waitForSelector("[data-testid=session-ended]:not([hidden])");
     expect(await page.isDisabled("[data-testid=follow-up]")).toBe(true);
     await page.screenshot({ path: `${ARTIFACTS}/workbench-stopped.png` });
-  }, 30_000);
+    // Continue in a new session: a new session page, whose task links this one.
+    await page.click("[data-testid=continue]");
+    await page.waitForURL(
+      (u) => /\/sessions\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(id),
+    );
+    const next = page.url().split("/").at(-1)!;
+    const row = (await stack.owner.request("GET", `/api/sessions/${next}`)).body;
+    expect(row.prompt).toContain(`${stack.base}/sessions/${id}`);
+    await stack.owner.request("POST", `/api/sessions/${next}/stop`);
+    await until(
+      "the new session stopped",
+      async () =>
+        (await stack.owner.request("GET", `/api/sessions/${next}`)).body.status === "stopped",
+      60_000,
+    );
+  }, 90_000);
 
   it("did all of the above within its Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);

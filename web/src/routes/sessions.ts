@@ -1,11 +1,14 @@
+import { eq } from "drizzle-orm";
 import { z } from "zod";
 import {
   addMessage,
+  conflict,
   createSession,
   deleteSession,
   getSessionOrThrow,
   listSessions,
   queuePosition,
+  schema,
   sessionUrl,
   stopSession,
   type Session,
@@ -43,6 +46,10 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.iso.datetime({ error: "before must be an ISO date-time" }).optional(),
 });
+const continueBody = z.strictObject({
+  prompt: z.string().trim().min(1, { error: "prompt must not be empty" }).max(100_000).optional(),
+});
+
 export const sessionParams = z.object({ id: z.uuid({ error: "session id must be a UUID" }) });
 
 export function sessionRoutes(declare: Declare, deps: WebDeps) {
@@ -105,6 +112,68 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
           prompt: body.prompt,
           profile: body.profile,
           ref: body.ref,
+        },
+      );
+      return reply.code(201).send({
+        id: session.id,
+        status: session.status,
+        url: sessionUrl(deps.config.PUBLIC_URL, session.id),
+      });
+    },
+  );
+
+  declare(
+    {
+      method: "POST",
+      url: "/api/sessions/:id/continue",
+      tag: "sessions",
+      summary:
+        "Start a new session that carries on an ended one: same repository and profile, its task and link in the prompt",
+      body: continueBody,
+      responses: {
+        201: "created",
+        404: "not found in your organization",
+        409: "not ended: send it a message instead",
+      },
+    },
+    async (req, reply) => {
+      const actor = await requireActor(deps, req);
+      const { id } = parse(sessionParams, req.params, "path");
+      const body = parse(continueBody, req.body ?? {});
+      const previous = await getSessionOrThrow(db, actor.orgId, id);
+      if (previous.status !== "stopped" && previous.status !== "failed")
+        throw conflict(
+          `the session is ${previous.status}: it takes follow-ups, so send it a message instead`,
+        );
+      const repo = await db.query.repositories.findFirst({
+        where: (r, { eq }) => eq(r.id, previous.repositoryId),
+      });
+      const [profile] = previous.profileVersionId
+        ? await db
+            .select({ name: schema.sandboxProfiles.name })
+            .from(schema.sandboxProfileVersions)
+            .innerJoin(
+              schema.sandboxProfiles,
+              eq(schema.sandboxProfiles.id, schema.sandboxProfileVersions.profileId),
+            )
+            .where(eq(schema.sandboxProfileVersions.id, previous.profileVersionId))
+        : [];
+      const task = previous.prompt.split("\n")[0]!.slice(0, 300);
+      const prompt = [
+        body.prompt ?? "Carry on with the work of the earlier session.",
+        "",
+        `---\nThis continues an earlier session (${previous.status}${previous.error ? `: ${previous.error}` : ""}): ${sessionUrl(deps.config.PUBLIC_URL, previous.id)}`,
+        `Its task: ${task}`,
+        ...(previous.branch ? [`Its work was pushed to the branch ${previous.branch}.`] : []),
+      ].join("\n");
+      const session = await createSession(
+        { ...sessionDeps, logger: requestLogger(req) },
+        {
+          orgId: actor.orgId,
+          userId: actor.userId,
+          repository: repo!.name,
+          prompt,
+          ...(profile ? { profile: profile.name } : {}),
         },
       );
       return reply.code(201).send({
