@@ -17,7 +17,7 @@ describe.each(DB_KINDS)("session events over SSE on %s", (kind) => {
     owner = apiClient(app, await ownerToken(rt));
     await owner.request("POST", "/api/repositories", {
       name: "acme/app",
-      cloneUrl: "file:///srv/acme/app.git",
+      cloneUrl: "https://git.example.test/acme/app.git",
     });
   });
   afterAll(async () => {

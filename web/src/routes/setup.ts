@@ -14,9 +14,6 @@ interface SetupStep {
   href: string | null;
 }
 
-/** The places sessions start from that can be connected (besides the workbench). */
-const CHAT_PROVIDERS = ["slack", "github", "linear", "jira", "discord"];
-
 /**
  * What the owner's first page walks through: a repository registered, a model key for the
  * agent, and a chat or tracker connected, each with a link to fix it. Only owners and admins
@@ -35,6 +32,9 @@ export function setupRoutes(declare: Declare, deps: WebDeps) {
     async (req) => {
       const actor = await requireActor(deps, req);
       requireAdmin(actor);
+      // The places sessions start from besides the workbench: the providers that route inbound events.
+      const chats = deps.providers.filter((p) => p.inbound);
+      const chatNames = chats.map((p) => p.name);
       const [repos] = await db
         .select({ n: count() })
         .from(schema.repositories)
@@ -45,12 +45,10 @@ export function setupRoutes(declare: Declare, deps: WebDeps) {
         .where(
           and(
             eq(schema.installations.orgId, actor.orgId),
-            inArray(schema.installations.provider, CHAT_PROVIDERS),
+            inArray(schema.installations.provider, chatNames.length ? chatNames : [""]),
           ),
         );
-      const configured = deps.providers
-        .filter((p) => CHAT_PROVIDERS.includes(p.name) && p.routes)
-        .map((p) => p.title);
+      const configured = chats.map((p) => p.title);
       const connected = [...new Set(installed.map((i) => i.provider))];
       const titles = new Map(deps.providers.map((p) => [p.name, p.title]));
       const steps: SetupStep[] = [
