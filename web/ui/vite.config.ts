@@ -6,6 +6,8 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "/",
   logLevel: "warn",
+  // Preact through the automatic JSX runtime; Vite's own transform, no Babel preset.
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -1,5 +1,7 @@
 import "@xterm/xterm/css/xterm.css";
 import "diff2html/bundles/css/diff2html.min.css";
+import "./ui/tokens.css";
+import "./ui/base.css";
 import "./style.css";
 import { h } from "./api.ts";
 import { renderProfile } from "./profile.ts";
