@@ -1,7 +1,9 @@
 import { and, count, eq, inArray } from "drizzle-orm";
 import {
+  excludeSetupFiles,
   findRepositoriesByName,
   removeSandboxToken,
+  repositoryDir,
   requestSnapshot,
   runSetupScript,
   schema,
@@ -130,11 +132,21 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
       },
       (chunk) => output.push(chunk),
     );
-    const text = output.text();
     if (exitCode !== 0) {
-      result = { status: "failed", log: `${text}\nsetup script exited with ${exitCode}\n` };
+      result = {
+        status: "failed",
+        log: `${output.text()}\nsetup script exited with ${exitCode}\n`,
+      };
       log.warn({ exitCode }, "snapshot.failed");
     } else {
+      // What the script left in the clones is the environment, not a session's work (Changes, `git add -A`).
+      for (const repo of repositories) {
+        const dir = repositoryDir(deps.sandboxes.layout(sandboxId), repo);
+        const excluded = await excludeSetupFiles(deps.sandboxes, sandboxId, dir);
+        if (excluded.length) output.push(Buffer.from(setupFilesLine(repo.name, excluded)));
+        log.info({ repository: repo.name, excluded: excluded.length }, "snapshot.setup_files");
+      }
+      const text = output.text();
       // The token dies with the build, but even a dead credential does not belong in an image.
       await removeSandboxToken(deps.sandboxes, sandboxId, deps.sandboxes.layout(sandboxId));
       // Labelled with its org and snapshot: image GC only ever looks at its own orgs' images.
@@ -168,6 +180,13 @@ export async function buildSnapshot(deps: SnapshotDeps, snapshotId: string): Pro
   }
   // Announced only once the build sandbox is gone, so "ready" or "failed" leaves nothing behind.
   await finish(result);
+}
+
+/** The build log's line for the files the setup script created in a clone (the first 20 named). */
+function setupFilesLine(repository: string, paths: string[]): string {
+  const named = paths.slice(0, 20).join(", ");
+  const more = paths.length > 20 ? ` and ${paths.length - 20} more` : "";
+  return `not counted as sessions' changes in ${repository} (created by the setup script, listed in .git/info/exclude): ${named}${more}\n`;
 }
 
 /** Collects a build's output and hands the whole of it to `write` at most once per `everyMs` while it grows. */

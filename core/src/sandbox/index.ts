@@ -19,3 +19,4 @@ export function createSandboxProvider(config: Config, logger: Logger): SandboxPr
 export * from "./files.ts";
 export * from "./gateway.ts";
 export * from "./git-checkout.ts";
+export * from "./setup-files.ts";

@@ -391,7 +391,8 @@ async function checkout(
  * Brings the snapshot's clone up to date: the latest default branch (or the requested ref) is
  * fetched and the session branch made from it. `--force` drops what the setup script changed in
  * tracked files (a rewritten lockfile would otherwise block the checkout); untracked and ignored
- * files (installed dependencies, build output) stay. The local default branch moves too, since
+ * files (installed dependencies, build output) stay, kept out of the work by the exclude block
+ * the build wrote (excludeSetupFiles). The local default branch moves too, since
  * the diff is taken against it.
  */
 function fetchOnSnapshotSteps(
