@@ -210,7 +210,7 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
     await page.selectOption("[data-testid=repository]", "acme/app");
     await page.fill("[data-testid=prompt]", "hello");
     await page.click("button[type=submit]");
-    await page.waitForSelector(".new-session .error:has-text('profile node is inactive')");
+    await page.waitForSelector(".new-session .error-box:has-text('profile node is inactive')");
     await stack.rt.database.db
       .update(schema.sandboxProfiles)
       .set({ active: true })

@@ -96,7 +96,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
       ttlMs: 60_000,
     });
     await page.goto(`${stack.base}/login/${login.token}`);
-    await page.waitForSelector("[data-testid=repository] option[value='acme/app']", {
+    await page.waitForSelector("[data-testid=repository] option:text-is('acme/app')", {
       state: "attached",
     });
     await page.selectOption("[data-testid=repository]", "acme/app");
@@ -357,7 +357,7 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     const row = `[data-testid=session-row][data-id='${id}']`;
     await page.waitForSelector(row);
     expect(await page.textContent(`${row} [data-testid=session-status]`)).toBe(api.status);
-    expect(await page.textContent(`${row} [data-testid=session-source]`)).toBe("web/api");
+    expect(await page.textContent(`${row} [data-testid=session-source]`)).toBe("Workbench");
     expect(await page.textContent(row)).toContain("acme/app");
     expect(await page.textContent(`${row} [data-testid=session-by]`)).toContain(api.createdBy.name);
     expect(await page.getAttribute(`${row} time`, "datetime")).toBe(api.createdAt);
@@ -542,7 +542,7 @@ describe.skipIf(!chromiumAvailable())(
       const me = page.waitForResponse((r) => r.url().endsWith("/api/me"));
       await page.goto(`${stack.base}/`);
       await me;
-      await page.waitForSelector("[data-testid=sessions] li");
+      await page.waitForSelector("[data-testid=no-sessions]");
       expect(await page.$("[data-testid=settings-link]")).toBeNull();
       await page.goto(`${stack.base}/settings`);
       await page.waitForSelector("main .notice >> text=for the owners and admins");

@@ -20,7 +20,7 @@ export const SETUP_BLOCK_BEGIN =
 export const SETUP_BLOCK_END = "# tandem: end of setup script";
 
 /** The exclude file's text without Tandem's block (everything else kept as it was). */
-export function withoutSetupBlock(text: string): string {
+function withoutSetupBlock(text: string): string {
   const lines = text.split("\n");
   const begin = lines.indexOf(SETUP_BLOCK_BEGIN);
   if (begin < 0) return text;
@@ -34,14 +34,14 @@ export function withoutSetupBlock(text: string): string {
  * `git ls-files --directory` lists it); undefined for a path no pattern can name (a newline, or
  * bytes that are not UTF-8).
  */
-export function excludePattern(path: string): string | undefined {
+function excludePattern(path: string): string | undefined {
   if (!path || /[\n\r]|\uFFFD/.test(path)) return undefined;
   const escaped = path.replace(/[\\*?[]/g, "\\$&").replace(/ +$/, (s) => "\\ ".repeat(s.length));
   return `/${escaped}`;
 }
 
 /** The exclude file's text with one block for `paths` in place of any earlier one (none for no paths). */
-export function withSetupBlock(text: string, paths: string[]): string {
+function withSetupBlock(text: string, paths: string[]): string {
   const kept = withoutSetupBlock(text);
   const patterns = paths.map(excludePattern).filter((p): p is string => p !== undefined);
   if (!patterns.length) return kept;

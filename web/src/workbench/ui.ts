@@ -56,6 +56,7 @@ export async function uiRoutes(app: FastifyInstance, deps: WebDeps) {
   app.get("/", async (req, reply) => page(req, reply));
   app.get("/login", async (req, reply) => page(req, reply));
   app.get("/settings", async (req, reply) => page(req, reply));
+  app.get("/repositories", async (req, reply) => page(req, reply));
   app.get("/profiles", async (req, reply) => page(req, reply));
   app.get("/profiles/:name", async (req, reply) => page(req, reply));
   app.get("/sessions/:id", async (req, reply) => {

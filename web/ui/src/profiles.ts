@@ -25,7 +25,7 @@ export const toLogin = () =>
 
 /** `/profiles`: every profile with whether it is active, the version in use and its newest snapshot; admins create them. */
 export async function renderProfiles(app: HTMLElement) {
-  const main = h("main.narrow", {}, h("h1", {}, h("a", { href: "/" }, "Tandem"), " / Profiles"));
+  const main = h("main.narrow", {}, h("h1", {}, "Profiles"));
   app.append(main);
   const error = h("p.error", { "data-testid": "profiles-error" });
   let role: string | null;

@@ -17,7 +17,7 @@ interface Installation {
 }
 
 /** Orgs the caller administers; the header shows Settings only when there is one. */
-export async function adminOrgs(): Promise<Org[]> {
+async function adminOrgs(): Promise<Org[]> {
   const me = await api<{ organizations: Org[] }>("GET", "/api/me");
   return me.organizations.filter((o) => o.role !== "member");
 }
@@ -28,7 +28,7 @@ export async function adminOrgs(): Promise<Org[]> {
  * with a button that claims it for that org.
  */
 export async function renderSettings(app: HTMLElement) {
-  const main = h("main.narrow", {}, h("h1", {}, h("a", { href: "/" }, "Tandem"), " / Settings"));
+  const main = h("main.narrow", {}, h("h1", {}, "Settings"));
   app.append(main);
   let orgs: Org[];
   try {

@@ -2,7 +2,7 @@ import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
 import { networkPane } from "./network.ts";
 import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
-import { originLink } from "./sessions.ts";
+import { originLink } from "./origin.ts";
 import { openTerminal } from "./terminal.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an event body of any type, read by its renderer
