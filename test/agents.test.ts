@@ -147,7 +147,14 @@ describe("codex adapter against the real codex CLI", () => {
     const tools = requests[0]!.body.tools.map(
       (t: { name?: string; type: string }) => `${t.type}:${t.name}`,
     );
-    expect(tools).toEqual(expect.arrayContaining(["function:exec_command", "custom:apply_patch"]));
+    // The plan tool too: its todo lists are the plan events the workbench pins.
+    expect(tools).toEqual(
+      expect.arrayContaining([
+        "function:exec_command",
+        "custom:apply_patch",
+        "function:update_plan",
+      ]),
+    );
 
     const commandResult = requests[1]!.body.input.find(
       (i: { type: string }) => i.type === "function_call_output",

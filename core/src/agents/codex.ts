@@ -129,6 +129,10 @@ enabled = false
 [history]
 persistence = "none"
 
+# The plan tool: its todo lists become plan events, which the workbench and the threads show.
+[tools.update_plan]
+enabled = true
+
 # Commands the agent runs never see the proxy token.
 [shell_environment_policy]
 exclude = ["${CODEX_TOKEN_ENV}"]
