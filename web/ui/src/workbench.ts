@@ -1,15 +1,27 @@
 import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
+import { createDock } from "./dock.ts";
 import { networkPane } from "./network.ts";
 import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
 import { originLink } from "./origin.ts";
 import { openTerminal } from "./terminal.ts";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an event body of any type, read by its renderer
-type Ev = { seq: number; type: string; [k: string]: any };
+import { duration, renderEvent, renderPlan, RunningCommands, type Ev } from "./timeline.ts";
 
 /** Statuses after which a session takes nothing more. */
 const ENDED = ["stopped", "failed"];
+/** Statuses of a turn under way (or about to be). */
+const WORKING: Record<string, string> = {
+  queued: "Queued",
+  starting: "Starting the sandbox",
+  running: "Working",
+};
+
+interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+const tokens = (n: number) =>
+  n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n);
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
@@ -21,6 +33,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     branch: string | null;
     error: string | null;
     origin?: { provider: string; url: string } | null;
+    usage?: Usage;
   }>("GET", `/api/sessions/${id}`);
   // The primary repository; a selector appears only when the session works on more than one.
   const repositories = session.repositories?.length ? session.repositories : [session.repository];
@@ -48,10 +61,14 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     title: session.status,
   });
   const statusText = h("span", {}, session.status);
-  const timeline = h("ol.timeline", { "data-testid": "timeline" });
+  const timeline = h("ol.timeline", {
+    "data-testid": "timeline",
+    "aria-label": "Session timeline",
+  });
+  const scroller = h("div.scroller.chat-only", {}, timeline);
   const followUp = h("textarea", {
     rows: "2",
-    placeholder: "Message the agent… (Ctrl+Enter sends)",
+    placeholder: "Message the agent… (Ctrl+Enter sends; paste or drop files to attach)",
     "aria-label": "Message the agent",
     "data-testid": "follow-up",
     onkeydown: (e: KeyboardEvent) => {
@@ -70,7 +87,9 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       onclick: () => {
         const show = tuiPane.hidden;
         tuiPane.hidden = !show;
-        timeline.hidden = show;
+        // One pane, two modes: the TUI is its own input, so the chat's composer goes away.
+        mainSection.dataset.mode = show ? "tui" : "chat";
+        tuiButton.setAttribute("aria-pressed", String(show));
         if (show && !tui) tui = openTerminal(tuiPane, `/api/sessions/${id}/tui`);
         else if (!show) {
           tui?.dispose();
@@ -79,82 +98,28 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         }
         tuiButton.textContent = show ? "Chat" : "TUI";
       },
+      title: "Switch between the chat and the agent's own terminal UI",
+      "aria-pressed": "false",
     },
     "TUI",
   );
 
-  // Bottom panel: terminal tabs, Changes and Processes.
-  const tabs = h("nav.tabs", { "data-testid": "tabs" });
-  const panes = h("div.panes");
-  const select = (tab: HTMLElement, pane: HTMLElement) => {
-    for (const t of tabs.querySelectorAll(".tab")) t.classList.toggle("active", t === tab);
-    for (const p of panes.children) (p as HTMLElement).hidden = p !== pane;
-    pane.dispatchEvent(new Event("shown"));
-  };
-  let terminals = 0;
-  const addTerminal = () => {
-    const n = ++terminals;
-    const pane = h("div.pane.term", { "data-testid": `terminal-${n}` });
-    const tab = h(
-      "button.tab",
-      { "data-testid": `terminal-tab-${n}`, onclick: () => select(tab, pane) },
-      `Terminal ${n}`,
-    );
-    tabs.insertBefore(tab, newTab);
-    panes.append(pane);
-    select(tab, pane);
-    const t = openTerminal(pane, `/api/sessions/${id}/terminal`);
-    pane.addEventListener("shown", () => t.fit());
-  };
-  const newTab = h(
-    "button.tab.add",
-    { title: "New terminal", "data-testid": "new-terminal", onclick: addTerminal },
-    "+",
-  );
+  // The bottom dock: terminal tabs, Changes, Processes and Network.
+  const dock = createDock(`/api/sessions/${id}/terminal`);
   const changesPane = h("div.pane.changes", { "data-testid": "changes" });
-  const changesTab = h(
-    "button.tab",
-    {
-      "data-testid": "changes-tab",
-      onclick: () => {
-        select(changesTab, changesPane);
-        changesPane.replaceChildren(h("p.muted", {}, "Loading changes…"));
-        void loadChanges();
-      },
-    },
-    "Changes",
-  );
+  const changes = dock.panel("Changes", "changes", changesPane, () => {
+    changesPane.replaceChildren(h("p.muted", {}, "Loading changes…"));
+    void loadChanges();
+  });
+  const changesTab = changes.tab;
   const processesPane = h("div.pane.processes", { "data-testid": "processes" });
-  const processesTab = h(
-    "button.tab",
-    {
-      "data-testid": "processes-tab",
-      onclick: () => {
-        select(processesTab, processesPane);
-        void loadProcesses();
-      },
-    },
-    "Processes",
-  );
-  tabs.append(newTab, changesTab, processesTab);
-  panes.append(changesPane, processesPane);
-  changesPane.hidden = processesPane.hidden = true;
+  const processesTab = dock.panel("Processes", "processes", processesPane, () => {
+    void loadProcesses();
+  }).tab;
   // Network: the egress proxy's records; they need no running sandbox.
   const network = networkPane(id);
-  const networkTab = h(
-    "button.tab",
-    {
-      "data-testid": "network-tab",
-      onclick: () => {
-        select(networkTab, network.pane);
-        void network.load();
-      },
-    },
-    "Network",
-  );
-  tabs.append(networkTab);
-  panes.append(network.pane);
-  network.pane.hidden = true;
+  dock.panel("Network", "network", network.pane, () => void network.load());
+  const newTab = dock.newTab;
 
   let changesLoads = 0;
   /** `auto`: a refresh after the agent's edits, which must not wipe a review comment being written. */
@@ -244,9 +209,13 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
 
   // Terminal, TUI, Changes and Processes need a running sandbox; without one they say why.
   const unavailable = h("p.notice", { hidden: true, "data-testid": "sandbox-unavailable" });
+  dock.notice.append(unavailable);
   const bound = [newTab, changesTab, processesTab, tuiButton];
   let availability = 0;
-  const refreshSandbox = async () => {
+  /** Whether the sandbox was available when last asked. */
+  let sandboxReady: Promise<boolean> = Promise.resolve(false);
+  const refreshSandbox = () => (sandboxReady = checkSandbox());
+  const checkSandbox = async () => {
     const mine = ++availability;
     // An ended session's sandbox is gone for good: that is the reason, whatever the sandbox says.
     const s = ENDED.includes(status)
@@ -258,22 +227,26 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
           "GET",
           `/api/sessions/${id}/sandbox`,
         ).catch((err: Error) => ({ available: false, reason: err.message }));
-    if (mine !== availability) return;
+    if (mine !== availability) return s.available;
     unavailable.hidden = s.available;
     unavailable.textContent = s.available
       ? ""
       : `Terminal, TUI, Changes and Processes are unavailable: ${s.reason ?? "no sandbox"}`;
     for (const b of bound) {
       b.disabled = !s.available && !(b === tuiButton && !tuiPane.hidden);
-      b.title = s.available ? "" : (s.reason ?? "");
+      if (!s.available) b.title = s.reason ?? "";
+      else if (b === tuiButton) b.title = "Switch between the chat and the agent's own terminal UI";
+      else if (b === newTab) b.title = "New terminal";
+      else b.removeAttribute("title");
     }
+    return s.available;
   };
 
   const attach = attachControl(id);
   const sendError = h("span.error", { "data-testid": "send-error" });
   const sendMessage = async (text: string) => api("POST", `/api/sessions/${id}/messages`, { text });
   const send = h(
-    "form.follow-up",
+    "form.follow-up.composer.chat-only",
     {
       onsubmit: async (e: Event) => {
         e.preventDefault();
@@ -292,10 +265,17 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       },
     },
     followUp,
-    attach.element,
-    h("button", { type: "submit", "data-testid": "send" }, "Send"),
+    h(
+      "div.composer-row",
+      {},
+      attach.element,
+      h("span.spacer"),
+      h("span.muted.small.hint", {}, "Ctrl+Enter"),
+      h("button.primary", { type: "submit", "data-testid": "send" }, "Send"),
+    ),
     sendError,
   );
+  attach.acceptFrom(send);
 
   // When the agent ends its turn with a question, it is highlighted with an answer box.
   let status = session.status;
@@ -317,7 +297,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       },
     },
     answer,
-    h("button", { type: "submit" }, "Answer"),
+    h("button.primary", { type: "submit" }, "Answer"),
   );
   const updateQuestion = () => {
     const asking =
@@ -334,7 +314,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   // Stop, and what an ended session shows: every control at once, the reason, a way on.
   let endReason: string | null = session.error;
   const stopButton = h(
-    "button",
+    "button.danger",
     {
       "data-testid": "stop",
       onclick: async () => {
@@ -393,51 +373,139 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       : "";
   };
 
+  // Live progress: working, the running command, the plan, the session's tokens.
+  const running = new RunningCommands();
+  const workingText = h("span", {});
+  const runningCommand = h(
+    "span.running-command",
+    { "data-testid": "running-command", hidden: true },
+    "Running ",
+    h("code", {}),
+    " ",
+    h("span.muted.elapsed", {}),
+  );
+  const working = h(
+    "div.working",
+    { "data-testid": "working", role: "status", hidden: true },
+    h("span.spinner", { "aria-hidden": "true" }),
+    workingText,
+    runningCommand,
+  );
+  const plan = h("details.plan-card.chat-only", {
+    "data-testid": "plan",
+    hidden: true,
+    open: true,
+  });
+  const usage = h("span.usage.muted", { "data-testid": "usage", hidden: true });
+  const showUsage = (u: Usage | undefined) => {
+    if (!u) return;
+    usage.hidden = u.inputTokens + u.outputTokens === 0;
+    usage.textContent = `${tokens(u.inputTokens + u.outputTokens)} tokens`;
+    usage.title = `${u.inputTokens.toLocaleString()} input · ${u.outputTokens.toLocaleString()} output tokens`;
+    usage.dataset.input = String(u.inputTokens);
+    usage.dataset.output = String(u.outputTokens);
+  };
+  showUsage(session.usage);
+  const refreshUsage = () =>
+    void api<{ usage?: Usage }>("GET", `/api/sessions/${id}`)
+      .then((s) => showUsage(s.usage))
+      .catch(() => undefined);
+  let turnStartedAt: number | null = null;
+  const tick = () => {
+    const label = WORKING[status];
+    working.hidden = !label;
+    if (!label) return;
+    const since = turnStartedAt === null ? "" : ` · ${duration(Date.now() - turnStartedAt)}`;
+    workingText.textContent = `${label}…${since}`;
+    const cmd = running.latest();
+    runningCommand.hidden = !cmd;
+    if (cmd) {
+      runningCommand.querySelector("code")!.textContent = cmd.command;
+      runningCommand.querySelector(".elapsed")!.textContent = Number.isFinite(cmd.at)
+        ? duration(Math.max(0, Date.now() - cmd.at)).replace(/^\d+ ms$/, "0 s")
+        : "";
+    }
+  };
+  let ticks = 0;
+  setInterval(() => {
+    tick();
+    // The model proxy counts tokens as the turn goes; a look every 10 s keeps the header near.
+    if (WORKING[status] && !document.hidden && ++ticks % 10 === 0) refreshUsage();
+  }, 1000);
+
+  const mainSection = h(
+    "section.main",
+    { "data-mode": "chat" },
+    scroller,
+    tuiPane,
+    h("div.dock-top.chat-only", {}, plan, working),
+    ended,
+    send,
+  );
   app.append(
     h(
       "div.workbench",
       {},
       h(
-        "header",
+        "header.session-head",
         {},
-        h("a", { href: "/" }, "Tandem"),
-        " / ",
+        h("a.brand", { href: "/" }, "Tandem"),
+        h("span.sep", { "aria-hidden": "true" }, "/"),
         repoLabel,
-        " ",
-        dot,
-        statusText,
-        session.branch ? h("code", {}, session.branch) : null,
+        h("span.state", {}, dot, statusText),
+        session.branch ? h("code.branch", {}, session.branch) : null,
         session.origin ? originLink(session.origin) : null,
-        h("span.spacer"),
-        tuiButton,
-        stopButton,
+        h("span.head-actions", {}, usage, tuiButton, stopButton),
       ),
-      h("section.main", {}, timeline, tuiPane, ended, send),
-      h("section.bottom", {}, unavailable, tabs, panes),
+      mainSection,
+      dock.element,
     ),
   );
   reflectStatus();
   void refreshSandbox();
 
+  /** Follows the newest item unless the person has scrolled up to read. */
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
   const events = new EventSource(`/api/sessions/${id}/events`);
   events.onmessage = (e) => {
     const ev = JSON.parse(e.data) as Ev;
-    const item = renderEvent(ev);
+    const follow = nearBottom();
+    if (ev.type === "command_started") running.start(ev);
+    const item = renderEvent(ev, ev.type === "command" ? running.finish(ev) : null);
     if (item) {
       timeline.append(item);
-      item.scrollIntoView({ block: "end" });
+      if (follow) scroller.scrollTop = scroller.scrollHeight;
     }
     if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
     if (ev.type === "message" && ev.role === "user") lastAssistant = null;
+    if (ev.type === "plan") {
+      plan.replaceChildren(...renderPlan(ev.steps));
+      plan.hidden = ev.steps.length === 0;
+      plan.open = Boolean(WORKING[status]);
+    }
     if (ev.type === "status") {
       dot.dataset.status = status = ev.status;
       statusText.textContent = ev.status;
+      if (ev.status === "running") turnStartedAt = Date.parse(ev.createdAt ?? "") || Date.now();
+      if (!WORKING[ev.status]) {
+        running.clear();
+        turnStartedAt = null;
+        plan.open = false; // its summary still says how far it got
+      }
+      if (ENDED.includes(ev.status)) plan.hidden = true;
       if (ENDED.includes(ev.status)) endReason = ev.reason ?? endReason;
       reflectStatus();
       void refreshSandbox();
+      refreshUsage();
     }
+    tick();
     updateQuestion();
+    // A turn that ended with changes opens Changes, unless the person picked a panel already.
+    if (ev.type === "diff_stat" && ev.files.length > 0 && !changes.chosen() && changesPane.hidden)
+      void sandboxReady.then((ok) => {
+        if (ok && !changes.chosen() && changesPane.hidden) changes.open();
+      });
     if (ev.type === "file_change" || ev.type === "diff_stat") {
       clearTimeout(changesTimer);
       // A review comment being written is not wiped by the agent's next edit.
@@ -447,47 +515,4 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       }, 300);
     }
   };
-}
-
-function renderEvent(ev: Ev): HTMLElement | null {
-  const li = (cls: string, ...children: Array<Node | string | null>) =>
-    h("li", { class: `ev ${cls}`, "data-type": ev.type }, ...children);
-  switch (ev.type) {
-    case "message":
-      return li(`message ${ev.role}`, h("div.text", {}, ev.text));
-    case "command": {
-      const details = h(
-        "details",
-        {},
-        h("summary", {}, h("code", {}, ev.command), ev.exitCode == null ? "" : ` → ${ev.exitCode}`),
-        h("pre", {}, ev.output ?? ""),
-      );
-      return li("command", details);
-    }
-    case "file_change":
-      return li(
-        "file",
-        `${ev.kind === "add" ? "Added" : ev.kind === "delete" ? "Deleted" : "Edited"} `,
-        h("code", {}, ev.path),
-      );
-    case "plan":
-      return li(
-        "plan",
-        h(
-          "ul",
-          {},
-          ...ev.steps.map((s: { text: string; done: boolean }) =>
-            h("li", { class: s.done ? "done" : "" }, `${s.done ? "☑" : "☐"} ${s.text}`),
-          ),
-        ),
-      );
-    case "error":
-      return li("error", ev.message);
-    case "status":
-      return li("status muted", `— ${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
-    case "diff_stat":
-      return li("diffstat muted", `${ev.files.length} files changed`);
-    default:
-      return null;
-  }
 }
