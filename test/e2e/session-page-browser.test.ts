@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { execCollect, issueToken } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
 import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
@@ -102,6 +102,7 @@ describe.skipIf(skip)("the session page in headless Chromium", { timeout: 120_00
     expect(first).toMatch(/^\d+(\.\d)? s$/);
     expect(parseFloat(later!)).toBeGreaterThan(parseFloat(first!));
     expect(await page.textContent("[data-testid=working]")).toMatch(/Working…/);
+    await page.screenshot({ path: `${ARTIFACTS}/session-working.png` });
     // The plan the agent made through its plan tool, pinned above the composer.
     const plan = await page.waitForSelector("[data-testid=plan]:visible");
     expect(await plan.textContent()).toContain("1 of 3 done");

@@ -30,7 +30,15 @@ function stored(): DockState {
 export function createDock(terminalUrl: string) {
   const state = stored();
   const tabs = h("nav.tabs", { "data-testid": "tabs", "aria-label": "Panels" });
-  const panes = h("div.panes");
+  const panes = h(
+    "div.panes",
+    {},
+    h(
+      "div.pane.dock-empty",
+      {},
+      h("p.muted", {}, "Open a terminal with +, or pick Changes, Processes or Network."),
+    ),
+  );
   const toggle = h("button.ghost.dock-toggle", {
     type: "button",
     "data-testid": "dock-toggle",

@@ -5,23 +5,8 @@ import { networkPane } from "./network.ts";
 import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
 import { originLink } from "./origin.ts";
 import { openTerminal } from "./terminal.ts";
-import { duration, renderEvent, renderPlan, RunningCommands, type Ev } from "./timeline.ts";
-
-/** Statuses after which a session takes nothing more. */
-const ENDED = ["stopped", "failed"];
-/** Statuses of a turn under way (or about to be). */
-const WORKING: Record<string, string> = {
-  queued: "Queued",
-  starting: "Starting the sandbox",
-  running: "Working",
-};
-
-interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-}
-const tokens = (n: number) =>
-  n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+import { createProgress, ENDED, type Usage } from "./progress.ts";
+import { renderEvent, type Ev } from "./timeline.ts";
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
@@ -374,71 +359,14 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   };
 
   // Live progress: working, the running command, the plan, the session's tokens.
-  const running = new RunningCommands();
-  const workingText = h("span", {});
-  const runningCommand = h(
-    "span.running-command",
-    { "data-testid": "running-command", hidden: true },
-    "Running ",
-    h("code", {}),
-    " ",
-    h("span.muted.elapsed", {}),
-  );
-  const working = h(
-    "div.working",
-    { "data-testid": "working", role: "status", hidden: true },
-    h("span.spinner", { "aria-hidden": "true" }),
-    workingText,
-    runningCommand,
-  );
-  const plan = h("details.plan-card.chat-only", {
-    "data-testid": "plan",
-    hidden: true,
-    open: true,
-  });
-  const usage = h("span.usage.muted", { "data-testid": "usage", hidden: true });
-  const showUsage = (u: Usage | undefined) => {
-    if (!u) return;
-    usage.hidden = u.inputTokens + u.outputTokens === 0;
-    usage.textContent = `${tokens(u.inputTokens + u.outputTokens)} tokens`;
-    usage.title = `${u.inputTokens.toLocaleString()} input · ${u.outputTokens.toLocaleString()} output tokens`;
-    usage.dataset.input = String(u.inputTokens);
-    usage.dataset.output = String(u.outputTokens);
-  };
-  showUsage(session.usage);
-  const refreshUsage = () =>
-    void api<{ usage?: Usage }>("GET", `/api/sessions/${id}`)
-      .then((s) => showUsage(s.usage))
-      .catch(() => undefined);
-  let turnStartedAt: number | null = null;
-  const tick = () => {
-    const label = WORKING[status];
-    working.hidden = !label;
-    if (!label) return;
-    const since = turnStartedAt === null ? "" : ` · ${duration(Date.now() - turnStartedAt)}`;
-    workingText.textContent = `${label}…${since}`;
-    const cmd = running.latest();
-    runningCommand.hidden = !cmd;
-    if (cmd) {
-      runningCommand.querySelector("code")!.textContent = cmd.command;
-      runningCommand.querySelector(".elapsed")!.textContent = Number.isFinite(cmd.at)
-        ? duration(Math.max(0, Date.now() - cmd.at)).replace(/^\d+ ms$/, "0 s")
-        : "";
-    }
-  };
-  let ticks = 0;
-  setInterval(() => {
-    tick();
-    // The model proxy counts tokens as the turn goes; a look every 10 s keeps the header near.
-    if (WORKING[status] && !document.hidden && ++ticks % 10 === 0) refreshUsage();
-  }, 1000);
+  const progress = createProgress(id, session.usage, () => status);
 
   const mainSection = h(
     "section.main",
     { "data-mode": "chat" },
     scroller,
     tuiPane,
-    h("div.dock-top.chat-only", {}, plan, working),
+    progress.element,
     ended,
     send,
   );
@@ -455,7 +383,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         h("span.state", {}, dot, statusText),
         session.branch ? h("code.branch", {}, session.branch) : null,
         session.origin ? originLink(session.origin) : null,
-        h("span.head-actions", {}, usage, tuiButton, stopButton),
+        h("span.head-actions", {}, progress.usage, tuiButton, stopButton),
       ),
       mainSection,
       dock.element,
@@ -471,35 +399,21 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   events.onmessage = (e) => {
     const ev = JSON.parse(e.data) as Ev;
     const follow = nearBottom();
-    if (ev.type === "command_started") running.start(ev);
-    const item = renderEvent(ev, ev.type === "command" ? running.finish(ev) : null);
+    const item = renderEvent(ev, progress.took(ev));
     if (item) {
       timeline.append(item);
       if (follow) scroller.scrollTop = scroller.scrollHeight;
     }
     if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
     if (ev.type === "message" && ev.role === "user") lastAssistant = null;
-    if (ev.type === "plan") {
-      plan.replaceChildren(...renderPlan(ev.steps));
-      plan.hidden = ev.steps.length === 0;
-      plan.open = Boolean(WORKING[status]);
-    }
     if (ev.type === "status") {
       dot.dataset.status = status = ev.status;
       statusText.textContent = ev.status;
-      if (ev.status === "running") turnStartedAt = Date.parse(ev.createdAt ?? "") || Date.now();
-      if (!WORKING[ev.status]) {
-        running.clear();
-        turnStartedAt = null;
-        plan.open = false; // its summary still says how far it got
-      }
-      if (ENDED.includes(ev.status)) plan.hidden = true;
       if (ENDED.includes(ev.status)) endReason = ev.reason ?? endReason;
       reflectStatus();
       void refreshSandbox();
-      refreshUsage();
     }
-    tick();
+    progress.onEvent(ev);
     updateQuestion();
     // A turn that ended with changes opens Changes, unless the person picked a panel already.
     if (ev.type === "diff_stat" && ev.files.length > 0 && !changes.chosen() && changesPane.hidden)
