@@ -128,8 +128,12 @@ export function renderEvent(ev: Ev, tookMs: number | null): HTMLElement | null {
     }
     case "error":
       return li("error", h("span.error-box", {}, ev.message), " ", at());
-    case "status":
-      return li("status muted", `${ev.status}${ev.reason ? `: ${ev.reason}` : ""} `, at());
+    case "status": {
+      // A divider: its time on hover of the label, not beside it (that would pull it off centre).
+      const label = h("span", {}, `${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
+      if (ev.createdAt) label.title = new Date(ev.createdAt).toLocaleString();
+      return li("status muted", label);
+    }
     case "diff_stat":
       return li(
         "diffstat muted",

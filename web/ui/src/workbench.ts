@@ -46,6 +46,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     title: session.status,
   });
   const statusText = h("span", {}, session.status);
+  const statusBadge = h("span.badge.state", { "data-status": session.status }, dot, statusText);
   const timeline = h("ol.timeline", {
     "data-testid": "timeline",
     "aria-label": "Session timeline",
@@ -380,7 +381,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         h("a.brand", { href: "/" }, "Tandem"),
         h("span.sep", { "aria-hidden": "true" }, "/"),
         repoLabel,
-        h("span.state", {}, dot, statusText),
+        statusBadge,
         session.branch ? h("code.branch", {}, session.branch) : null,
         session.origin ? originLink(session.origin) : null,
         h("span.head-actions", {}, progress.usage, tuiButton, stopButton),
@@ -392,23 +393,29 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   reflectStatus();
   void refreshSandbox();
 
-  /** Follows the newest item unless the person has scrolled up to read. */
+  /** Follows the newest item unless the person has scrolled up to read, also as panels resize. */
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  let stick = true;
+  scroller.addEventListener("scroll", () => (stick = nearBottom()));
+  const follow = new ResizeObserver(() => {
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+  });
+  follow.observe(scroller);
+  follow.observe(timeline);
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
   const events = new EventSource(`/api/sessions/${id}/events`);
   events.onmessage = (e) => {
     const ev = JSON.parse(e.data) as Ev;
-    const follow = nearBottom();
     const item = renderEvent(ev, progress.took(ev));
     if (item) {
       timeline.append(item);
-      if (follow) scroller.scrollTop = scroller.scrollHeight;
+      if (stick) scroller.scrollTop = scroller.scrollHeight;
     }
     if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
     if (ev.type === "message" && ev.role === "user") lastAssistant = null;
     if (ev.type === "status") {
       dot.dataset.status = status = ev.status;
-      statusText.textContent = ev.status;
+      statusText.textContent = statusBadge.dataset.status = ev.status;
       if (ENDED.includes(ev.status)) endReason = ev.reason ?? endReason;
       reflectStatus();
       void refreshSandbox();
