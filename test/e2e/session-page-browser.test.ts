@@ -361,6 +361,17 @@ describe.skipIf(skip)("the session page in headless Chromium", { timeout: 120_00
     await page.click("[data-testid=stop]");
     await page.waitForSelector("[data-testid=session-ended]:not([hidden])", { timeout: 60_000 });
     expect(await page.textContent("[data-testid=stop]")).toBe("Stopped");
+    // The ended session's composer takes no dropped files either.
+    await page.$eval("[data-testid=follow-up]", (box) => {
+      const dropped = new DataTransfer();
+      dropped.items.add(new File(["late\n"], "late.txt", { type: "text/plain" }));
+      box
+        .closest("form")!
+        .dispatchEvent(
+          new DragEvent("drop", { dataTransfer: dropped, bubbles: true, cancelable: true }),
+        );
+    });
+    expect(await page.textContent("[data-testid=attachments]")).toBe("");
     await page.setViewportSize({ width: 1440, height: 900 });
     expectClean(await checkPage(page, "session-stopped"));
   });

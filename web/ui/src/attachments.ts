@@ -65,14 +65,16 @@ export function attachControl(sessionId: string) {
     hasFiles: () => pending.length > 0,
     /** Takes files pasted into, or dropped onto, `target` (the composer) as attachments. */
     acceptFrom(target: HTMLElement) {
+      // An ended session's composer is disabled: it takes no files either.
+      const closed = () => button.disabled;
       target.addEventListener("paste", (e: ClipboardEvent) => {
         const files = Array.from(e.clipboardData?.files ?? []);
-        if (!files.length) return;
+        if (!files.length || closed()) return;
         e.preventDefault();
         add(files);
       });
       target.addEventListener("dragover", (e: DragEvent) => {
-        if (!e.dataTransfer?.types.includes("Files")) return;
+        if (!e.dataTransfer?.types.includes("Files") || closed()) return;
         e.preventDefault();
         target.classList.add("dropping");
       });
@@ -80,7 +82,7 @@ export function attachControl(sessionId: string) {
       target.addEventListener("drop", (e: DragEvent) => {
         target.classList.remove("dropping");
         const files = Array.from(e.dataTransfer?.files ?? []);
-        if (!files.length) return;
+        if (!files.length || closed()) return;
         e.preventDefault();
         add(files);
       });
