@@ -342,6 +342,7 @@ describe.skipIf(skip)("the session page in headless Chromium", { timeout: 120_00
     expect(await visible("send")).toBe(false);
     expect(await visible("timeline")).toBe(false);
     expect(await page.getAttribute("[data-testid=tui-toggle]", "aria-pressed")).toBe("true");
+    expectClean(await checkPage(page, "session-tui"));
     await page.click("[data-testid=tui-toggle]");
     expect(await visible("follow-up")).toBe(true);
     expect(await visible("tui")).toBe(false);
