@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { eq } from "drizzle-orm";
-import { issueToken, schema } from "@tandem/core";
+import { execCollect, issueToken, schema } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
 import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
 import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
   registerRepository,
+  sandboxOf,
   startGitServer,
   waitFirstTurn,
   type TestGit,
@@ -43,6 +44,7 @@ const FIRST_EDIT = [
 
 const FILES = {
   "README.md": "modified",
+  "done.txt": "renamed",
   "docs/guide/intro.md": "added",
   "old.txt": "deleted",
   "src/app/main.ts": "modified",
@@ -90,6 +92,7 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
         "acme/app": {
           "README.md": "# app\n",
           "old.txt": "to be removed\n",
+          "todo.txt": "one\ntwo\n",
           "src/app/main.ts": "export const main = 1;\n",
         },
       },
@@ -114,6 +117,13 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
     expect(created.status).toBe(201);
     id = created.body.id;
     await waitFirstTurn(stack, id);
+    // Moved in the sandbox, as a person in the terminal would: listed as one renamed file.
+    const sandbox = await sandboxOf(stack, id);
+    await execCollect(stack.sandboxes, sandbox!.externalId!, [
+      "sh",
+      "-c",
+      "cd /workspace/acme/app && mv todo.txt done.txt",
+    ]);
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await context.newPage();
@@ -146,12 +156,15 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
     const listed = await page.$$eval("[data-testid=changes-tree] li.file", (els) =>
       Object.fromEntries(els.map((e) => [(e as HTMLElement).dataset.path, e.textContent])),
     );
-    expect(Object.keys(listed).sort()).toEqual(Object.keys(FILES));
+    expect(Object.keys(listed).sort()).toEqual(Object.keys(FILES).sort());
     for (const [path, status] of Object.entries(FILES))
       expect(listed[path], path).toContain(status);
     expect(listed["src/app/util/math.ts"]).toMatch(/math\.ts.*\+2 −0/);
     expect(listed["old.txt"]).toMatch(/\+0 −1/);
     expect(listed["src/app/main.ts"]).toMatch(/\+2 −1/);
+    expect(await page.textContent(`${file("done.txt")} [data-testid=file-toggle]`)).toContain(
+      "todo.txt → done.txt",
+    );
     // A folder closes and opens.
     const folder = "[data-testid=tree-folder][data-folder='src/app']";
     await page.click(folder);
@@ -171,6 +184,7 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
       "docs/guide/intro.md",
       "src/app/util/math.ts",
       "src/app/main.ts",
+      "done.txt",
       "old.txt",
       "README.md",
     ]);
@@ -187,6 +201,9 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
       await other.goto(`${stack.base}/sessions/${id}#file-src/app/util/math.ts`);
       await other.waitForSelector(`${file("src/app/util/math.ts")} .d2h-wrapper`);
       await until("math.ts scrolled to", () => scrolledTo(other, "src/app/util/math.ts"), 5_000);
+      // And stays there through the panel's refresh after the page's replay of the agent's edits.
+      await other.waitForTimeout(1_000);
+      expect(await scrolledTo(other, "src/app/util/math.ts")).toBe(true);
       expect(
         await other.getAttribute(`${treeFile("src/app/util/math.ts")} a`, "aria-current"),
       ).toBe("true");
@@ -207,16 +224,16 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
   }, 30_000);
 
   it("marks files viewed: each collapses, the header counts them, and a reload keeps them", async () => {
-    expect(await page.textContent("[data-testid=viewed-count]")).toBe("0 of 5 viewed");
+    expect(await page.textContent("[data-testid=viewed-count]")).toBe("0 of 6 viewed");
     for (const path of ["src/app/util/math.ts", "src/app/main.ts"]) {
       await page.check(`${file(path)} [data-testid=viewed]`);
       expect(await page.isVisible(`${file(path)} .d2h-wrapper`)).toBe(false);
       expect(await page.getAttribute(treeFile(path), "class")).toContain("viewed");
     }
-    expect(await page.textContent("[data-testid=viewed-count]")).toBe("2 of 5 viewed");
+    expect(await page.textContent("[data-testid=viewed-count]")).toBe("2 of 6 viewed");
     await page.reload();
     await openChanges();
-    expect(await page.textContent("[data-testid=viewed-count]")).toBe("2 of 5 viewed");
+    expect(await page.textContent("[data-testid=viewed-count]")).toBe("2 of 6 viewed");
     for (const path of ["src/app/util/math.ts", "src/app/main.ts"]) {
       expect(await page.isChecked(`${file(path)} [data-testid=viewed]`), path).toBe(true);
       expect(await page.isVisible(`${file(path)} .d2h-wrapper`), path).toBe(false);
@@ -290,7 +307,7 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
       false,
     );
     expect(await page.isChecked(`${file("src/app/main.ts")} [data-testid=viewed]`)).toBe(true);
-    expect(await page.textContent("[data-testid=viewed-count]")).toBe("1 of 5 viewed");
+    expect(await page.textContent("[data-testid=viewed-count]")).toBe("1 of 6 viewed");
   }, 180_000);
 
   it("Send comments now sends the pending comments on their own", async () => {

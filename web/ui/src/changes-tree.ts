@@ -99,7 +99,7 @@ export function fileTree(
         {
           href: fileAnchor(f.path),
           "data-testid": "tree-file",
-          title: f.path,
+          title: f.oldPath ? `${f.path} (was ${f.oldPath})` : f.path,
           onclick: (e: MouseEvent) => {
             e.preventDefault();
             open(f.path);

@@ -10,6 +10,8 @@ export { hasPendingComments, pendingCommentsList, sendWithComments } from "./rev
 export interface FileDiff {
   path: string;
   status: string;
+  /** Where a renamed file was. */
+  oldPath?: string;
   added: number;
   removed: number;
   patch: string;
@@ -36,6 +38,8 @@ export function fileFromHash(hash = location.hash): string | null {
 const fileOpen = new Map<string, boolean>();
 const closedFolders = new Set<string>();
 let treeShown: boolean | null = null;
+/** The file last opened from the tree or the address, marked in the tree across refreshes. */
+let current: string | null = null;
 /** The anchor the page was opened at is scrolled to once, on the panel's first render. */
 let anchorPending = fileFromHash() !== null;
 
@@ -74,15 +78,21 @@ export function changesView(
     const target = sections.get(path);
     if (!target) return;
     target.setOpen(true);
-    for (const a of tree.querySelectorAll("a.tree-file")) a.removeAttribute("aria-current");
-    tree
-      .querySelector(`li.file[data-path="${CSS.escape(path)}"] a`)
-      ?.setAttribute("aria-current", "true");
+    current = path;
+    markCurrent();
     history.replaceState(history.state, "", fileAnchor(path));
     target.section.scrollIntoView({ block: "start" });
   };
+  const markCurrent = () => {
+    for (const a of tree.querySelectorAll("a.tree-file")) a.removeAttribute("aria-current");
+    if (current)
+      tree
+        .querySelector(`li.file[data-path="${CSS.escape(current)}"] a`)
+        ?.setAttribute("aria-current", "true");
+  };
   renderDiff();
   reflectViewed();
+  markCurrent();
 
   const layoutLabel = () => (layout === "side-by-side" ? "Unified" : "Side by side");
   const layoutToggle = h(
@@ -197,7 +207,7 @@ function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewe
       },
     },
     h("span.chevron", { "aria-hidden": "true" }),
-    h("span.file-path", {}, f.path),
+    h("span.file-path", {}, f.oldPath ? `${f.oldPath} → ${f.path}` : f.path),
   );
   const section = h(
     "section.file-diff",
