@@ -272,6 +272,15 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
       ),
     ).toEqual(["README.md:3", "docs/guide/intro.md:2"]);
     await openChanges();
+    // And under their lines in the diff again.
+    expect(
+      await page.$$eval("[data-testid=changes] tr.review [data-testid=review-pending]", (els) =>
+        els.map((e) => e.textContent),
+      ),
+    ).toEqual([
+      "Will be sent with your next message: docs/guide/intro.md:2: Give an example",
+      "Will be sent with your next message: README.md:3: Say what it greets",
+    ]);
 
     const before = model.responseRequests.length;
     await page.fill("[data-testid=follow-up]", "Please address these");
@@ -283,6 +292,7 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
       "Review comment on docs/guide/intro.md:2: Give an example",
     ].join("\n");
     await page.waitForSelector("[data-testid=pending-comments][hidden]", { state: "attached" });
+    expect(await page.$$("[data-testid=changes] [data-testid=review-pending]")).toHaveLength(0);
     const [stored] = await stack.rt.database.db
       .select()
       .from(schema.sessionMessages)

@@ -1,7 +1,7 @@
 import { api, h } from "./api.ts";
 
 /** A line comment waiting to go out with the session's next message. */
-interface PendingComment {
+export interface PendingComment {
   id: string;
   path: string;
   line: string;
@@ -35,14 +35,18 @@ function save(sessionId: string, comments: PendingComment[]) {
 export const commentText = (c: Pick<PendingComment, "path" | "line" | "text">) =>
   `Review comment on ${c.path}:${c.line}: ${c.text}`;
 
-/** Adds the comment; `onGone` is called once when it is removed or sent. */
-export function addPendingComment(
-  sessionId: string,
-  c: Omit<PendingComment, "id">,
-  onGone: () => void,
-) {
-  const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  save(sessionId, [...pending(sessionId), { ...c, id }]);
+export function addPendingComment(sessionId: string, c: Omit<PendingComment, "id">) {
+  const comment = { ...c, id: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}` };
+  save(sessionId, [...pending(sessionId), comment]);
+  return comment;
+}
+
+/** Session `sessionId`'s pending comments on `path`. */
+export const pendingOn = (sessionId: string, path: string) =>
+  pending(sessionId).filter((c) => c.path === path);
+
+/** Calls `onGone` once, when comment `id` is removed or sent. */
+export function whenGone(sessionId: string, id: string, onGone: () => void) {
   const watch = () => {
     if (pending(sessionId).some((p) => p.id === id)) return;
     listenersOf(sessionId).delete(watch);

@@ -1,5 +1,10 @@
 import { api, h } from "./api.ts";
-import { addPendingComment, commentText } from "./review-comments.ts";
+import {
+  addPendingComment,
+  commentText,
+  whenGone,
+  type PendingComment,
+} from "./review-comments.ts";
 
 /**
  * The comment box under a diff line. "Add comment" (also Ctrl+Enter) keeps the comment for the
@@ -37,13 +42,8 @@ export function commentRow(
         const comment = { path, line, text: text.value.trim() };
         if (!comment.text) return;
         if (e.submitter !== sendNow) {
-          addPendingComment(sessionId, comment, () => {
-            row.remove();
-            onClose();
-          });
-          return done(
-            "review-pending",
-            `Will be sent with your next message: ${path}:${line}: ${comment.text}`,
+          return row.replaceWith(
+            pendingNote(sessionId, addPendingComment(sessionId, comment), onClose),
           );
         }
         try {
@@ -77,5 +77,31 @@ export function commentRow(
   const cell = h("td", { colspan: "2" }, form);
   row.append(cell);
   queueMicrotask(() => text.focus());
+  return row;
+}
+
+/** What a kept comment leaves under its line; it goes once the comment is removed or sent. */
+export function pendingNote(
+  sessionId: string,
+  c: PendingComment,
+  onClose: () => void,
+): HTMLTableRowElement {
+  const row = h(
+    "tr.review",
+    { "data-line": c.line },
+    h(
+      "td",
+      { colspan: "2" },
+      h(
+        "span.review-note",
+        { "data-testid": "review-pending" },
+        `Will be sent with your next message: ${c.path}:${c.line}: ${c.text}`,
+      ),
+    ),
+  );
+  whenGone(sessionId, c.id, () => {
+    row.remove();
+    onClose();
+  });
   return row;
 }

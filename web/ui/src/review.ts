@@ -2,7 +2,8 @@ import { html as diffHtml } from "diff2html";
 import { h } from "./api.ts";
 import { counts, fileAnchor, fileTree, inTreeOrder, STATUS_TONE } from "./changes-tree.ts";
 import { isViewed, setViewed } from "./changes-viewed.ts";
-import { commentRow } from "./review-line.ts";
+import { pendingOn } from "./review-comments.ts";
+import { commentRow, pendingNote } from "./review-line.ts";
 import "./ui/changes.css";
 
 export { hasPendingComments, pendingCommentsList, sendWithComments } from "./review-comments.ts";
@@ -184,6 +185,7 @@ function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewe
     matching: "none",
   });
   body.addEventListener("click", (e) => lineClicked(sessionId, f.path, layout, body, e));
+  showPending(sessionId, f.path, layout, body);
   const viewed = h("input", {
     type: "checkbox",
     "data-testid": "viewed",
@@ -256,6 +258,24 @@ function lineClicked(
   const spacer = target.twin ? h("tr.review.spacer", {}, h("td", { colspan: "2" })) : null;
   if (spacer) target.twin!.after(spacer);
   row.after(commentRow(sessionId, path, target.line, () => spacer?.remove()));
+}
+
+/** Comments kept for the next message, under their lines again after a reload or a refresh. */
+function showPending(sessionId: string, path: string, layout: DiffLayout, body: HTMLElement) {
+  // Side by side, the new side's row first: a line is named by its new number there.
+  const rows = [...body.querySelectorAll("tbody")]
+    .reverse()
+    .flatMap((t) => [...t.querySelectorAll<HTMLTableRowElement>(":scope > tr")]);
+  for (const c of pendingOn(sessionId, path)) {
+    for (const row of rows) {
+      const target = layout === "side-by-side" ? sideBySideLine(body, row) : unifiedLine(row);
+      if (target?.line !== c.line || row.nextElementSibling?.classList.contains("review")) continue;
+      const spacer = target.twin ? h("tr.review.spacer", {}, h("td", { colspan: "2" })) : null;
+      if (spacer) target.twin!.after(spacer);
+      row.after(pendingNote(sessionId, c, () => spacer?.remove()));
+      break;
+    }
+  }
 }
 
 function unifiedLine(
