@@ -13,6 +13,7 @@ import {
   waitFirstTurn,
   type TestGit,
 } from "../helpers/e2e.ts";
+import { seriousA11yViolations } from "../helpers/axe.ts";
 import { checkPage } from "../helpers/screens.ts";
 import { startStack, until, type Stack } from "../helpers/stack.ts";
 
@@ -359,6 +360,14 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
       390,
     );
+    // Side by side too: each half scrolls in its box, reachable by keyboard.
+    await page.click("[data-testid=diff-layout]");
+    await page.waitForSelector("[data-testid=diff][data-layout=side-by-side] .d2h-file-side-diff");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      390,
+    );
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await page.click("[data-testid=diff-layout]");
     await page.setViewportSize({ width: 1440, height: 900 });
   }, 60_000);
 

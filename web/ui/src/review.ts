@@ -186,6 +186,9 @@ function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewe
   });
   body.addEventListener("click", (e) => lineClicked(sessionId, f.path, layout, body, e));
   showPending(sessionId, f.path, layout, body);
+  // Side by side, each half scrolls on its own: reachable by keyboard too.
+  for (const side of body.querySelectorAll(".d2h-file-side-diff"))
+    side.setAttribute("tabindex", "0");
   const viewed = h("input", {
     type: "checkbox",
     "data-testid": "viewed",
