@@ -132,12 +132,20 @@ export function discordSection(orgId: () => string) {
         ),
       );
     } catch (err) {
-      body.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "Discord is not configured (DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID)."
-          : (err as Error).message;
+      // Not configured is a state, not a failure.
+      if (err instanceof ApiError && err.status === 404)
+        body.replaceChildren(
+          h(
+            "p.muted",
+            {},
+            "Discord is not configured (DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID).",
+          ),
+        );
+      else {
+        body.replaceChildren();
+        error.textContent = (err as Error).message;
+      }
     }
   };
-  return { element: h("div", {}, h("h2", {}, "Discord"), body, error), load };
+  return { element: h("div.provider-section", {}, h("h3", {}, "Discord"), body, error), load };
 }

@@ -108,12 +108,20 @@ export function jiraSection(orgId: () => string) {
         ),
       );
     } catch (err) {
-      body.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_WEBHOOK_SECRET)."
-          : (err as Error).message;
+      // Not configured is a state, not a failure.
+      if (err instanceof ApiError && err.status === 404)
+        body.replaceChildren(
+          h(
+            "p.muted",
+            {},
+            "Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_WEBHOOK_SECRET).",
+          ),
+        );
+      else {
+        body.replaceChildren();
+        error.textContent = (err as Error).message;
+      }
     }
   };
-  return { element: h("div", {}, h("h2", {}, "Jira"), body, error), load };
+  return { element: h("div.provider-section", {}, h("h3", {}, "Jira"), body, error), load };
 }

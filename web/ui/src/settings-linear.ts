@@ -149,12 +149,20 @@ export function linearSection(orgId: () => string) {
           : "",
       );
     } catch (err) {
-      body.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "Linear is not configured (LINEAR_WEBHOOK_SECRET and LINEAR_API_KEY or the OAuth app)."
-          : (err as Error).message;
+      // Not configured is a state, not a failure.
+      if (err instanceof ApiError && err.status === 404)
+        body.replaceChildren(
+          h(
+            "p.muted",
+            {},
+            "Linear is not configured (LINEAR_WEBHOOK_SECRET and LINEAR_API_KEY or the OAuth app).",
+          ),
+        );
+      else {
+        body.replaceChildren();
+        error.textContent = (err as Error).message;
+      }
     }
   };
-  return { element: h("div", {}, h("h2", {}, "Linear"), body, error), load };
+  return { element: h("div.provider-section", {}, h("h3", {}, "Linear"), body, error), load };
 }
