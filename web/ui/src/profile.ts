@@ -107,51 +107,61 @@ export async function renderProfile(app: HTMLElement, name: string) {
   const settings = h(
     "section.card.profile-settings",
     { "data-testid": "profile-settings" },
-    h("label", {}, active, " Active: new sessions may start on this profile"),
+    h("label.check-label", {}, active, " Active: new sessions may start on this profile"),
     h(
-      "form.inline",
+      "form.inline.cron",
       {
         onsubmit: (e: Event) => {
           e.preventDefault();
           void settle(() => api("PATCH", url, { refreshCron: cron.value.trim() || null }));
         },
       },
-      h("label", {}, "Rebuild the snapshot on a schedule ", cron),
+      h(
+        "label.field",
+        {},
+        h("span", {}, "Rebuild the snapshot on a schedule"),
+        cron,
+        h("small.hint", {}, "cron in UTC; the newest published version is rebuilt"),
+      ),
       admin
         ? h("button", { type: "submit", "data-testid": "profile-cron-save" }, "Save schedule")
         : null,
     ),
-    admin
-      ? h(
-          "button",
-          {
-            "data-testid": "refresh-snapshot",
-            onclick: () => void settle(() => api("POST", `${url}/refresh`)),
-          },
-          "Refresh snapshot now",
-        )
-      : null,
-    " ",
-    // The API refuses the default profile and one that sessions started on, and says so.
-    admin
-      ? h(
-          "button.danger",
-          {
-            "data-testid": "delete-profile",
-            onclick: async () => {
-              if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
-              settingsError.textContent = "";
-              try {
-                await api("DELETE", url);
-                location.assign("/profiles");
-              } catch (err) {
-                settingsError.textContent = (err as Error).message;
-              }
+    h(
+      "div.actions",
+      {},
+      admin
+        ? h(
+            "button",
+            {
+              "data-testid": "refresh-snapshot",
+              onclick: () => void settle(() => api("POST", `${url}/refresh`)),
             },
-          },
-          "Delete profile",
-        )
-      : null,
+            "Refresh snapshot now",
+          )
+        : null,
+      " ",
+      // The API refuses the default profile and one that sessions started on, and says so.
+      admin
+        ? h(
+            "button.danger",
+            {
+              "data-testid": "delete-profile",
+              onclick: async () => {
+                if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
+                settingsError.textContent = "";
+                try {
+                  await api("DELETE", url);
+                  location.assign("/profiles");
+                } catch (err) {
+                  settingsError.textContent = (err as Error).message;
+                }
+              },
+            },
+            "Delete profile",
+          )
+        : null,
+    ),
     settingsError,
   );
 
@@ -220,7 +230,8 @@ export async function renderProfile(app: HTMLElement, name: string) {
         `${url}/publish`,
       );
       await reload();
-      return `Published v${published.version}; its snapshot is ${published.snapshot.status}.`;
+      // The live note above follows its snapshot from here.
+      return `Published v${published.version}.`;
     }),
   );
   const testButton = h(
@@ -325,11 +336,11 @@ export async function renderProfile(app: HTMLElement, name: string) {
     if (!newest)
       return void live.replaceChildren("No snapshot yet: publishing the draft builds the first.");
     const detail: Record<string, string> = {
-      queued: "waiting for a worker to build it",
-      running: "building now",
-      ready: "sessions start from it",
-      failed: "the build failed; the log says why",
-      none: "not built",
+      queued: "— waiting for a worker to build it",
+      running: "— building now",
+      ready: "— sessions start from it",
+      failed: "— the build failed; the log says why",
+      none: "— not built",
     };
     live.replaceChildren(
       `Snapshot of v${newest.version}: `,

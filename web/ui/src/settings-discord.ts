@@ -1,4 +1,5 @@
-import { api, ApiError, h } from "./api.ts";
+import { api, h } from "./api.ts";
+import { showLoadFailure } from "./settings-state.ts";
 
 interface Guild {
   id: string;
@@ -29,6 +30,7 @@ export function discordSection(orgId: () => string) {
     const input = h("input", {
       "data-testid": "discord-guild-role",
       "data-id": g.id,
+      "aria-label": `Role needed in ${g.name}`,
       value: g.allowedRole ?? "",
       placeholder: fallback ? `${fallback} (DISCORD_ALLOWED_ROLE)` : "every member",
     });
@@ -36,6 +38,7 @@ export function discordSection(orgId: () => string) {
       "button",
       {
         "data-testid": "discord-guild-role-save",
+        "aria-label": `Save the role for ${g.name}`,
         onclick: async () => {
           error.textContent = "";
           save.disabled = true;
@@ -132,19 +135,12 @@ export function discordSection(orgId: () => string) {
         ),
       );
     } catch (err) {
-      // Not configured is a state, not a failure.
-      if (err instanceof ApiError && err.status === 404)
-        body.replaceChildren(
-          h(
-            "p.muted",
-            {},
-            "Discord is not configured (DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID).",
-          ),
-        );
-      else {
-        body.replaceChildren();
-        error.textContent = (err as Error).message;
-      }
+      showLoadFailure(
+        err,
+        body,
+        error,
+        "Discord is not configured (DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID).",
+      );
     }
   };
   return { element: h("div.provider-section", {}, h("h3", {}, "Discord"), body, error), load };

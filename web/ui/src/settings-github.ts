@@ -1,4 +1,5 @@
-import { api, ApiError, h } from "./api.ts";
+import { api, h } from "./api.ts";
+import { showLoadFailure } from "./settings-state.ts";
 
 interface Org {
   id: string;
@@ -18,6 +19,7 @@ interface Installation {
  */
 export function githubSection(org: () => Org) {
   const list = h("ul.installations", { "data-testid": "installations" });
+  const body = h("div", {}, list);
   const error = h("p.error", { "data-testid": "settings-error" });
 
   const row = (i: Installation, o: Org) => {
@@ -70,23 +72,18 @@ export function githubSection(org: () => Org) {
         undefined,
         { "x-tandem-org": o.id },
       );
+      body.replaceChildren(list);
       list.replaceChildren(
         ...(installations.length
           ? installations.map((i) => row(i, o))
           : [h("li.muted", {}, "No GitHub installations to act on.")]),
       );
     } catch (err) {
-      // Not configured is a state, not a failure.
-      if (err instanceof ApiError && err.status === 404)
-        list.replaceChildren(h("li.muted", {}, "The GitHub App is not configured."));
-      else {
-        list.replaceChildren();
-        error.textContent = (err as Error).message;
-      }
+      showLoadFailure(err, body, error, "The GitHub App is not configured.");
     }
   };
   return {
-    element: h("div.provider-section", {}, h("h3", {}, "GitHub installations"), list, error),
+    element: h("div.provider-section", {}, h("h3", {}, "GitHub installations"), body, error),
     load,
   };
 }
