@@ -88,7 +88,11 @@ describe.skipIf(skip)("Profiles and Settings in headless Chromium", { timeout: 9
     expect(form).toContain("default: no cap");
     expect(form).not.toMatch(/SANDBOX_IMAGE|SANDBOX_IDLE_MINUTES|AGENT_MODEL|\(AGENT\)/);
     expect(await page.getAttribute("[data-testid=spec-cpus]", "placeholder")).toBe("default");
-    await page.click("[data-testid=spec-advanced] summary");
+    // Reached and opened from the keyboard: Tab from the last Resources field, then Enter.
+    await page.focus("[data-testid=spec-disk]");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Advanced");
+    await page.keyboard.press("Enter");
     expect(await page.isVisible("[data-testid=spec-agent-model]")).toBe(true);
     expect(await page.textContent("[data-testid=spec-advanced]")).toContain(
       `default: ${stack.rt.config.AGENT_MODEL}`,

@@ -24,4 +24,3 @@ export function profileDefaults(
     network: DEFAULT_NETWORK_POLICY,
   };
 }
-export type ProfileDefaults = ReturnType<typeof profileDefaults>;

@@ -2,7 +2,7 @@ import { h } from "./api.ts";
 import { bytes, type ProfileSpec } from "./profile-form.ts";
 
 /** One field that differs between the published version and the draft; null where it is left out. */
-export interface SpecChange {
+interface SpecChange {
   field: string;
   before: string | null;
   after: string | null;
@@ -43,7 +43,7 @@ function fields(spec: ProfileSpec): Map<string, string> {
 }
 
 /** The fields that differ, in the form's order. */
-export function specChanges(published: ProfileSpec, draft: ProfileSpec): SpecChange[] {
+function specChanges(published: ProfileSpec, draft: ProfileSpec): SpecChange[] {
   const a = fields(published);
   const b = fields(draft);
   const names = [...new Set([...b.keys(), ...a.keys()])];
@@ -53,7 +53,7 @@ export function specChanges(published: ProfileSpec, draft: ProfileSpec): SpecCha
 }
 
 /** A line diff (longest common subsequence): each line kept, removed or added. */
-export function lineDiff(before: string, after: string): Array<[" " | "-" | "+", string]> {
+function lineDiff(before: string, after: string): Array<[" " | "-" | "+", string]> {
   const a = before.split("\n");
   const b = after.split("\n");
   const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
