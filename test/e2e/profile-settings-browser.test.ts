@@ -134,6 +134,9 @@ describe.skipIf(skip)("Profiles and Settings in headless Chromium", { timeout: 9
     expect([...seen].some((s) => s === "queued" || s === "running")).toBe(true);
     expect(await page.evaluate(() => (window as unknown as { mark?: number }).mark)).toBe(1);
     expect(await page.textContent("[data-testid=snapshot-live]")).toContain("Snapshot of v1");
+    expect(await page.textContent("[data-testid=profile-description]")).toBe(
+      "The web app, with its packages",
+    );
     await page.click("[data-testid=snapshot-live-log]");
     expect(
       await page.$eval("#v1-log", (d) => (d as HTMLDetailsElement).open && d.textContent),
@@ -199,9 +202,21 @@ describe.skipIf(skip)("Profiles and Settings in headless Chromium", { timeout: 9
     // Limits: the org's and the instance's per-sandbox defaults.
     const limits = (await page.textContent("[data-testid=org-limits]"))!;
     expect(limits).toContain("4 sessions at once");
+    expect(limits).toContain("unlimited");
     expect(limits).toContain("2 CPUs");
     expect(limits).toContain("4 GiB");
     expect(await page.isChecked("[data-testid=allow-persistent]")).toBe(false);
+    // Admins change the org's limits; an empty budget is unlimited.
+    await page.click("[data-testid=org-limits-section] summary");
+    await page.fill("[data-testid=limits-form] input[name=concurrencyLimit]", "2");
+    await page.fill("[data-testid=limits-form] input[name=sessionTokenBudget]", "200000");
+    await page.click("[data-testid=save-limits]");
+    await page.waitForSelector("[data-testid=org-limits]:has-text('2 sessions at once')");
+    expect(await page.textContent("[data-testid=org-limits]")).toContain("200,000 tokens");
+    expect(
+      (await stack.owner.request("GET", `/api/orgs/${stack.rt.defaultOrgId}/settings`)).body,
+    ).toMatchObject({ concurrencyLimit: 2, sessionTokenBudget: 200_000, monthlyTokenBudget: null });
+    await page.click("[data-testid=org-limits-section] summary");
     expect(await page.textContent("[data-testid=api-tokens]")).toContain("POST /api/tokens");
     // Nothing unconfigured is an error.
     await page.waitForLoadState("networkidle");

@@ -322,7 +322,7 @@ export function specForm(
           "profiles keep their name",
         ),
       ),
-      field("Description", description, "shown to people choosing a profile"),
+      field("Description", description, "what it is for, for the people who pick it"),
       group(
         "Repositories",
         h("div", {}, repoRows, opts.readOnly ? null : repoPicker),

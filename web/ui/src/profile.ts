@@ -55,6 +55,7 @@ export async function renderProfile(app: HTMLElement, name: string) {
     ),
     h("h1", {}, name),
   );
+  const about = h("p.muted.lead", { "data-testid": "profile-description" });
   app.append(main);
   let view: ProfileView;
   let role: string | null;
@@ -406,9 +407,13 @@ export async function renderProfile(app: HTMLElement, name: string) {
       showDiff();
     }
     renderLive();
+    // What the version in use says it is for (the draft's until one is published).
+    about.textContent = (view.published[0] ?? view.draft)?.spec.description ?? "";
+    about.hidden = !about.textContent;
     timer = setTimeout(() => void reload(), building(view) ? POLL_MS : IDLE_POLL_MS);
   };
   main.append(
+    about,
     h("div.card.profile-status", {}, summary, live),
     admin
       ? ""

@@ -43,14 +43,27 @@ export function limitsSection(orgId: () => string) {
     onchange: () => void savePersistent(),
   });
   const concurrency = h("input", {
+    name: "concurrencyLimit",
     type: "number",
     min: "1",
     max: "1000",
     step: "1",
     required: true,
   });
-  const monthly = h("input", { type: "number", min: "0", step: "1", placeholder: "unlimited" });
-  const perSession = h("input", { type: "number", min: "0", step: "1", placeholder: "unlimited" });
+  const monthly = h("input", {
+    name: "monthlyTokenBudget",
+    type: "number",
+    min: "0",
+    step: "1",
+    placeholder: "unlimited",
+  });
+  const perSession = h("input", {
+    name: "sessionTokenBudget",
+    type: "number",
+    min: "0",
+    step: "1",
+    placeholder: "unlimited",
+  });
   const field = (label: string, input: HTMLElement, hint: string) =>
     h("label.field", {}, h("span", {}, label), input, h("small.hint", {}, hint));
   const budget = (input: HTMLInputElement) =>
@@ -130,7 +143,11 @@ export function limitsSection(orgId: () => string) {
 
   const element = h(
     "section.card.settings-section",
-    { id: "org-limits-section", "aria-labelledby": "org-limits-title" },
+    {
+      id: "org-limits-section",
+      "aria-labelledby": "org-limits-title",
+      "data-testid": "org-limits-section",
+    },
     h("h2", { id: "org-limits-title" }, "Organization limits"),
     values,
     h("label.check-label.setting", {}, persistent, " Allow persistent sandboxes"),
