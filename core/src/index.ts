@@ -47,6 +47,7 @@ export * from "./util/text.ts";
 export * from "./util/timeout.ts";
 export * from "./profiles/service.ts";
 export * from "./profiles/spec.ts";
+export * from "./profiles/defaults.ts";
 export * from "./profiles/network.ts";
 export * from "./profiles/snapshots.ts";
 export * from "./profiles/setup-sandbox.ts";

@@ -130,6 +130,8 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         concurrencyLimit: 4,
         allowPersistentSandboxes: false,
         ...unlimited,
+        // The instance's limits for a sandbox whose profile sets none, shown beside the org's.
+        sandboxDefaults: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, diskBytes: null },
       });
       expect((await owner.request("PATCH", url, { concurrencyLimit: 2 })).body).toEqual({
         concurrencyLimit: 2,

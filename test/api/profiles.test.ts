@@ -56,6 +56,25 @@ describe.each(DB_KINDS)("API on %s", (kind) => {
         published: [{ version: 1, snapshot: { status: "queued" } }],
         inUse: null,
       });
+      // What each field left out comes to on this instance, for the profile page to show.
+      expect(shown.body.defaults).toEqual({
+        image: rt.config.SANDBOX_IMAGE,
+        agent: { kind: rt.config.AGENT, model: rt.config.AGENT_MODEL },
+        limits: { cpus: 2, memoryBytes: 4 * 1024 ** 3, pids: 1024, diskBytes: null },
+        idleMinutes: rt.config.SANDBOX_IDLE_MINUTES,
+        network: { egress: "none", allow: [] },
+      });
+      // A description is part of the spec: saved with the draft, trimmed, and bounded.
+      const described = await owner.request("PUT", "/api/profiles/py-312/draft", {
+        spec: { ...spec, description: "  Python 3.12 with uv  " },
+      });
+      expect(described.body.spec.description).toBe("Python 3.12 with uv");
+      const long = await owner.request("PUT", "/api/profiles/py-312/draft", {
+        spec: { ...spec, description: "x".repeat(501) },
+      });
+      expect(long.status).toBe(400);
+      expect(long.body.error.message).toContain("description is at most 500 characters");
+      await owner.request("PUT", "/api/profiles/py-312/draft", { spec });
       const refused = await owner.request("POST", "/api/sessions", {
         repository: "acme/app",
         prompt: "hi",

@@ -29,6 +29,14 @@ describe("GET /api/setup", () => {
       expect(first.steps[2].detail).toContain(
         "Slack is configured; install it for this organization in Settings",
       );
+      // Every provider, each configured or not: Settings shows the unconfigured ones as neutral.
+      expect(first.providers).toEqual([
+        { name: "slack", title: "Slack", configured: true, installations: 0 },
+        { name: "github", title: null, configured: false, installations: 0 },
+        { name: "linear", title: null, configured: false, installations: 0 },
+        { name: "jira", title: null, configured: false, installations: 0 },
+        { name: "discord", title: null, configured: false, installations: 0 },
+      ]);
 
       await stack.owner.request("POST", "/api/repositories", {
         name: "acme/app",
@@ -44,6 +52,12 @@ describe("GET /api/setup", () => {
       expect(later.steps.map((s: { done: boolean }) => s.done)).toEqual([true, false, true]);
       expect(later.steps[0].detail).toBe("1 registered.");
       expect(later.steps[2].detail).toBe("Connected: Slack.");
+      expect(later.providers[0]).toEqual({
+        name: "slack",
+        title: "Slack",
+        configured: true,
+        installations: 1,
+      });
 
       // Another org's owner sees their own org's state, not this one's.
       const mallory = apiClient(stack.app, (await otherOrganization(stack.rt)).token);

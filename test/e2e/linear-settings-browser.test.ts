@@ -76,6 +76,13 @@ describe.skipIf(!chromiumAvailable())("Linear in the workbench, in headless Chro
     await workspace.waitFor();
     expect(await workspace.textContent()).toContain("Tandem Test");
     expect(await workspace.textContent()).toContain("connected with LINEAR_API_KEY");
+    // Its row among the providers says so; the ones this stack leaves out are only not configured.
+    const row = page.locator("[data-testid=provider][data-provider=linear]");
+    expect(await row.getAttribute("data-state")).toBe("connected");
+    expect(await row.textContent()).toContain("Connected (1 installation)");
+    expect(
+      await page.locator("[data-testid=provider][data-provider=slack]").getAttribute("data-state"),
+    ).toBe("not-configured");
     const select = page.locator("[data-testid=linear-team-repository][data-key=OPS]");
     expect(await select.locator("option").allTextContents()).toEqual([
       "none (ask, or the only one)",

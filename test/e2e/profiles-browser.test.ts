@@ -86,6 +86,7 @@ describe.skipIf(skip)("the Profiles pages in headless Chromium", () => {
 
   it("edits the draft in the form, shows the API's 400 and saves every field", async () => {
     expect(await page.inputValue("[data-testid=spec-agent-kind]")).toBe(""); // the configured AGENT
+    await page.click("[data-testid=spec-advanced] summary"); // folded on a new profile
     await page.selectOption("[data-testid=spec-agent-kind]", "codex");
     await page.fill("[data-testid=spec-agent-model]", "test-model");
     await page.selectOption("[data-testid=spec-agent-effort]", "low");

@@ -31,7 +31,13 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
   beforeAll(async () => {
     git = await startGitServer(
       { username: "u", password: "p" },
-      { "acme/app": { "README.md": "# app\n", "hello.txt": "hello\n" } },
+      {
+        "acme/app": {
+          "README.md": "# app\n",
+          "hello.txt": "hello\n",
+          "docs/todo.txt": "one\ntwo\nthree\n",
+        },
+      },
     );
     model = await new ModelServer([
       { shell: "echo hello-from-agent" },
@@ -151,11 +157,11 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     ).toBe(404);
   });
 
-  it("lists changes against the default branch, tracked and untracked, with counts and patches", async () => {
+  it("lists changes against the default branch, tracked and untracked, renames found, with counts and patches", async () => {
     await execCollect(stack.sandboxes, sandboxId, [
       "sh",
       "-c",
-      "cd /workspace/acme/app && printf 'one\\ntwo\\n' > new.txt && git rm -q README.md",
+      "cd /workspace/acme/app && printf 'one\\ntwo\\n' > new.txt && git rm -q README.md && mv docs/todo.txt docs/done.txt",
     ]);
     const res = await stack.owner.request("GET", `/api/sessions/${id}/changes`);
     expect(res.status).toBe(200);
@@ -166,7 +172,16 @@ describe.skipIf(skip)("the session workbench's server side, against a docker san
     expect(byPath["new.txt"]).toMatchObject({ status: "added", added: 2, removed: 0 });
     expect(byPath["new.txt"].patch).toContain("+two");
     expect(byPath["README.md"]).toMatchObject({ status: "deleted", added: 0, removed: 1 });
-    expect(res.body.totals).toEqual({ files: 3, added: 3, removed: 2 });
+    // Moved without a commit (an untracked new name, a deleted old one): one renamed entry.
+    expect(byPath["docs/done.txt"]).toMatchObject({
+      status: "renamed",
+      oldPath: "docs/todo.txt",
+      added: 0,
+      removed: 0,
+    });
+    expect(byPath["docs/done.txt"].patch).toContain("rename from docs/todo.txt");
+    expect(byPath["docs/todo.txt"]).toBeUndefined();
+    expect(res.body.totals).toEqual({ files: 4, added: 3, removed: 2 });
     // The agent's own index is untouched: new.txt is still untracked there.
     const status = await execCollect(stack.sandboxes, sandboxId, [
       "git",

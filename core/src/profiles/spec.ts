@@ -19,6 +19,12 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * credentials stay with the control plane (model proxy, git credential route).
  */
 export const profileSpec = z.strictObject({
+  /** For people choosing a profile: what it is for. Versioned with the rest of the spec. */
+  description: z
+    .string()
+    .trim()
+    .max(500, { error: "description is at most 500 characters" })
+    .optional(),
   /** The image the snapshot starts from; the configured SANDBOX_IMAGE when absent. */
   image: z
     .string()

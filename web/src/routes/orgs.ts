@@ -9,6 +9,7 @@ import {
   listMembers,
   listOrganizationsForUser,
   LOGIN_LINK_TTL_MS,
+  profileDefaults,
   removeMember,
   requireAdmin,
   updateMemberRole,
@@ -119,13 +120,17 @@ export function orgRoutes(declare: Declare, deps: WebDeps) {
       method: "GET",
       url: "/api/orgs/:orgId/settings",
       tag: "orgs",
-      summary: "Organization settings",
+      summary: "Organization settings, with the instance's per-sandbox default limits",
       responses: { 200: "ok", 404: "not a member" },
     },
     async (req) => {
       const { orgId } = parse(orgParams, req.params, "path");
       const actor = await requireActor(deps, req, orgId);
-      return settingsView(await getOrgSettings(db, actor.orgId));
+      // The instance's per-sandbox limits beside the org's own, for Settings to show.
+      return {
+        ...settingsView(await getOrgSettings(db, actor.orgId)),
+        sandboxDefaults: profileDefaults(deps.config).limits,
+      };
     },
   );
 

@@ -5,6 +5,7 @@ import {
   listProfiles,
   listVersionSnapshotsOrThrow,
   parseRefreshCronOrThrow,
+  profileDefaults,
   profileSpec,
   deleteProfile,
   publishProfile,
@@ -84,12 +85,18 @@ export function profileRoutes(declare: Declare, deps: WebDeps) {
       method: "GET",
       url: "/api/profiles/:name",
       tag: "profiles",
-      summary: "A profile's draft and published versions, each with its newest snapshot",
+      summary:
+        "A profile's draft and published versions, each with its newest snapshot, and what a field left out defaults to",
       responses: { 200: "ok", 404: "unknown profile" },
     },
     async (req) => {
       const actor = await requireActor(deps, req);
-      return getProfileViewOrThrow(db, actor.orgId, parse(params, req.params, "path").name);
+      const view = await getProfileViewOrThrow(
+        db,
+        actor.orgId,
+        parse(params, req.params, "path").name,
+      );
+      return { ...view, defaults: profileDefaults(deps.config) };
     },
   );
 

@@ -1,5 +1,5 @@
-import { and, count, eq, inArray } from "drizzle-orm";
-import { requireAdmin, schema } from "@tandem/core";
+import { count, eq } from "drizzle-orm";
+import { INTEGRATIONS, requireAdmin, schema } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import type { Declare } from "./declare.ts";
@@ -12,6 +12,16 @@ interface SetupStep {
   detail: string;
   /** The workbench page that fixes it; null when only Tandem's environment can (a restart). */
   href: string | null;
+}
+
+/** A provider as Settings lists it: not configured (neutral), configured, or installed here. */
+interface ProviderState {
+  name: string;
+  /** For people; null when this instance does not configure it (the page knows the names). */
+  title: string | null;
+  configured: boolean;
+  /** This org's installations (workspaces, sites, servers) of it. */
+  installations: number;
 }
 
 /**
@@ -39,15 +49,22 @@ export function setupRoutes(declare: Declare, deps: WebDeps) {
         .select({ n: count() })
         .from(schema.repositories)
         .where(eq(schema.repositories.orgId, actor.orgId));
-      const installed = await db
+      const installations = await db
         .select({ provider: schema.installations.provider })
         .from(schema.installations)
-        .where(
-          and(
-            eq(schema.installations.orgId, actor.orgId),
-            inArray(schema.installations.provider, chatNames.length ? chatNames : [""]),
-          ),
-        );
+        .where(eq(schema.installations.orgId, actor.orgId));
+      const installed = installations.filter((i) => chatNames.includes(i.provider));
+      // Every provider Tandem knows, whether this instance configures it and this org installed it.
+      const names = [...new Set([...INTEGRATIONS, ...deps.providers.map((p) => p.name)])];
+      const providers: ProviderState[] = names.map((name) => {
+        const p = deps.providers.find((x) => x.name === name);
+        return {
+          name,
+          title: p?.title ?? null,
+          configured: Boolean(p),
+          installations: installations.filter((i) => i.provider === name).length,
+        };
+      });
       const configured = chats.map((p) => p.title);
       const connected = [...new Set(installed.map((i) => i.provider))];
       const titles = new Map(deps.providers.map((p) => [p.name, p.title]));
@@ -84,7 +101,7 @@ export function setupRoutes(declare: Declare, deps: WebDeps) {
           href: "/settings",
         },
       ];
-      return { steps, complete: steps.every((s) => s.done) };
+      return { steps, complete: steps.every((s) => s.done), providers };
     },
   );
 }

@@ -2,6 +2,7 @@ import { h } from "./api.ts";
 
 /** A profile version's spec as GET /api/profiles/:name returns it (core/src/profiles/spec.ts). */
 export interface ProfileSpec {
+  description?: string;
   image?: string;
   agent: { kind?: string; model?: string; reasoningEffort?: string; command?: string[] };
   repositories: Array<{ name: string; primary?: boolean }>;
@@ -15,6 +16,20 @@ export interface ProfileSpec {
   persistent?: { enabled: boolean; paths?: string[] };
 }
 
+/** What a field left out comes to on this instance (core/src/profiles/defaults.ts). */
+export interface ProfileDefaults {
+  image: string;
+  agent: { kind: string; model: string };
+  limits: {
+    cpus: number | null;
+    memoryBytes: number | null;
+    pids: number | null;
+    diskBytes: number | null;
+  };
+  idleMinutes: number;
+  network: { egress: string };
+}
+
 const AGENT_KINDS = ["codex", "claude-code", "command"];
 const EFFORTS = ["", "minimal", "low", "medium", "high"];
 const EGRESS = [
@@ -25,6 +40,10 @@ const EGRESS = [
 const INTEGRATIONS = ["slack", "github", "linear", "jira", "discord"];
 const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
+
+/** "4 GiB", "512 MiB". */
+export const bytes = (n: number) =>
+  n >= GIB && n % GIB === 0 ? `${n / GIB} GiB` : `${n / MIB} MiB`;
 
 const lines = (text: string) =>
   text
@@ -40,57 +59,50 @@ const num = (value: number | undefined, attrs: Record<string, string> = {}) =>
     value: value === undefined ? "" : String(value),
     ...attrs,
   });
-const field = (label: string, input: HTMLElement, hint?: string) =>
-  h("label.field", {}, h("span", {}, label), input, hint ? h("small.muted", {}, hint) : null);
+const field = (label: string, input: HTMLElement, hint?: string | null) =>
+  h("label.field", {}, h("span", {}, label), input, hint ? h("small.hint", {}, hint) : null);
+/** Several controls under one name: a fieldset, so each control keeps its own label. */
+const group = (label: string, content: HTMLElement, hint?: string) =>
+  h(
+    "fieldset.field.group",
+    {},
+    h("legend", {}, label),
+    content,
+    hint ? h("small.hint", {}, hint) : null,
+  );
+const section = (title: string, testid: string, ...children: HTMLElement[]) =>
+  h("section.spec-section", { "data-testid": testid }, h("h3", {}, title), ...children);
 /** A number input's value, or undefined when empty; `scale` turns MiB/GiB into bytes. */
 const numberOf = (input: HTMLInputElement, scale = 1) =>
   input.value.trim() === "" ? undefined : Math.round(Number(input.value) * scale);
 const optional = (value: string) => (value.trim() === "" ? undefined : value.trim());
 
 /**
- * The draft's spec as a form: every field of the spec, read back with `read()` into the shape
- * PUT /api/profiles/:name/draft takes (empty fields are left out, so the configured defaults apply).
- * The server validates; its 400 message names what is wrong. `readOnly` disables every control.
+ * The draft's spec as a form in sections (Basics, Environment, Network, Resources, and Advanced,
+ * folded unless the spec sets something in it), each empty field showing what it defaults to.
+ * `read()` gives the shape PUT /api/profiles/:name/draft takes (empty fields are left out, so the
+ * defaults apply). The server validates; its 400 message names what is wrong. `readOnly`
+ * disables every control.
  */
-export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositories: string[] }) {
-  const image = text(spec.image, {
-    placeholder: "the configured SANDBOX_IMAGE",
-    "data-testid": "spec-image",
-  });
-  // No kind: the agent the install is configured with (AGENT).
-  const kind = h(
-    "select",
-    { "data-testid": "spec-agent-kind" },
-    h("option", { value: "" }, "configured (AGENT)"),
-    ...AGENT_KINDS.map((k) => h("option", { value: k }, k)),
-  );
-  kind.value = spec.agent.kind ?? "";
-  const model = text(spec.agent.model, {
-    placeholder: "AGENT_MODEL",
-    "data-testid": "spec-agent-model",
-  });
-  const effort = h(
-    "select",
-    { "data-testid": "spec-agent-effort" },
-    ...EFFORTS.map((e) => h("option", { value: e }, e || "default")),
-  );
-  effort.value = spec.agent.reasoningEffort ?? "";
-  const command = h("textarea", {
+export function specForm(
+  spec: ProfileSpec,
+  opts: {
+    readOnly: boolean;
+    repositories: string[];
+    name: string;
+    defaults: ProfileDefaults | null;
+  },
+) {
+  const d = opts.defaults;
+  const defaultHint = (what: string | null | undefined) => (what ? `default: ${what}` : null);
+
+  const description = h("textarea", {
     rows: "2",
-    placeholder: "one argument per line",
-    "data-testid": "spec-agent-command",
+    maxlength: "500",
+    placeholder: "what this profile is for, e.g. Node 22 with the monorepo's packages installed",
+    "data-testid": "spec-description",
   });
-  command.value = (spec.agent.command ?? []).join("\n");
-  const commandField = field(
-    "Command",
-    command,
-    "for the command agent: argv of a CLI that prints Tandem's JSONL events",
-  );
-  const showCommand = () => {
-    commandField.hidden = kind.value !== "command";
-  };
-  kind.addEventListener("change", showCommand);
-  showCommand();
+  description.value = spec.description ?? "";
 
   // Repositories: one row each, a radio marks the primary (the first one when none is marked).
   const repoRows = h("ul.rows", { "data-testid": "spec-repositories" });
@@ -99,21 +111,25 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
       type: "radio",
       name: "primary-repository",
       checked: primary,
-      title: "primary",
+      "aria-label": `${name} is the primary repository`,
     });
     const row = h(
       "li",
       { "data-testid": "spec-repository", "data-name": name },
       h("code", {}, name),
-      h("label", {}, radio, " primary"),
-      h("button", { type: "button", onclick: () => row.remove() }, "Remove"),
+      h("label.check-label", {}, radio, " primary"),
+      h(
+        "button.ghost",
+        { type: "button", "aria-label": `Remove ${name}`, onclick: () => row.remove() },
+        "Remove",
+      ),
     );
     repoRows.append(row);
   };
   for (const r of spec.repositories) addRepo(r.name, Boolean(r.primary));
   const repoPicker = h(
     "select",
-    { "data-testid": "spec-repository-pick" },
+    { "data-testid": "spec-repository-pick", "aria-label": "Add a repository" },
     h("option", { value: "" }, "Add a repository…"),
     ...opts.repositories.map((r) => h("option", { value: r }, r)),
   );
@@ -125,6 +141,10 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
     repoPicker.value = "";
   });
 
+  const image = text(spec.image, {
+    placeholder: "default",
+    "data-testid": "spec-image",
+  });
   const setupScript = h("textarea.code", {
     rows: "8",
     spellcheck: "false",
@@ -135,34 +155,35 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
 
   // Env: name/value rows; values are textareas so multi-line values survive a round trip.
   const envRows = h("ul.rows", { "data-testid": "spec-env" });
+  let envCount = 0;
   const addEnv = (name = "", value = "") => {
+    const n = ++envCount;
     const valueInput = h("textarea", {
       rows: "1",
       placeholder: "value",
+      "aria-label": `Value of variable ${n}`,
       "data-testid": "spec-env-value",
     });
     valueInput.value = value;
     const row = h(
       "li.env",
       {},
-      text(name, { placeholder: "NAME", "data-testid": "spec-env-name" }),
+      text(name, {
+        placeholder: "NAME",
+        "aria-label": `Name of variable ${n}`,
+        "data-testid": "spec-env-name",
+      }),
       valueInput,
-      h("button", { type: "button", onclick: () => row.remove() }, "Remove"),
+      h(
+        "button.ghost",
+        { type: "button", "aria-label": `Remove variable ${n}`, onclick: () => row.remove() },
+        "Remove",
+      ),
     );
     envRows.append(row);
   };
   for (const [k, v] of Object.entries(spec.env)) addEnv(k, v);
 
-  const cpus = num(spec.limits?.cpus, { step: "0.5", "data-testid": "spec-cpus" });
-  const memory = num(spec.limits?.memoryBytes && spec.limits.memoryBytes / MIB, {
-    step: "1",
-    "data-testid": "spec-memory",
-  });
-  const pids = num(spec.limits?.pids, { step: "1", "data-testid": "spec-pids" });
-  const disk = num(spec.limits?.diskBytes && spec.limits.diskBytes / GIB, {
-    step: "1",
-    "data-testid": "spec-disk",
-  });
   const egress = h(
     "select",
     { "data-testid": "spec-egress" },
@@ -186,9 +207,67 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
   };
   egress.addEventListener("change", showAllow);
   showAllow();
+
+  const limit = (v: number | null | undefined, show: (n: number) => string) =>
+    v === null || v === undefined ? "" : show(v);
+  const cpus = num(spec.limits?.cpus, {
+    step: "0.5",
+    placeholder: "default",
+    "data-testid": "spec-cpus",
+  });
+  const memory = num(spec.limits?.memoryBytes && spec.limits.memoryBytes / MIB, {
+    step: "1",
+    placeholder: "default",
+    "data-testid": "spec-memory",
+  });
+  const pids = num(spec.limits?.pids, {
+    step: "1",
+    placeholder: "default",
+    "data-testid": "spec-pids",
+  });
+  const disk = num(spec.limits?.diskBytes && spec.limits.diskBytes / GIB, {
+    step: "1",
+    placeholder: d && d.limits.diskBytes === null ? "no cap" : "default",
+    "data-testid": "spec-disk",
+  });
+
+  // No kind: the agent the install is configured with.
+  const kind = h(
+    "select",
+    { "data-testid": "spec-agent-kind" },
+    h("option", { value: "" }, d ? `default (${d.agent.kind})` : "configured (AGENT)"),
+    ...AGENT_KINDS.map((k) => h("option", { value: k }, k)),
+  );
+  kind.value = spec.agent.kind ?? "";
+  const model = text(spec.agent.model, {
+    placeholder: "default",
+    "data-testid": "spec-agent-model",
+  });
+  const effort = h(
+    "select",
+    { "data-testid": "spec-agent-effort" },
+    ...EFFORTS.map((e) => h("option", { value: e }, e || "default (the agent's own)")),
+  );
+  effort.value = spec.agent.reasoningEffort ?? "";
+  const command = h("textarea", {
+    rows: "2",
+    placeholder: "one argument per line",
+    "data-testid": "spec-agent-command",
+  });
+  command.value = (spec.agent.command ?? []).join("\n");
+  const commandField = field(
+    "Command",
+    command,
+    "for the command agent: argv of a CLI that prints Tandem's JSONL events",
+  );
+  const showCommand = () => {
+    commandField.hidden = kind.value !== "command";
+  };
+  kind.addEventListener("change", showCommand);
+  showCommand();
   const idle = num(spec.idleMinutes, {
     step: "1",
-    placeholder: "SANDBOX_IDLE_MINUTES",
+    placeholder: "default",
     "data-testid": "spec-idle",
   });
   const persistent = h("input", {
@@ -198,7 +277,8 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
   });
   const paths = h("textarea", {
     rows: "2",
-    placeholder: "one absolute path per line (default: the workspace and the agent's home)",
+    placeholder: "one absolute path per line",
+    "aria-label": "Persistent paths",
     "data-testid": "spec-persistent-paths",
   });
   paths.value = (spec.persistent?.paths ?? []).join("\n");
@@ -210,76 +290,144 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
       "data-testid": `spec-integration-${i}`,
     }),
   );
+  // Folded unless the spec sets something in it, so a saved choice is never out of sight.
+  const advancedSet = Boolean(
+    spec.agent.kind ||
+    spec.agent.model ||
+    spec.agent.reasoningEffort ||
+    spec.idleMinutes !== undefined ||
+    spec.persistent?.enabled ||
+    spec.persistent?.paths?.length ||
+    spec.integrations.length !== INTEGRATIONS.length,
+  );
 
   const element = h(
     "fieldset.spec",
     { disabled: opts.readOnly, "data-testid": "spec-form" },
-    field("Image", image),
-    h(
-      "div.grid3",
-      {},
-      field("Agent", kind),
-      field("Model", model),
-      field("Reasoning effort", effort),
-    ),
-    commandField,
-    field("Repositories", h("div", {}, repoRows, opts.readOnly ? null : repoPicker)),
-    field("Setup script", setupScript),
-    field(
-      "Environment",
+    h("legend.sr-only", {}, `The draft of ${opts.name}`),
+    section(
+      "Basics",
+      "spec-basics",
       h(
-        "div",
+        "div.grid-fields",
         {},
-        envRows,
-        opts.readOnly
-          ? null
-          : h(
-              "button",
-              { type: "button", "data-testid": "spec-env-add", onclick: () => addEnv() },
-              "Add variable",
-            ),
+        field(
+          "Name",
+          h("input", {
+            type: "text",
+            value: opts.name,
+            readonly: true,
+            "data-testid": "spec-name",
+          }),
+          "profiles keep their name",
+        ),
       ),
-      "non-secret only: everything here ends up inside the sandbox",
+      field("Description", description, "what it is for, for the people who pick it"),
+      group(
+        "Repositories",
+        h("div", {}, repoRows, opts.readOnly ? null : repoPicker),
+        "cloned into the snapshot; sessions that name no repository work in the primary one (the first when none is marked)",
+      ),
     ),
-    h(
-      "div.grid4",
-      {},
-      field("CPUs", cpus),
-      field("Memory (MiB)", memory),
-      field("Processes", pids),
-      field("Disk (GiB)", disk),
+    section(
+      "Environment",
+      "spec-environment",
+      field("Image", image, defaultHint(d?.image)),
+      field("Setup script", setupScript, "its result is the snapshot sessions start from"),
+      group(
+        "Environment variables",
+        h(
+          "div",
+          {},
+          envRows,
+          opts.readOnly
+            ? null
+            : h(
+                "button",
+                { type: "button", "data-testid": "spec-env-add", onclick: () => addEnv() },
+                "Add variable",
+              ),
+        ),
+        "non-secret only: everything here ends up inside the sandbox",
+      ),
     ),
-    h(
-      "div.grid3",
-      {},
+    section(
+      "Network",
+      "spec-network",
       field(
-        "Network egress",
+        "Egress",
         egress,
         spec.hostNetwork
           ? "this version uses the host's network (hostNetwork): no policy applies"
-          : "where the sandbox may connect",
+          : `where the sandbox may connect; default: ${d?.network.egress ?? "none"}`,
       ),
-      field("Idle minutes", idle, "a quiet session keeps its sandbox this long"),
+      allowField,
     ),
-    allowField,
-    field(
-      "Persistent sandbox",
+    section(
+      "Resources",
+      "spec-resources",
       h(
-        "div",
+        "div.grid-fields",
         {},
-        h(
-          "label",
-          {},
-          persistent,
-          " keep these paths in volumes across restarts (the org must allow it)",
+        field(
+          "CPUs",
+          cpus,
+          defaultHint(limit(d?.limits.cpus, (n) => `${n} CPU${n === 1 ? "" : "s"}`)),
         ),
-        paths,
+        field("Memory (MiB)", memory, defaultHint(limit(d?.limits.memoryBytes, bytes))),
+        field("Processes", pids, defaultHint(limit(d?.limits.pids, String))),
+        field(
+          "Disk (GiB)",
+          disk,
+          d ? defaultHint(limit(d.limits.diskBytes, bytes) || "no cap") : null,
+        ),
       ),
     ),
-    field(
-      "Start sessions from",
-      h("div.checks", {}, ...integrations.map((c) => h("label", {}, c, ` ${c.value}`))),
-      "besides the API and the workbench",
+    h(
+      "details.spec-section.advanced",
+      { open: advancedSet, "data-testid": "spec-advanced" },
+      h("summary", {}, h("h3", {}, "Advanced")),
+      h(
+        "div.grid-fields",
+        {},
+        field("Agent", kind, defaultHint(d?.agent.kind)),
+        field("Model", model, defaultHint(d?.agent.model)),
+        field("Reasoning effort", effort),
+      ),
+      commandField,
+      h(
+        "div.grid-fields",
+        {},
+        field(
+          "Idle minutes",
+          idle,
+          `a quiet session keeps its sandbox this long${d ? `; default: ${d.idleMinutes} minutes` : ""}`,
+        ),
+      ),
+      group(
+        "Persistent sandbox",
+        h(
+          "div",
+          {},
+          h(
+            "label.check-label",
+            {},
+            persistent,
+            " keep these paths in volumes across restarts (the org must allow it)",
+          ),
+          paths,
+        ),
+        "default paths: the workspace and the agent's home",
+      ),
+      group(
+        "Start sessions from",
+        h(
+          "div.checks",
+          {},
+          ...integrations.map((c) => h("label.check-label", {}, c, ` ${c.value}`)),
+        ),
+        "besides the API and the workbench",
+      ),
     ),
   );
 
@@ -296,6 +444,7 @@ export function specForm(spec: ProfileSpec, opts: { readOnly: boolean; repositor
     const setLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
     const pathList = lines(paths.value);
     return {
+      ...(optional(description.value) ? { description: optional(description.value) } : {}),
       ...(optional(image.value) ? { image: optional(image.value) } : {}),
       agent: {
         ...(kind.value ? { kind: kind.value } : {}),

@@ -1,5 +1,6 @@
 import { api, ApiError, csrfToken, h } from "./api.ts";
-import { specForm, type ProfileSpec } from "./profile-form.ts";
+import { renderDiff } from "./profile-diff.ts";
+import { specForm, type ProfileDefaults, type ProfileSpec } from "./profile-form.ts";
 import { currentRole, isAdmin, snapshotBadge, toLogin } from "./profiles.ts";
 
 interface Snapshot {
@@ -26,30 +27,35 @@ interface ProfileView {
   draft: Version | null;
   published: Version[];
   inUse: number | null;
+  defaults?: ProfileDefaults;
 }
 
+/** Polled every second while a snapshot builds, and now and then otherwise (a schedule, another admin). */
 const POLL_MS = 1000;
+const IDLE_POLL_MS = 5000;
 const building = (v: ProfileView) =>
   v.published.some((p) => p.snapshot?.status === "queued" || p.snapshot?.status === "running");
 
 /**
- * `/profiles/:name`: the draft's spec (admins edit, save, test its setup script and publish), the
- * published versions with their snapshots (polled while one builds), and the profile's settings.
+ * `/profiles/:name`: the newest snapshot's status, live; the draft's spec in sections (admins edit,
+ * save, test its setup script and publish) with what it changes from the newest published
+ * version; the published versions with their snapshots; and the profile's schedule and state.
  */
 export async function renderProfile(app: HTMLElement, name: string) {
   const url = `/api/profiles/${encodeURIComponent(name)}`;
+  document.title = `${name} · Profiles · Tandem`;
   const main = h(
-    "main.narrow",
+    "main.narrow.profile-page",
     {},
     h(
-      "h1",
-      {},
-      h("a", { href: "/" }, "Tandem"),
-      " / ",
+      "nav.crumbs",
+      { "aria-label": "Breadcrumb" },
       h("a", { href: "/profiles" }, "Profiles"),
-      ` / ${name}`,
+      h("span", { "aria-hidden": "true" }, " / "),
     ),
+    h("h1", {}, name),
   );
+  const about = h("p.muted.lead", { "data-testid": "profile-description" });
   app.append(main);
   let view: ProfileView;
   let role: string | null;
@@ -100,53 +106,63 @@ export async function renderProfile(app: HTMLElement, name: string) {
     () => void settle(() => api("PATCH", url, { active: active.checked })),
   );
   const settings = h(
-    "section.card",
+    "section.card.profile-settings",
     { "data-testid": "profile-settings" },
-    h("label", {}, active, " Active: new sessions may start on this profile"),
+    h("label.check-label", {}, active, " Active: new sessions may start on this profile"),
     h(
-      "form.inline",
+      "form.inline.cron",
       {
         onsubmit: (e: Event) => {
           e.preventDefault();
           void settle(() => api("PATCH", url, { refreshCron: cron.value.trim() || null }));
         },
       },
-      h("label", {}, "Rebuild the snapshot on a schedule ", cron),
+      h(
+        "label.field",
+        {},
+        h("span", {}, "Rebuild the snapshot on a schedule"),
+        cron,
+        h("small.hint", {}, "cron in UTC; the newest published version is rebuilt"),
+      ),
       admin
         ? h("button", { type: "submit", "data-testid": "profile-cron-save" }, "Save schedule")
         : null,
     ),
-    admin
-      ? h(
-          "button",
-          {
-            "data-testid": "refresh-snapshot",
-            onclick: () => void settle(() => api("POST", `${url}/refresh`)),
-          },
-          "Refresh snapshot now",
-        )
-      : null,
-    " ",
-    // The API refuses the default profile and one that sessions started on, and says so.
-    admin
-      ? h(
-          "button.danger",
-          {
-            "data-testid": "delete-profile",
-            onclick: async () => {
-              if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
-              settingsError.textContent = "";
-              try {
-                await api("DELETE", url);
-                location.assign("/profiles");
-              } catch (err) {
-                settingsError.textContent = (err as Error).message;
-              }
+    h(
+      "div.actions",
+      {},
+      admin
+        ? h(
+            "button",
+            {
+              "data-testid": "refresh-snapshot",
+              onclick: () => void settle(() => api("POST", `${url}/refresh`)),
             },
-          },
-          "Delete profile",
-        )
-      : null,
+            "Refresh snapshot now",
+          )
+        : null,
+      " ",
+      // The API refuses the default profile and one that sessions started on, and says so.
+      admin
+        ? h(
+            "button.danger",
+            {
+              "data-testid": "delete-profile",
+              onclick: async () => {
+                if (!confirm(`Delete the profile ${name} with its versions and snapshots?`)) return;
+                settingsError.textContent = "";
+                try {
+                  await api("DELETE", url);
+                  location.assign("/profiles");
+                } catch (err) {
+                  settingsError.textContent = (err as Error).message;
+                }
+              },
+            },
+            "Delete profile",
+          )
+        : null,
+    ),
     settingsError,
   );
 
@@ -161,8 +177,16 @@ export async function renderProfile(app: HTMLElement, name: string) {
       integrations: [],
       network: { egress: "none", allow: [] },
     },
-    { readOnly: !admin, repositories },
+    { readOnly: !admin, repositories, name, defaults: view.defaults ?? null },
   );
+  const diff = h("section.draft-diff", { "data-testid": "draft-diff", "aria-live": "polite" });
+  const showDiff = () => {
+    const newest = view.published[0];
+    renderDiff(diff, form.read(), newest ? { version: newest.version, spec: newest.spec } : null);
+  };
+  // After the change is applied (a Remove button takes its row away on the same click).
+  const diffSoon = () => setTimeout(showDiff, 0);
+  for (const type of ["input", "change", "click"]) form.element.addEventListener(type, diffSoon);
   let saved = JSON.stringify(form.read());
   const draftError = h("p.error", { "data-testid": "draft-error" });
   const draftNote = h("p.muted", { "data-testid": "draft-note" });
@@ -193,7 +217,11 @@ export async function renderProfile(app: HTMLElement, name: string) {
       return "Draft saved.";
     }),
   );
-  const publishButton = h("button", { type: "button", "data-testid": "publish" }, "Publish");
+  const publishButton = h(
+    "button.primary",
+    { type: "button", "data-testid": "publish" },
+    "Publish",
+  );
   publishButton.addEventListener(
     "click",
     act(publishButton, async () => {
@@ -203,7 +231,8 @@ export async function renderProfile(app: HTMLElement, name: string) {
         `${url}/publish`,
       );
       await reload();
-      return `Published v${published.version}; its snapshot is ${published.snapshot.status}.`;
+      // The live note above follows its snapshot from here.
+      return `Published v${published.version}.`;
     }),
   );
   const testButton = h(
@@ -249,7 +278,8 @@ export async function renderProfile(app: HTMLElement, name: string) {
     { "data-testid": "draft" },
     draftTitle,
     form.element,
-    admin ? h("div.actions", {}, saveButton, testButton, stopButton, publishButton) : null,
+    diff,
+    admin ? h("div.actions", {}, publishButton, saveButton, testButton, stopButton) : null,
     draftError,
     draftNote,
     testLog,
@@ -265,6 +295,7 @@ export async function renderProfile(app: HTMLElement, name: string) {
             const log = h(
               "details",
               {
+                id: `v${v.version}-log`,
                 open: open.has(v.version) || (i === 0 && !open.size),
                 ontoggle: (e: Event) => {
                   if ((e.target as HTMLDetailsElement).open) open.add(v.version);
@@ -297,6 +328,41 @@ export async function renderProfile(app: HTMLElement, name: string) {
     );
   };
 
+  // The newest published version's snapshot, as it builds: the page's live note.
+  const live = h("p.snapshot-live", { role: "status", "data-testid": "snapshot-live" });
+  const renderLive = () => {
+    const newest = view.published[0];
+    const status = newest?.snapshot?.status ?? "none";
+    live.dataset.status = status;
+    if (!newest)
+      return void live.replaceChildren("No snapshot yet: publishing the draft builds the first.");
+    const detail: Record<string, string> = {
+      queued: "— waiting for a worker to build it",
+      running: "— building now",
+      ready: "— sessions start from it",
+      failed: "— the build failed; the log says why",
+      none: "— not built",
+    };
+    live.replaceChildren(
+      `Snapshot of v${newest.version}: `,
+      snapshotBadge(newest.snapshot?.status ?? null, "snapshot-live-status"),
+      ` ${detail[status] ?? ""} · `,
+      h(
+        "a",
+        {
+          href: `#v${newest.version}-log`,
+          "data-testid": "snapshot-live-log",
+          onclick: () => {
+            open.add(newest.version);
+            const details = document.getElementById(`v${newest.version}-log`);
+            if (details instanceof HTMLDetailsElement) details.open = true;
+          },
+        },
+        "View log",
+      ),
+    );
+  };
+
   let timer: ReturnType<typeof setTimeout> | undefined;
   async function reload() {
     clearTimeout(timer);
@@ -307,6 +373,7 @@ export async function renderProfile(app: HTMLElement, name: string) {
     }
     render();
   }
+  let shownVersions = "";
   const render = () => {
     active.checked = view.active;
     if (document.activeElement !== cron) cron.value = view.refreshCron ?? "";
@@ -332,12 +399,22 @@ export async function renderProfile(app: HTMLElement, name: string) {
           )
         : "",
     );
-    renderVersions();
-    // Live while a snapshot is queued or running.
-    if (building(view)) timer = setTimeout(() => void reload(), POLL_MS);
+    // Drawn again only when they changed, so an open log keeps its place between polls.
+    const published = JSON.stringify(view.published);
+    if (published !== shownVersions) {
+      shownVersions = published;
+      renderVersions();
+      showDiff();
+    }
+    renderLive();
+    // What the version in use says it is for (the draft's until one is published).
+    about.textContent = (view.published[0] ?? view.draft)?.spec.description ?? "";
+    about.hidden = !about.textContent;
+    timer = setTimeout(() => void reload(), building(view) ? POLL_MS : IDLE_POLL_MS);
   };
   main.append(
-    summary,
+    about,
+    h("div.card.profile-status", {}, summary, live),
     admin
       ? ""
       : h(
@@ -345,10 +422,11 @@ export async function renderProfile(app: HTMLElement, name: string) {
           { "data-testid": "read-only" },
           "Only the owners and admins of the organization change profiles.",
         ),
-    settings,
     draft,
     h("h2", {}, "Published versions"),
     versions,
+    h("h2", {}, "Schedule and state"),
+    settings,
   );
   render();
 }

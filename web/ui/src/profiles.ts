@@ -25,7 +25,17 @@ export const toLogin = () =>
 
 /** `/profiles`: every profile with whether it is active, the version in use and its newest snapshot; admins create them. */
 export async function renderProfiles(app: HTMLElement) {
-  const main = h("main.narrow", {}, h("h1", {}, "Profiles"));
+  document.title = "Profiles · Tandem";
+  const main = h(
+    "main.narrow.profiles-page",
+    {},
+    h("h1", {}, "Profiles"),
+    h(
+      "p.muted.lead",
+      {},
+      "A profile is the sandbox sessions start in: its image, setup script, network and resources. Publishing a draft builds its snapshot; sessions start on the newest ready one.",
+    ),
+  );
   app.append(main);
   const error = h("p.error", { "data-testid": "profiles-error" });
   let role: string | null;
@@ -123,10 +133,10 @@ export async function renderProfiles(app: HTMLElement) {
 }
 
 /** A snapshot's status as a small coloured label. */
-export function snapshotBadge(status: string | null): HTMLElement {
+export function snapshotBadge(status: string | null, testid = "snapshot-status"): HTMLElement {
   return h(
     "span.badge",
-    { "data-status": status ?? "none", "data-testid": "snapshot-status" },
+    { "data-status": status ?? "none", "data-testid": testid },
     status ?? "no snapshot",
   );
 }

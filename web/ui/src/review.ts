@@ -1,9 +1,18 @@
 import { html as diffHtml } from "diff2html";
-import { api, h } from "./api.ts";
+import { h } from "./api.ts";
+import { counts, fileAnchor, fileTree, inTreeOrder, STATUS_TONE } from "./changes-tree.ts";
+import { isViewed, setViewed } from "./changes-viewed.ts";
+import { pendingOn } from "./review-comments.ts";
+import { commentRow, pendingNote } from "./review-line.ts";
+import "./ui/changes.css";
+
+export { hasPendingComments, pendingCommentsList, sendWithComments } from "./review-comments.ts";
 
 export interface FileDiff {
   path: string;
   status: string;
+  /** Where a renamed file was. */
+  oldPath?: string;
   added: number;
   removed: number;
   patch: string;
@@ -15,15 +24,79 @@ const savedDiffLayout = (): DiffLayout =>
   localStorage.getItem(LAYOUT_KEY) === "side-by-side" ? "side-by-side" : "line-by-line";
 const saveDiffLayout = (layout: DiffLayout) => localStorage.setItem(LAYOUT_KEY, layout);
 
-/** The diff in the remembered layout, and the button that switches unified ↔ side by side. */
-export function reviewableDiffWithLayout(
+/** The file named by a `#file-<path>` anchor in the page's address, if it has one. */
+export function fileFromHash(hash = location.hash): string | null {
+  if (!hash.startsWith("#file-")) return null;
+  try {
+    return decodeURIComponent(hash.slice("#file-".length));
+  } catch {
+    return hash.slice("#file-".length);
+  }
+}
+
+// What the person chose on this page, kept across the panel's refreshes after the agent's edits:
+// files they opened or closed by hand, folders they closed, whether the tree is shown.
+const fileOpen = new Map<string, boolean>();
+const closedFolders = new Set<string>();
+let treeShown: boolean | null = null;
+/** The file last opened from the tree or the address, marked in the tree across refreshes. */
+let current: string | null = null;
+/** The anchor the page was opened at is scrolled to once, on the panel's first render. */
+let anchorPending = fileFromHash() !== null;
+
+/**
+ * The Changes panel, as GitHub's review shows it: totals and "n of m viewed", the file tree beside
+ * the diff (above it on a narrow screen), and each file's diff under its own header, collapsible,
+ * with a Viewed box that collapses it until its diff changes. Clicking a line opens a comment box.
+ */
+export function changesView(
   sessionId: string,
-  files: FileDiff[],
-): { toggle: HTMLButtonElement; diff: HTMLElement } {
+  changed: FileDiff[],
+  totals: { files: number; added: number; removed: number },
+): HTMLElement {
+  const files = inTreeOrder(changed);
   let layout = savedDiffLayout();
-  const label = () => (layout === "side-by-side" ? "Unified" : "Side by side");
-  const diff = h("div.diff-layout", {}, renderReviewableDiff(sessionId, files, layout));
-  const toggle = h(
+  const viewedCount = h("span.viewed-count", { "data-testid": "viewed-count" });
+  const diff = h("div.diff", { "data-testid": "diff", "data-layout": layout });
+  const sections = new Map<string, ReturnType<typeof fileSection>>();
+  const tree = fileTree(files, closedFolders, (path) => open(path));
+  const reflectViewed = () => {
+    const viewed = files.filter((f) => isViewed(sessionId, f.path, f.patch));
+    viewedCount.textContent = `${viewed.length} of ${files.length} viewed`;
+    for (const li of tree.querySelectorAll<HTMLElement>("li.file"))
+      li.classList.toggle(
+        "viewed",
+        viewed.some((f) => f.path === li.dataset.path),
+      );
+  };
+  const renderDiff = () => {
+    diff.dataset.layout = layout;
+    sections.clear();
+    for (const f of files) sections.set(f.path, fileSection(sessionId, f, layout, reflectViewed));
+    diff.replaceChildren(...[...sections.values()].map((s) => s.section));
+  };
+  const open = (path: string) => {
+    const target = sections.get(path);
+    if (!target) return;
+    target.setOpen(true);
+    current = path;
+    markCurrent();
+    history.replaceState(history.state, "", fileAnchor(path));
+    target.section.scrollIntoView({ block: "start" });
+  };
+  const markCurrent = () => {
+    for (const a of tree.querySelectorAll("a.tree-file")) a.removeAttribute("aria-current");
+    if (current)
+      tree
+        .querySelector(`li.file[data-path="${CSS.escape(current)}"] a`)
+        ?.setAttribute("aria-current", "true");
+  };
+  renderDiff();
+  reflectViewed();
+  markCurrent();
+
+  const layoutLabel = () => (layout === "side-by-side" ? "Unified" : "Side by side");
+  const layoutToggle = h(
     "button",
     {
       type: "button",
@@ -31,51 +104,181 @@ export function reviewableDiffWithLayout(
       onclick: () => {
         layout = layout === "side-by-side" ? "line-by-line" : "side-by-side";
         saveDiffLayout(layout);
-        toggle.textContent = label();
-        diff.replaceChildren(renderReviewableDiff(sessionId, files, layout));
+        layoutToggle.textContent = layoutLabel();
+        renderDiff();
       },
     },
-    label(),
+    layoutLabel(),
   );
-  return { toggle, diff };
+
+  const shown = treeShown ?? !matchMedia("(max-width: 720px)").matches;
+  tree.id = `changes-tree-${sessionId}`;
+  tree.hidden = !shown;
+  const treeToggle = h(
+    "button.tree-toggle",
+    {
+      type: "button",
+      "aria-expanded": String(shown),
+      "aria-controls": tree.id,
+      "data-testid": "tree-toggle",
+      onclick: () => {
+        treeShown = tree.hidden;
+        tree.hidden = !treeShown;
+        treeToggle.setAttribute("aria-expanded", String(treeShown));
+      },
+    },
+    h("span.chevron", { "aria-hidden": "true" }),
+    `Files (${files.length})`,
+  );
+
+  const view = h(
+    "div.changes-view",
+    { "data-testid": "changes-view" },
+    h(
+      "div.changes-head",
+      {},
+      h(
+        "p.summary",
+        { "data-testid": "changes-totals" },
+        `${totals.files} file${totals.files === 1 ? "" : "s"} `,
+        h("span.add", {}, `+${totals.added}`),
+        " ",
+        h("span.del", {}, `−${totals.removed}`),
+      ),
+      viewedCount,
+      h("span.hint.muted", {}, "Click a line to comment on it for the agent."),
+      layoutToggle,
+    ),
+    h(
+      "div.changes-body",
+      {},
+      h(
+        "nav.changes-tree",
+        { "aria-label": "Changed files", "data-testid": "changes-tree" },
+        treeToggle,
+        tree,
+      ),
+      h("div.diff-layout", {}, diff),
+    ),
+  );
+  const anchor = fileFromHash();
+  if (anchorPending && anchor) {
+    anchorPending = false;
+    requestAnimationFrame(() => open(anchor));
+  }
+  return view;
 }
 
+/** One file: its header (the name opens and closes it, Viewed) over its diff2html table. */
+function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewed: () => void) {
+  const bodyId = `diff-${diffIds++}`;
+  // Its own scroll box for long lines, reachable by keyboard.
+  const body = h("div.file-body", {
+    id: bodyId,
+    tabindex: "0",
+    role: "region",
+    "aria-label": `Diff of ${f.path}`,
+  });
+  body.innerHTML = diffHtml(f.patch, {
+    drawFileList: false,
+    outputFormat: layout,
+    matching: "none",
+  });
+  body.addEventListener("click", (e) => lineClicked(sessionId, f.path, layout, body, e));
+  showPending(sessionId, f.path, layout, body);
+  // Side by side, each half scrolls on its own: reachable by keyboard too.
+  for (const side of body.querySelectorAll(".d2h-file-side-diff"))
+    side.setAttribute("tabindex", "0");
+  const viewed = h("input", {
+    type: "checkbox",
+    "data-testid": "viewed",
+    checked: isViewed(sessionId, f.path, f.patch),
+    onchange: () => {
+      setViewed(sessionId, f.path, f.patch, viewed.checked);
+      fileOpen.delete(f.path);
+      setOpen(!viewed.checked);
+      onViewed();
+    },
+  });
+  const toggle = h(
+    "button.file-toggle",
+    {
+      type: "button",
+      "aria-controls": bodyId,
+      "data-testid": "file-toggle",
+      onclick: () => {
+        fileOpen.set(f.path, body.hidden);
+        setOpen(body.hidden);
+      },
+    },
+    h("span.chevron", { "aria-hidden": "true" }),
+    h("span.file-path", {}, f.oldPath ? `${f.oldPath} → ${f.path}` : f.path),
+  );
+  const section = h(
+    "section.file-diff",
+    { id: `file-${f.path}`, "data-path": f.path, "data-status": f.status },
+    h(
+      "header.file-head",
+      {},
+      toggle,
+      h("span.badge", { "data-tone": STATUS_TONE[f.status] ?? "" }, f.status),
+      counts(f),
+      h("label.viewed", {}, viewed, "Viewed"),
+    ),
+    body,
+  );
+  const setOpen = (open: boolean) => {
+    body.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    section.dataset.open = String(open);
+  };
+  setOpen(fileOpen.get(f.path) ?? !viewed.checked);
+  return { section, setOpen };
+}
+let diffIds = 0;
+
 /**
- * One diff2html block per file (so every line knows its file); clicking a line opens a comment
- * box whose text goes to the agent as a follow-up: "Review comment on <file>:<line>: <text>".
- * Side by side, a line is named by its new number, or by its old one (marked) when it was deleted.
+ * A click on a diff line opens a comment box under it. Side by side, a line is named by its new
+ * number, or by its old one (marked) when it was deleted.
  */
-function renderReviewableDiff(
+function lineClicked(
   sessionId: string,
-  files: FileDiff[],
-  layout: DiffLayout = "line-by-line",
-): HTMLElement {
-  const diff = h("div.diff", { "data-testid": "diff", "data-layout": layout });
-  for (const f of files) {
-    const block = h("div.file-diff", { "data-path": f.path });
-    block.innerHTML = diffHtml(f.patch, {
-      drawFileList: false,
-      outputFormat: layout,
-      matching: "none",
-    });
-    block.addEventListener("click", (e) => {
-      const row = (e.target as HTMLElement).closest("tr");
-      if (
-        !row ||
-        row.classList.contains("review") ||
-        row.querySelector(".d2h-info") ||
-        row.nextElementSibling?.classList.contains("review")
-      )
-        return;
-      const target = layout === "side-by-side" ? sideBySideLine(block, row) : unifiedLine(row);
-      if (!target) return;
+  path: string,
+  layout: DiffLayout,
+  body: HTMLElement,
+  e: MouseEvent,
+) {
+  const row = (e.target as HTMLElement).closest("tr");
+  if (
+    !row ||
+    row.classList.contains("review") ||
+    row.querySelector(".d2h-info") ||
+    row.nextElementSibling?.classList.contains("review")
+  )
+    return;
+  const target = layout === "side-by-side" ? sideBySideLine(body, row) : unifiedLine(row);
+  if (!target) return;
+  const spacer = target.twin ? h("tr.review.spacer", {}, h("td", { colspan: "2" })) : null;
+  if (spacer) target.twin!.after(spacer);
+  row.after(commentRow(sessionId, path, target.line, () => spacer?.remove()));
+}
+
+/** Comments kept for the next message, under their lines again after a reload or a refresh. */
+function showPending(sessionId: string, path: string, layout: DiffLayout, body: HTMLElement) {
+  // Side by side, the new side's row first: a line is named by its new number there.
+  const rows = [...body.querySelectorAll("tbody")]
+    .reverse()
+    .flatMap((t) => [...t.querySelectorAll<HTMLTableRowElement>(":scope > tr")]);
+  for (const c of pendingOn(sessionId, path)) {
+    for (const row of rows) {
+      const target = layout === "side-by-side" ? sideBySideLine(body, row) : unifiedLine(row);
+      if (target?.line !== c.line || row.nextElementSibling?.classList.contains("review")) continue;
       const spacer = target.twin ? h("tr.review.spacer", {}, h("td", { colspan: "2" })) : null;
       if (spacer) target.twin!.after(spacer);
-      row.after(commentRow(sessionId, f.path, target.line, () => spacer?.remove()));
-    });
-    diff.append(block);
+      row.after(pendingNote(sessionId, c, () => spacer?.remove()));
+      break;
+    }
   }
-  return diff;
 }
 
 function unifiedLine(
@@ -106,60 +309,4 @@ function sideBySideLine(
     side === left ? [number(row), number(twin)] : [number(twin), number(row)];
   const line = newLine || (oldLine ? `${oldLine} (old)` : "");
   return line ? { line, twin } : null;
-}
-
-function commentRow(
-  sessionId: string,
-  path: string,
-  line: string,
-  onClose: () => void,
-): HTMLTableRowElement {
-  const text = h("textarea", {
-    rows: "2",
-    placeholder: `Comment on ${path}:${line} for the agent…`,
-    "data-testid": "review-text",
-  });
-  const error = h("span.error");
-  const row = h("tr.review", { "data-line": line });
-  const form = h(
-    "form.review-form",
-    {
-      onsubmit: async (e: Event) => {
-        e.preventDefault();
-        if (!text.value.trim()) return;
-        try {
-          await api("POST", `/api/sessions/${sessionId}/messages`, {
-            text: `Review comment on ${path}:${line}: ${text.value.trim()}`,
-          });
-          cell.replaceChildren(
-            h(
-              "span.muted",
-              { "data-testid": "review-sent" },
-              `Sent to the agent: ${path}:${line}: ${text.value.trim()}`,
-            ),
-          );
-        } catch (err) {
-          error.textContent = (err as Error).message;
-        }
-      },
-    },
-    text,
-    h("button", { type: "submit", "data-testid": "review-send" }, "Comment"),
-    h(
-      "button",
-      {
-        type: "button",
-        onclick: () => {
-          row.remove();
-          onClose();
-        },
-      },
-      "Cancel",
-    ),
-    error,
-  );
-  const cell = h("td", { colspan: "2" }, form);
-  row.append(cell);
-  queueMicrotask(() => text.focus());
-  return row;
 }

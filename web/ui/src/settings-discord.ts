@@ -1,4 +1,5 @@
-import { api, ApiError, h } from "./api.ts";
+import { api, h } from "./api.ts";
+import { showLoadFailure } from "./settings-state.ts";
 
 interface Guild {
   id: string;
@@ -29,6 +30,7 @@ export function discordSection(orgId: () => string) {
     const input = h("input", {
       "data-testid": "discord-guild-role",
       "data-id": g.id,
+      "aria-label": `Role needed in ${g.name}`,
       value: g.allowedRole ?? "",
       placeholder: fallback ? `${fallback} (DISCORD_ALLOWED_ROLE)` : "every member",
     });
@@ -36,6 +38,7 @@ export function discordSection(orgId: () => string) {
       "button",
       {
         "data-testid": "discord-guild-role-save",
+        "aria-label": `Save the role for ${g.name}`,
         onclick: async () => {
           error.textContent = "";
           save.disabled = true;
@@ -132,12 +135,13 @@ export function discordSection(orgId: () => string) {
         ),
       );
     } catch (err) {
-      body.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "Discord is not configured (DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID)."
-          : (err as Error).message;
+      showLoadFailure(
+        err,
+        body,
+        error,
+        "Discord is not configured (DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID).",
+      );
     }
   };
-  return { element: h("div", {}, h("h2", {}, "Discord"), body, error), load };
+  return { element: h("div.provider-section", {}, h("h3", {}, "Discord"), body, error), load };
 }

@@ -1,4 +1,5 @@
-import { api, ApiError, h } from "./api.ts";
+import { api, h } from "./api.ts";
+import { showLoadFailure } from "./settings-state.ts";
 
 interface Project {
   key: string;
@@ -29,6 +30,7 @@ export function jiraSection(orgId: () => string) {
       {
         "data-testid": "jira-project-repository",
         "data-key": p.key,
+        "aria-label": `Repository for project ${p.key} when none is named`,
         onchange: async () => {
           error.textContent = "";
           select.disabled = true;
@@ -108,12 +110,13 @@ export function jiraSection(orgId: () => string) {
         ),
       );
     } catch (err) {
-      body.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_WEBHOOK_SECRET)."
-          : (err as Error).message;
+      showLoadFailure(
+        err,
+        body,
+        error,
+        "Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_WEBHOOK_SECRET).",
+      );
     }
   };
-  return { element: h("div", {}, h("h2", {}, "Jira"), body, error), load };
+  return { element: h("div.provider-section", {}, h("h3", {}, "Jira"), body, error), load };
 }

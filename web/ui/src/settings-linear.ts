@@ -1,4 +1,5 @@
-import { api, ApiError, h } from "./api.ts";
+import { api, h } from "./api.ts";
+import { showLoadFailure } from "./settings-state.ts";
 
 interface Team {
   id: string;
@@ -44,6 +45,7 @@ export function linearSection(orgId: () => string) {
       {
         "data-testid": kind === "teams" ? "linear-team-repository" : "linear-project-repository",
         "data-key": testKey,
+        "aria-label": `Repository for ${kind === "teams" ? "team" : "project"} ${testKey} when none is named`,
         onchange: async () => {
           error.textContent = "";
           select.disabled = true;
@@ -149,12 +151,13 @@ export function linearSection(orgId: () => string) {
           : "",
       );
     } catch (err) {
-      body.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "Linear is not configured (LINEAR_WEBHOOK_SECRET and LINEAR_API_KEY or the OAuth app)."
-          : (err as Error).message;
+      showLoadFailure(
+        err,
+        body,
+        error,
+        "Linear is not configured (LINEAR_WEBHOOK_SECRET and LINEAR_API_KEY or the OAuth app).",
+      );
     }
   };
-  return { element: h("div", {}, h("h2", {}, "Linear"), body, error), load };
+  return { element: h("div.provider-section", {}, h("h3", {}, "Linear"), body, error), load };
 }

@@ -1,20 +1,43 @@
 import { api, ApiError, h } from "./api.ts";
 import { discordSection } from "./settings-discord.ts";
+import { githubSection } from "./settings-github.ts";
 import { jiraSection } from "./settings-jira.ts";
 import { linearSection } from "./settings-linear.ts";
+import { limitsSection } from "./settings-limits.ts";
 
 interface Org {
   id: string;
   name: string;
   role: string;
 }
-interface Installation {
-  installationId: number;
-  account: string | null;
-  orgId: string;
-  orgName: string;
-  repositories: string[];
+interface Member {
+  userId: string;
+  name: string | null;
+  email: string;
+  role: string;
 }
+interface ProviderState {
+  name: string;
+  title: string | null;
+  configured: boolean;
+  installations: number;
+}
+
+/** The providers Settings knows how to show, in /api/setup's order; a new one shows by its name. */
+const TITLES: Record<string, string> = {
+  slack: "Slack",
+  github: "GitHub",
+  linear: "Linear",
+  jira: "Jira",
+  discord: "Discord",
+};
+const WHAT: Record<string, string> = {
+  slack: "mentions in Slack threads",
+  github: "issue and pull request comments, and the GitHub App's repositories",
+  linear: "Linear issues mentioned or delegated to the agent",
+  jira: "Jira issues that mention or are assigned to the agent",
+  discord: "mentions and /tandem in Discord servers",
+};
 
 /** Orgs the caller administers; the header shows Settings only when there is one. */
 async function adminOrgs(): Promise<Org[]> {
@@ -22,13 +45,23 @@ async function adminOrgs(): Promise<Org[]> {
   return me.organizations.filter((o) => o.role !== "member");
 }
 
+const card = (id: string, title: string, ...children: Array<Node | string | null>) =>
+  h(
+    "section.card.settings-section",
+    { id, "aria-labelledby": `${id}-title`, "data-testid": id },
+    h("h2", { id: `${id}-title` }, title),
+    ...children,
+  );
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 /**
- * Settings of the org chosen at the top: whether it allows persistent sandboxes, and the GitHub
- * installations the caller may act on (their org's, and the default org's for its admins), each
- * with a button that claims it for that org.
+ * Settings of the org chosen at the top: its members, API tokens, repositories, the chat and
+ * tracker providers (connected, configured, or not configured: a neutral state, not an error),
+ * and its limits. Each configured provider's own section follows its row.
  */
 export async function renderSettings(app: HTMLElement) {
-  const main = h("main.narrow", {}, h("h1", {}, "Settings"));
+  document.title = "Settings · Tandem";
+  const main = h("main.narrow.settings-page", {}, h("h1", {}, "Settings"));
   app.append(main);
   let orgs: Org[];
   try {
@@ -44,132 +77,160 @@ export async function renderSettings(app: HTMLElement) {
     );
   const orgSelect = h(
     "select",
-    {
-      "data-testid": "settings-org",
-      onchange: () =>
-        void Promise.all([loadSettings(), load(), linear.load(), jira.load(), discord.load()]),
-    },
+    { "data-testid": "settings-org", onchange: () => void loadAll() },
     ...orgs.map((o) => h("option", { value: o.id }, o.name)),
   );
-  const persistent = h("input", {
-    type: "checkbox",
-    "data-testid": "allow-persistent",
-    onchange: () => void savePersistent(),
-  });
-  const settingsError = h("p.error", { "data-testid": "org-settings-error" });
-  const list = h("ul.installations", { "data-testid": "installations" });
-  const error = h("p.error", { "data-testid": "settings-error" });
-  main.append(
-    h("label", {}, "Acting for ", orgSelect),
-    h("h2", {}, "Organization"),
-    h("label.setting", {}, persistent, " Allow persistent sandboxes"),
-    h(
-      "p.muted",
-      {},
-      "Sessions on a profile version that opts in keep their workspace and agent home in volumes: a sandbox stopped or removed comes back with its files and the agent's conversation. The volumes are removed when the session is deleted.",
-    ),
-    settingsError,
-    h("h2", {}, "GitHub installations"),
-    list,
-    error,
-  );
   const current = () => orgs.find((o) => o.id === orgSelect.value) ?? orgs[0]!;
-  const linear = linearSection(() => current().id);
-  const jira = jiraSection(() => current().id);
-  const discord = discordSection(() => current().id);
-  main.append(linear.element, jira.element, discord.element);
-  const settingsUrl = () => `/api/orgs/${current().id}/settings`;
+  const asOrg = () => ({ "x-tandem-org": current().id });
 
-  const loadSettings = async () => {
-    settingsError.textContent = "";
-    persistent.disabled = true;
-    try {
-      persistent.checked = (
-        await api<{ allowPersistentSandboxes: boolean }>("GET", settingsUrl())
-      ).allowPersistentSandboxes;
-      persistent.disabled = false;
-    } catch (err) {
-      settingsError.textContent = (err as Error).message;
-    }
-  };
-  const savePersistent = async () => {
-    settingsError.textContent = "";
-    persistent.disabled = true;
-    try {
-      persistent.checked = (
-        await api<{ allowPersistentSandboxes: boolean }>("PATCH", settingsUrl(), {
-          allowPersistentSandboxes: persistent.checked,
-        })
-      ).allowPersistentSandboxes;
-    } catch (err) {
-      persistent.checked = !persistent.checked;
-      settingsError.textContent = (err as Error).message;
-    } finally {
-      persistent.disabled = false;
-    }
-  };
+  const members = h("ul.members", { "data-testid": "members" });
+  const repositories = h("p", {});
+  const providerList = h("ul.providers", { "data-testid": "providers" });
+  const providerDetails = h("div.provider-details");
+  const sections = {
+    github: githubSection(() => current()),
+    linear: linearSection(() => current().id),
+    jira: jiraSection(() => current().id),
+    discord: discordSection(() => current().id),
+  } as Record<string, { element: HTMLElement; load: () => Promise<void> } | undefined>;
+  const limits = limitsSection(() => current().id);
+  const problem = h("p.error", { "data-testid": "settings-load-error" });
 
-  const load = async () => {
-    error.textContent = "";
-    const org = current();
-    try {
-      const { installations } = await api<{ installations: Installation[] }>(
-        "GET",
-        "/api/github/installations",
-        undefined,
-        { "x-tandem-org": org.id },
-      );
-      list.replaceChildren(
-        ...(installations.length
-          ? installations.map((i) => row(i, org))
-          : [h("li.empty", {}, "No GitHub installations to act on.")]),
-      );
-    } catch (err) {
-      list.replaceChildren();
-      error.textContent =
-        err instanceof ApiError && err.status === 404
-          ? "The GitHub App is not configured."
-          : (err as Error).message;
-    }
-  };
-  const row = (i: Installation, org: Org) => {
-    const claim = h(
-      "button",
-      {
-        "data-testid": "claim",
-        onclick: async () => {
-          claim.disabled = true;
-          try {
-            await api("POST", `/api/github/installations/${i.installationId}/claim`, undefined, {
-              "x-tandem-org": org.id,
-            });
-            await load();
-          } catch (err) {
-            error.textContent = (err as Error).message;
-            claim.disabled = false;
-          }
-        },
-      },
-      `Claim for ${org.name}`,
-    );
+  main.append(
+    h(
+      "div.settings-org",
+      {},
+      h("label.field", {}, h("span", {}, "Organization"), orgSelect),
+      h("p.muted.small", {}, "Settings below are this organization's."),
+    ),
+    problem,
+    card(
+      "settings-members",
+      "Members",
+      h("p.muted", {}, "Owners and admins change profiles, repositories and these settings."),
+      members,
+    ),
+    card(
+      "api-tokens",
+      "API tokens",
+      h(
+        "p",
+        {},
+        "A bearer token acts as you from scripts and CI (",
+        h("code", {}, "Authorization: Bearer …"),
+        "). Create one with ",
+        h("code", {}, 'POST /api/tokens {"name"}'),
+        ": it is shown once, and only its hash is kept.",
+      ),
+      h("p.muted", {}, "Tokens are not listed or revoked here yet."),
+    ),
+    card("settings-repositories", "Repositories", repositories),
+    card(
+      "settings-providers",
+      "Connected providers",
+      h(
+        "p.muted",
+        {},
+        "Where sessions start besides the workbench. A provider this instance does not configure is simply not in use; its README section says how to set it up.",
+      ),
+      providerList,
+      providerDetails,
+    ),
+    limits.element,
+  );
+
+  const providerRow = (p: ProviderState) => {
+    const state =
+      p.installations > 0 ? "connected" : p.configured ? "configured" : "not-configured";
+    const label = {
+      connected: `Connected (${plural(p.installations, "installation")})`,
+      configured: "Configured, not connected here",
+      "not-configured": "Not configured",
+    }[state];
     return h(
       "li",
-      { "data-testid": "installation", "data-installation": String(i.installationId) },
+      { "data-testid": "provider", "data-provider": p.name, "data-state": state },
       h(
         "div",
         {},
-        h("strong", {}, i.account ?? `installation ${i.installationId}`),
-        " in ",
-        h("span", { "data-testid": "installation-org" }, i.orgName),
-        " ",
-        i.orgId === org.id ? h("span.muted", {}, "(this org)") : claim,
+        h("strong", {}, p.title ?? TITLES[p.name] ?? p.name),
+        WHAT[p.name] ? h("div.muted.small", {}, WHAT[p.name]!) : null,
       ),
       h(
-        "ul.repos",
-        { "data-testid": "installation-repositories" },
-        ...i.repositories.map((r) => h("li", {}, h("code", {}, r))),
+        "span.badge",
+        {
+          "data-tone":
+            state === "connected" ? "success" : state === "configured" ? "accent" : false,
+        },
+        label,
       ),
     );
   };
-  await Promise.all([loadSettings(), load(), linear.load(), jira.load(), discord.load()]);
+
+  const loadMembers = async () => {
+    const { members: list } = await api<{ members: Member[] }>(
+      "GET",
+      `/api/orgs/${current().id}/members`,
+    );
+    members.replaceChildren(
+      ...list.map((m) =>
+        h(
+          "li",
+          { "data-testid": "member", "data-user": m.userId },
+          h(
+            "div",
+            {},
+            h("strong", { "data-testid": "member-name" }, m.name ?? m.email),
+            m.name ? h("div.muted.small", {}, m.email) : null,
+          ),
+          h(
+            "span.badge",
+            {
+              "data-testid": "member-role",
+              "data-tone": m.role === "member" ? false : "accent",
+            },
+            m.role,
+          ),
+        ),
+      ),
+    );
+  };
+  const loadRepositories = async () => {
+    const { repositories: list } = await api<{ repositories: unknown[] }>(
+      "GET",
+      "/api/repositories",
+      undefined,
+      asOrg(),
+    );
+    repositories.replaceChildren(
+      list.length
+        ? `${plural(list.length, "repository", "repositories")} registered. `
+        : "No repository yet: sessions need one to work in. ",
+      h("a", { href: "/repositories" }, list.length ? "Manage repositories" : "Add a repository"),
+    );
+  };
+  const loadProviders = async () => {
+    const { providers } = await api<{ providers: ProviderState[] }>(
+      "GET",
+      "/api/setup",
+      undefined,
+      asOrg(),
+    );
+    providerList.replaceChildren(...providers.map(providerRow));
+    // The sections of the configured ones: their installations, defaults and links.
+    const shown = providers.filter((p) => p.configured && sections[p.name]);
+    providerDetails.replaceChildren(...shown.map((p) => sections[p.name]!.element));
+    await Promise.all(shown.map((p) => sections[p.name]!.load()));
+  };
+  const loadAll = async () => {
+    problem.textContent = "";
+    await Promise.all(
+      [loadMembers(), loadRepositories(), loadProviders(), limits.load()].map((p) =>
+        p.catch((err: Error) => {
+          problem.textContent = err.message;
+        }),
+      ),
+    );
+  };
+  await loadAll();
 }

@@ -2,7 +2,14 @@ import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
 import { createDock } from "./dock.ts";
 import { networkPane } from "./network.ts";
-import { reviewableDiffWithLayout, type FileDiff } from "./review.ts";
+import {
+  changesView,
+  fileFromHash,
+  hasPendingComments,
+  pendingCommentsList,
+  sendWithComments,
+  type FileDiff,
+} from "./review.ts";
 import { originLink } from "./origin.ts";
 import { openTerminal } from "./terminal.ts";
 import { createProgress, ENDED, type Usage } from "./progress.ts";
@@ -51,7 +58,12 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     "data-testid": "timeline",
     "aria-label": "Session timeline",
   });
-  const scroller = h("div.scroller.chat-only", {}, timeline);
+  // Scrolled by keyboard too: it takes focus (axe: scrollable-region-focusable).
+  const scroller = h(
+    "div.scroller.chat-only",
+    { tabindex: "0", role: "region", "aria-label": "Conversation" },
+    timeline,
+  );
   const followUp = h("textarea", {
     rows: "2",
     placeholder: "Message the agent… (Ctrl+Enter sends; paste or drop files to attach)",
@@ -118,36 +130,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       }>("GET", `/api/sessions/${id}/changes${repoQuery()}`);
       if (mine !== changesLoads || (auto && changesPane.querySelector("tr.review textarea")))
         return;
-      const summary = h(
-        "p.summary",
-        { "data-testid": "changes-totals" },
-        `${c.totals.files} files `,
-        h("span.add", {}, `+${c.totals.added}`),
-        " ",
-        h("span.del", {}, `−${c.totals.removed}`),
-      );
-      const list = h(
-        "ul.files",
-        {},
-        ...c.files.map((f) =>
-          h(
-            "li",
-            { "data-path": f.path },
-            `${f.path} `,
-            h("span.add", {}, `+${f.added}`),
-            " ",
-            h("span.del", {}, `−${f.removed}`),
-            ` ${f.status}`,
-          ),
-        ),
-      );
-      const { toggle, diff } = reviewableDiffWithLayout(id, c.files);
-      changesPane.replaceChildren(
-        summary,
-        h("p.muted", {}, "Click a line to comment on it for the agent. ", toggle),
-        list,
-        diff,
-      );
+      changesPane.replaceChildren(changesView(id, c.files, c.totals));
     } catch (err) {
       if (mine !== changesLoads) return;
       changesPane.replaceChildren(h("p.muted", {}, (err as Error).message));
@@ -230,14 +213,15 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
 
   const attach = attachControl(id);
   const sendError = h("span.error", { "data-testid": "send-error" });
-  const sendMessage = async (text: string) => api("POST", `/api/sessions/${id}/messages`, { text });
+  // Review comments waiting in the Changes panel go out with the next message.
+  const sendMessage = (text: string) => sendWithComments(id, text);
   const send = h(
     "form.follow-up.composer.chat-only",
     {
       onsubmit: async (e: Event) => {
         e.preventDefault();
         sendError.textContent = "";
-        if (!followUp.value.trim() && !attach.hasFiles()) return;
+        if (!followUp.value.trim() && !attach.hasFiles() && !hasPendingComments(id)) return;
         try {
           const paths = await attach.upload();
           const note = paths.length
@@ -369,6 +353,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     tuiPane,
     progress.element,
     ended,
+    pendingCommentsList(id),
     send,
   );
   app.append(
@@ -392,6 +377,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   );
   reflectStatus();
   void refreshSandbox();
+  // Opened at a file's anchor (#file-<path>): the Changes panel opens at that file.
+  if (fileFromHash()) changesTab.click();
 
   /** Follows the newest item unless the person has scrolled up to read, also as panels resize. */
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
