@@ -118,11 +118,13 @@ describe("codex adapter against the real codex CLI", () => {
     threadId = outputs.find((o) => o.kind === "thread")?.id;
     expect(threadId).toMatch(/^[0-9a-f-]{36}$/);
     expect(events(outputs)).toEqual([
+      { type: "command_started", command: COMMAND, id: expect.any(String) },
       {
         type: "command",
         command: COMMAND,
         output: "hello-from-agent\nREADME.md\n0\n",
         exitCode: 0,
+        id: expect.any(String),
       },
       { type: "file_change", path: path.join(spec.workdir, "README.md"), kind: "update" },
       { type: "file_change", path: path.join(spec.workdir, "notes.txt"), kind: "add" },
@@ -145,7 +147,14 @@ describe("codex adapter against the real codex CLI", () => {
     const tools = requests[0]!.body.tools.map(
       (t: { name?: string; type: string }) => `${t.type}:${t.name}`,
     );
-    expect(tools).toEqual(expect.arrayContaining(["function:exec_command", "custom:apply_patch"]));
+    // The plan tool too: its todo lists are the plan events the workbench pins.
+    expect(tools).toEqual(
+      expect.arrayContaining([
+        "function:exec_command",
+        "custom:apply_patch",
+        "function:update_plan",
+      ]),
+    );
 
     const commandResult = requests[1]!.body.input.find(
       (i: { type: string }) => i.type === "function_call_output",
@@ -276,7 +285,7 @@ describe("codex turns", () => {
 describe("codex output parser", () => {
   const line = (value: unknown) => JSON.stringify(value);
 
-  it("turns a started and completed command into one event", () => {
+  it("turns a started command into command_started and its completion into the command, with the same id", () => {
     const item = {
       id: "item_1",
       type: "command_execution",
@@ -285,7 +294,9 @@ describe("codex output parser", () => {
       exit_code: null,
       status: "in_progress",
     };
-    expect(parseCodexLine(line({ type: "item.started", item }))).toEqual([]);
+    expect(parseCodexLine(line({ type: "item.started", item }))).toEqual([
+      { kind: "event", body: { type: "command_started", command: "echo 'hi'", id: "item_1" } },
+    ]);
     expect(
       parseCodexLine(
         line({
@@ -296,7 +307,7 @@ describe("codex output parser", () => {
     ).toEqual([
       {
         kind: "event",
-        body: { type: "command", command: "echo 'hi'", output: "hi\n", exitCode: 0 },
+        body: { type: "command", command: "echo 'hi'", output: "hi\n", exitCode: 0, id: "item_1" },
       },
     ]);
   });
@@ -514,10 +525,15 @@ describe("claude-code adapter", () => {
     ).toEqual([
       { kind: "thread", id: "c-1" },
       { kind: "event", body: { type: "message", role: "assistant", text: "Looking." } },
-      { kind: "event", body: { type: "command", command: "ls", output: "a.txt\n", exitCode: 0 } },
+      { kind: "event", body: { type: "command_started", command: "ls", id: "t1" } },
       {
         kind: "event",
-        body: { type: "command", command: "false", output: "Exit code 1", exitCode: 1 },
+        body: { type: "command", command: "ls", output: "a.txt\n", exitCode: 0, id: "t1" },
+      },
+      { kind: "event", body: { type: "command_started", command: "false", id: "t2" } },
+      {
+        kind: "event",
+        body: { type: "command", command: "false", output: "Exit code 1", exitCode: 1, id: "t2" },
       },
       { kind: "event", body: { type: "file_change", path: "/w/new.txt", kind: "add" } },
       { kind: "event", body: { type: "file_change", path: "/w/a.txt", kind: "update" } },

@@ -125,7 +125,15 @@ export function createClaudeParser() {
             if (use.data.name === "TodoWrite") return planFrom(use.data);
             if (use.data.name === "Bash" || FILE_TOOLS[use.data.name])
               pending.set(use.data.id, use.data);
-            return [];
+            return use.data.name === "Bash"
+              ? [
+                  event({
+                    type: "command_started",
+                    command: String(use.data.input.command ?? ""),
+                    id: use.data.id,
+                  }),
+                ]
+              : [];
           });
         case "user": {
           if (typeof msg.message.content === "string") return [];
@@ -155,7 +163,8 @@ function toolOutputs(
       : (result.content ?? []).map((c) => c.text ?? "").join("");
   if (use.name === "Bash") {
     const exitCode = result.is_error ? Number(/^Exit code (\d+)/.exec(output)?.[1] ?? 1) : 0;
-    return [event({ type: "command", command: String(use.input.command ?? ""), output, exitCode })];
+    const command = String(use.input.command ?? "");
+    return [event({ type: "command", command, output, exitCode, id: use.id })];
   }
   const key = FILE_TOOLS[use.name];
   const path = key && use.input[key];

@@ -129,6 +129,10 @@ enabled = false
 [history]
 persistence = "none"
 
+# The plan tool: its todo lists become plan events, which the workbench and the threads show.
+[tools.update_plan]
+enabled = true
+
 # Commands the agent runs never see the proxy token.
 [shell_environment_policy]
 exclude = ["${CODEX_TOKEN_ENV}"]
@@ -159,6 +163,7 @@ const codexItem = z.discriminatedUnion("type", [
   z.object({ type: z.literal("agent_message"), text: z.string() }),
   z.object({
     type: z.literal("command_execution"),
+    id: z.string().optional(),
     command: z.string(),
     aggregated_output: z.string().default(""),
     exit_code: z.number().nullable().default(null),
@@ -229,17 +234,22 @@ function itemOutputs(phase: ItemPhase, raw: unknown): AgentOutput[] {
   switch (item.type) {
     case "agent_message":
       return completed ? [event({ type: "message", role: "assistant", text: item.text })] : [];
-    case "command_execution":
+    case "command_execution": {
+      const command = unwrapShell(item.command);
+      const id = item.id === undefined ? {} : { id: item.id };
+      if (phase === "item.started") return [event({ type: "command_started", command, ...id })];
       return completed
         ? [
             event({
               type: "command",
-              command: unwrapShell(item.command),
+              command,
               output: item.aggregated_output,
               exitCode: item.exit_code,
+              ...id,
             }),
           ]
         : [];
+    }
     case "file_change":
       return completed && item.status === "completed"
         ? item.changes.map((change) =>

@@ -12,11 +12,20 @@ export const sessionEventBody = z.discriminatedUnion("type", [
     /** The writer asked for it to be posted in the originating thread too. */
     echo: z.boolean().optional(),
   }),
+  /** A command the agent has begun; its `command` event (same `id`) follows when it ends. */
+  z.object({
+    type: z.literal("command_started"),
+    command: z.string(),
+    /** The agent's id for the call, unique within its turn. */
+    id: z.string().optional(),
+  }),
   z.object({
     type: z.literal("command"),
     command: z.string(),
     output: z.string().optional(),
     exitCode: z.number().nullable().optional(),
+    /** The id of its `command_started`, when the agent reported the start. */
+    id: z.string().optional(),
   }),
   z.object({
     type: z.literal("file_change"),

@@ -42,17 +42,20 @@ export function attachControl(sessionId: string) {
         ),
       ),
     );
-  input.addEventListener("change", () => {
-    pending.push(...Array.from(input.files ?? []));
-    input.value = "";
+  const add = (files: File[]) => {
+    pending.push(...files);
     render();
+  };
+  input.addEventListener("change", () => {
+    add(Array.from(input.files ?? []));
+    input.value = "";
   });
   const button = h(
     "button",
     {
       type: "button",
       "data-testid": "attach",
-      title: "Attach files for the agent",
+      title: "Attach files for the agent (or paste or drop them here)",
       onclick: () => input.click(),
     },
     "Attach",
@@ -60,6 +63,30 @@ export function attachControl(sessionId: string) {
   return {
     element: h("span.attach", {}, input, button, chips),
     hasFiles: () => pending.length > 0,
+    /** Takes files pasted into, or dropped onto, `target` (the composer) as attachments. */
+    acceptFrom(target: HTMLElement) {
+      // An ended session's composer is disabled: it takes no files either.
+      const closed = () => button.disabled;
+      target.addEventListener("paste", (e: ClipboardEvent) => {
+        const files = Array.from(e.clipboardData?.files ?? []);
+        if (!files.length || closed()) return;
+        e.preventDefault();
+        add(files);
+      });
+      target.addEventListener("dragover", (e: DragEvent) => {
+        if (!e.dataTransfer?.types.includes("Files") || closed()) return;
+        e.preventDefault();
+        target.classList.add("dropping");
+      });
+      target.addEventListener("dragleave", () => target.classList.remove("dropping"));
+      target.addEventListener("drop", (e: DragEvent) => {
+        target.classList.remove("dropping");
+        const files = Array.from(e.dataTransfer?.files ?? []);
+        if (!files.length || closed()) return;
+        e.preventDefault();
+        add(files);
+      });
+    },
     /** Uploads every pending file; returns their paths in the repository. */
     async upload(): Promise<string[]> {
       const tooBig = pending.find((f) => f.size > MAX_BYTES);

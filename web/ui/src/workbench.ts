@@ -1,5 +1,6 @@
 import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
+import { createDock } from "./dock.ts";
 import { networkPane } from "./network.ts";
 import {
   changesView,
@@ -11,12 +12,8 @@ import {
 } from "./review.ts";
 import { originLink } from "./origin.ts";
 import { openTerminal } from "./terminal.ts";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an event body of any type, read by its renderer
-type Ev = { seq: number; type: string; [k: string]: any };
-
-/** Statuses after which a session takes nothing more. */
-const ENDED = ["stopped", "failed"];
+import { createProgress, ENDED, type Usage } from "./progress.ts";
+import { renderEvent, type Ev } from "./timeline.ts";
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
@@ -28,6 +25,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     branch: string | null;
     error: string | null;
     origin?: { provider: string; url: string } | null;
+    usage?: Usage;
   }>("GET", `/api/sessions/${id}`);
   // The primary repository; a selector appears only when the session works on more than one.
   const repositories = session.repositories?.length ? session.repositories : [session.repository];
@@ -55,10 +53,20 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     title: session.status,
   });
   const statusText = h("span", {}, session.status);
-  const timeline = h("ol.timeline", { "data-testid": "timeline" });
+  const statusBadge = h("span.badge.state", { "data-status": session.status }, dot, statusText);
+  const timeline = h("ol.timeline", {
+    "data-testid": "timeline",
+    "aria-label": "Session timeline",
+  });
+  // Scrolled by keyboard too: it takes focus (axe: scrollable-region-focusable).
+  const scroller = h(
+    "div.scroller.chat-only",
+    { tabindex: "0", role: "region", "aria-label": "Conversation" },
+    timeline,
+  );
   const followUp = h("textarea", {
     rows: "2",
-    placeholder: "Message the agent… (Ctrl+Enter sends)",
+    placeholder: "Message the agent… (Ctrl+Enter sends; paste or drop files to attach)",
     "aria-label": "Message the agent",
     "data-testid": "follow-up",
     onkeydown: (e: KeyboardEvent) => {
@@ -77,7 +85,9 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       onclick: () => {
         const show = tuiPane.hidden;
         tuiPane.hidden = !show;
-        timeline.hidden = show;
+        // One pane, two modes: the TUI is its own input, so the chat's composer goes away.
+        mainSection.dataset.mode = show ? "tui" : "chat";
+        tuiButton.setAttribute("aria-pressed", String(show));
         if (show && !tui) tui = openTerminal(tuiPane, `/api/sessions/${id}/tui`);
         else if (!show) {
           tui?.dispose();
@@ -86,82 +96,28 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         }
         tuiButton.textContent = show ? "Chat" : "TUI";
       },
+      title: "Switch between the chat and the agent's own terminal UI",
+      "aria-pressed": "false",
     },
     "TUI",
   );
 
-  // Bottom panel: terminal tabs, Changes and Processes.
-  const tabs = h("nav.tabs", { "data-testid": "tabs" });
-  const panes = h("div.panes");
-  const select = (tab: HTMLElement, pane: HTMLElement) => {
-    for (const t of tabs.querySelectorAll(".tab")) t.classList.toggle("active", t === tab);
-    for (const p of panes.children) (p as HTMLElement).hidden = p !== pane;
-    pane.dispatchEvent(new Event("shown"));
-  };
-  let terminals = 0;
-  const addTerminal = () => {
-    const n = ++terminals;
-    const pane = h("div.pane.term", { "data-testid": `terminal-${n}` });
-    const tab = h(
-      "button.tab",
-      { "data-testid": `terminal-tab-${n}`, onclick: () => select(tab, pane) },
-      `Terminal ${n}`,
-    );
-    tabs.insertBefore(tab, newTab);
-    panes.append(pane);
-    select(tab, pane);
-    const t = openTerminal(pane, `/api/sessions/${id}/terminal`);
-    pane.addEventListener("shown", () => t.fit());
-  };
-  const newTab = h(
-    "button.tab.add",
-    { title: "New terminal", "data-testid": "new-terminal", onclick: addTerminal },
-    "+",
-  );
+  // The bottom dock: terminal tabs, Changes, Processes and Network.
+  const dock = createDock(`/api/sessions/${id}/terminal`);
   const changesPane = h("div.pane.changes", { "data-testid": "changes" });
-  const changesTab = h(
-    "button.tab",
-    {
-      "data-testid": "changes-tab",
-      onclick: () => {
-        select(changesTab, changesPane);
-        changesPane.replaceChildren(h("p.muted", {}, "Loading changes…"));
-        void loadChanges();
-      },
-    },
-    "Changes",
-  );
+  const changes = dock.panel("Changes", "changes", changesPane, () => {
+    changesPane.replaceChildren(h("p.muted", {}, "Loading changes…"));
+    void loadChanges();
+  });
+  const changesTab = changes.tab;
   const processesPane = h("div.pane.processes", { "data-testid": "processes" });
-  const processesTab = h(
-    "button.tab",
-    {
-      "data-testid": "processes-tab",
-      onclick: () => {
-        select(processesTab, processesPane);
-        void loadProcesses();
-      },
-    },
-    "Processes",
-  );
-  tabs.append(newTab, changesTab, processesTab);
-  panes.append(changesPane, processesPane);
-  changesPane.hidden = processesPane.hidden = true;
+  const processesTab = dock.panel("Processes", "processes", processesPane, () => {
+    void loadProcesses();
+  }).tab;
   // Network: the egress proxy's records; they need no running sandbox.
   const network = networkPane(id);
-  const networkTab = h(
-    "button.tab",
-    {
-      "data-testid": "network-tab",
-      onclick: () => {
-        select(networkTab, network.pane);
-        void network.load();
-      },
-    },
-    "Network",
-  );
-  tabs.append(networkTab);
-  panes.append(network.pane);
-  network.pane.hidden = true;
+  dock.panel("Network", "network", network.pane, () => void network.load());
+  const newTab = dock.newTab;
 
   let changesLoads = 0;
   /** `auto`: a refresh after the agent's edits, which must not wipe a review comment being written. */
@@ -222,9 +178,13 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
 
   // Terminal, TUI, Changes and Processes need a running sandbox; without one they say why.
   const unavailable = h("p.notice", { hidden: true, "data-testid": "sandbox-unavailable" });
+  dock.notice.append(unavailable);
   const bound = [newTab, changesTab, processesTab, tuiButton];
   let availability = 0;
-  const refreshSandbox = async () => {
+  /** Whether the sandbox was available when last asked. */
+  let sandboxReady: Promise<boolean> = Promise.resolve(false);
+  const refreshSandbox = () => (sandboxReady = checkSandbox());
+  const checkSandbox = async () => {
     const mine = ++availability;
     // An ended session's sandbox is gone for good: that is the reason, whatever the sandbox says.
     const s = ENDED.includes(status)
@@ -236,15 +196,19 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
           "GET",
           `/api/sessions/${id}/sandbox`,
         ).catch((err: Error) => ({ available: false, reason: err.message }));
-    if (mine !== availability) return;
+    if (mine !== availability) return s.available;
     unavailable.hidden = s.available;
     unavailable.textContent = s.available
       ? ""
       : `Terminal, TUI, Changes and Processes are unavailable: ${s.reason ?? "no sandbox"}`;
     for (const b of bound) {
       b.disabled = !s.available && !(b === tuiButton && !tuiPane.hidden);
-      b.title = s.available ? "" : (s.reason ?? "");
+      if (!s.available) b.title = s.reason ?? "";
+      else if (b === tuiButton) b.title = "Switch between the chat and the agent's own terminal UI";
+      else if (b === newTab) b.title = "New terminal";
+      else b.removeAttribute("title");
     }
+    return s.available;
   };
 
   const attach = attachControl(id);
@@ -252,7 +216,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   // Review comments waiting in the Changes panel go out with the next message.
   const sendMessage = (text: string) => sendWithComments(id, text);
   const send = h(
-    "form.follow-up",
+    "form.follow-up.composer.chat-only",
     {
       onsubmit: async (e: Event) => {
         e.preventDefault();
@@ -271,10 +235,17 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       },
     },
     followUp,
-    attach.element,
-    h("button", { type: "submit", "data-testid": "send" }, "Send"),
+    h(
+      "div.composer-row",
+      {},
+      attach.element,
+      h("span.spacer"),
+      h("span.muted.small.hint", {}, "Ctrl+Enter"),
+      h("button.primary", { type: "submit", "data-testid": "send" }, "Send"),
+    ),
     sendError,
   );
+  attach.acceptFrom(send);
 
   // When the agent ends its turn with a question, it is highlighted with an answer box.
   let status = session.status;
@@ -296,7 +267,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       },
     },
     answer,
-    h("button", { type: "submit" }, "Answer"),
+    h("button.primary", { type: "submit" }, "Answer"),
   );
   const updateQuestion = () => {
     const asking =
@@ -313,7 +284,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   // Stop, and what an ended session shows: every control at once, the reason, a way on.
   let endReason: string | null = session.error;
   const stopButton = h(
-    "button",
+    "button.danger",
     {
       "data-testid": "stop",
       onclick: async () => {
@@ -372,27 +343,36 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       : "";
   };
 
+  // Live progress: working, the running command, the plan, the session's tokens.
+  const progress = createProgress(id, session.usage, () => status);
+
+  const mainSection = h(
+    "section.main",
+    { "data-mode": "chat" },
+    scroller,
+    tuiPane,
+    progress.element,
+    ended,
+    pendingCommentsList(id),
+    send,
+  );
   app.append(
     h(
       "div.workbench",
       {},
       h(
-        "header",
+        "header.session-head",
         {},
-        h("a", { href: "/" }, "Tandem"),
-        " / ",
+        h("a.brand", { href: "/" }, "Tandem"),
+        h("span.sep", { "aria-hidden": "true" }, "/"),
         repoLabel,
-        " ",
-        dot,
-        statusText,
-        session.branch ? h("code", {}, session.branch) : null,
+        statusBadge,
+        session.branch ? h("code.branch", {}, session.branch) : null,
         session.origin ? originLink(session.origin) : null,
-        h("span.spacer"),
-        tuiButton,
-        stopButton,
+        h("span.head-actions", {}, progress.usage, tuiButton, stopButton),
       ),
-      h("section.main", {}, timeline, tuiPane, ended, pendingCommentsList(id), send),
-      h("section.bottom", {}, unavailable, tabs, panes),
+      mainSection,
+      dock.element,
     ),
   );
   reflectStatus();
@@ -400,25 +380,40 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   // Opened at a file's anchor (#file-<path>): the Changes panel opens at that file.
   if (fileFromHash()) changesTab.click();
 
+  /** Follows the newest item unless the person has scrolled up to read, also as panels resize. */
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  let stick = true;
+  scroller.addEventListener("scroll", () => (stick = nearBottom()));
+  const follow = new ResizeObserver(() => {
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+  });
+  follow.observe(scroller);
+  follow.observe(timeline);
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
   const events = new EventSource(`/api/sessions/${id}/events`);
   events.onmessage = (e) => {
     const ev = JSON.parse(e.data) as Ev;
-    const item = renderEvent(ev);
+    const item = renderEvent(ev, progress.took(ev));
     if (item) {
       timeline.append(item);
-      item.scrollIntoView({ block: "end" });
+      if (stick) scroller.scrollTop = scroller.scrollHeight;
     }
     if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
     if (ev.type === "message" && ev.role === "user") lastAssistant = null;
     if (ev.type === "status") {
       dot.dataset.status = status = ev.status;
-      statusText.textContent = ev.status;
+      statusText.textContent = statusBadge.dataset.status = ev.status;
       if (ENDED.includes(ev.status)) endReason = ev.reason ?? endReason;
       reflectStatus();
       void refreshSandbox();
     }
+    progress.onEvent(ev);
     updateQuestion();
+    // A turn that ended with changes opens Changes, unless the person picked a panel already.
+    if (ev.type === "diff_stat" && ev.files.length > 0 && !changes.chosen() && changesPane.hidden)
+      void sandboxReady.then((ok) => {
+        if (ok && !changes.chosen() && changesPane.hidden) changes.open();
+      });
     if (ev.type === "file_change" || ev.type === "diff_stat") {
       clearTimeout(changesTimer);
       // A review comment being written is not wiped by the agent's next edit.
@@ -428,47 +423,4 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       }, 300);
     }
   };
-}
-
-function renderEvent(ev: Ev): HTMLElement | null {
-  const li = (cls: string, ...children: Array<Node | string | null>) =>
-    h("li", { class: `ev ${cls}`, "data-type": ev.type }, ...children);
-  switch (ev.type) {
-    case "message":
-      return li(`message ${ev.role}`, h("div.text", {}, ev.text));
-    case "command": {
-      const details = h(
-        "details",
-        {},
-        h("summary", {}, h("code", {}, ev.command), ev.exitCode == null ? "" : ` → ${ev.exitCode}`),
-        h("pre", {}, ev.output ?? ""),
-      );
-      return li("command", details);
-    }
-    case "file_change":
-      return li(
-        "file",
-        `${ev.kind === "add" ? "Added" : ev.kind === "delete" ? "Deleted" : "Edited"} `,
-        h("code", {}, ev.path),
-      );
-    case "plan":
-      return li(
-        "plan",
-        h(
-          "ul",
-          {},
-          ...ev.steps.map((s: { text: string; done: boolean }) =>
-            h("li", { class: s.done ? "done" : "" }, `${s.done ? "☑" : "☐"} ${s.text}`),
-          ),
-        ),
-      );
-    case "error":
-      return li("error", ev.message);
-    case "status":
-      return li("status muted", `— ${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
-    case "diff_stat":
-      return li("diffstat muted", `${ev.files.length} files changed`);
-    default:
-      return null;
-  }
 }
