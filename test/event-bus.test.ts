@@ -42,7 +42,7 @@ describe("the event bus", () => {
       "not json {",
       "null",
       JSON.stringify({ orgId, sessionId: "not-a-uuid", kind: "created" }),
-      JSON.stringify({ orgId, sessionId: randomUUID(), kind: "deleted" }),
+      JSON.stringify({ orgId, sessionId: randomUUID(), kind: "exploded" }),
       JSON.stringify({ orgId, sessionId: randomUUID(), kind: "status", extra: 1 }),
     ])
       await raw.publish(channel, garbage);

@@ -243,6 +243,8 @@ describe.each(DB_KINDS)("the sessions list on %s", (kind) => {
         expect((await frameOf(ours, id, "status")).session.status).toBe("stopped");
         await owner.request("PATCH", `/api/sessions/${id}`, { title: "Renamed live" });
         expect((await frameOf(ours, id, "title")).session.title).toBe("Renamed live");
+        expect((await owner.request("DELETE", `/api/sessions/${id}`)).status).toBe(204);
+        expect((await frameOf(ours, id, "deleted")).session).toEqual({ id });
 
         const failing = await start(owner, "Will fail");
         await transitionSession(

@@ -138,6 +138,11 @@ describe.skipIf(skip)("the sessions list in headless Chromium", { timeout: 90_00
         state: "attached",
       },
     );
+    const gone = await start("Throwaway");
+    await page.waitForSelector(row(gone));
+    await stack.owner.request("POST", `/api/sessions/${gone}/stop`);
+    expect((await stack.owner.request("DELETE", `/api/sessions/${gone}`)).status).toBe(204);
+    await page.waitForSelector(row(gone), { state: "detached" });
     expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(
       true,
     );
@@ -173,9 +178,12 @@ describe.skipIf(skip)("the sessions list in headless Chromium", { timeout: 90_00
     await page.selectOption("[data-testid=filter-status]", "");
     await page.fill("[data-testid=session-search]", "");
     await page.selectOption("[data-testid=filter-repository]", "acme/site");
-    await page.waitForFunction(
-      () => new URL(location.href).searchParams.get("repository") === "acme/site",
-    );
+    await page.waitForFunction(() => {
+      const params = new URL(location.href).searchParams;
+      return params.get("repository") === "acme/site" && !params.has("q");
+    });
+    // Settled: only the last of those filters (the site's, no search) shows this one alone.
+    await page.waitForSelector(row(worked));
     await page.waitForFunction(
       () => document.querySelectorAll("[data-testid=session-row]").length === 1,
     );
@@ -196,5 +204,20 @@ describe.skipIf(skip)("the sessions list in headless Chromium", { timeout: 90_00
     expect(new URL(page.url()).search).toBe("");
     expect(await page.inputValue("[data-testid=filter-repository]")).toBe("");
     expect((await shownIds()).length).toBe(6);
+  });
+
+  it("shows older sessions past the first page", async () => {
+    for (let i = 0; i < 50; i++) await start(`Batch task ${i}`);
+    await page.goto(`${stack.base}/`);
+    await page.waitForSelector("[data-testid=sessions-more]");
+    expect((await shownIds()).length).toBe(50);
+    await page.click("[data-testid=sessions-more]");
+    await page.waitForFunction(
+      () => document.querySelectorAll("[data-testid=session-row]").length === 56,
+    );
+    const all = await shownIds();
+    expect(new Set(all).size).toBe(56);
+    expect(all.at(-1)).toBe(failed);
+    expect(await page.$("[data-testid=sessions-more]")).toBeNull();
   });
 });

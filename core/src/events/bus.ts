@@ -7,7 +7,7 @@ import type { SessionEvent } from "./types.ts";
 const sessionChange = z.strictObject({
   orgId: z.uuid(),
   sessionId: z.uuid(),
-  kind: z.enum(["created", "status", "title", "diff_stat"]),
+  kind: z.enum(["created", "status", "title", "diff_stat", "deleted"]),
 });
 export type SessionChange = z.infer<typeof sessionChange>;
 

@@ -100,7 +100,7 @@ export function sessionListRoutes(declare: Declare, deps: WebDeps) {
       url: "/api/sessions/stream",
       tag: "sessions",
       summary:
-        "Server-Sent Events: each session of the organization as it is created or changes status, title or diff",
+        "Server-Sent Events: each session of the organization as it is created, changes status, title or diff, or is deleted",
       responses: { 200: "event stream" },
       produces: "text/event-stream",
     },
@@ -111,15 +111,18 @@ export function sessionListRoutes(declare: Declare, deps: WebDeps) {
       let closed = false;
       let chain = Promise.resolve();
       // One change at a time, so a session's updates reach the page in the order they happened.
+      const frame = (change: SessionChange, session: unknown) =>
+        res.write(`data: ${JSON.stringify({ change: change.kind, session })}\n\n`);
       const send = (change: SessionChange) => {
         if (change.orgId !== actor.orgId) return;
         chain = chain
           .then(async () => {
             if (closed) return;
+            // A deleted session has no row left to show: its id tells the page which to take out.
+            if (change.kind === "deleted") return void frame(change, { id: change.sessionId });
             const rows = await listSessions(db, actor.orgId, { limit: 1, ids: [change.sessionId] });
             if (!rows.length || closed) return;
-            const [session] = await views(rows);
-            res.write(`data: ${JSON.stringify({ change: change.kind, session })}\n\n`);
+            frame(change, (await views(rows))[0]);
           })
           .catch((err) => log.warn({ err, sessionId: change.sessionId }, "sse.session_failed"));
       };

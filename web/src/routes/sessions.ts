@@ -255,6 +255,9 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
         actor,
         id,
       );
+      await deps.bus
+        .publishChange({ orgId: actor.orgId, sessionId: id, kind: "deleted" })
+        .catch((err) => req.log.warn({ err, sessionId: id }, "event.publish_failed"));
       return reply.code(204).send();
     },
   );

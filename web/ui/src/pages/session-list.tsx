@@ -19,6 +19,11 @@ export interface SessionView {
   createdBy: { name: string; login: string | null } | null;
 }
 
+interface Page {
+  sessions: SessionView[];
+  nextBefore: string | null;
+}
+
 const STATUSES = ["queued", "starting", "running", "idle", "stopped", "failed"];
 const SEARCH_DEBOUNCE_MS = 300;
 
@@ -226,6 +231,9 @@ export function SessionList({ repositories }: { repositories: string[] }) {
   const [error, setError] = useState<string | null>(null);
   const [announcement, setAnnouncement] = useState("");
   const [reloads, setReloads] = useState(0);
+  /** Where the next page starts (the API's nextBefore); null when the list is complete. */
+  const [older, setOlder] = useState<string | null>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
   const current = useRef(filters);
   current.current = filters;
 
@@ -243,13 +251,21 @@ export function SessionList({ repositories }: { repositories: string[] }) {
     return () => clearTimeout(t);
   }, [search]);
 
+  /** What the feed said while the list was being read: applied on top of what the read returns. */
+  const arrived = useRef(new Map<string, SessionView | null>());
+
   useEffect(() => {
     let live = true;
+    arrived.current = new Map();
     const query = queryOf(filters);
-    api<{ sessions: SessionView[] }>("GET", `/api/sessions${query ? `?${query}` : ""}`)
+    api<Page>("GET", `/api/sessions${query ? `?${query}` : ""}`)
       .then((data) => {
         if (!live) return;
-        setRows(data.sessions);
+        let list = data.sessions;
+        for (const [id, s] of arrived.current)
+          list = s ? upsert(list, s, current.current) : list.filter((r) => r.id !== id);
+        setRows(list);
+        setOlder(data.nextBefore);
         setError(null);
       })
       .catch((err: Error) => {
@@ -271,11 +287,36 @@ export function SessionList({ repositories }: { repositories: string[] }) {
     };
     stream.onmessage = (e: MessageEvent<string>) => {
       const { change, session } = JSON.parse(e.data) as { change: string; session: SessionView };
+      arrived.current.set(session.id, change === "deleted" ? null : session);
+      if (change === "deleted") {
+        setRows((list) => list && list.filter((r) => r.id !== session.id));
+        return;
+      }
       setRows((list) => (list ? upsert(list, session, current.current) : list));
       if (matches(session, current.current)) setAnnouncement(describe(change, session));
     };
     return () => stream.close();
   }, []);
+
+  const showOlder = async () => {
+    if (!older) return;
+    setLoadingOlder(true);
+    const query = new URLSearchParams(queryOf(filters));
+    query.set("before", older);
+    try {
+      const data = await api<Page>("GET", `/api/sessions?${query}`);
+      // A row already shown (it arrived live meanwhile) stays where it is.
+      setRows((list) => {
+        const shown = new Set((list ?? []).map((r) => r.id));
+        return [...(list ?? []), ...data.sessions.filter((s) => !shown.has(s.id))];
+      });
+      setOlder(data.nextBefore);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
 
   const filtered = FILTER_KEYS.some((k) => filters[k]);
   return (
@@ -318,6 +359,18 @@ export function SessionList({ repositories }: { repositories: string[] }) {
             <SessionRow key={s.id} s={s} />
           ))}
         </ul>
+      ) : null}
+      {rows?.length && older ? (
+        <div class="more">
+          <button
+            type="button"
+            data-testid="sessions-more"
+            disabled={loadingOlder}
+            onClick={() => void showOlder()}
+          >
+            {loadingOlder ? "Loading…" : "Show older sessions"}
+          </button>
+        </div>
       ) : null}
     </section>
   );
