@@ -71,10 +71,15 @@ const matches = (s: SessionView, f: Filters) =>
   (!f.repository || s.repository === f.repository) &&
   (!f.q || `${s.title}\n${s.prompt}`.toLowerCase().includes(f.q.toLowerCase()));
 
-/** Puts `s` in its place in the newest-first list, or takes it out when it no longer matches. */
-function upsert(list: SessionView[], s: SessionView, f: Filters): SessionView[] {
+/**
+ * Puts `s` in its place in the newest-first list, or takes it out when it no longer matches. With
+ * older pages not read yet (`partial`), a session older than the last row waits for its page.
+ */
+function upsert(list: SessionView[], s: SessionView, f: Filters, partial = false): SessionView[] {
   const rest = list.filter((r) => r.id !== s.id);
   if (!matches(s, f)) return rest;
+  const last = rest.at(-1);
+  if (partial && last && s.createdAt < last.createdAt && rest.length === list.length) return rest;
   const at = rest.findIndex((r) => r.createdAt < s.createdAt);
   return at < 0 ? [...rest, s] : [...rest.slice(0, at), s, ...rest.slice(at)];
 }
@@ -236,6 +241,8 @@ export function SessionList({ repositories }: { repositories: string[] }) {
   const [loadingOlder, setLoadingOlder] = useState(false);
   const current = useRef(filters);
   current.current = filters;
+  const hasOlder = useRef(false);
+  hasOlder.current = older !== null;
 
   const update = (next: Filters) => {
     writeFilters(next);
@@ -292,7 +299,7 @@ export function SessionList({ repositories }: { repositories: string[] }) {
         setRows((list) => list && list.filter((r) => r.id !== session.id));
         return;
       }
-      setRows((list) => (list ? upsert(list, session, current.current) : list));
+      setRows((list) => (list ? upsert(list, session, current.current, hasOlder.current) : list));
       if (matches(session, current.current)) setAnnouncement(describe(change, session));
     };
     return () => stream.close();
