@@ -5,14 +5,12 @@ import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { Octokit } from "@octokit/core";
 import { and, eq } from "drizzle-orm";
-import { pino } from "pino";
 import { fetch as undiciFetch, ProxyAgent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encryptSecret, schema, sessionUrl, type Logger, type SandboxGrant } from "@tandem/core";
+import { encryptSecret, schema, sessionUrl, type SandboxGrant } from "@tandem/core";
 import { createEgressProxy, type GatewayIdentity } from "@tandem/web";
 import { loadOrCreateCa, type GatewayCa } from "../web/src/gateway/ca.ts";
 import {
@@ -24,6 +22,7 @@ import { FakeSlack } from "./fixtures/fake-slack.ts";
 import { startRecordingApi } from "./fixtures/recording-api.ts";
 import { appKeys, githubAppEnv } from "./helpers/github.ts";
 import { startFakeGitHubApp } from "./helpers/github-app.ts";
+import { capturingLogger } from "./helpers/logs.ts";
 import { untilDefined } from "./helpers/poll.ts";
 import { startTestRuntime, type TestRuntime } from "./helpers/runtime.ts";
 
@@ -215,15 +214,7 @@ describe("the sandbox gateway's integrations", () => {
     ca = await loadOrCreateCa(path.join(caDir, "ca"));
     caFile = path.join(caDir, "trusted.pem");
     writeFileSync(caFile, ca.certPem);
-    const logger = pino(
-      { level: "info" },
-      new Writable({
-        write(c, _e, cb) {
-          logLines.push(String(c));
-          cb();
-        },
-      }),
-    ) as unknown as Logger;
+    const { logger } = capturingLogger(logLines);
     interceptor = createIntegrationInterceptor(
       {
         config: rt.config,

@@ -15,6 +15,8 @@ export * from "./events/log.ts";
 export * from "./sessions/state.ts";
 export * from "./sessions/service.ts";
 export * from "./sessions/delete.ts";
+export * from "./sessions/list.ts";
+export * from "./sessions/title.ts";
 export * from "./sessions/bindings.ts";
 export * from "./orgs/service.ts";
 export * from "./auth/tokens.ts";

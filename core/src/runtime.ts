@@ -52,7 +52,7 @@ export async function openRuntime(
       await closeQueues(queues);
       for (const c of [redis, publisher, subscriber]) c.disconnect();
     });
-    const bus = createRedisEventBus(publisher, subscriber, config.REDIS_PREFIX);
+    const bus = createRedisEventBus(publisher, subscriber, config.REDIS_PREFIX, logger);
     return {
       config,
       logger,

@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { issueToken } from "@tandem/core";
+import type { TestRuntime } from "./runtime.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const ARTIFACTS = "test-artifacts";
@@ -27,4 +29,18 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/** Signs the page in as `userId` through a one-time login link, as the CLI's link does. */
+export async function signIn(
+  page: Page,
+  stack: { base: string; rt: Pick<TestRuntime, "database" | "clock"> },
+  userId: string,
+): Promise<void> {
+  const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
+    userId,
+    kind: "login",
+    ttlMs: 60_000,
+  });
+  await page.goto(`${stack.base}/login/${login.token}`);
 }

@@ -18,6 +18,7 @@ import { profileRoutes } from "./routes/profiles.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { sandboxGitRoutes } from "./routes/sandbox-git.ts";
+import { sessionListRoutes } from "./routes/session-list.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { csrfProtection } from "./workbench/csrf.ts";
 import { workbenchRoutes } from "./workbench/routes.ts";
@@ -106,6 +107,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   profileRoutes(declare, deps);
   profileTestRoutes(declare, deps);
   sessionRoutes(declare, deps);
+  sessionListRoutes(declare, deps);
   // For sandboxes only, with the sandbox token; kept out of the OpenAPI document.
   modelProxyRoutes(app, deps);
   sandboxGitRoutes(app, deps);

@@ -200,6 +200,8 @@ export const sessions = pgTable(
     profileVersionId: uuid("profile_version_id").references(() => sandboxProfileVersions.id),
     status: sessionStatusEnum("status").notNull().default("queued"),
     prompt: text("prompt").notNull(),
+    /** Set by a person; null shows the prompt's first line (sessionTitle). */
+    title: text("title"),
     source: text("source").notNull().default("api"),
     agent: text("agent").notNull().default("codex"),
     /** The work branch starts here: a branch, tag or commit; null for the default branch. */

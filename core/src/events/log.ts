@@ -40,6 +40,7 @@ export async function appendEvents(
   bodies: SessionEventBody[],
   alsoInTx?: (tx: Db) => Promise<void>,
 ): Promise<SessionEvent[]> {
+  let orgId: string | undefined;
   const rows = await deps.db.transaction(async (tx) => {
     const inserted: Array<typeof sessionEvents.$inferSelect> = [];
     if (bodies.length > 0) {
@@ -47,8 +48,9 @@ export async function appendEvents(
         .update(sessions)
         .set({ lastEventSeq: sql`${sessions.lastEventSeq} + ${bodies.length}` })
         .where(eq(sessions.id, sessionId))
-        .returning({ last: sessions.lastEventSeq });
+        .returning({ last: sessions.lastEventSeq, orgId: sessions.orgId });
       if (!counter) throw notFound("session");
+      orgId = counter.orgId;
       const first = counter.last - bodies.length + 1;
       inserted.push(
         ...(await tx
@@ -74,7 +76,22 @@ export async function appendEvents(
       .publish(event)
       .catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
   }
+  const change = listChange(bodies);
+  if (orgId && change)
+    await deps.bus
+      .publishChange({ orgId, sessionId, kind: change })
+      .catch((err) => deps.logger.warn({ err, sessionId }, "event.publish_failed"));
   return events;
+}
+
+/**
+ * What of the events changes the session's row in a list. A new session's "queued" is left out:
+ * createSession announces the session itself, once its first events are in.
+ */
+function listChange(bodies: SessionEventBody[]): "status" | "diff_stat" | null {
+  if (bodies.some((b) => b.type === "status" && b.status !== "queued")) return "status";
+  if (bodies.some((b) => b.type === "diff_stat")) return "diff_stat";
+  return null;
 }
 
 export async function listEventsAfter(

@@ -1,7 +1,7 @@
-import { and, count, desc, eq, lt } from "drizzle-orm";
+import { and, count, eq, lt } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
-import { repositories, sessionMessages, sessions } from "../db/schema.ts";
+import { sessionMessages, sessions } from "../db/schema.ts";
 import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import { appendEvent } from "../events/log.ts";
@@ -100,6 +100,9 @@ export async function createSession(
     text: input.prompt,
   });
   await appendEvent({ ...deps, logger: log }, session!.id, { type: "status", status: "queued" });
+  await deps.bus
+    .publishChange({ orgId: input.orgId, sessionId: session!.id, kind: "created" })
+    .catch((err) => log.warn({ err }, "event.publish_failed"));
   await requestSessionRun(deps, session!.id);
   log.info({ repository: repo.name }, "session.created");
   return session!;
@@ -145,18 +148,6 @@ export async function queuePosition(
       ),
     );
   return (row?.ahead ?? 0) + 1;
-}
-
-export async function listSessions(db: Db, orgId: string, opts: { limit: number; before?: Date }) {
-  return db
-    .select({ session: sessions, repository: repositories.name })
-    .from(sessions)
-    .innerJoin(repositories, eq(repositories.id, sessions.repositoryId))
-    .where(
-      and(eq(sessions.orgId, orgId), opts.before ? lt(sessions.createdAt, opts.before) : undefined),
-    )
-    .orderBy(desc(sessions.createdAt))
-    .limit(opts.limit);
 }
 
 /** Moves a session to `to` if its state allows it; a concurrent change makes this fail, not overwrite. */

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { badRequest, listEventsAfter, type SessionEvent } from "@tandem/core";
 import type { WebDeps } from "../deps.ts";
 
-const HEARTBEAT_MS = 15_000;
+export const HEARTBEAT_MS = 15_000;
 
 /** The resume point: the `Last-Event-ID` header, or `?lastEventId=` for the first EventSource connect. */
 function lastEventId(req: FastifyRequest): number {
@@ -15,6 +15,20 @@ function lastEventId(req: FastifyRequest): number {
   if (!/^\d+$/.test(raw))
     throw badRequest("Last-Event-ID must be a non-negative integer (an event id)");
   return Number(raw);
+}
+
+/** Takes the response over as an event stream (no proxy buffering; reconnect after 2 s). */
+export function openEventStream(reply: FastifyReply) {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-transform",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  res.write("retry: 2000\n\n");
+  return res;
 }
 
 /**
@@ -30,15 +44,7 @@ export async function streamSessionEvents(
 ) {
   let sent = lastEventId(req);
   const { db } = deps.database;
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
-  res.write("retry: 2000\n\n");
+  const res = openEventStream(reply);
 
   const write = (event: SessionEvent) => {
     if (event.seq <= sent) return;

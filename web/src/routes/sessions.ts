@@ -6,19 +6,17 @@ import {
   createSession,
   deleteSession,
   getSessionOrThrow,
-  listSessions,
   queuePosition,
   schema,
   sessionUrl,
   stopSession,
-  type Session,
   type SessionDeps,
 } from "@tandem/core";
 import { requireActor } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { parse, requestLogger } from "../http.ts";
 import type { Declare } from "./declare.ts";
-import { sessionDetails, type SessionCreator, type SessionOrigin } from "./session-origin.ts";
+import { sessionViews } from "./session-view.ts";
 import { streamSessionEvents } from "./session-events.ts";
 
 const createBody = z.strictObject({
@@ -42,10 +40,6 @@ const messageBody = z.strictObject({
   /** Also post the message in the thread the session came from (Slack); off by default. */
   echo: z.boolean().optional(),
 });
-const listQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  before: z.iso.datetime({ error: "before must be an ISO date-time" }).optional(),
-});
 const continueBody = z.strictObject({
   prompt: z.string().trim().min(1, { error: "prompt must not be empty" }).max(100_000).optional(),
 });
@@ -62,29 +56,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
     clock: deps.clock,
     publicUrl: deps.config.PUBLIC_URL,
   };
-  type Details = Awaited<ReturnType<typeof sessionDetails>>;
-  const details = (list: Session[]) => sessionDetails(db, deps.providers, list);
-  const view = (s: Session, repository: string, d: Details) => ({
-    id: s.id,
-    status: s.status,
-    repository,
-    url: sessionUrl(deps.config.PUBLIC_URL, s.id),
-    prompt: s.prompt,
-    source: s.source,
-    /** The thread the session came from (Slack, GitHub), when there is one. */
-    origin: (d.origins.get(s.id) ?? null) satisfies SessionOrigin | null,
-    createdBy: (s.createdBy
-      ? (d.creators.get(s.createdBy) ?? null)
-      : null) satisfies SessionCreator | null,
-    agent: s.agent,
-    usage: { inputTokens: s.inputTokens, outputTokens: s.outputTokens },
-    ref: s.baseRef,
-    branch: s.branch,
-    error: s.error,
-    createdAt: s.createdAt.toISOString(),
-    updatedAt: s.updatedAt.toISOString(),
-    endedAt: s.endedAt?.toISOString() ?? null,
-  });
+  const views = sessionViews(deps);
 
   declare(
     {
@@ -187,27 +159,6 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
   declare(
     {
       method: "GET",
-      url: "/api/sessions",
-      tag: "sessions",
-      summary: "Sessions of the organization, newest first",
-      query: listQuery,
-      responses: { 200: "ok" },
-    },
-    async (req) => {
-      const actor = await requireActor(deps, req);
-      const query = parse(listQuery, req.query, "query");
-      const rows = await listSessions(db, actor.orgId, {
-        limit: query.limit,
-        before: query.before ? new Date(query.before) : undefined,
-      });
-      const d = await details(rows.map((r) => r.session));
-      return { sessions: rows.map((r) => view(r.session, r.repository, d)) };
-    },
-  );
-
-  declare(
-    {
-      method: "GET",
       url: "/api/sessions/:id",
       tag: "sessions",
       summary: "One session",
@@ -222,7 +173,7 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
       });
       // Every repository the session works on, primary first (one per session today).
       return {
-        ...view(session, repo!.name, await details([session])),
+        ...(await views([{ session, repository: repo!.name }]))[0]!,
         repositories: [repo!.name],
         queuePosition: await queuePosition(db, session),
       };
@@ -304,6 +255,9 @@ export function sessionRoutes(declare: Declare, deps: WebDeps) {
         actor,
         id,
       );
+      await deps.bus
+        .publishChange({ orgId: actor.orgId, sessionId: id, kind: "deleted" })
+        .catch((err) => req.log.warn({ err, sessionId: id }, "event.publish_failed"));
       return reply.code(204).send();
     },
   );

@@ -8,6 +8,12 @@ const SOURCES: Record<string, string> = {
   discord: "Discord",
 };
 
+/** The sources a session can come from, for a filter: the workbench and API, then each provider. */
+export const SOURCE_OPTIONS: Array<[string, string]> = [
+  ["api", "Workbench"],
+  ...Object.entries(SOURCES),
+];
+
 /** Where a session came from, as people call it; sessions started here or by the API say Workbench. */
 export const sourceLabel = (source: string) => SOURCES[source] ?? "Workbench";
 

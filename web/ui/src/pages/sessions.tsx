@@ -1,83 +1,10 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "../api.ts";
-import { originText, sourceLabel } from "../origin.ts";
 import type { ProfileSummary } from "../profiles.ts";
-import {
-  Ago,
-  Badge,
-  Empty,
-  ErrorBox,
-  Field,
-  Loading,
-  Page,
-  useApi,
-  type Org,
-} from "../ui/components.tsx";
-
-interface SessionView {
-  id: string;
-  status: string;
-  repository: string;
-  prompt: string;
-  title?: string;
-  createdAt: string;
-  source: string;
-  branch: string | null;
-  error: string | null;
-  pullRequestUrl?: string | null;
-  origin: { provider: string; url: string } | null;
-  createdBy: { name: string; login: string | null } | null;
-}
+import { ErrorBox, Field, Page, useApi, type Org } from "../ui/components.tsx";
+import { SessionList } from "./session-list.tsx";
 
 const DEFAULT_PROFILE = "default";
-
-const titleOf = (s: SessionView) =>
-  s.title ?? (s.prompt.split("\n").find((l) => l.trim()) ?? "").slice(0, 120);
-
-function SessionRow({ s }: { s: SessionView }) {
-  const who = s.createdBy
-    ? s.createdBy.login
-      ? `${s.createdBy.name} (@${s.createdBy.login})`
-      : s.createdBy.name
-    : "unknown";
-  return (
-    <li class="session-row" data-testid="session-row" data-id={s.id}>
-      <span class="dot" data-status={s.status} aria-hidden="true" />
-      <div class="session-main">
-        <a class="session-title" href={`/sessions/${s.id}`}>
-          {titleOf(s) || "(no task)"}
-        </a>
-        <div class="session-meta muted">
-          <span class="repo">{s.repository}</span>
-          {s.branch ? <code class="branch">{s.branch}</code> : null}
-          <span data-testid="session-source" class="source">
-            {sourceLabel(s.source)}
-          </span>
-          {s.origin ? (
-            <a href={s.origin.url} target="_blank" rel="noopener" data-testid="session-origin">
-              {originText(s.origin)}
-            </a>
-          ) : null}
-          {s.pullRequestUrl ? (
-            <a href={s.pullRequestUrl} target="_blank" rel="noopener" data-testid="session-pr">
-              pull request
-            </a>
-          ) : null}
-          <span data-testid="session-by">{who}</span>
-          <Ago iso={s.createdAt} />
-        </div>
-        {s.status === "failed" && s.error ? (
-          <div class="session-error" data-testid="session-error">
-            {s.error}
-          </div>
-        ) : null}
-      </div>
-      <Badge status={s.status} testid="session-status">
-        {s.status}
-      </Badge>
-    </li>
-  );
-}
 
 interface SetupStep {
   id: string;
@@ -264,7 +191,6 @@ export function SessionsPage({ orgs }: { orgs: Org[] }) {
     orgs.length ? "/api/repositories" : null,
   );
   const profiles = useApi<{ profiles: ProfileSummary[] }>(orgs.length ? "/api/profiles" : null);
-  const sessions = useApi<{ sessions: SessionView[] }>(orgs.length ? "/api/sessions" : null);
   useEffect(() => {
     document.title = "Sessions · Tandem";
   }, []);
@@ -277,7 +203,7 @@ export function SessionsPage({ orgs }: { orgs: Org[] }) {
         </p>
       </Page>
     );
-  const loadError = repos.error ?? profiles.error ?? sessions.error;
+  const loadError = repos.error ?? profiles.error;
   return (
     <Page title="Sessions">
       {admin ? <SetupChecklist /> : null}
@@ -295,20 +221,7 @@ export function SessionsPage({ orgs }: { orgs: Org[] }) {
             : null
         }
       />
-      <h2>Recent</h2>
-      {sessions.loading ? <Loading label="Loading sessions…" /> : null}
-      {sessions.data && sessions.data.sessions.length === 0 ? (
-        <Empty title="No sessions yet" testid="no-sessions">
-          <p>Start one above, or mention the agent in a connected chat or tracker.</p>
-        </Empty>
-      ) : null}
-      {sessions.data?.sessions.length ? (
-        <ul class="sessions" data-testid="sessions">
-          {sessions.data.sessions.map((s) => (
-            <SessionRow key={s.id} s={s} />
-          ))}
-        </ul>
-      ) : null}
+      <SessionList repositories={repos.data?.repositories.map((r) => r.name) ?? []} />
     </Page>
   );
 }
