@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { chromiumAvailable, launchBrowser } from "./helpers/browser.ts";
 import { ROOT, runEntry } from "./helpers/spawn.ts";
 import { freePorts } from "./helpers/stack.ts";
 
@@ -61,9 +62,37 @@ describe("npm start (all in one process, embedded defaults)", () => {
       expect(await ports.text()).toMatch(/ports are <port>-<session id> hosts under localhost:/);
       const link = stdout.match(/Owner login link \(one-time, 24 h\): (\S+)/)?.[1];
       expect(link).toBeDefined();
-      const login = await fetch(link!, { redirect: "manual" });
-      expect(login.status).toBe(303);
-      const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+      expect(link!.startsWith(`http://localhost:${port}/`)).toBe(true);
+      // In a browser: the printed link signs in and lands on this Tandem's own pages.
+      let cookie = "";
+      if (chromiumAvailable()) {
+        const browser = await launchBrowser();
+        try {
+          const page = await browser.newPage();
+          await page.goto(link!);
+          await page.waitForURL(`http://localhost:${port}/`);
+          await page.waitForSelector("[data-testid=sessions-link][aria-current=page]");
+          // The page's own origin passes the terminal's WebSocket origin check (404: no such session).
+          const status = await page.evaluate(
+            async (sid) =>
+              (
+                await fetch(
+                  `/api/sessions/${sid}/terminal/check?origin=${encodeURIComponent(location.origin)}`,
+                )
+              ).status,
+            randomUUID(),
+          );
+          expect(status).toBe(404);
+          const session = (await page.context().cookies()).find((c) => c.name === "tandem_session");
+          cookie = `tandem_session=${session!.value}`;
+        } finally {
+          await browser.close();
+        }
+      } else {
+        const login = await fetch(link!, { redirect: "manual" });
+        expect(login.status).toBe(303);
+        cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+      }
       const me = await fetch(`http://127.0.0.1:${port}/api/me`, { headers: { cookie } });
       expect((await me.json()).organizations[0]).toMatchObject({ name: "Default", role: "owner" });
       // The WebSocket origin check follows PORT too: a page of this Tandem passes it.
