@@ -46,12 +46,15 @@ export async function streamSessionEvents(
   const { db } = deps.database;
   const res = openEventStream(reply);
 
-  const write = (event: SessionEvent) => {
-    if (event.seq <= sent) return;
-    res.write(
-      `id: ${event.seq}\ndata: ${JSON.stringify({ seq: event.seq, createdAt: event.createdAt, ...event.body })}\n\n`,
-    );
-    sent = event.seq;
+  /** The events after the last one sent, as one write (a replay of hundreds is one syscall, not hundreds). */
+  const write = (events: SessionEvent[]) => {
+    let chunk = "";
+    for (const event of events) {
+      if (event.seq <= sent) continue;
+      chunk += `id: ${event.seq}\ndata: ${JSON.stringify({ seq: event.seq, createdAt: event.createdAt, ...event.body })}\n\n`;
+      sent = event.seq;
+    }
+    if (chunk) res.write(chunk);
   };
 
   let closed = false;
@@ -60,11 +63,11 @@ export async function streamSessionEvents(
     chain = chain
       .then(async () => {
         if (closed) return;
-        if (hint && hint.seq === sent + 1) return write(hint);
+        if (hint && hint.seq === sent + 1) return write([hint]);
         if (hint && hint.seq <= sent) return;
         for (;;) {
           const page = await listEventsAfter(db, sessionId, sent);
-          page.forEach(write);
+          write(page);
           if (page.length < 500 || closed) return;
         }
       })

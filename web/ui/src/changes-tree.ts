@@ -54,6 +54,16 @@ export const STATUS_TONE: Record<string, string> = {
 export const counts = (f: FileDiff) =>
   h("span.counts", {}, h("span.add", {}, `+${f.added}`), " ", h("span.del", {}, `−${f.removed}`));
 
+/** The file named by a `#file-<path>` anchor in the page's address, if it has one. */
+export function fileFromHash(hash = location.hash): string | null {
+  if (!hash.startsWith("#file-")) return null;
+  try {
+    return decodeURIComponent(hash.slice("#file-".length));
+  } catch {
+    return hash.slice("#file-".length);
+  }
+}
+
 export const fileAnchor = (path: string) => `#file-${encodeURI(path)}`;
 
 /**

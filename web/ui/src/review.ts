@@ -1,12 +1,17 @@
 import { html as diffHtml } from "diff2html";
 import { h } from "./api.ts";
-import { counts, fileAnchor, fileTree, inTreeOrder, STATUS_TONE } from "./changes-tree.ts";
+import {
+  counts,
+  fileAnchor,
+  fileFromHash,
+  fileTree,
+  inTreeOrder,
+  STATUS_TONE,
+} from "./changes-tree.ts";
 import { isViewed, setViewed } from "./changes-viewed.ts";
 import { pendingOn } from "./review-comments.ts";
 import { commentRow, pendingNote } from "./review-line.ts";
 import "./ui/changes.css";
-
-export { hasPendingComments, pendingCommentsList, sendWithComments } from "./review-comments.ts";
 
 export interface FileDiff {
   path: string;
@@ -23,16 +28,6 @@ const LAYOUT_KEY = "tandem.diffLayout";
 const savedDiffLayout = (): DiffLayout =>
   localStorage.getItem(LAYOUT_KEY) === "side-by-side" ? "side-by-side" : "line-by-line";
 const saveDiffLayout = (layout: DiffLayout) => localStorage.setItem(LAYOUT_KEY, layout);
-
-/** The file named by a `#file-<path>` anchor in the page's address, if it has one. */
-export function fileFromHash(hash = location.hash): string | null {
-  if (!hash.startsWith("#file-")) return null;
-  try {
-    return decodeURIComponent(hash.slice("#file-".length));
-  } catch {
-    return hash.slice("#file-".length);
-  }
-}
 
 // What the person chose on this page, kept across the panel's refreshes after the agent's edits:
 // files they opened or closed by hand, folders they closed, whether the tree is shown.

@@ -1,11 +1,40 @@
-import { Terminal } from "@xterm/xterm";
-import { FitAddon } from "@xterm/addon-fit";
+import type { Terminal as XTerm } from "@xterm/xterm";
+import type { FitAddon as XFit } from "@xterm/addon-fit";
 
-/** An xterm.js view on a workbench terminal WebSocket (`/terminal` or `/tui`). */
-export function openTerminal(
+interface TerminalView {
+  dispose(): void;
+  fit(): void;
+}
+
+/**
+ * An xterm.js view on a workbench terminal WebSocket (`/terminal` or `/tui`). xterm.js loads with
+ * the first terminal opened, not with the page; the view is usable at once and connects then.
+ */
+export function openTerminal(container: HTMLElement, url: string): TerminalView {
+  let view: TerminalView | undefined;
+  let disposed = false;
+  void Promise.all([import("@xterm/xterm"), import("@xterm/addon-fit")]).then(
+    ([{ Terminal }, { FitAddon }]) => {
+      if (!disposed) view = connect(Terminal, FitAddon, container, url);
+    },
+  );
+  return {
+    dispose() {
+      disposed = true;
+      view?.dispose();
+    },
+    fit() {
+      view?.fit();
+    },
+  };
+}
+
+function connect(
+  Terminal: typeof XTerm,
+  FitAddon: typeof XFit,
   container: HTMLElement,
   url: string,
-): { dispose(): void; fit(): void } {
+): TerminalView {
   const term = new Terminal({
     fontSize: 13,
     cursorBlink: true,

@@ -14,10 +14,31 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "IMG" && !node.hasAttribute("alt")) node.setAttribute("alt", "image");
 });
 
-/** The agent's Markdown as sanitised HTML: no scripts, no handlers, no forms. */
-function markdown(text: string): string {
+/**
+ * Text from which Markdown can make no link or image of its own choosing and no raw HTML: without
+ * `<` and the `](`, `]:`, `][`, `![` of links, images and their definitions, marked writes only
+ * its own tags around escaped text (autolinks are http(s), www and mailto only).
+ */
+const PLAIN_MARKDOWN = /^[^<]*$/;
+const LINK_OR_IMAGE = /\]\(|\]:|\]\[|!\[/;
+
+/** The agent's Markdown as sanitised nodes: no scripts, no handlers, no forms. */
+function markdown(text: string): DocumentFragment {
   const html = marked.parse(text, { async: false, gfm: true, breaks: true });
-  return DOMPurify.sanitize(html, { FORBID_TAGS: ["style", "form", "input", "button"] });
+  if (PLAIN_MARKDOWN.test(text) && !LINK_OR_IMAGE.test(text)) {
+    // Nothing for DOMPurify to take out (its parse is most of a message's cost in a long replay).
+    const inert = document.createElement("template");
+    inert.innerHTML = html;
+    for (const a of inert.content.querySelectorAll("a")) {
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+    }
+    return inert.content;
+  }
+  return DOMPurify.sanitize(html, {
+    FORBID_TAGS: ["style", "form", "input", "button"],
+    RETURN_DOM_FRAGMENT: true,
+  });
 }
 
 /** "1.2 s", "3 min 4 s": how long something took. */
@@ -28,15 +49,15 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+// Made once: a formatter per call (toLocaleString) costs more than the rest of an item.
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
 /** A time element: the clock time shown small, the full date and time on hover. */
 function timeOf(iso: string | undefined): HTMLElement | null {
   if (!iso) return null;
   const at = new Date(iso);
-  return h(
-    "time",
-    { datetime: iso, title: at.toLocaleString() },
-    at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-  );
+  return h("time", { datetime: iso, title: FULL.format(at) }, CLOCK.format(at));
 }
 
 /** Commands the agent has started and not finished, by the agent's call id (or the command). */
@@ -67,7 +88,7 @@ export class RunningCommands {
 }
 
 /** One timeline item for an event; null for events the timeline does not show. */
-export function renderEvent(ev: Ev, tookMs: number | null): HTMLElement | null {
+function renderEvent(ev: Ev, tookMs: number | null): HTMLElement | null {
   const li = (cls: string, ...children: Array<Node | string | null>) =>
     h("li", { class: `ev ${cls}`, "data-type": ev.type, "data-seq": String(ev.seq) }, ...children);
   const at = () => timeOf(ev.createdAt);
@@ -75,7 +96,7 @@ export function renderEvent(ev: Ev, tookMs: number | null): HTMLElement | null {
     case "message": {
       if (ev.role === "assistant") {
         const text = h("div.text.prose");
-        text.innerHTML = markdown(ev.text);
+        text.append(markdown(ev.text));
         return li("message assistant", h("div.who", {}, "Agent ", at()), text);
       }
       const who = ev.role === "user" ? "You" : "System";
@@ -131,7 +152,7 @@ export function renderEvent(ev: Ev, tookMs: number | null): HTMLElement | null {
     case "status": {
       // A divider: its time on hover of the label, not beside it (that would pull it off centre).
       const label = h("span", {}, `${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`);
-      if (ev.createdAt) label.title = new Date(ev.createdAt).toLocaleString();
+      if (ev.createdAt) label.title = FULL.format(new Date(ev.createdAt));
       return li("status muted", label);
     }
     case "diff_stat":
@@ -164,4 +185,53 @@ export function renderPlan(steps: Array<{ text: string; done: boolean }>): HTMLE
       ),
     ),
   ];
+}
+
+/** A replay shows this many of its newest items at once; the older ones fill in above them. */
+const NEWEST_FIRST = 150;
+const BACKFILL_CHUNK = 100;
+
+export interface TimelineEntry {
+  ev: Ev;
+  took: number | null;
+  el?: HTMLElement | null;
+}
+
+/**
+ * The timeline's items, landed once a frame: a burst of events is one layout and one scroll, not
+ * one per event. The first burst (the replay of a long session) shows its newest items at once and
+ * renders the older ones above them in the tasks after, so the page is readable before all of a
+ * thousand items are built; scroll anchoring keeps what the person reads in place meanwhile.
+ */
+export function timelineFeed(list: HTMLElement, landed: () => void) {
+  const element = (e: TimelineEntry) =>
+    e.el === undefined ? (e.el = renderEvent(e.ev, e.took)) : e.el;
+  const elements = (entries: TimelineEntry[]) =>
+    entries.map(element).filter((el): el is HTMLElement => el !== null);
+  let queue: TimelineEntry[] = [];
+  let replay = true;
+  const backfill = (older: TimelineEntry[]) => {
+    if (!older.length) return;
+    list.prepend(...elements(older.splice(-BACKFILL_CHUNK)));
+    setTimeout(() => backfill(older), 0);
+  };
+  const land = () => {
+    const batch = queue;
+    queue = [];
+    const older = replay ? batch.splice(0, Math.max(0, batch.length - NEWEST_FIRST)) : [];
+    replay = false;
+    list.append(...elements(batch));
+    landed();
+    if (older.length) setTimeout(() => backfill(older), 0);
+  };
+  return {
+    /** Queues the item for `ev` (its renderer decides whether it shows one). */
+    push(ev: Ev, took: number | null): TimelineEntry {
+      const entry = { ev, took };
+      if (queue.push(entry) === 1) requestAnimationFrame(land);
+      return entry;
+    },
+    /** The entry's element, built now if it was not yet (it may not be in the list yet). */
+    element,
+  };
 }

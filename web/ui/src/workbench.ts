@@ -2,21 +2,21 @@ import { api, h } from "./api.ts";
 import { attachControl } from "./attachments.ts";
 import { createDock } from "./dock.ts";
 import { networkPane } from "./network.ts";
-import {
-  changesView,
-  fileFromHash,
-  hasPendingComments,
-  pendingCommentsList,
-  sendWithComments,
-  type FileDiff,
-} from "./review.ts";
+import { fileFromHash } from "./changes-tree.ts";
+import { hasPendingComments, pendingCommentsList, sendWithComments } from "./review-comments.ts";
+import type { FileDiff } from "./review.ts";
 import { originLink } from "./origin.ts";
 import { openTerminal } from "./terminal.ts";
 import { createProgress, ENDED, type Usage } from "./progress.ts";
-import { renderEvent, type Ev } from "./timeline.ts";
+import { timelineFeed, type Ev, type TimelineEntry } from "./timeline.ts";
 
 /** The session page: live timeline, follow-ups, TUI, terminal tabs, Changes and Processes. */
 export async function renderWorkbench(app: HTMLElement, id: string) {
+  // The event stream opens beside the session's read, not after it; what it brings before the
+  // page is built waits here.
+  const events = new EventSource(`/api/sessions/${id}/events`);
+  let early: MessageEvent[] | null = [];
+  events.onmessage = (e) => early?.push(e);
   const session = await api<{
     repository: string;
     repositories?: string[];
@@ -26,7 +26,10 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     error: string | null;
     origin?: { provider: string; url: string } | null;
     usage?: Usage;
-  }>("GET", `/api/sessions/${id}`);
+  }>("GET", `/api/sessions/${id}`).catch((err: unknown) => {
+    events.close();
+    throw err;
+  });
   // The primary repository; a selector appears only when the session works on more than one.
   const repositories = session.repositories?.length ? session.repositories : [session.repository];
   let repository = repositories[0]!;
@@ -124,10 +127,14 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   const loadChanges = async (auto = false) => {
     const mine = ++changesLoads;
     try {
-      const c = await api<{
-        files: FileDiff[];
-        totals: { files: number; added: number; removed: number };
-      }>("GET", `/api/sessions/${id}/changes${repoQuery()}`);
+      // The diff renderer (diff2html) loads with the first look at Changes, not with the page.
+      const [c, { changesView }] = await Promise.all([
+        api<{
+          files: FileDiff[];
+          totals: { files: number; added: number; removed: number };
+        }>("GET", `/api/sessions/${id}/changes${repoQuery()}`),
+        import("./review.ts"),
+      ]);
       if (mine !== changesLoads || (auto && changesPane.querySelector("tr.review textarea")))
         return;
       changesPane.replaceChildren(changesView(id, c.files, c.totals));
@@ -249,7 +256,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
 
   // When the agent ends its turn with a question, it is highlighted with an answer box.
   let status = session.status;
-  let lastAssistant: HTMLElement | null = null;
+  let lastAssistant: TimelineEntry | null = null;
   const answer = h("textarea", {
     rows: "2",
     placeholder: "Answer the agent…",
@@ -271,13 +278,12 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   );
   const updateQuestion = () => {
     const asking =
-      status === "idle" &&
-      lastAssistant !== null &&
-      /\?\s*$/.test(lastAssistant.querySelector(".text")?.textContent ?? "");
+      status === "idle" && lastAssistant !== null && /\?\s*$/.test(String(lastAssistant.ev.text));
     for (const q of timeline.querySelectorAll(".ev.question")) q.classList.remove("question");
-    if (asking) {
-      lastAssistant!.classList.add("question");
-      lastAssistant!.append(answerForm);
+    const item = asking ? feed.element(lastAssistant!) : null;
+    if (item) {
+      item.classList.add("question");
+      item.append(answerForm);
     } else answerForm.remove();
   };
 
@@ -390,15 +396,14 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   follow.observe(scroller);
   follow.observe(timeline);
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
-  const events = new EventSource(`/api/sessions/${id}/events`);
-  events.onmessage = (e) => {
+  const feed = timelineFeed(timeline, () => {
+    updateQuestion();
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+  });
+  const onEvent = (e: MessageEvent) => {
     const ev = JSON.parse(e.data) as Ev;
-    const item = renderEvent(ev, progress.took(ev));
-    if (item) {
-      timeline.append(item);
-      if (stick) scroller.scrollTop = scroller.scrollHeight;
-    }
-    if (ev.type === "message" && ev.role === "assistant") lastAssistant = item;
+    const entry = feed.push(ev, progress.took(ev));
+    if (ev.type === "message" && ev.role === "assistant") lastAssistant = entry;
     if (ev.type === "message" && ev.role === "user") lastAssistant = null;
     if (ev.type === "status") {
       dot.dataset.status = status = ev.status;
@@ -423,4 +428,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       }, 300);
     }
   };
+  events.onmessage = onEvent;
+  for (const e of early) onEvent(e);
+  early = null;
 }
