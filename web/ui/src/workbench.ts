@@ -6,6 +6,7 @@ import { fileFromHash } from "./changes-tree.ts";
 import { hasPendingComments, pendingCommentsList, sendWithComments } from "./review-comments.ts";
 import type { FileDiff } from "./review.ts";
 import { originLink } from "./origin.ts";
+import { sessionTitle } from "./session-title.ts";
 import { openTerminal } from "./terminal.ts";
 import { createProgress, ENDED, type Usage } from "./progress.ts";
 import { timelineFeed, type Ev, type TimelineEntry } from "./timeline.ts";
@@ -22,6 +23,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     repositories?: string[];
     status: string;
     prompt: string;
+    title?: string;
+    pullRequestUrl?: string | null;
     branch: string | null;
     error: string | null;
     origin?: { provider: string; url: string } | null;
@@ -371,11 +374,28 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         {},
         h("a.brand", { href: "/" }, "Tandem"),
         h("span.sep", { "aria-hidden": "true" }, "/"),
-        repoLabel,
-        statusBadge,
-        session.branch ? h("code.branch", {}, session.branch) : null,
-        session.origin ? originLink(session.origin) : null,
+        sessionTitle(id, session.title ?? session.prompt.split("\n")[0] ?? ""),
         h("span.head-actions", {}, progress.usage, tuiButton, stopButton),
+        h(
+          "div.head-meta",
+          {},
+          repoLabel,
+          statusBadge,
+          session.branch ? h("code.branch", {}, session.branch) : null,
+          session.origin ? originLink(session.origin) : null,
+          session.pullRequestUrl
+            ? h(
+                "a",
+                {
+                  href: session.pullRequestUrl,
+                  target: "_blank",
+                  rel: "noopener",
+                  "data-testid": "session-pr",
+                },
+                "Pull request",
+              )
+            : null,
+        ),
       ),
       mainSection,
       dock.element,
