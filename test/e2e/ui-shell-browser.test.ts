@@ -59,6 +59,30 @@ describe.skipIf(skip)("the workbench shell in headless Chromium", { timeout: 90_
     expectClean(await checkPage(page, "login"));
   });
 
+  it("answers a used login link with a styled page that says so, with a way on", async () => {
+    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
+      userId: stack.rt.ownerId,
+      kind: "login",
+      ttlMs: 60_000,
+    });
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const p = await ctx.newPage();
+    try {
+      await p.goto(`${stack.base}/login/${login.token}`);
+      await p.context().clearCookies();
+      const res = await p.goto(`${stack.base}/login/${login.token}`);
+      expect(res!.status()).toBe(401);
+      expect(await p.textContent(".login-card [data-testid=login-expired]")).toContain(
+        "already used or has expired",
+      );
+      expect(await p.title()).toBe("This link no longer works · Tandem");
+      expect(await p.getAttribute(".login-card a.button", "href")).toBe("/");
+      expectClean(await checkPage(p, "error"));
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it("walks the owner through what is missing, with the empty New session form linking to Repositories", async () => {
     await signIn(page, stack.rt.ownerId);
     await page.waitForSelector("[data-testid=setup]");

@@ -320,6 +320,11 @@ describe.skipIf(skip)("the workbench in headless Chromium", () => {
     const mallory = await context.newPage();
     const res = await mallory.goto(`${stack.base}/sessions/${id}`);
     expect(res!.status()).toBe(404);
+    // In the workbench's own frame, saying what may be wrong, and not a word of the session.
+    expect(await mallory.textContent(".login-card [data-testid=not-found]")).toContain(
+      "belongs to an organization you are not a member of",
+    );
+    expect(await mallory.title()).toBe("Not found · Tandem");
     await mallory.goto(`${stack.base}/`);
     const opened = await mallory.evaluate(
       (sessionId) =>

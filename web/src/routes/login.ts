@@ -3,7 +3,7 @@ import { BROWSER_SESSION_TTL_MS, consumeLoginToken, issueToken } from "@tandem/c
 import { SESSION_COOKIE } from "../auth.ts";
 import type { WebDeps } from "../deps.ts";
 import { csrfCookie } from "../workbench/csrf.ts";
-import { safeNext } from "../workbench/ui.ts";
+import { safeNext, sendErrorPage } from "../workbench/ui.ts";
 
 /** Signs the browser in as `userId` (session + CSRF cookies) and sends it on to `next`. */
 export async function startBrowserSession(
@@ -34,10 +34,11 @@ export function loginRoutes(app: FastifyInstance, deps: WebDeps) {
     async (req, reply) => {
       const login = await consumeLoginToken(deps.database.db, deps.clock, req.params.token);
       if (!login) {
-        return reply
-          .code(401)
-          .type("text/plain")
-          .send("This login link was already used or has expired. Ask an admin for a new one.");
+        return sendErrorPage(reply, 401, {
+          title: "This link no longer works",
+          message: "This login link was already used or has expired. Ask an admin for a new one.",
+          testid: "login-expired",
+        });
       }
       return startBrowserSession(deps, reply, login.userId, req.query.next);
     },

@@ -29,20 +29,41 @@ const FALLBACK =
 export const safeNext = (next: unknown): string | undefined =>
   typeof next === "string" && /^\/(?![/\\])/.test(next) && !/[\r\n]/.test(next) ? next : undefined;
 
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+
+/**
+ * An error as a page of the workbench: the built UI shows it in its own frame (styled, both
+ * schemes), read from a JSON data block; without a built UI, plain HTML says the same.
+ */
+export function sendErrorPage(
+  reply: FastifyReply,
+  status: number,
+  error: { title: string; message: string; testid: string },
+) {
+  const indexFile = path.join(UI_DIST, "index.html");
+  const data = JSON.stringify(error).replace(/</g, "\\u003c");
+  const html = existsSync(indexFile)
+    ? readFileSync(indexFile, "utf8").replace(
+        "</head>",
+        `<script type="application/json" id="tandem-error">${data}</script></head>`,
+      )
+    : `<!doctype html><title>${escapeHtml(error.title)} · Tandem</title><h1>${escapeHtml(error.title)}</h1>` +
+      `<p data-testid="${escapeHtml(error.testid)}">${escapeHtml(error.message)}</p><p><a href="/">Tandem</a></p>`;
+  return reply
+    .code(status)
+    .type("text/html; charset=utf-8")
+    .header("cache-control", "no-store")
+    .send(html);
+}
+
 /** A signed-in person who may not see the session: someone of no org yet is told what to do. */
 async function notFoundPage(deps: WebDeps, req: FastifyRequest, reply: FastifyReply) {
   const orgs = await listOrganizationsForUser(deps.database.db, await requireUser(deps, req));
-  const text = orgs.length
+  const message = orgs.length
     ? "This session does not exist, or it belongs to an organization you are not a member of."
     : "You are signed in, but you are not a member of any organization yet: ask an admin to add you.";
-  return reply
-    .code(404)
-    .type("text/html; charset=utf-8")
-    .header("cache-control", "no-store")
-    .send(
-      `<!doctype html><title>Not found · Tandem</title><main style="font:15px system-ui;margin:40px auto;max-width:640px">` +
-        `<h1>Not found</h1><p data-testid="not-found">${text}</p><p><a href="/">Tandem</a></p></main>`,
-    );
+  return sendErrorPage(reply, 404, { title: "Not found", message, testid: "not-found" });
 }
 
 export async function uiRoutes(app: FastifyInstance, deps: WebDeps) {

@@ -7,6 +7,7 @@ import "./ui/pages.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "./api.ts";
+import { ErrorPage, pageError } from "./pages/error.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { RepositoriesPage } from "./pages/repositories.tsx";
 import { SessionsPage } from "./pages/sessions.tsx";
@@ -57,6 +58,8 @@ function Shell() {
   );
 }
 
-if (session) void renderWorkbench(app, session[1]!);
+const error = pageError();
+if (error) render(<ErrorPage error={error} />, app);
+else if (session) void renderWorkbench(app, session[1]!);
 else if (path === "/login") render(<LoginPage />, app);
 else render(<Shell />, app);
