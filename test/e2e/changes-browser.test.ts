@@ -341,6 +341,28 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
     });
   }, 120_000);
 
+  it("comments on a line by keyboard: arrows pick it (and say which), Enter opens the box", async () => {
+    const body = `${file("README.md")} .file-body`;
+    await page.focus(body);
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("ArrowDown");
+    const said = (await page.textContent(`${file("README.md")} [data-testid=line-cursor]`))!;
+    const line = /^Line (\d+): /.exec(said)?.[1];
+    expect(line).toBeDefined();
+    expect(await page.$$(`${body} tr.picked`)).toHaveLength(1);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("[data-testid=review-text]");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe(
+      "review-text",
+    );
+    await page.keyboard.type("By keyboard");
+    await page.keyboard.press("Control+Enter");
+    const pending = `[data-testid=pending-comment][data-path='README.md'][data-line='${line}']`;
+    await page.waitForSelector(`${pending} >> text=By keyboard`);
+    await page.click(`${pending} [data-testid=pending-remove]`);
+    await page.waitForSelector(pending, { state: "detached" });
+  });
+
   it("at 390 px puts the tree above the diff, closed until opened, and nothing scrolls sideways", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();

@@ -186,6 +186,8 @@ describe.skipIf(skip)("the session page in headless Chromium", { timeout: 120_00
 
   it("ends the turn: no longer working, the session's tokens in the header, Changes opened by itself", async () => {
     expect(await visible("working")).toBe(false);
+    // Announced to screen readers as it happened.
+    expect(await page.textContent("[data-testid=status-live]")).toBe("Session idle");
     const { usage } = (await stack.owner.request("GET", `/api/sessions/${id}`)).body;
     expect(usage.inputTokens).toBeGreaterThan(0);
     await until(

@@ -172,14 +172,19 @@ function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewe
     id: bodyId,
     tabindex: "0",
     role: "region",
-    "aria-label": `Diff of ${f.path}`,
+    "aria-label": `Diff of ${f.path}: arrow keys pick a line, Enter comments on it`,
   });
   body.innerHTML = diffHtml(f.patch, {
     drawFileList: false,
     outputFormat: layout,
     matching: "none",
   });
-  body.addEventListener("click", (e) => lineClicked(sessionId, f.path, layout, body, e));
+  body.addEventListener("click", (e) => {
+    const row = (e.target as HTMLElement).closest("tr");
+    if (row) openComment(sessionId, f.path, layout, body, row);
+  });
+  const cursorSays = h("span.sr-only", { "aria-live": "polite", "data-testid": "line-cursor" });
+  body.addEventListener("keydown", (e) => lineKey(sessionId, f.path, layout, body, cursorSays, e));
   showPending(sessionId, f.path, layout, body);
   // Side by side, each half scrolls on its own: reachable by keyboard too.
   for (const side of body.querySelectorAll(".d2h-file-side-diff"))
@@ -221,6 +226,7 @@ function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewe
       h("label.viewed", {}, viewed, "Viewed"),
     ),
     body,
+    cursorSays,
   );
   const setOpen = (open: boolean) => {
     body.hidden = !open;
@@ -233,19 +239,18 @@ function fileSection(sessionId: string, f: FileDiff, layout: DiffLayout, onViewe
 let diffIds = 0;
 
 /**
- * A click on a diff line opens a comment box under it. Side by side, a line is named by its new
- * number, or by its old one (marked) when it was deleted.
+ * A click on a diff line (or Enter on the line picked with the arrow keys) opens a comment box
+ * under it. Side by side, a line is named by its new number, or by its old one (marked) when it
+ * was deleted.
  */
-function lineClicked(
+function openComment(
   sessionId: string,
   path: string,
   layout: DiffLayout,
   body: HTMLElement,
-  e: MouseEvent,
+  row: HTMLTableRowElement,
 ) {
-  const row = (e.target as HTMLElement).closest("tr");
   if (
-    !row ||
     row.classList.contains("review") ||
     row.querySelector(".d2h-info") ||
     row.nextElementSibling?.classList.contains("review")
@@ -256,6 +261,49 @@ function lineClicked(
   const spacer = target.twin ? h("tr.review.spacer", {}, h("td", { colspan: "2" })) : null;
   if (spacer) target.twin!.after(spacer);
   row.after(commentRow(sessionId, path, target.line, () => spacer?.remove()));
+}
+
+/** The rows a comment can go under, in order (side by side, the new side's). */
+function commentableRows(body: HTMLElement, layout: DiffLayout): HTMLTableRowElement[] {
+  const tables = [...body.querySelectorAll("tbody")];
+  const rows = (layout === "side-by-side" ? tables.slice(-1) : tables).flatMap((t) => [
+    ...t.querySelectorAll<HTMLTableRowElement>(":scope > tr"),
+  ]);
+  return rows.filter(
+    (r) =>
+      !r.classList.contains("review") &&
+      !r.querySelector(".d2h-info") &&
+      (layout === "side-by-side" ? sideBySideLine(body, r) : unifiedLine(r)) !== null,
+  );
+}
+
+/** ↓/↑ (or j/k) move the picked line, Enter comments on it; said to screen readers as it moves. */
+function lineKey(
+  sessionId: string,
+  path: string,
+  layout: DiffLayout,
+  body: HTMLElement,
+  says: HTMLElement,
+  e: KeyboardEvent,
+) {
+  if ((e.target as HTMLElement).closest("tr.review, textarea, input, button")) return;
+  const rows = commentableRows(body, layout);
+  let at = rows.findIndex((r) => r.classList.contains("picked"));
+  if (e.key === "ArrowDown" || e.key === "j") at = Math.min(at + 1, rows.length - 1);
+  else if (e.key === "ArrowUp" || e.key === "k") at = Math.max(at - 1, 0);
+  else if (e.key === "Enter" && at >= 0) {
+    e.preventDefault();
+    return openComment(sessionId, path, layout, body, rows[at]!);
+  } else return;
+  e.preventDefault();
+  const row = rows[at];
+  if (!row) return;
+  for (const r of body.querySelectorAll("tr.picked")) r.classList.remove("picked");
+  row.classList.add("picked");
+  row.scrollIntoView({ block: "nearest" });
+  const target = layout === "side-by-side" ? sideBySideLine(body, row) : unifiedLine(row);
+  const code = row.querySelector(".d2h-code-line-ctn")?.textContent ?? "";
+  says.textContent = `Line ${target?.line ?? ""}: ${code.trim()}`;
 }
 
 /** Comments kept for the next message, under their lines again after a reload or a refresh. */

@@ -60,6 +60,9 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   });
   const statusText = h("span", {}, session.status);
   const statusBadge = h("span.badge.state", { "data-status": session.status }, dot, statusText);
+  // Screen readers hear the status change as it happens (not the replay of the past ones).
+  const statusLive = h("span.sr-only", { "aria-live": "polite", "data-testid": "status-live" });
+  let replaying = true;
   const timeline = h("ol.timeline", {
     "data-testid": "timeline",
     "aria-label": "Session timeline",
@@ -381,6 +384,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
           {},
           repoLabel,
           statusBadge,
+          statusLive,
           session.branch ? h("code.branch", {}, session.branch) : null,
           session.origin ? originLink(session.origin) : null,
           session.pullRequestUrl
@@ -417,6 +421,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   follow.observe(timeline);
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
   const feed = timelineFeed(timeline, () => {
+    replaying = false;
     updateQuestion();
     if (stick) scroller.scrollTop = scroller.scrollHeight;
   });
@@ -429,6 +434,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       dot.dataset.status = status = ev.status;
       statusText.textContent = statusBadge.dataset.status = ev.status;
       if (ENDED.includes(ev.status)) endReason = ev.reason ?? endReason;
+      if (!replaying)
+        statusLive.textContent = `Session ${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`;
       reflectStatus();
       void refreshSandbox();
     }
