@@ -217,7 +217,8 @@ describe.skipIf(skip)("Profiles and Settings in headless Chromium", { timeout: 9
       (await stack.owner.request("GET", `/api/orgs/${stack.rt.defaultOrgId}/settings`)).body,
     ).toMatchObject({ concurrencyLimit: 2, sessionTokenBudget: 200_000, monthlyTokenBudget: null });
     await page.click("[data-testid=org-limits-section] summary");
-    expect(await page.textContent("[data-testid=api-tokens]")).toContain("POST /api/tokens");
+    await page.waitForSelector("[data-testid=api-tokens] [data-testid=api-token]");
+    expect(await page.textContent("[data-testid=api-tokens]")).toContain("Authorization: Bearer");
     // Nothing unconfigured is an error.
     await page.waitForLoadState("networkidle");
     expect(

@@ -68,7 +68,8 @@ describe.skipIf(skip)("the workbench shell in headless Chromium", { timeout: 90_
     const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const p = await ctx.newPage();
     try {
-      await p.goto(`${stack.base}/login/${login.token}`);
+      const first = await p.request.get(`${stack.base}/login/${login.token}`, { maxRedirects: 0 });
+      expect(first.status()).toBe(303);
       await p.context().clearCookies();
       const res = await p.goto(`${stack.base}/login/${login.token}`);
       expect(res!.status()).toBe(401);
@@ -167,6 +168,38 @@ describe.skipIf(skip)("the workbench shell in headless Chromium", { timeout: 90_
     expect(
       (list.body as { repositories: Array<{ name: string }> }).repositories.map((r) => r.name),
     ).toEqual(["acme/app"]);
+  });
+
+  it("lists your API tokens in Settings, makes one shown once, and revokes one", async () => {
+    await page.goto(`${stack.base}/settings`);
+    const form = "[data-testid=create-token]";
+    await page.waitForSelector(form);
+    await page.fill(`${form} input[name=name]`, "deploy script");
+    await page.selectOption(`${form} select[name=expiresInDays]`, "90");
+    await page.click(`${form} button[type=submit]`);
+    const value = (await (
+      await page.waitForSelector("[data-testid=new-token-value]")
+    ).textContent())!;
+    expect(value).toMatch(/^tdm_/);
+    const row = "[data-testid=api-token]:has-text('deploy script')";
+    await page.waitForSelector(row);
+    expect(await page.textContent(row)).toMatch(/expires .*never used/);
+    // The token works, and its use shows after a reload; the page never shows it again.
+    const me = await page.request.get(`${stack.base}/api/me`, {
+      headers: { authorization: `Bearer ${value}` },
+    });
+    expect(me.status()).toBe(200);
+    await page.reload();
+    await page.waitForSelector(`${row} >> text=/last used/`);
+    expect(await page.content()).not.toContain(value);
+
+    page.once("dialog", (d) => void d.accept());
+    await page.click(`${row} [data-testid=revoke-token]`);
+    await page.waitForSelector(row, { state: "detached" });
+    const after = await page.request.get(`${stack.base}/api/me`, {
+      headers: { authorization: `Bearer ${value}` },
+    });
+    expect(after.status()).toBe(401);
   });
 
   it("keeps the theme chosen in the app bar across pages", async () => {

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { apiTokens, organizations, memberships } from "../db/schema.ts";
@@ -44,7 +44,45 @@ export async function authenticate(
       or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, clock.now())),
     ),
   });
-  return row ? { userId: row.userId } : null;
+  if (!row) return null;
+  // An API token's last use, to the minute (not a write per request).
+  const now = clock.now();
+  if (row.kind === "api" && (!row.usedAt || now.getTime() - row.usedAt.getTime() > 60_000))
+    await db.update(apiTokens).set({ usedAt: now }).where(eq(apiTokens.id, row.id));
+  return { userId: row.userId };
+}
+
+export interface ApiTokenView {
+  id: string;
+  name: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+/** The user's API tokens (never the tokens themselves), newest first; expired ones are listed too. */
+export async function listApiTokens(db: Db, userId: string): Promise<ApiTokenView[]> {
+  const rows = await db
+    .select({
+      id: apiTokens.id,
+      name: apiTokens.name,
+      createdAt: apiTokens.createdAt,
+      expiresAt: apiTokens.expiresAt,
+      lastUsedAt: apiTokens.usedAt,
+    })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.userId, userId), eq(apiTokens.kind, "api")))
+    .orderBy(desc(apiTokens.createdAt));
+  return rows;
+}
+
+/** Revokes one of the user's API tokens at once (it is deleted); false when they have no such token. */
+export async function revokeApiToken(db: Db, userId: string, tokenId: string): Promise<boolean> {
+  const gone = await db
+    .delete(apiTokens)
+    .where(and(eq(apiTokens.id, tokenId), eq(apiTokens.userId, userId), eq(apiTokens.kind, "api")))
+    .returning({ id: apiTokens.id });
+  return gone.length > 0;
 }
 
 /** A login link works once, before it expires. */

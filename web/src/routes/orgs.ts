@@ -6,12 +6,15 @@ import {
   getOrgSettings,
   updateOrgSettings,
   issueToken,
+  listApiTokens,
   listMembers,
   listOrganizationsForUser,
+  notFound,
   LOGIN_LINK_TTL_MS,
   profileDefaults,
   removeMember,
   requireAdmin,
+  revokeApiToken,
   updateMemberRole,
 } from "@tandem/core";
 import { requireActor, requireUser } from "../auth.ts";
@@ -27,7 +30,13 @@ const addMemberBody = z.strictObject({
   role: role.default("member"),
 });
 const updateMemberBody = z.strictObject({ role });
-const createTokenBody = z.strictObject({ name: z.string().trim().min(1).max(100).default("api") });
+const createTokenBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).default("api"),
+  /** Days until it stops working; without one it works until revoked. */
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+});
+const tokenParams = z.object({ id: z.uuid({ error: "token id must be a UUID" }) });
+const DAY_MS = 24 * 60 * 60 * 1000;
 const tokenBudget = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional();
 const settingsBody = z.strictObject({
   concurrencyLimit: z.number().int().min(1).max(1_000).optional(),
@@ -73,8 +82,37 @@ export function orgRoutes(declare: Declare, deps: WebDeps) {
         userId,
         kind: "api",
         name: body.name,
+        ...(body.expiresInDays ? { ttlMs: body.expiresInDays * DAY_MS } : {}),
       });
-      return reply.code(201).send({ id, token });
+      const [view] = (await listApiTokens(db, userId)).filter((t) => t.id === id);
+      return reply.code(201).send({ ...view, token });
+    },
+  );
+
+  declare(
+    {
+      method: "GET",
+      url: "/api/tokens",
+      tag: "orgs",
+      summary: "The caller's API tokens: name, created, expiry, last use (never the token)",
+      responses: { 200: "ok", 401: "no token" },
+    },
+    async (req) => ({ tokens: await listApiTokens(db, await requireUser(deps, req)) }),
+  );
+
+  declare(
+    {
+      method: "DELETE",
+      url: "/api/tokens/:id",
+      tag: "orgs",
+      summary: "Revoke one of the caller's API tokens; it stops working at once",
+      responses: { 204: "revoked", 404: "no such token of yours" },
+    },
+    async (req, reply) => {
+      const userId = await requireUser(deps, req);
+      const { id } = parse(tokenParams, req.params, "path");
+      if (!(await revokeApiToken(db, userId, id))) throw notFound("API token");
+      return reply.code(204).send();
     },
   );
 

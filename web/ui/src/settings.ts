@@ -1,4 +1,5 @@
 import { api, ApiError, h } from "./api.ts";
+import { tokensSection } from "./settings-tokens.ts";
 import { discordSection } from "./settings-discord.ts";
 import { githubSection } from "./settings-github.ts";
 import { jiraSection } from "./settings-jira.ts";
@@ -94,6 +95,7 @@ export async function renderSettings(app: HTMLElement) {
     discord: discordSection(() => current().id),
   } as Record<string, { element: HTMLElement; load: () => Promise<void> } | undefined>;
   const limits = limitsSection(() => current().id);
+  const tokens = tokensSection();
   const problem = h("p.error", { "data-testid": "settings-load-error" });
 
   main.append(
@@ -110,20 +112,7 @@ export async function renderSettings(app: HTMLElement) {
       h("p.muted", {}, "Owners and admins change profiles, repositories and these settings."),
       members,
     ),
-    card(
-      "api-tokens",
-      "API tokens",
-      h(
-        "p",
-        {},
-        "A bearer token acts as you from scripts and CI (",
-        h("code", {}, "Authorization: Bearer …"),
-        "). Create one with ",
-        h("code", {}, 'POST /api/tokens {"name"}'),
-        ": it is shown once, and only its hash is kept.",
-      ),
-      h("p.muted", {}, "Tokens are not listed or revoked here yet."),
-    ),
+    card("api-tokens", "API tokens", tokens.element),
     card("settings-repositories", "Repositories", repositories),
     card(
       "settings-providers",
@@ -225,7 +214,7 @@ export async function renderSettings(app: HTMLElement) {
   const loadAll = async () => {
     problem.textContent = "";
     await Promise.all(
-      [loadMembers(), loadRepositories(), loadProviders(), limits.load()].map((p) =>
+      [loadMembers(), loadRepositories(), loadProviders(), limits.load(), tokens.load()].map((p) =>
         p.catch((err: Error) => {
           problem.textContent = err.message;
         }),
