@@ -373,8 +373,8 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
     await page.click(toggle);
     expect(await page.isVisible(treeFile("README.md"))).toBe(true);
     const [tree, diff] = await Promise.all(
-      ["[data-testid=changes-tree]", "[data-testid=diff]"].map(async (s) =>
-        (await page.$(s))!.boundingBox(),
+      ["[data-testid=changes-tree]", "[data-testid=diff]"].map((s) =>
+        page.locator(s).boundingBox(),
       ),
     );
     expect(tree!.y + tree!.height).toBeLessThanOrEqual(diff!.y);

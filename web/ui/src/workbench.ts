@@ -446,7 +446,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       void sandboxReady.then((ok) => {
         if (ok && !changes.chosen() && changesPane.hidden) changes.open();
       });
-    if (ev.type === "file_change" || ev.type === "diff_stat") {
+    // Edits made while the page is open refresh Changes; replayed ones are in its first load.
+    if (!replaying && (ev.type === "file_change" || ev.type === "diff_stat")) {
       clearTimeout(changesTimer);
       // A review comment being written is not wiped by the agent's next edit.
       changesTimer = setTimeout(() => {
