@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { eq } from "drizzle-orm";
-import { execCollect, issueToken, schema } from "@tandem/core";
+import { execCollect, schema } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, signIn } from "../helpers/browser.ts";
 import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
@@ -131,12 +131,7 @@ describe.skipIf(skip)("the Changes panel in headless Chromium", () => {
     page.on("console", (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
-      userId: stack.rt.ownerId,
-      kind: "login",
-      ttlMs: 60_000,
-    });
-    await page.goto(`${stack.base}/login/${login.token}`);
+    await signIn(page, stack, stack.rt.ownerId);
     await page.waitForURL((u) => !u.pathname.startsWith("/login"));
   }, 180_000);
   afterAll(async () => {

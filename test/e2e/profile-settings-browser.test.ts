@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { addMember, issueToken } from "@tandem/core";
-import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { addMember } from "@tandem/core";
+import { ARTIFACTS, chromiumAvailable, launchBrowser, signIn } from "../helpers/browser.ts";
 import { dockerAvailable, SANDBOX_IMAGE } from "../helpers/docker.ts";
 import { registerRepository, startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { removeImages, snapshotImageRefs } from "../helpers/profiles.ts";
@@ -45,12 +45,7 @@ describe.skipIf(skip)("Profiles and Settings in headless Chromium", { timeout: 9
     });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
-      userId: stack.rt.ownerId,
-      kind: "login",
-      ttlMs: 60_000,
-    });
-    await page.goto(`${stack.base}/login/${login.token}`);
+    await signIn(page, stack, stack.rt.ownerId);
   }, 120_000);
   afterAll(async () => {
     const images = stack ? await snapshotImageRefs(stack) : [];

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { eq } from "drizzle-orm";
-import { addMember, issueToken, schema } from "@tandem/core";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { addMember, schema } from "@tandem/core";
+import { chromiumAvailable, launchBrowser, signIn } from "../helpers/browser.ts";
 import { checkPage } from "../helpers/screens.ts";
 import { startStack, type Stack } from "../helpers/stack.ts";
 
@@ -19,15 +19,6 @@ describe.skipIf(skip)("the session header in headless Chromium", { timeout: 90_0
   let page: Page;
   let id: string;
   const PR = "https://github.com/acme/app/pull/12";
-
-  const signIn = async (p: Page, userId: string, next: string) => {
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
-      userId,
-      kind: "login",
-      ttlMs: 60_000,
-    });
-    await p.goto(`${stack.base}/login/${login.token}?next=${encodeURIComponent(next)}`);
-  };
 
   beforeAll(async () => {
     stack = await startStack("postgres", { PUBLIC_URL: "self" }, { none: true });
@@ -47,7 +38,7 @@ describe.skipIf(skip)("the session header in headless Chromium", { timeout: 90_0
       .where(eq(schema.sessions.id, id));
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    await signIn(page, stack.rt.ownerId, `/sessions/${id}`);
+    await signIn(page, stack, stack.rt.ownerId, `/sessions/${id}`);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -102,7 +93,7 @@ describe.skipIf(skip)("the session header in headless Chromium", { timeout: 90_0
     const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const p = await ctx.newPage();
     try {
-      await signIn(p, member.userId, `/sessions/${id}`);
+      await signIn(p, stack, member.userId, `/sessions/${id}`);
       await p.waitForSelector("[data-testid=session-title]");
       await p.click("[data-testid=rename-session]");
       await p.fill("[data-testid=title-input]", "Mine now");

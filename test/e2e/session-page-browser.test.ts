@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { execCollect, issueToken } from "@tandem/core";
+import { execCollect } from "@tandem/core";
 import { ModelServer } from "../fixtures/model-server.ts";
-import { ARTIFACTS, chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { ARTIFACTS, chromiumAvailable, launchBrowser, signIn } from "../helpers/browser.ts";
 import { dockerAvailable } from "../helpers/docker.ts";
 import {
   dockerModelEnv,
@@ -68,12 +68,7 @@ describe.skipIf(skip)("the session page in headless Chromium", { timeout: 120_00
     await registerRepository(stack, git, "acme/app");
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
-      userId: stack.rt.ownerId,
-      kind: "login",
-      ttlMs: 60_000,
-    });
-    await page.goto(`${stack.base}/login/${login.token}`);
+    await signIn(page, stack, stack.rt.ownerId);
     await page.waitForSelector("[data-testid=prompt]");
     const created = await stack.owner.request("POST", "/api/sessions", {
       repository: "acme/app",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { appendEvent, issueToken } from "@tandem/core";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { appendEvent } from "@tandem/core";
+import { chromiumAvailable, launchBrowser, signIn } from "../helpers/browser.ts";
 import { startStack, type Stack } from "../helpers/stack.ts";
 
 const skip = !chromiumAvailable();
@@ -45,12 +45,7 @@ describe.skipIf(skip)("a long session's timeline in headless Chromium", { timeou
     });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
-      userId: stack.rt.ownerId,
-      kind: "login",
-      ttlMs: 60_000,
-    });
-    await page.goto(`${stack.base}/login/${login.token}?next=/sessions/${id}`);
+    await signIn(page, stack, stack.rt.ownerId, `/sessions/${id}`);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

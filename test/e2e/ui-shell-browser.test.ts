@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { addMember, issueToken } from "@tandem/core";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, signIn } from "../helpers/browser.ts";
 import { startGitServer, type TestGit } from "../helpers/e2e.ts";
 import { checkPage } from "../helpers/screens.ts";
 import { startStack, type Stack } from "../helpers/stack.ts";
@@ -19,14 +19,6 @@ describe.skipIf(skip)("the workbench shell in headless Chromium", { timeout: 90_
   let browser: Browser;
   let page: Page;
 
-  const signIn = async (p: Page, userId: string) => {
-    const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
-      userId,
-      kind: "login",
-      ttlMs: 60_000,
-    });
-    await p.goto(`${stack.base}/login/${login.token}`);
-  };
   const expectClean = (check: { violations: string[]; overflow: string[] }) => {
     expect(check.violations).toEqual([]);
     expect(check.overflow).toEqual([]);
@@ -85,7 +77,7 @@ describe.skipIf(skip)("the workbench shell in headless Chromium", { timeout: 90_
   });
 
   it("walks the owner through what is missing, with the empty New session form linking to Repositories", async () => {
-    await signIn(page, stack.rt.ownerId);
+    await signIn(page, stack, stack.rt.ownerId);
     await page.waitForSelector("[data-testid=setup]");
     expect(await page.getAttribute("[data-testid=setup-repository]", "data-done")).toBe("false");
     expect(await page.getAttribute("[data-testid=setup-model]", "data-done")).toBe("false");
@@ -230,7 +222,7 @@ describe.skipIf(skip)("the workbench shell in headless Chromium", { timeout: 90_
     const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const p = await ctx.newPage();
     try {
-      await signIn(p, member.userId);
+      await signIn(p, stack, member.userId);
       await p.waitForSelector("[data-testid=sessions-link][aria-current=page]");
       await p.waitForSelector("[data-testid=repository] option:text-is('acme/app')", {
         state: "attached",

@@ -31,16 +31,21 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Signs the page in as `userId` through a one-time login link, as the CLI's link does. */
+/**
+ * Signs the page in as `userId` through a one-time login link, as the CLI's link does, landing on
+ * `next` (a path of Tandem's) or the home page.
+ */
 export async function signIn(
   page: Page,
   stack: { base: string; rt: Pick<TestRuntime, "database" | "clock"> },
   userId: string,
+  next?: string,
 ): Promise<void> {
   const login = await issueToken(stack.rt.database.db, stack.rt.clock, {
     userId,
     kind: "login",
     ttlMs: 60_000,
   });
-  await page.goto(`${stack.base}/login/${login.token}`);
+  const query = next ? `?next=${encodeURIComponent(next)}` : "";
+  await page.goto(`${stack.base}/login/${login.token}${query}`);
 }
