@@ -23,7 +23,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
     repositories?: string[];
     status: string;
     prompt: string;
-    title?: string;
+    /** The name given to it, or else its task's first line (the server decides). */
+    title: string;
     pullRequestUrl?: string | null;
     branch: string | null;
     error: string | null;
@@ -377,7 +378,7 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
         {},
         h("a.brand", { href: "/" }, "Tandem"),
         h("span.sep", { "aria-hidden": "true" }, "/"),
-        sessionTitle(id, session.title ?? session.prompt.split("\n")[0] ?? ""),
+        sessionTitle(id, session.title),
         h("span.head-actions", {}, progress.usage, tuiButton, stopButton),
         h(
           "div.head-meta",
@@ -420,7 +421,10 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
   follow.observe(scroller);
   follow.observe(timeline);
   let changesTimer: ReturnType<typeof setTimeout> | undefined;
+  // A replay's status events change the sandbox's availability once, when it has landed.
+  let replayedStatus = false;
   const feed = timelineFeed(timeline, () => {
+    if (replaying && replayedStatus) void refreshSandbox();
     replaying = false;
     updateQuestion();
     if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -437,7 +441,8 @@ export async function renderWorkbench(app: HTMLElement, id: string) {
       if (!replaying)
         statusLive.textContent = `Session ${ev.status}${ev.reason ? `: ${ev.reason}` : ""}`;
       reflectStatus();
-      void refreshSandbox();
+      if (replaying) replayedStatus = true;
+      else void refreshSandbox();
     }
     progress.onEvent(ev);
     updateQuestion();
